@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
 
 from shadow._exceptions import ConfigError
@@ -43,10 +44,6 @@ def main() -> None:
     except typer.Abort:
         typer.echo("shadow: aborted", err=True)
         sys.exit(130)
-    except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
+    except click.ClickException as error:  # usage errors, in non-standalone mode
+        error.show()
+        sys.exit(error.exit_code)
