@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from shadow._exceptions import ConfigError
@@ -33,17 +32,13 @@ app.add_typer(db.app, name="db")
 
 
 def main() -> None:
-    """Console entry point: run the app, turning bad input into one line and exit 2."""
+    """Console entry point: run the app, turning bad input into one line and exit 2.
+
+    Typer already reports usage errors (unknown option, missing argument) that
+    way; this adds the same for :class:`ConfigError` raised by the API.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except ConfigError as error:
         typer.echo(f"shadow: error: {error}", err=True)
         sys.exit(2)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except typer.Abort:
-        typer.echo("shadow: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as error:  # usage errors, in non-standalone mode
-        error.show()
-        sys.exit(error.exit_code)
