@@ -87,6 +87,11 @@ class Compare:
 
     Field names in ``ignore``, ``timestamps`` and ``sensitive`` apply at any
     depth of the result (a field of the result, or of any row inside it).
+    ``sensitive`` also names *arguments*: a secret (password, token, invitation
+    code, jwt secret) or personal data (email, display name, prompt text) is
+    compared like any other value but never stored, logged or reported; the
+    runtime replaces it with a redaction marker. ``sensitive_result`` marks the
+    whole result as secret (``get_jwt_secret``).
     ``timestamps`` are values a database generates (DEFAULT, triggers); they
     never agree to the microsecond between two stores written moments apart,
     so the runtime compares them within the measured lag between the two
@@ -102,6 +107,7 @@ class Compare:
     timestamps: frozenset[str] = field(default_factory=frozenset)
     timestamp_precision: float = 1.0
     sensitive: frozenset[str] = field(default_factory=frozenset)
+    sensitive_result: bool = False
 
     def __post_init__(self) -> None:
         if self.order is Order.TIES and not self.sort_key:
