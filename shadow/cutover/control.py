@@ -1,0 +1,271 @@
+"""Cutover operations: status, gate, promote and roll back, over one settings object.
+
+These are the plain functions the ``shadow`` CLI calls. Each takes a
+:class:`CutoverSettings` naming the files involved (modes file, audit log,
+divergence store, plan, policies) and the declared methods per service, which
+the caller derives from the contracts.
+
+Promotion rules:
+
+* a step goes ``legacy -> shadow -> reverse -> sqlmodel``, for a whole phase or
+  for one service of it; only the services at the phase's current (least
+  advanced) step move;
+* ``legacy -> shadow`` needs only the previous phase to be in shadow already:
+  shadowing changes nothing for callers, and it is how evidence is gathered;
+* every later step needs the full gate to pass;
+* a rollback moves each chosen service one step back and needs no gate:
+  ``reverse -> shadow`` and ``shadow -> legacy`` are always allowed;
+  ``sqlmodel -> reverse`` needs ``force``, because legacy stopped being written
+  at ``sqlmodel`` and is stale until reconciled.
+
+Every change is written to the modes file first and then recorded in the audit
+log with who, when, why and the gate verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shadow._exceptions import ConfigError, ShadowError
+from shadow._sources import Clock, SystemClock
+from shadow.cutover.evidence import Evidence
+from shadow.cutover.gate import GateVerdict, evaluate_gate, phase_step
+from shadow.cutover.modes import append_audit, read_modes, write_modes
+from shadow.cutover.plan import REFERENCE_PLAN, Mode, PhasePlan
+from shadow.cutover.policy import PolicySet
+from shadow.cutover.store import load_evidence
+
+__all__ = [
+    "CutoverSettings",
+    "PromotionRefused",
+    "ServiceStatus",
+    "Transition",
+    "gate",
+    "promote",
+    "rollback",
+    "status",
+]
+
+
+class PromotionRefused(ShadowError):
+    """A promotion or rollback was refused: the gate failed or the step is not allowed."""
+
+
+@dataclass(frozen=True)
+class CutoverSettings:
+    """Where cutover control reads and writes, and what it knows of the services.
+
+    ``declared_methods`` maps every planned service to the method names its
+    contract declares. ``evidence_source`` reads the evidence; by default it is
+    the divergence store at ``store`` (see :mod:`shadow.cutover.store`).
+    """
+
+    modes_file: Path
+    audit_log: Path
+    declared_methods: Mapping[str, Collection[str]]
+    store: str | None = None
+    plan: PhasePlan = REFERENCE_PLAN
+    policies: PolicySet = field(default_factory=PolicySet)
+    clock: Clock = field(default_factory=SystemClock)
+    evidence_source: Callable[[CutoverSettings], Evidence] | None = None
+
+    def evidence(self) -> Evidence:
+        """Read the current evidence (from the store unless a source was given)."""
+        if self.evidence_source is not None:
+            return self.evidence_source(self)
+        if self.store is None:
+            raise ConfigError("no divergence store given (--store or SHADOW_STORE_URL)")
+        return load_evidence(self.store, clock=self.clock)
+
+    def modes(self) -> dict[str, Mode]:
+        """Every planned service's current mode, from the modes file."""
+        return read_modes(self.modes_file, self.plan)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    """One line of ``shadow status``."""
+
+    service: str
+    phase: int
+    mode: Mode
+    ready: bool
+    blocking: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data."""
+        return {
+            "service": self.service,
+            "phase": self.phase,
+            "mode": self.mode.value,
+            "ready": self.ready,
+            "blocking": list(self.blocking),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """What a promotion or rollback changed: service -> (from, to)."""
+
+    action: str
+    changes: Mapping[str, tuple[Mode, Mode]]
+    verdict: GateVerdict | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data (the audit log entry's body)."""
+        return {
+            "action": self.action,
+            "changes": {s: [a.value, b.value] for s, (a, b) in self.changes.items()},
+            "gate": None if self.verdict is None else self.verdict.to_dict(),
+        }
+
+
+def gate(
+    settings: CutoverSettings,
+    phase: int,
+    *,
+    service: str | None = None,
+    evidence: Evidence | None = None,
+) -> GateVerdict:
+    """Evaluate the gate of ``phase`` (or of one service of it) on the store's evidence."""
+    return evaluate_gate(
+        phase,
+        plan=settings.plan,
+        policy=settings.policies.for_phase(phase),
+        evidence=settings.evidence() if evidence is None else evidence,
+        modes=settings.modes(),
+        declared_methods=settings.declared_methods,
+        services=None if service is None else [service],
+    )
+
+
+def status(settings: CutoverSettings) -> list[ServiceStatus]:
+    """Every service with its phase, mode and whether its phase's gate passes now.
+
+    Readiness is judged per service (its own evidence, its phase's policy), so
+    one blocked service does not hide that its phase mates are ready.
+    """
+    evidence = settings.evidence()
+    modes = settings.modes()
+    rows = []
+    for phase in settings.plan.numbers:
+        for service in settings.plan.services_of(phase):
+            verdict = gate(settings, phase, service=service, evidence=evidence)
+            rows.append(
+                ServiceStatus(service, phase, modes[service], verdict.passed, verdict.failed)
+            )
+    return rows
+
+
+def _chosen(settings: CutoverSettings, phase: int, service: str | None) -> tuple[str, ...]:
+    services = settings.plan.services_of(phase)
+    if service is None:
+        return services
+    if service not in services:
+        raise ConfigError(f"service {service!r} is not in phase {phase}")
+    return (service,)
+
+
+def promote(
+    settings: CutoverSettings,
+    phase: int,
+    *,
+    actor: str,
+    reason: str,
+    service: str | None = None,
+) -> Transition:
+    """Move ``phase`` (or one service of it) one step forward if the gate allows.
+
+    Raises :class:`PromotionRefused` naming the failed criteria otherwise;
+    nothing is written then.
+    """
+    chosen = _chosen(settings, phase, service)
+    verdict = gate(settings, phase, service=service)
+    if verdict.target is None:
+        raise PromotionRefused(f"{', '.join(chosen)}: already at sqlmodel, nothing to promote")
+    required = ("previous_phase",) if verdict.target is Mode.SHADOW else verdict.failed
+    blocking = [name for name in verdict.failed if name in required]
+    if blocking:
+        reasons = "; ".join(f"{n}: {verdict.criterion(n).summary}" for n in blocking)
+        raise PromotionRefused(
+            f"phase {phase} may not move to {verdict.target.value}: {reasons}",
+            failed=tuple(blocking),
+        )
+    modes = settings.modes()
+    changes = {
+        name: (verdict.current, verdict.target) for name in chosen if modes[name] == verdict.current
+    }
+    return _apply(settings, "promote", changes, actor=actor, reason=reason, verdict=verdict)
+
+
+def rollback(
+    settings: CutoverSettings,
+    *,
+    actor: str,
+    reason: str,
+    phase: int | None = None,
+    service: str | None = None,
+    force: bool = False,
+) -> Transition:
+    """Move a service (or every service of a phase) one step back.
+
+    ``sqlmodel -> reverse`` is refused unless ``force``: legacy was not written
+    while the service was at ``sqlmodel``.
+    """
+    if service is not None:
+        chosen: tuple[str, ...] = (service,)
+        settings.plan.phase_of(service)  # refuses an unknown service
+    elif phase is not None:
+        chosen = settings.plan.services_of(phase)
+    else:
+        raise ConfigError("name a --phase or a --service to roll back")
+    modes = settings.modes()
+    changes: dict[str, tuple[Mode, Mode]] = {}
+    for name in chosen:
+        previous = modes[name].previous()
+        if previous is None:
+            continue
+        if modes[name] is Mode.SQLMODEL and not force:
+            raise PromotionRefused(
+                f"{name} is at sqlmodel: legacy has not been written since, so rolling back "
+                "to reverse needs the legacy store reconciled first (then pass --force)"
+            )
+        changes[name] = (modes[name], previous)
+    if not changes:
+        raise PromotionRefused(f"{', '.join(chosen)}: already at legacy, nothing to roll back")
+    return _apply(settings, "rollback", changes, actor=actor, reason=reason, verdict=None)
+
+
+def _apply(
+    settings: CutoverSettings,
+    action: str,
+    changes: Mapping[str, tuple[Mode, Mode]],
+    *,
+    actor: str,
+    reason: str,
+    verdict: GateVerdict | None,
+) -> Transition:
+    if not reason.strip():
+        raise ConfigError("a reason is required (--reason TEXT): it goes to the audit log")
+    transition = Transition(action, dict(changes), verdict)
+    write_modes(settings.modes_file, {name: new for name, (_, new) in changes.items()})
+    body = transition.to_dict()
+    body.pop("action")
+    append_audit(
+        settings.audit_log,
+        at=settings.clock.now(),
+        actor=actor,
+        action=action,
+        reason=reason,
+        **body,
+    )
+    return transition
+
+
+def phase_modes(settings: CutoverSettings) -> dict[int, Mode]:
+    """Each phase's step (its least advanced service's mode)."""
+    modes = settings.modes()
+    return {p: phase_step(settings.plan.services_of(p), modes) for p in settings.plan.numbers}
