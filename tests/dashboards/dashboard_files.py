@@ -31,9 +31,10 @@ def panel_expressions(dashboard: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def concrete(expression: str, rate_interval: str | None = None) -> str:
     """The expression with Grafana's interval variables replaced by real durations."""
-    for name, value in GRAFANA_VARIABLES.items():
-        if rate_interval is not None and name == "$__rate_interval":
-            value = rate_interval
+    values = dict(GRAFANA_VARIABLES)
+    if rate_interval is not None:
+        values["$__rate_interval"] = rate_interval
+    for name, value in values.items():
         expression = expression.replace(name, value)
     return expression
 
