@@ -1,0 +1,115 @@
+"""The engine factory and the schema it builds, on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from shadow import ConfigError
+from shadow.db.engine import create_engine
+from shadow.db.tables import (
+    BoardImageTable,
+    BoardTable,
+    ImageTable,
+    UserSessionTable,
+    UserTable,
+    metadata,
+)
+
+users = UserTable.__table__  # type: ignore[attr-defined]
+sessions = UserSessionTable.__table__  # type: ignore[attr-defined]
+boards = BoardTable.__table__  # type: ignore[attr-defined]
+images = ImageTable.__table__  # type: ignore[attr-defined]
+board_images = BoardImageTable.__table__  # type: ignore[attr-defined]
+
+
+@pytest.fixture(
+    params=[
+        "sqlite_engine",
+        pytest.param("postgres_engine", marks=pytest.mark.postgres),
+        pytest.param("mariadb_engine", marks=pytest.mark.mariadb),
+    ]
+)
+def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    """A fresh SQLModel-layer database on each server backend."""
+    yield request.getfixturevalue(request.param)
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "nosuchdb://x/y", "postgresql+nosuchdriver://h/d", "sqlite:/x:y://"]
+)
+def test_malformed_or_unsupported_url_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError):
+        create_engine(url)
+
+
+def test_schema_has_the_fourteen_tables(engine: sa.Engine) -> None:
+    names = set(sa.inspect(engine).get_table_names())
+    assert set(metadata.tables) <= names
+    assert len(metadata.tables) == 14
+
+
+def test_foreign_key_cascade_works_on_every_engine(engine: sa.Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(users.insert().values(user_id="u1", email="u1@x", password_hash="h"))
+        connection.execute(
+            sessions.insert().values(
+                session_id="s1",
+                user_id="u1",
+                token_hash="t",
+                expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+            )
+        )
+    with engine.begin() as connection:
+        connection.execute(users.delete().where(users.c.user_id == "u1"))
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(sessions)).scalar() == 0
+
+
+def test_foreign_key_is_enforced_on_every_engine(engine: sa.Engine) -> None:
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+        connection.execute(
+            sessions.insert().values(
+                session_id="s1", user_id="nobody", token_hash="t", expires_at=datetime.now(UTC)
+            )
+        )
+
+
+def test_aware_datetimes_round_trip_as_the_same_utc_instant(engine: sa.Engine) -> None:
+    written = datetime(2026, 8, 19, 3, 13, 4, 123456, tzinfo=timezone(timedelta(hours=2)))
+    with engine.begin() as connection:
+        connection.execute(
+            users.insert().values(
+                user_id="u1", email="u1@x", password_hash="h", last_login_at=written
+            )
+        )
+    with engine.connect() as connection:
+        read = connection.execute(
+            sa.select(users.c.last_login_at).where(users.c.user_id == "u1")
+        ).scalar_one()
+    assert read == written
+    assert read.utcoffset() == timedelta(0)
+
+
+def test_naive_datetime_is_refused(engine: sa.Engine) -> None:
+    with pytest.raises(sa.exc.StatementError, match="naive"), engine.begin() as connection:
+        connection.execute(
+            users.insert().values(
+                user_id="u1", email="u1@x", password_hash="h", last_login_at=datetime(2026, 1, 1)
+            )
+        )
+
+
+def test_defaults_fill_timestamps_and_flags(engine: sa.Engine) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    with engine.begin() as connection:
+        connection.execute(boards.insert().values(board_id="b1", board_name="B"))
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(boards)).mappings().one()
+    assert row["created_at"] >= before and row["updated_at"] >= before
+    assert row["updated_at"].microsecond == 0, "boards.updated_at has second precision"
+    assert row["is_public"] is False and row["archived"] is False
+    assert (row["user_id"], row["board_visibility"]) == ("system", "private")
