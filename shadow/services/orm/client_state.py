@@ -1,0 +1,70 @@
+"""SQLModel client_state service: SQLAlchemy Core over the SQLModel tables.
+
+Statements are built once per service. The prefix match gives SQLite's
+``LIKE`` meaning on every backend: the key is folded to lower case for ASCII
+letters only and matched by code point (see ``shadow.services.orm._portable``).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from shadow._sources import Clock, IdSource
+from shadow.db.tables import metadata
+from shadow.services.contracts.client_state import LIKE_ESCAPE, ClientStateService, prefix_pattern
+from shadow.services.errors import NotFoundError
+from shadow.services.orm._portable import ascii_lower, code_point_order, like
+from shadow.services.orm._upsert import upsert
+
+__all__ = ["OrmClientStateService"]
+
+_state = metadata.tables["client_state"]
+_user = _state.c.user_id == sa.bindparam("user_id")
+_key = _state.c.key == sa.bindparam("key")
+_GET = sa.select(_state.c.value).where(_user, _key)
+_DELETE_KEY = sa.delete(_state).where(_user, _key)
+_DELETE_USER = sa.delete(_state).where(_user)
+
+
+class OrmClientStateService(ClientStateService):
+    """Per-user UI state in the ``client_state`` table."""
+
+    def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
+        self._engine = engine
+        self._ids = ids
+        self._clock = clock
+        dialect = engine.dialect.name
+        self._set = upsert(_state, ["user_id", "key"], ["value"], dialect)
+        folded_key = ascii_lower(_state.c.key, dialect)
+        self._keys = (
+            sa.select(_state.c.key)
+            .where(_user, like(folded_key, sa.bindparam("pattern"), LIKE_ESCAPE, dialect))
+            .order_by(_state.c.updated_at.desc(), code_point_order(_state.c.key, dialect))
+        )
+
+    def set_by_key(self, user_id: str, key: str, value: str) -> str:
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(self._set, {"user_id": user_id, "key": key, "value": value})
+        except sa.exc.IntegrityError:
+            # The only constraint an upsert can break here is the users foreign key.
+            raise NotFoundError("user", user_id) from None
+        return value
+
+    def get_by_key(self, user_id: str, key: str) -> str | None:
+        with self._engine.connect() as conn:
+            value = conn.execute(_GET, {"user_id": user_id, "key": key}).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def get_keys_by_prefix(self, user_id: str, prefix: str) -> list[str]:
+        params = {"user_id": user_id, "pattern": prefix_pattern(prefix)}
+        with self._engine.connect() as conn:
+            return [str(key) for key in conn.execute(self._keys, params).scalars()]
+
+    def delete_by_key(self, user_id: str, key: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(_DELETE_KEY, {"user_id": user_id, "key": key})
+
+    def delete(self, user_id: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(_DELETE_USER, {"user_id": user_id})
