@@ -1,0 +1,224 @@
+"""Differential test: random call sequences give equal results on the legacy and SQLModel queues.
+
+Each sequence is generated from its seed (printed on a mismatch, so a failure
+replays exactly): random enqueues (valid and invalid batches, prepend, small
+capacities), dequeues, completes, fails, cancels, session updates, bulk
+cancels, retries, prunes, clears, deletes and every read. Both sides run on a
+``make_pair`` (legacy SQLite and SQLModel SQLite with identical seed rows) with
+separate, identically seeded id sources and identical clocks. Results are
+compared after normalizing database-generated timestamps (only whether each is
+set is compared); errors are compared by type (and rule).
+
+Between sequences both queues are emptied through the service itself, so the
+autoincrement counters stay in step and item ids must agree exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from shadow import FixedClock, SequentialIds
+from shadow.services.contracts.session_queue import Batch, BatchDatum, SessionQueueService
+from shadow.services.errors import RuleViolationError, ServiceError
+from shadow.services.legacy.session_queue import LegacySessionQueueService
+from shadow.services.orm.session_queue import OrmSessionQueueService
+
+SEQUENCES = 200
+STEPS = 24
+QUEUES = ("q1", "q2")
+DESTINATIONS = (None, "canvas", "gallery")
+TIMESTAMPS = {"created_at", "updated_at", "started_at", "completed_at"}
+MISSING_ID = 987_654
+
+Call = Callable[[SessionQueueService], Any]
+
+
+def normalize(value: Any) -> Any:
+    """Plain data with database-generated timestamps reduced to whether they are set."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        return {
+            key: (item is not None) if key in TIMESTAMPS else normalize(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [normalize(item) for item in value]
+    return value
+
+
+def outcome(service: SessionQueueService, call: Call) -> Any:
+    try:
+        return ("ok", normalize(call(service)))
+    except RuleViolationError as error:
+        return ("error", type(error).__name__, error.rule)
+    except ServiceError as error:
+        return ("error", type(error).__name__)
+
+
+def random_batch(rng: random.Random) -> Batch:
+    data: list[list[BatchDatum]] | None = None
+    if rng.random() < 0.7:
+        data = []
+        for group in range(rng.randint(0 if rng.random() < 0.05 else 1, 2)):
+            size = rng.randint(1, 3)
+            group_data = []
+            for field in range(rng.randint(1, 2)):
+                items: list[Any] = [rng.choice([rng.randint(0, 9), f"p{rng.randint(0, 9)}"])]
+                items *= size
+                if rng.random() < 0.05:
+                    items.append(1)  # unequal zip
+                group_data.append(
+                    BatchDatum(node_path=f"n{group}", field_name=f"f{field}", items=items)
+                )
+            data.append(group_data)
+    return Batch(
+        graph={"nodes": {"n0": {"f0": 0}}, "edges": []},
+        runs=rng.choice([1, 1, 2, 3, 0 if rng.random() < 0.2 else 1]),
+        data=data,
+        destination=rng.choice(DESTINATIONS),
+        origin=rng.choice([None, "workflows"]),
+        workflow=rng.choice([None, {"name": "wf"}]),
+    )
+
+
+def random_call(rng: random.Random, known: list[int], batches: list[str]) -> Call:
+    def item_id() -> int:
+        return rng.choice(known) if known and rng.random() < 0.9 else MISSING_ID
+
+    queue = rng.choice(QUEUES)
+    kind = rng.choices(
+        [
+            "enqueue",
+            "dequeue",
+            "complete",
+            "fail",
+            "cancel",
+            "session",
+            "cancel_batches",
+            "cancel_destination",
+            "cancel_queue",
+            "retry",
+            "prune",
+            "clear",
+            "delete",
+            "read",
+        ],
+        weights=[6, 5, 3, 2, 2, 2, 1, 1, 0.5, 2, 1, 0.3, 1, 6],
+    )[0]
+    if kind == "enqueue":
+        new_batch = random_batch(rng)
+        prepend = rng.random() < 0.3
+        user = rng.choice(["system", "alice"])
+        return lambda s: s.enqueue_batch(queue, new_batch, prepend, user)
+    if kind == "dequeue":
+        return lambda s: s.dequeue()
+    if kind == "complete":
+        target = item_id()
+        return lambda s: s.complete_queue_item(target)
+    if kind == "fail":
+        target = item_id()
+        return lambda s: s.fail_queue_item(target, "RuntimeError", "boom", "Traceback")
+    if kind == "cancel":
+        target = item_id()
+        return lambda s: s.cancel_queue_item(target)
+    if kind == "session":
+        target = item_id()
+        session = {"id": "s", "step": rng.randint(0, 99)}
+        return lambda s: s.set_queue_item_session(target, session)
+    if kind == "cancel_batches":
+        chosen = [*rng.sample(batches, min(len(batches), 2)), "unknown-batch"]
+        return lambda s: s.cancel_by_batch_ids(queue, chosen)
+    if kind == "cancel_destination":
+        destination = rng.choice(["canvas", "gallery"])
+        return lambda s: s.cancel_by_destination(queue, destination)
+    if kind == "cancel_queue":
+        return lambda s: s.cancel_by_queue_id(queue)
+    if kind == "retry":
+        targets = [item_id() for _ in range(rng.randint(1, 3))]
+        return lambda s: s.retry_items_by_id(queue, targets)
+    if kind == "prune":
+        return lambda s: s.prune(queue)
+    if kind == "clear":
+        return lambda s: s.clear(queue)
+    if kind == "delete":
+        targets = [item_id() for _ in range(rng.randint(1, 2))]
+        return lambda s: s.delete_queue_items_by_id(targets)
+    return random_read(rng, queue, item_id, batches)
+
+
+def random_read(
+    rng: random.Random, queue: str, item_id: Callable[[], int], batches: list[str]
+) -> Call:
+    kind = rng.randrange(9)
+    if kind == 0:
+        target = item_id()
+        return lambda s: s.get_queue_item(target)
+    if kind == 1:
+        return lambda s: s.get_current(queue)
+    if kind == 2:
+        return lambda s: s.get_next(queue)
+    if kind == 3:
+        limit, priority = rng.randint(1, 4), rng.randint(0, 3)
+        cursor = item_id() if rng.random() < 0.6 else None
+        status = rng.choice([None, "pending", "canceled"])
+        destination = rng.choice(DESTINATIONS)
+        return lambda s: s.list_queue_items(
+            queue, limit, priority, cursor, status=status, destination=destination
+        )
+    if kind == 4:
+        destination = rng.choice(DESTINATIONS)
+        return lambda s: s.list_all_queue_items(queue, destination)
+    if kind == 5:
+        return lambda s: s.get_queue_status(queue)
+    if kind == 6:
+        batch_id = rng.choice(batches) if batches else "none"
+        return lambda s: s.get_batch_status(queue, batch_id)
+    if kind == 7:
+        destination = rng.choice(["canvas", "gallery"])
+        return lambda s: s.get_counts_by_destination(queue, destination)
+    return lambda s: (s.is_empty(queue), s.is_full(queue))
+
+
+def learn(result: Any, known: list[int], batches: list[str]) -> None:
+    """Remember the item and batch ids a result revealed, for later calls to target."""
+    if result[0] != "ok" or not isinstance(result[1], dict):
+        return
+    data = result[1]
+    known.extend(data.get("item_ids", []))
+    if "batch_id" in data and "requested" in data:
+        batches.append(data["batch_id"])
+
+
+def test_random_sequences_agree_on_legacy_and_sqlmodel(make_pair: Any) -> None:
+    legacy_db, engine = make_pair()
+    for seed in range(SEQUENCES):
+        rng = random.Random(seed)
+        capacity = rng.choice([3, 6, 50])
+        clock_start = FixedClock().now()
+        legacy = LegacySessionQueueService(
+            legacy_db,
+            ids=SequentialIds(f"s{seed}"),
+            clock=FixedClock(clock_start),
+            max_queue_size=capacity,
+        )
+        orm = OrmSessionQueueService(
+            engine,
+            ids=SequentialIds(f"s{seed}"),
+            clock=FixedClock(clock_start),
+            max_queue_size=capacity,
+        )
+        known: list[int] = []
+        batches: list[str] = []
+        for step in range(STEPS):
+            call = random_call(rng, known, batches)
+            expected = outcome(legacy, call)
+            actual = outcome(orm, call)
+            assert actual == expected, f"seed {seed}, step {step}: legacy/SQLModel differ"
+            learn(expected, known, batches)
+        for queue in QUEUES:
+            assert legacy.clear(queue) == orm.clear(queue), f"seed {seed}: final clear differs"
