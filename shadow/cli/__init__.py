@@ -17,7 +17,7 @@ import sys
 import typer
 
 from shadow._exceptions import ConfigError
-from shadow.cli import db
+from shadow.cli import cutover, db
 
 __all__ = ["app", "main"]
 
@@ -29,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+cutover.register(app)
 
 
 def main() -> None:

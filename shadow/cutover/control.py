@@ -131,6 +131,7 @@ def gate(
     evidence: Evidence | None = None,
 ) -> GateVerdict:
     """Evaluate the gate of ``phase`` (or of one service of it) on the store's evidence."""
+    _chosen(settings, phase, service)  # unknown phase or service: bad input before any I/O
     return evaluate_gate(
         phase,
         plan=settings.plan,

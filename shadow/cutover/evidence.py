@@ -54,10 +54,19 @@ class MethodEvidence:
     outcomes: Mapping[str, int] = field(default_factory=dict)
     legacy: LatencySummary | None = None
     candidate: LatencySummary | None = None
+    totals: Mapping[str, int] | None = None
+    """All calls by outcome, dirty periods included (reports); ``outcomes`` when None.
+
+    ``outcomes`` holds only calls made while the service was clean: the evidence.
+    """
 
     def count(self, outcome: str) -> int:
         """How many calls ended with ``outcome``."""
         return self.outcomes.get(outcome, 0)
+
+    def total(self, outcome: str) -> int:
+        """All calls that ended with ``outcome``, evidence or not."""
+        return (self.outcomes if self.totals is None else self.totals).get(outcome, 0)
 
     @property
     def compared(self) -> int:
@@ -121,11 +130,14 @@ class Evidence:
 
     ``dirty`` names the services with a dropped write not yet reconciled (their
     comparisons are not trustworthy); ``drops`` counts dropped writes per
-    service. ``first_comparison_at`` starts the soak clock.
+    service. ``first_comparison_at`` starts the soak clock; ``first_comparisons``
+    holds it per service when the store knows it, and then the gate uses the
+    least soaked service of the phase.
     """
 
     collected_at: datetime
     first_comparison_at: datetime | None = None
+    first_comparisons: Mapping[str, datetime] = field(default_factory=dict)
     methods: tuple[MethodEvidence, ...] = ()
     groups: tuple[DivergenceGroup, ...] = ()
     dirty: frozenset[str] = frozenset()

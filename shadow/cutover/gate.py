@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from statistics import NormalDist
 from typing import Any
 
@@ -169,7 +169,7 @@ def evaluate_gate(
         _open_divergences(chosen, evidence),
         _candidate_errors(chosen, policy, evidence, declared_methods),
         _latency(chosen, policy, evidence, declared_methods),
-        _soak(policy, evidence),
+        _soak(chosen, policy, evidence),
         _no_dirty(chosen, evidence),
         _previous_phase(phase, target, plan, modes),
     )
@@ -328,8 +328,15 @@ def _latency(
     return Criterion("latency", not bad, summary, tuple(details))
 
 
-def _soak(policy: GatePolicy, evidence: Evidence) -> Criterion:
-    first = evidence.first_comparison_at
+def _soak(services: Collection[str], policy: GatePolicy, evidence: Evidence) -> Criterion:
+    if evidence.first_comparisons:
+        starts = [evidence.first_comparisons.get(service) for service in services]
+        never = [s for s, start in zip(services, starts, strict=True) if start is None]
+        if never:
+            return Criterion("soak", False, "never compared: " + ", ".join(never))
+        first: datetime | None = max(start for start in starts if start is not None)
+    else:
+        first = evidence.first_comparison_at
     if first is None:
         return Criterion("soak", False, "no comparison recorded yet")
     soaked = evidence.collected_at - first

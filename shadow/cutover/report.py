@@ -99,7 +99,7 @@ def build_report(
                     {
                         "method": name,
                         "declared": name in declared_methods[service],
-                        "outcomes": {outcome: item.count(outcome) for outcome in OUTCOMES},
+                        "outcomes": {outcome: item.total(outcome) for outcome in OUTCOMES},
                         "compared": item.compared,
                         "legacy": _latency(item.legacy),
                         "candidate": _latency(item.candidate),

@@ -1,0 +1,488 @@
+"""Cutover control commands: status, gate, promote, rollback, divergences, report.
+
+Thin: each command builds a :class:`~shadow.cutover.control.CutoverSettings`
+from its options and calls one function of :mod:`shadow.cutover`. Exit status:
+0 done (gate passed), 1 refused (gate failed, promotion not allowed), 2 bad
+input (malformed policy or plan, unknown phase or fingerprint, missing store).
+
+The files, each also settable by environment variable:
+
+* ``--config`` / ``SHADOW_CONFIG_FILE``: the runtime's TOML settings file the
+  proxies re-read; promotion writes the modes there;
+* ``--store`` / ``SHADOW_STORE_URL``: the divergence store (default: the
+  config file's ``store_url``, else the runtime's default);
+* ``--audit-log`` / ``SHADOW_AUDIT_LOG``: JSON lines of every change;
+* ``--plan`` / ``SHADOW_PHASE_PLAN`` and ``--policy`` / ``SHADOW_GATE_POLICY``;
+* ``--contracts`` / ``SHADOW_CONTRACTS``: ``module:attribute`` naming a mapping
+  of service name to contract class; the reference app's contracts by default.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from shadow._exceptions import ConfigError, StoreError
+from shadow.cutover import control, review
+from shadow.cutover.contracts import declared_methods, load_object
+from shadow.cutover.evidence import DivergenceGroup
+from shadow.cutover.gate import GateVerdict
+from shadow.cutover.plan import load_plan
+from shadow.cutover.policy import load_policies
+from shadow.cutover.report import build_report, render
+
+__all__ = ["REFERENCE_CONTRACTS", "divergences", "register"]
+
+REFERENCE_CONTRACTS = {
+    "app_settings": "shadow.services.contracts.app_settings:AppSettingsService",
+    "client_state": "shadow.services.contracts.client_state:ClientStateService",
+    "style_presets": "shadow.services.contracts.style_presets:StylePresetsService",
+    "workflows": "shadow.services.contracts.workflows:WorkflowsService",
+    "users": "shadow.services.contracts.users:UsersService",
+    "boards": "shadow.services.contracts.boards:BoardsService",
+    "board_images": "shadow.services.contracts.board_images:BoardImagesService",
+    "images": "shadow.services.contracts.images:ImagesService",
+    "models": "shadow.services.contracts.models:ModelsService",
+    "model_relationships": (
+        "shadow.services.contracts.model_relationships:ModelRelationshipsService"
+    ),
+    "session_queue": "shadow.services.contracts.session_queue:SessionQueueService",
+}
+"""The reference app's contract per service, as import paths (loaded on use)."""
+
+DEFAULT_STORE_URL = "sqlite:///shadow-store.db"
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", envvar="SHADOW_CONFIG_FILE", help="Runtime settings (modes) file."),
+]
+StoreOption = Annotated[
+    str | None,
+    typer.Option("--store", envvar="SHADOW_STORE_URL", help="Divergence store URL."),
+]
+AuditOption = Annotated[
+    Path, typer.Option("--audit-log", envvar="SHADOW_AUDIT_LOG", help="Audit log (JSON lines).")
+]
+PlanOption = Annotated[
+    Path | None,
+    typer.Option("--plan", envvar="SHADOW_PHASE_PLAN", help="Phase plan TOML file."),
+]
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option("--policy", envvar="SHADOW_GATE_POLICY", help="Gate policy TOML file."),
+]
+ContractsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--contracts",
+        envvar="SHADOW_CONTRACTS",
+        help="module:attribute of a mapping service -> contract class.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ActorOption = Annotated[
+    str | None, typer.Option("--actor", envvar="SHADOW_ACTOR", help="Who (default: login name).")
+]
+DEFAULT_CONFIG = Path("shadow.toml")
+DEFAULT_AUDIT = Path("shadow-audit.jsonl")
+
+
+def _store_from_config(config: Path) -> str | None:
+    if not config.is_file():
+        return None
+    try:
+        with config.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read config file {config}: {error}") from None
+    if isinstance(data.get("shadow"), dict) and len(data) == 1:
+        data = data["shadow"]
+    url = data.get("store_url")
+    return url if isinstance(url, str) else None
+
+
+def _contracts(spec: str | None) -> dict[str, frozenset[str]]:
+    if spec is None:
+        return declared_methods({name: _class(path) for name, path in REFERENCE_CONTRACTS.items()})
+    found = load_object(spec)
+    if not isinstance(found, dict):
+        raise ConfigError(f"{spec} is not a mapping of service name to contract")
+    return declared_methods(found)
+
+
+def _class(path: str) -> type:
+    found = load_object(path)
+    if not isinstance(found, type):
+        raise ConfigError(f"{path} is not a class")
+    return found
+
+
+def _settings(
+    *,
+    config: Path,
+    store: str | None,
+    audit_log: Path,
+    plan: Path | None,
+    policy: Path | None,
+    contracts: str | None,
+) -> control.CutoverSettings:
+    return control.CutoverSettings(
+        modes_file=config,
+        audit_log=audit_log,
+        declared_methods=_contracts(contracts),
+        store=store or _store_from_config(config) or DEFAULT_STORE_URL,
+        plan=load_plan(plan),
+        policies=load_policies(policy),
+    )
+
+
+def _actor(actor: str | None) -> str:
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER", "unknown")
+
+
+def _refused(message: str) -> NoReturn:
+    typer.echo(f"shadow: refused: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _bad_store(error: StoreError) -> NoReturn:
+    raise ConfigError(str(error)) from None
+
+
+def _print_verdict(verdict: GateVerdict) -> None:
+    target = verdict.target.value if verdict.target else "none (done)"
+    word = "PASS" if verdict.passed else "FAIL"
+    typer.echo(
+        f"gate phase {verdict.phase} ({', '.join(verdict.services)}): {word}"
+        f" [{verdict.current.value} -> {target}]"
+    )
+    for criterion in verdict.criteria:
+        typer.echo(f"  {'PASS' if criterion.passed else 'FAIL'}  {criterion.name}: ")
+        typer.echo(f"        {criterion.summary}")
+
+
+def gate(
+    *,
+    phase: Annotated[int, typer.Option("--phase", help="Phase number.")],
+    service: Annotated[str | None, typer.Option("--service", help="Only this service.")] = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    audit_log: AuditOption = DEFAULT_AUDIT,
+    plan: PlanOption = None,
+    policy: PolicyOption = None,
+    contracts: ContractsOption = None,
+) -> None:
+    """Judge whether a phase may take its next step; exit 0 pass, 1 fail, 2 bad input."""
+    settings = _settings(
+        config=config,
+        store=store,
+        audit_log=audit_log,
+        plan=plan,
+        policy=policy,
+        contracts=contracts,
+    )
+    try:
+        verdict = control.gate(settings, phase, service=service)
+    except StoreError as error:
+        _bad_store(error)
+    if as_json:
+        typer.echo(json.dumps(verdict.to_dict(), indent=2))
+    else:
+        _print_verdict(verdict)
+    if not verdict.passed:
+        raise typer.Exit(1)
+
+
+def status(
+    *,
+    as_json: JsonOption = False,
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    audit_log: AuditOption = DEFAULT_AUDIT,
+    plan: PlanOption = None,
+    policy: PolicyOption = None,
+    contracts: ContractsOption = None,
+) -> None:
+    """Every service's phase, mode and whether its gate passes now."""
+    settings = _settings(
+        config=config,
+        store=store,
+        audit_log=audit_log,
+        plan=plan,
+        policy=policy,
+        contracts=contracts,
+    )
+    try:
+        rows = control.status(settings)
+    except StoreError as error:
+        _bad_store(error)
+    if as_json:
+        typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        return
+    typer.echo(f"{'phase':<6}{'service':<22}{'mode':<10}readiness")
+    for row in rows:
+        readiness = "ready" if row.ready else "blocked: " + ", ".join(row.blocking)
+        typer.echo(f"{row.phase:<6}{row.service:<22}{row.mode.value:<10}{readiness}")
+
+
+def promote(
+    *,
+    phase: Annotated[int, typer.Option("--phase", help="Phase to move one step forward.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (goes to the audit log).")],
+    service: Annotated[str | None, typer.Option("--service", help="Only this service.")] = None,
+    actor: ActorOption = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    audit_log: AuditOption = DEFAULT_AUDIT,
+    plan: PlanOption = None,
+    policy: PolicyOption = None,
+    contracts: ContractsOption = None,
+) -> None:
+    """Move a phase (or one service) one step forward, if the gate passes."""
+    settings = _settings(
+        config=config,
+        store=store,
+        audit_log=audit_log,
+        plan=plan,
+        policy=policy,
+        contracts=contracts,
+    )
+    try:
+        moved = control.promote(
+            settings, phase, service=service, actor=_actor(actor), reason=reason
+        )
+    except control.PromotionRefused as error:
+        _refused(str(error))
+    except StoreError as error:
+        _bad_store(error)
+    for name, (old, new) in moved.changes.items():
+        typer.echo(f"{name}: {old.value} -> {new.value}")
+
+
+def rollback(
+    *,
+    reason: Annotated[str, typer.Option("--reason", help="Why (goes to the audit log).")],
+    phase: Annotated[int | None, typer.Option("--phase", help="Every service of it.")] = None,
+    service: Annotated[str | None, typer.Option("--service", help="One service.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow sqlmodel -> reverse (legacy reconciled).")
+    ] = False,
+    actor: ActorOption = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    audit_log: AuditOption = DEFAULT_AUDIT,
+    plan: PlanOption = None,
+    policy: PolicyOption = None,
+    contracts: ContractsOption = None,
+) -> None:
+    """Move a service (or a phase) one step back; no gate needed."""
+    settings = _settings(
+        config=config,
+        store=store,
+        audit_log=audit_log,
+        plan=plan,
+        policy=policy,
+        contracts=contracts,
+    )
+    try:
+        moved = control.rollback(
+            settings, phase=phase, service=service, actor=_actor(actor), reason=reason, force=force
+        )
+    except control.PromotionRefused as error:
+        _refused(str(error))
+    for name, (old, new) in moved.changes.items():
+        typer.echo(f"{name}: {old.value} -> {new.value}")
+
+
+def report(
+    *,
+    fmt: Annotated[str, typer.Option("--format", help="md, html or json.")] = "md",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write.")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    audit_log: AuditOption = DEFAULT_AUDIT,
+    plan: PlanOption = None,
+    policy: PolicyOption = None,
+    contracts: ContractsOption = None,
+) -> None:
+    """Write the cutover report: gate verdicts, comparisons, divergences, latency."""
+    settings = _settings(
+        config=config,
+        store=store,
+        audit_log=audit_log,
+        plan=plan,
+        policy=policy,
+        contracts=contracts,
+    )
+    if fmt not in ("md", "html", "json"):
+        raise ConfigError(f"unknown report format {fmt!r} (expected one of: md, html, json)")
+    try:
+        data = build_report(
+            plan=settings.plan,
+            policies=settings.policies,
+            evidence=settings.evidence(),
+            modes=settings.modes(),
+            declared_methods=settings.declared_methods,
+        )
+    except StoreError as error:
+        _bad_store(error)
+    text = render(data, fmt)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot write {output}: {error.strerror}") from None
+    typer.echo(f"wrote {output}", err=True)
+
+
+divergences = typer.Typer(help="Review divergence groups.", no_args_is_help=True)
+
+
+def _group_dict(group: DivergenceGroup, settings: control.CutoverSettings) -> dict[str, Any]:
+    now = settings.clock.now()
+    return {
+        "fingerprint": group.fingerprint,
+        "service": group.service,
+        "method": group.method,
+        "paths": list(group.paths),
+        "error_types": list(group.error_types),
+        "count": group.count,
+        "first_seen": group.first_seen.isoformat(),
+        "last_seen": group.last_seen.isoformat(),
+        "state": group.review_state(now),
+        "blocks_gate": group.blocks(now),
+        "note": group.note,
+        "expires_at": group.expires_at.isoformat() if group.expires_at else None,
+        "examples": [dict(example) for example in group.examples],
+    }
+
+
+@divergences.command("list")
+def list_command(
+    *,
+    service: Annotated[str | None, typer.Option("--service", help="Only this service.")] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="open, accepted, expired or fixed.")
+    ] = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    audit_log: AuditOption = DEFAULT_AUDIT,
+) -> None:
+    """Divergence groups, most frequent first."""
+    settings = _review_settings(config, store, audit_log)
+    try:
+        groups = review.list_groups(settings, service=service, state=state)
+    except StoreError as error:
+        _bad_store(error)
+    if as_json:
+        typer.echo(json.dumps([_group_dict(g, settings) for g in groups], indent=2))
+        return
+    if not groups:
+        typer.echo("no divergence groups")
+    for group in groups:
+        data = _group_dict(group, settings)
+        typer.echo(
+            f"{group.fingerprint}  {group.service}.{group.method}  x{group.count}  "
+            f"{data['state']}  last {data['last_seen']}  {', '.join(group.paths) or '-'}"
+        )
+
+
+@divergences.command("show")
+def show_command(
+    fingerprint: Annotated[str, typer.Argument(help="The group's fingerprint.")],
+    as_json: JsonOption = False,
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    audit_log: AuditOption = DEFAULT_AUDIT,
+) -> None:
+    """One group with its redacted examples."""
+    settings = _review_settings(config, store, audit_log)
+    try:
+        data = _group_dict(review.show(settings, fingerprint), settings)
+    except StoreError as error:
+        _bad_store(error)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for key, value in data.items():
+        if key != "examples":
+            typer.echo(f"{key}: {value}")
+    for number, example in enumerate(data["examples"], start=1):
+        typer.echo(f"example {number}: {json.dumps(example, sort_keys=True, indent=2)}")
+
+
+@divergences.command("accept")
+def accept_command(
+    *,
+    fingerprint: Annotated[str, typer.Argument(help="The group's fingerprint.")],
+    note: Annotated[str, typer.Option("--note", help="Why it is acceptable.")],
+    expires: Annotated[str, typer.Option("--expires", help="YYYY-MM-DD or ISO datetime (UTC).")],
+    actor: ActorOption = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    audit_log: AuditOption = DEFAULT_AUDIT,
+) -> None:
+    """Accept a group until a date: it stops blocking the gate until then."""
+    settings = _review_settings(config, store, audit_log)
+    try:
+        group = review.accept(
+            settings,
+            fingerprint,
+            note=note,
+            expires=review.parse_expiry(expires),
+            actor=_actor(actor),
+        )
+    except StoreError as error:
+        _bad_store(error)
+    expiry = group.expires_at.isoformat() if group.expires_at else "-"
+    typer.echo(f"{fingerprint}: accepted until {expiry}")
+
+
+@divergences.command("reopen")
+def reopen_command(
+    fingerprint: Annotated[str, typer.Argument(help="The group's fingerprint.")],
+    actor: ActorOption = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    audit_log: AuditOption = DEFAULT_AUDIT,
+) -> None:
+    """Put a group back to open: it blocks the gate again."""
+    settings = _review_settings(config, store, audit_log)
+    try:
+        review.reopen(settings, fingerprint, actor=_actor(actor))
+    except StoreError as error:
+        _bad_store(error)
+    typer.echo(f"{fingerprint}: open")
+
+
+def _review_settings(config: Path, store: str | None, audit_log: Path) -> control.CutoverSettings:
+    # Review needs no contracts or plan: only the store and the audit log.
+    return control.CutoverSettings(
+        modes_file=config,
+        audit_log=audit_log,
+        declared_methods={},
+        store=store or _store_from_config(config) or DEFAULT_STORE_URL,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the cutover commands to the ``shadow`` app."""
+    for command in (status, gate, promote, rollback, report):
+        app.command(command.__name__)(command)
+    app.add_typer(divergences, name="divergences")
