@@ -38,7 +38,7 @@ from shadow.cutover.plan import load_plan
 from shadow.cutover.policy import load_policies
 from shadow.cutover.report import build_report, render
 
-__all__ = ["REFERENCE_CONTRACTS", "divergences", "register"]
+__all__ = ["REFERENCE_CONTRACTS", "divergences", "reference_declared_methods", "register"]
 
 REFERENCE_CONTRACTS = {
     "app_settings": "shadow.services.contracts.app_settings:AppSettingsService",
@@ -108,9 +108,14 @@ def _store_from_config(config: Path) -> str | None:
     return url if isinstance(url, str) else None
 
 
+def reference_declared_methods() -> dict[str, frozenset[str]]:
+    """The reference app's declared methods per service, read from its contracts."""
+    return declared_methods({name: _class(path) for name, path in REFERENCE_CONTRACTS.items()})
+
+
 def _contracts(spec: str | None) -> dict[str, frozenset[str]]:
     if spec is None:
-        return declared_methods({name: _class(path) for name, path in REFERENCE_CONTRACTS.items()})
+        return reference_declared_methods()
     found = load_object(spec)
     if not isinstance(found, dict):
         raise ConfigError(f"{spec} is not a mapping of service name to contract")

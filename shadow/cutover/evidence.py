@@ -103,6 +103,8 @@ class DivergenceGroup:
     note: str | None = None
     expires_at: datetime | None = None
     examples: tuple[Mapping[str, Any], ...] = ()
+    outcome: str = "divergence"
+    """``divergence`` (results differ) or ``candidate_error`` (only one side raised)."""
 
     def blocks(self, now: datetime) -> bool:
         """True when the group keeps the gate shut at ``now``.

@@ -75,6 +75,7 @@ def to_group(stored: StoredGroup) -> DivergenceGroup:
         note=stored.note,
         expires_at=stored.expires_at,
         examples=stored.examples,
+        outcome=stored.outcome,
     )
 
 

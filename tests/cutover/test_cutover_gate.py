@@ -186,3 +186,38 @@ def test_method_evidence_counts_only_compared_outcomes() -> None:
     item = MethodEvidence("s", "m", {"match": 3, "divergence": 2, "candidate_error": 1, "raced": 9})
     assert item.compared == 6
     assert FAST.p95 == 0.0002
+
+
+def test_accepted_divergences_are_explained_and_leave_the_rate_but_open_ones_count() -> None:
+    methods = tuple(
+        replace(m, outcomes={"match": 400, "divergence": 100})
+        if (m.service, m.method) == ("settings", "get")
+        else m
+        for m in healthy_methods()
+    )
+    opened = gate(evidence=evidence(methods=methods, groups=(group(count=100),)))
+    assert opened.failed == ("divergence_rate", "open_divergences")
+    accepted = group(
+        count=100, status=ReviewStatus.ACCEPTED, note="ok", expires_at=NOW + timedelta(1)
+    )
+    verdict = gate(evidence=evidence(methods=methods, groups=(accepted,)))
+    assert verdict.passed, verdict.to_dict()
+    assert (
+        "0 unexplained divergences (100 more accepted)"
+        in verdict.criterion("divergence_rate").summary
+    )
+
+
+def test_soak_uses_the_least_soaked_service_when_the_store_knows_each_start() -> None:
+    found = replace(
+        evidence(),
+        first_comparisons={
+            "settings": NOW - timedelta(days=3),
+            "state": NOW - timedelta(minutes=5),
+        },
+    )
+    verdict = gate(evidence=found)
+    assert verdict.failed == ("soak",)
+    assert gate(evidence=found, services=["settings"]).passed
+    never = replace(found, first_comparisons={"settings": NOW - timedelta(days=3)})
+    assert "never compared: state" in gate(evidence=never).criterion("soak").summary

@@ -1,0 +1,235 @@
+"""The cutover CLI end to end on a real divergence store: exit codes, review, promotion."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cutover_contracts import CONTRACTS, PLAN_TOML
+
+from shadow import FixedClock
+from shadow.cli import main
+from shadow.cli.cutover import REFERENCE_CONTRACTS, reference_declared_methods
+from shadow.cutover.contracts import declared_methods
+from shadow.cutover.modes import read_audit
+from shadow.cutover.plan import load_plan
+from shadow.cutover.store import load_evidence
+from shadow.runtime._store import DivergenceStore, StoreBatch
+
+START = datetime.now(UTC) - timedelta(hours=1)
+FINGERPRINT = "fp-settings-get-value"
+
+
+def fill(store: DivergenceStore, *, diverge: bool = False, calls: int = 40) -> None:
+    """Record ``calls`` clean matches per method (and one divergence in settings.get)."""
+    batch = StoreBatch(examples_per_group=3)
+    for service, contract in CONTRACTS.items():
+        for method in declared_methods({service: contract})[service]:
+            for index in range(calls):
+                batch.add_outcome(service, method, "match", evidence=True, at=START)
+                batch.add_latency(service, method, "legacy", 0.0001 + index * 1e-6)
+                batch.add_latency(service, method, "candidate", 0.00015 + index * 1e-6)
+    if diverge:
+        batch.add_outcome("settings", "get", "divergence", evidence=True, at=START)
+        batch.add_divergence(
+            FINGERPRINT,
+            service="settings",
+            method="get",
+            outcome="divergence",
+            paths=("root",),
+            error_types=(),
+            at=START,
+            example={"seen_at": START.isoformat(), "args": {"key": "theme"}, "diff": ["root"]},
+        )
+    store.record(batch)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Workspace:
+    """Runs ``shadow`` in this process (``main()``, as the console script does)."""
+
+    root: Path
+    store_url: str
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+
+    def run(self, *args: str) -> Result:
+        environment = {
+            "SHADOW_CONFIG_FILE": str(self.root / "shadow.toml"),
+            "SHADOW_STORE_URL": self.store_url,
+            "SHADOW_AUDIT_LOG": str(self.root / "audit.jsonl"),
+            "SHADOW_PHASE_PLAN": str(self.root / "plan.toml"),
+            "SHADOW_CONTRACTS": "cutover_contracts:CONTRACTS",
+            "SHADOW_ACTOR": "tester",
+        }
+        for name, value in environment.items():
+            self.monkeypatch.setenv(name, value)
+        self.monkeypatch.setattr(sys, "argv", ["shadow", *args])
+        self.capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        captured = self.capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+
+@pytest.fixture
+def workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Workspace]:
+    (tmp_path / "plan.toml").write_text(PLAN_TOML)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = DivergenceStore(url)
+    try:
+        yield Workspace(tmp_path, url, monkeypatch, capsys)
+    finally:
+        store.close()
+
+
+def with_store(workspace: Workspace, **options: bool) -> None:
+    store = DivergenceStore(workspace.store_url)
+    try:
+        fill(store, **options)
+    finally:
+        store.close()
+
+
+def test_the_adapter_reads_counts_latency_groups_and_soak_from_the_store(
+    workspace: Workspace,
+) -> None:
+    with_store(workspace, diverge=True)
+    evidence = load_evidence(workspace.store_url, clock=FixedClock(START + timedelta(hours=1)))
+    get = evidence.method("settings", "get")
+    assert get.count("match") == 40 and get.count("divergence") == 1 and get.compared == 41
+    assert get.legacy is not None and get.candidate is not None
+    assert 0.0001 <= get.legacy.p50 < get.candidate.p50 < 0.0003
+    [group] = evidence.groups
+    assert group.fingerprint == FINGERPRINT and group.service == "settings"
+    assert evidence.first_comparisons["settings"] == START
+
+
+def test_gate_passes_on_clean_evidence_and_prints_every_criterion(workspace: Workspace) -> None:
+    with_store(workspace)
+    result = workspace.run("gate", "--phase", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "gate phase 1 (settings): PASS" in result.stdout
+    for name in ("min_comparisons", "divergence_rate", "open_divergences", "latency", "soak"):
+        assert f"PASS  {name}" in result.stdout
+
+
+def test_a_planted_divergence_fails_the_gate_until_accepted(workspace: Workspace) -> None:
+    with_store(workspace, diverge=True)
+    failed = workspace.run("gate", "--phase", "1", "--json")
+    assert failed.returncode == 1
+    verdict = json.loads(failed.stdout)
+    assert verdict["failed"] == ["divergence_rate", "open_divergences"]
+    listed = workspace.run("divergences", "list")
+    assert (
+        FINGERPRINT in listed.stdout and "settings.get" in listed.stdout and "open" in listed.stdout
+    )
+    expires = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
+    accepted = workspace.run(
+        "divergences", "accept", FINGERPRINT, "--note", "known rounding", "--expires", expires
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    assert workspace.run("gate", "--phase", "1").returncode == 0
+    shown = json.loads(workspace.run("divergences", "show", FINGERPRINT, "--json").stdout)
+    assert shown["state"] == "accepted" and shown["note"] == "known rounding"
+    assert shown["count"] == 1  # still counted
+    assert workspace.run("divergences", "reopen", FINGERPRINT).returncode == 0
+    assert workspace.run("gate", "--phase", "1").returncode == 1
+    actions = [entry["action"] for entry in read_audit(workspace.root / "audit.jsonl")]
+    assert actions == ["accept", "reopen"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("gate", "--phase", "7"), "unknown phase 7"),
+        (("gate", "--phase", "1", "--policy", "/nonexistent.toml"), "not found"),
+        (("divergences", "show", "nope"), "no divergence group 'nope'"),
+        (("divergences", "accept", FINGERPRINT, "--note", "x", "--expires", "soon"), "bad expiry"),
+        (("report", "--format", "pdf"), "unknown report format"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    workspace: Workspace, args: tuple[str, ...], message: str
+) -> None:
+    with_store(workspace, diverge=True)
+    result = workspace.run(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_store_is_bad_input(workspace: Workspace, tmp_path: Path) -> None:
+    result = workspace.run("gate", "--phase", "1", "--store", f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.returncode == 2 and "divergence store not found" in result.stderr
+
+
+def test_malformed_policy_is_exit_2(workspace: Workspace) -> None:
+    with_store(workspace)
+    policy = workspace.root / "policy.toml"
+    policy.write_text("[defaults]\nmin_comparisons = 'many'\n")
+    result = workspace.run("gate", "--phase", "1", "--policy", str(policy))
+    assert result.returncode == 2 and "wrong type" in result.stderr
+
+
+def test_promote_status_and_rollback_through_the_cli(workspace: Workspace) -> None:
+    with_store(workspace)
+    early = workspace.run("promote", "--phase", "2", "--reason", "queue first")
+    assert early.returncode == 1 and "previous_phase" in early.stderr
+    assert workspace.run("promote", "--phase", "1", "--reason", "start").returncode == 0
+    moved = workspace.run("promote", "--phase", "1", "--reason", "evidence is good")
+    assert moved.returncode == 0 and "settings: shadow -> reverse" in moved.stdout
+    status = json.loads(workspace.run("status", "--json").stdout)
+    assert {row["service"]: row["mode"] for row in status} == {
+        "settings": "reverse",
+        "queue": "legacy",
+    }
+    back = workspace.run("rollback", "--service", "settings", "--reason", "pager went off")
+    assert back.returncode == 0 and "settings: reverse -> shadow" in back.stdout
+    config = (workspace.root / "shadow.toml").read_text()
+    assert '[services.settings]\nmode = "shadow"' in config
+    audit = read_audit(workspace.root / "audit.jsonl")
+    assert [(e["action"], e["actor"], e["reason"]) for e in audit] == [
+        ("promote", "tester", "start"),
+        ("promote", "tester", "evidence is good"),
+        ("rollback", "tester", "pager went off"),
+    ]
+
+
+def test_report_formats_write_files_with_the_same_verdicts(workspace: Workspace) -> None:
+    with_store(workspace, diverge=True)
+    for fmt in ("json", "md", "html"):
+        out = workspace.root / f"report.{fmt}"
+        result = workspace.run("report", "--format", fmt, "-o", str(out))
+        assert result.returncode == 0, result.stderr
+    data = json.loads((workspace.root / "report.json").read_text())
+    assert [p["failed"] for p in data["phases"]] == [
+        ["divergence_rate", "open_divergences"],
+        ["divergence_rate", "previous_phase"],  # 0 of 40: the upper bound is still ~9%
+    ]
+    markdown = (workspace.root / "report.md").read_text()
+    assert "### Phase 1: FAIL" in markdown and FINGERPRINT in markdown
+    assert 'id="phase-1-verdict">FAIL<' in (workspace.root / "report.html").read_text()
+
+
+def test_reference_contracts_load_for_every_planned_service() -> None:
+    methods = reference_declared_methods()
+    assert set(methods) == set(REFERENCE_CONTRACTS) == set(load_plan(None).services)
+    assert all(methods.values())
