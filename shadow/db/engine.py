@@ -17,6 +17,9 @@ behave the way the schema needs:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +29,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from shadow._exceptions import ConfigError
 
-__all__ = ["create_engine", "create_schema", "parse_url"]
+__all__ = ["connectable", "create_engine", "create_schema", "parse_url", "safe_url"]
 
 _SUPPORTED = ("sqlite", "postgresql", "mysql", "mariadb")
 
@@ -47,6 +50,40 @@ def parse_url(url: str | URL) -> URL:
             "or mysql+pymysql (MariaDB)"
         )
     return parsed
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL as text with any password masked, for messages."""
+    try:
+        return parse_url(url).render_as_string(hide_password=True)
+    except ConfigError:
+        return "<malformed URL>"
+
+
+@contextmanager
+def connectable(url: str | URL, *, must_exist: bool = True) -> Iterator[sa.Engine]:
+    """An engine for ``url`` that has been proven to connect, disposed afterwards.
+
+    Raises :class:`ConfigError` for a malformed URL, an unreachable server, or
+    (with ``must_exist``) a SQLite file that does not exist, instead of letting
+    SQLite create an empty one.
+    """
+    parsed = parse_url(url)
+    if must_exist and parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or not Path(database).is_file():
+            raise ConfigError(f"no such SQLite database file: {database or '(none given)'}")
+    engine = create_engine(parsed, poolclass=sa.NullPool)
+    try:
+        try:
+            with engine.connect():
+                pass
+        except sa.exc.DBAPIError as error:
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+            raise ConfigError(f"cannot connect to {safe_url(parsed)}: {reason}") from None
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def create_engine(url: str | URL, **kwargs: Any) -> sa.Engine:
@@ -95,20 +132,12 @@ def _configure_sqlite(engine: sa.Engine, *, in_memory: bool) -> None:
 
 
 def create_schema(engine: sa.Engine) -> None:
-    """Build the schema on ``engine``: tables, indexes, triggers and seed rows.
+    """Build the schema on an empty database: Alembic ``upgrade head`` on ``engine``.
 
-    Milestone 1: ``metadata.create_all`` plus the triggers and seed rows; to be
-    replaced by an Alembic ``upgrade head`` that reuses the connection.
+    Tables, indexes, generated columns, triggers and seed rows, exactly as the
+    migration scripts define them (the engine's connection is reused, so its
+    per-connection setup applies).
     """
-    from shadow.db import seed, tables, triggers  # noqa: PLC0415  (keeps engine import light)
+    from shadow.db.migrate import upgrade  # noqa: PLC0415  (Alembic is heavy to import)
 
-    with engine.begin() as connection:
-        tables.metadata.create_all(connection)
-        for statement in triggers.create_statements(connection.dialect.name):
-            connection.exec_driver_sql(statement)
-        connection.execute(sa.insert(tables.UserTable.__table__).values(**seed.SYSTEM_USER))  # type: ignore[attr-defined]
-        connection.execute(
-            sa.insert(tables.AppSettingTable.__table__).values(  # type: ignore[attr-defined]
-                key=seed.JWT_SECRET_KEY, value=seed.jwt_secret()
-            )
-        )
+    upgrade(engine)

@@ -31,6 +31,7 @@ from sqlalchemy.sql.ddl import BaseDDLElement
 from sqlmodel import Field, SQLModel
 
 from shadow.db.types import (
+    BoolLiteral,
     Generated,
     JsonField,
     KeyText,
@@ -102,7 +103,7 @@ def _bool(name: str, *, default: bool, nullable: bool = False, index: bool = Fal
             name,
             sa.Boolean(),
             nullable=nullable,
-            server_default=sa.text("TRUE" if default else "FALSE"),
+            server_default=BoolLiteral(default),
             index=index,
         )
     )

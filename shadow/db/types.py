@@ -27,6 +27,7 @@ from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
 
 __all__ = [
+    "BoolLiteral",
     "Generated",
     "JsonField",
     "KeyText",
@@ -179,6 +180,32 @@ def _utc_now_postgresql(element: UtcNow, compiler: SQLCompiler, **kw: Any) -> st
 @compiles(UtcNow, "mariadb")
 def _utc_now_mariadb(element: UtcNow, compiler: SQLCompiler, **kw: Any) -> str:
     return "UTC_TIMESTAMP()" if element.precision == 0 else "UTC_TIMESTAMP(3)"
+
+
+class BoolLiteral(ColumnElement[bool]):
+    """``TRUE``/``FALSE`` for server defaults; ``1``/``0`` on MariaDB.
+
+    MariaDB's BOOL is TINYINT(1) and reports its default back as ``0``/``1``;
+    rendering it that way keeps Alembic's drift check quiet there.
+    """
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _traverse_internals = []  # noqa: RUF012
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+
+@compiles(BoolLiteral)
+def _bool_literal(element: BoolLiteral, compiler: SQLCompiler, **kw: Any) -> str:
+    return "TRUE" if element.value else "FALSE"
+
+
+@compiles(BoolLiteral, "mysql")
+@compiles(BoolLiteral, "mariadb")
+def _bool_literal_mariadb(element: BoolLiteral, compiler: SQLCompiler, **kw: Any) -> str:
+    return "1" if element.value else "0"
 
 
 class JsonField(ColumnElement[Any]):
