@@ -1,0 +1,219 @@
+"""The mirror side: run handed-off calls on the mirror implementation and compare.
+
+:class:`MirrorEngine` is what runs in the worker (a process, a thread, or the
+caller's thread for tests): it builds the mirror side's implementations from
+their :class:`SideFactory` on first use, replays each task's tape into the
+call so the mirror draws the same ids and times, runs it, and compares the two
+outcomes under the method's spec. Comparing here, not in the caller's process,
+keeps the caller's process nearly idle (DESIGN.md: a busy thread in the
+caller's process inflates its p99 through the GIL).
+
+:func:`serve` is the worker process's main loop: batches of tasks in over a
+pipe, one observation out per task, in order.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from typing import Any
+
+from shadow._sources import SystemClock, UuidIds
+from shadow.runtime._compare import compare_values, fingerprint, redact
+from shadow.runtime._factory import SideFactory
+from shadow.runtime._lag import LagTracker
+from shadow.runtime._observation import Observation, Outcome, Task
+from shadow.runtime._settings import Side
+from shadow.runtime._tape import TapeClock, TapeIds, replaying
+
+__all__ = ["MirrorEngine", "error_name", "serve"]
+
+_WRITE_LAG_WINDOW = 3600.0
+
+
+def error_name(error: BaseException) -> str:
+    """The qualified type name errors are compared by (``module.Class``)."""
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+class MirrorEngine:
+    """Runs tasks on the mirror implementations and compares (one thread at a time)."""
+
+    def __init__(self, factories: Mapping[Side, SideFactory], lag_window: float) -> None:
+        self._factories = dict(factories)
+        self._sides: dict[Side, Mapping[str, Any]] = {}
+        self._lags = LagTracker(lag_window)
+        # A mirror that draws more ids or times than the authoritative call did
+        # gets fresh ones: the difference then shows up in the comparison.
+        self._ids = TapeIds(UuidIds())
+        self._clock = TapeClock(SystemClock())
+
+    def _side(self, side: Side) -> Mapping[str, Any]:
+        built = self._sides.get(side)
+        if built is None:
+            built = self._factories[side].build(ids=self._ids, clock=self._clock)
+            self._sides[side] = built
+        return built
+
+    def prepare(self, side: Side) -> str | None:
+        """Build ``side``'s implementations now; return the error text if that fails."""
+        try:
+            self._side(side)
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+        return None
+
+    def run(self, task: Task, lag_bound: float) -> Observation:
+        """Mirror one task and compare; never raises (a failure is an observation)."""
+        try:
+            return self._run(task, lag_bound)
+        except Exception as error:  # a bug in comparing must not kill the worker
+            return _dropped(task, f"worker_error:{type(error).__name__}")
+
+    def _run(self, task: Task, lag_bound: float) -> Observation:
+        plan = task.plan
+        try:
+            implementation = self._side(task.mirror)[plan.service]
+            args, kwargs, result = pickle.loads(task.payload)
+        except Exception as error:  # the mirror cannot even be set up
+            return _dropped(task, f"worker_error:{type(error).__name__}")
+        mirror_error: str | None = None
+        mirror_result: Any = None
+        with replaying(task.tape):
+            started = time.perf_counter()
+            try:
+                mirror_result = getattr(implementation, plan.method)(*args, **kwargs)
+            except Exception as error:
+                mirror_error = error_name(error)
+            mirror_seconds = time.perf_counter() - started
+        lag = time.time() - task.started_at
+        if plan.kind.mutates:
+            self._lags.add(lag)
+        tolerance = max(lag_bound, self._lags.maximum(), lag) + plan.compare.timestamp_precision
+        compare_started = time.perf_counter()
+        observation = self._compare(
+            task,
+            result=result,
+            mirror_result=mirror_result,
+            mirror_error=mirror_error,
+            tolerance=tolerance,
+            args=args,
+            kwargs=kwargs,
+        )
+        compare_seconds = time.perf_counter() - compare_started
+        return _with_timing(observation, mirror_seconds, compare_seconds, lag)
+
+    def _compare(
+        self,
+        task: Task,
+        *,
+        result: Any,
+        mirror_result: Any,
+        mirror_error: str | None,
+        tolerance: float,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Observation:
+        plan = task.plan
+        spec = plan.compare
+        base: dict[str, Any] = {
+            "service": plan.service,
+            "method": plan.method,
+            "mirror": task.mirror,
+            "seq": task.seq,
+            "recheck": task.recheck,
+        }
+        if task.error_type is not None or mirror_error is not None:
+            if task.error_type == mirror_error:
+                return Observation(outcome=Outcome.MATCH, **base)
+            error_types = (task.error_type or "none", mirror_error or "none")
+            mirror_failed = task.error_type is None
+            if task.race_window:
+                return Observation(outcome=Outcome.RACED, mirror_failed=mirror_failed, **base)
+            outcome = (
+                Outcome.CANDIDATE_ERROR
+                if mirror_failed and task.mirror is Side.CANDIDATE
+                else Outcome.DIVERGENCE
+            )
+            return Observation(
+                outcome=outcome,
+                fingerprint=fingerprint(plan.service, plan.method, (), error_types),
+                error_types=error_types,
+                arguments=_redacted_arguments(plan.parameters, args, kwargs, spec.sensitive),
+                mirror_failed=mirror_failed,
+                **base,
+            )
+        verdict = compare_values(spec, result, mirror_result, tolerance=tolerance)
+        if verdict.equal:
+            return Observation(outcome=Outcome.MATCH, **base)
+        if task.race_window:
+            return Observation(outcome=Outcome.RACED, **base)
+        return Observation(
+            outcome=Outcome.DIVERGENCE,
+            fingerprint=fingerprint(plan.service, plan.method, verdict.patterns),
+            paths=verdict.patterns,
+            differences=verdict.differences,
+            arguments=_redacted_arguments(plan.parameters, args, kwargs, spec.sensitive),
+            **base,
+        )
+
+
+def _dropped(task: Task, reason: str) -> Observation:
+    return Observation(
+        task.plan.service,
+        task.plan.method,
+        Outcome.DROPPED,
+        mirror=task.mirror,
+        seq=task.seq,
+        mirror_failed=True,
+        reason=reason,
+        recheck=task.recheck,
+    )
+
+
+def _with_timing(
+    observation: Observation, mirror_seconds: float, compare_seconds: float, lag: float
+) -> Observation:
+    return replace(
+        observation,
+        mirror_seconds=mirror_seconds,
+        compare_seconds=compare_seconds,
+        lag_seconds=lag,
+    )
+
+
+def _redacted_arguments(
+    parameters: tuple[str, ...],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    sensitive: frozenset[str],
+) -> dict[str, Any]:
+    named: dict[str, Any] = {}
+    for index, value in enumerate(args):
+        name = parameters[index] if index < len(parameters) else f"arg{index}"
+        named[name] = value
+    named.update(kwargs)
+    redacted = redact(named, sensitive)
+    return dict(redacted) if isinstance(redacted, dict) else {}
+
+
+def serve(connection: Connection, factories: Mapping[Side, SideFactory], lag_window: float) -> None:
+    """The worker process's loop: ``(lag_bound, [task, ...])`` in, one observation per task out.
+
+    Ends when the pipe closes or ``None`` arrives.
+    """
+    engine = MirrorEngine(factories, lag_window)
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        lag_bound, tasks = message
+        for task in tasks:
+            connection.send(engine.run(task, lag_bound))

@@ -1,0 +1,214 @@
+"""A small key-value contract with a real sqlite3 implementation, for the runtime's tests.
+
+The runtime is generic; these tests prove it on a contract of their own. The
+implementation can be told to misbehave in one method (``fault`` on
+``fault_method``) so a test can plant a candidate that raises, hangs, returns
+something else or kills its process. The factories are importable as
+``runtime_kv:build`` so the process worker can build them in the child (pytest
+puts this directory on ``sys.path``, and spawned children inherit it).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from shadow import Clock, IdSource, Order, read, write
+from shadow.runtime import Runtime
+
+MakeRuntime = Callable[..., Runtime]
+"""The ``make_runtime`` fixture's type."""
+
+
+class KeyMissingError(Exception):
+    """The key does not exist (raised by both implementations alike)."""
+
+
+class Entry(BaseModel):
+    """One stored entry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    key: str
+    value: str
+    secret: str
+    touched_at: datetime
+    created_at: datetime
+
+
+class KeyValue(ABC):
+    """The contract: every public method declared, with its comparison spec."""
+
+    @write(timestamps={"created_at"}, sensitive={"secret"})
+    @abstractmethod
+    def put(self, key: str, value: str, secret: str = "") -> Entry: ...
+
+    @read(timestamps={"created_at"}, sensitive={"secret"})
+    @abstractmethod
+    def get(self, key: str) -> Entry: ...
+
+    @write()
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @read(order=Order.UNORDERED, key="key", timestamps={"created_at"}, sensitive={"secret"})
+    @abstractmethod
+    def list_all(self) -> list[Entry]: ...
+
+    @read(
+        order=Order.TIES,
+        key="key",
+        sort_key=("value",),
+        timestamps={"created_at"},
+        sensitive={"secret"},
+    )
+    @abstractmethod
+    def by_value(self) -> list[Entry]: ...
+
+    @read()
+    @abstractmethod
+    def worker_pid(self) -> int: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    touched_at TEXT NOT NULL,
+    created_at DATETIME NOT NULL DEFAULT (STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW'))
+)
+"""
+
+
+class SqliteKeyValue(KeyValue):
+    """Raw sqlite3, one connection behind one lock (the legacy style)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        ids: IdSource,
+        clock: Clock,
+        fault: str | None = None,
+        fault_method: str | None = None,
+        list_reversed: bool = False,
+        gate: Any = None,
+    ) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute(_SCHEMA)
+        self._lock = threading.RLock()
+        self._ids = ids
+        self._clock = clock
+        self._fault = fault
+        self._fault_method = fault_method
+        self._list_reversed = list_reversed
+        self.gate = gate
+
+    def _misbehave(self, method: str) -> None:
+        if self._fault_method != method or self._fault is None:
+            return
+        if self._fault == "raise":
+            raise RuntimeError("candidate is broken")
+        if self._fault == "hang":
+            time.sleep(3600)
+        if self._fault == "exit":
+            os._exit(3)
+
+    @staticmethod
+    def _entry(row: sqlite3.Row) -> Entry:
+        created = datetime.fromisoformat(row["created_at"]).replace(tzinfo=UTC)
+        return Entry(
+            id=row["id"],
+            key=row["key"],
+            value=row["value"],
+            secret=row["secret"],
+            touched_at=datetime.fromisoformat(row["touched_at"]),
+            created_at=created,
+        )
+
+    def put(self, key: str, value: str, secret: str = "") -> Entry:
+        self._misbehave("put")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO entries (key, id, value, secret, touched_at)"
+                    " VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+                    " secret = excluded.secret, touched_at = excluded.touched_at",
+                    (key, self._ids.new_id(), value, secret, self._clock.now().isoformat()),
+                )
+                row = self._db.execute("SELECT * FROM entries WHERE key = ?", (key,)).fetchone()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        entry = self._entry(row)
+        if self._fault == "wrong" and self._fault_method == "put":
+            entry = entry.model_copy(update={"value": entry.value + "!"})
+        return entry
+
+    def get(self, key: str) -> Entry:
+        self._misbehave("get")
+        if self.gate is not None:
+            self.gate()
+        with self._lock:
+            row = self._db.execute("SELECT * FROM entries WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyMissingError(key)
+        entry = self._entry(row)
+        if self._fault == "wrong" and self._fault_method == "get":
+            entry = entry.model_copy(update={"value": entry.value.upper()})
+        return entry
+
+    def delete(self, key: str) -> None:
+        self._misbehave("delete")
+        with self._lock:
+            deleted = self._db.execute("DELETE FROM entries WHERE key = ?", (key,)).rowcount
+        if not deleted:
+            raise KeyMissingError(key)
+
+    def list_all(self) -> list[Entry]:
+        self._misbehave("list_all")
+        order = "DESC" if self._list_reversed else "ASC"
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM entries ORDER BY key {order}").fetchall()
+        return [self._entry(row) for row in rows]
+
+    def by_value(self) -> list[Entry]:
+        self._misbehave("by_value")
+        order = "DESC" if self._list_reversed else "ASC"
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM entries ORDER BY value, key {order}").fetchall()
+        return [self._entry(row) for row in rows]
+
+    def worker_pid(self) -> int:
+        return os.getpid()
+
+
+def build(*, ids: IdSource, clock: Clock, path: str, **options: Any) -> Mapping[str, Any]:
+    """The factory the runtime calls: one side's implementations by service name."""
+    return {"kv": SqliteKeyValue(path, ids=ids, clock=clock, **options)}
+
+
+def rows(path: str) -> list[tuple[Any, ...]]:
+    """Every stored entry of a database file, for comparing the two stores."""
+    with sqlite3.connect(path) as connection:
+        connection.execute(_SCHEMA)  # a side never built has no table yet: no rows
+        return connection.execute(
+            "SELECT key, id, value, secret, touched_at FROM entries ORDER BY key"
+        ).fetchall()
