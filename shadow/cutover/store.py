@@ -27,7 +27,7 @@ from shadow.cutover.evidence import (
     MethodEvidence,
     ReviewStatus,
 )
-from shadow.runtime._store import DivergenceStore, StoredGroup
+from shadow.runtime import DivergenceStore, StoredGroup
 
 __all__ = ["load_evidence", "open_store", "to_group"]
 

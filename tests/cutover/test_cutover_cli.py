@@ -19,7 +19,8 @@ from shadow.cutover.contracts import declared_methods
 from shadow.cutover.modes import read_audit
 from shadow.cutover.plan import load_plan
 from shadow.cutover.store import load_evidence
-from shadow.runtime._store import DivergenceStore, StoreBatch
+from shadow.runtime import DivergenceStore
+from shadow.runtime._store import StoreBatch  # the runtime writes batches; tests fill a real store
 
 START = datetime.now(UTC) - timedelta(hours=1)
 FINGERPRINT = "fp-settings-get-value"
