@@ -130,6 +130,16 @@ def test_capacity_is_max_queue_size_minus_the_queues_pending_items(backend: Any)
     assert queue.get_queue_status("default").total == 6
 
 
+def test_a_huge_batch_is_generated_only_up_to_capacity(backend: Any) -> None:
+    """requested counts the whole product; generation is lazy and stops at capacity."""
+    queue = make(backend, max_queue_size=3)
+    data = [[datum("a", "x", *range(1000))], [datum("b", "y", *range(1000))]]
+    result = queue.enqueue_batch("default", batch(runs=1000, data=data))
+    assert (result.requested, result.enqueued) == (10**9, 3)
+    items = queue.list_all_queue_items("default")
+    assert [values_of(item) for item in items] == [[("a", "x", 0), ("b", "y", y)] for y in range(3)]
+
+
 def test_prepend_priority_is_the_highest_pending_priority_plus_one(backend: Any) -> None:
     queue = make(backend)
     assert queue.enqueue_batch("default", batch(), prepend=True).priority == 1
