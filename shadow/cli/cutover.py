@@ -476,6 +476,25 @@ def reopen_command(
     typer.echo(f"{fingerprint}: open")
 
 
+@divergences.command("fixed")
+def fixed_command(
+    *,
+    fingerprint: Annotated[str, typer.Argument(help="The group's fingerprint.")],
+    note: Annotated[str, typer.Option("--note", help="The fix (commit, ticket).")],
+    actor: ActorOption = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    audit_log: AuditOption = DEFAULT_AUDIT,
+) -> None:
+    """Mark a group fixed: it stops blocking, and reopens if it is seen again."""
+    settings = _review_settings(config, store, audit_log)
+    try:
+        review.mark_fixed(settings, fingerprint, note=note, actor=_actor(actor))
+    except StoreError as error:
+        _bad_store(error)
+    typer.echo(f"{fingerprint}: fixed")
+
+
 def _review_settings(config: Path, store: str | None, audit_log: Path) -> control.CutoverSettings:
     # Review needs no contracts or plan: only the store and the audit log.
     return control.CutoverSettings(

@@ -1,4 +1,4 @@
-"""Reviewing divergence groups: list, show, accept with a note and an expiry, reopen.
+"""Reviewing divergence groups: list, show, accept with a note and an expiry, reopen, fixed.
 
 An accepted group stops blocking the gate until its expiry, is still counted
 and still shown in reports. Acceptance always expires: an "accepted forever"
@@ -16,7 +16,7 @@ from shadow.cutover.evidence import DivergenceGroup, ReviewStatus
 from shadow.cutover.modes import append_audit
 from shadow.cutover.store import open_store, to_group
 
-__all__ = ["accept", "list_groups", "parse_expiry", "reopen", "show"]
+__all__ = ["accept", "list_groups", "mark_fixed", "parse_expiry", "reopen", "show"]
 
 
 def _store_url(settings: CutoverSettings) -> str:
@@ -93,4 +93,20 @@ def reopen(settings: CutoverSettings, fingerprint: str, *, actor: str) -> Diverg
     with open_store(_store_url(settings)) as store:
         store.reopen(fingerprint, now)
     append_audit(settings.audit_log, at=now, actor=actor, action="reopen", fingerprint=fingerprint)
+    return show(settings, fingerprint)
+
+
+def mark_fixed(
+    settings: CutoverSettings, fingerprint: str, *, note: str, actor: str
+) -> DivergenceGroup:
+    """Mark a group fixed (its cause is fixed); the store reopens it if it is seen again."""
+    if not note.strip():
+        raise ConfigError("marking a divergence fixed needs a --note naming the fix")
+    show(settings, fingerprint)
+    now = settings.clock.now()
+    with open_store(_store_url(settings)) as store:
+        store.mark_fixed(fingerprint, now, note)
+    append_audit(
+        settings.audit_log, at=now, actor=actor, action="fixed", fingerprint=fingerprint, note=note
+    )
     return show(settings, fingerprint)

@@ -153,8 +153,22 @@ def test_a_planted_divergence_fails_the_gate_until_accepted(workspace: Workspace
     assert shown["count"] == 1  # still counted
     assert workspace.run("divergences", "reopen", FINGERPRINT).returncode == 0
     assert workspace.run("gate", "--phase", "1").returncode == 1
+    fixed = workspace.run("divergences", "fixed", FINGERPRINT, "--note", "fixed in abc123")
+    assert fixed.returncode == 0, fixed.stderr
+    assert workspace.run("gate", "--phase", "1").returncode == 0
+    assert "fixed" in workspace.run("divergences", "list", "--state", "fixed").stdout
     actions = [entry["action"] for entry in read_audit(workspace.root / "audit.jsonl")]
-    assert actions == ["accept", "reopen"]
+    assert actions == ["accept", "reopen", "fixed"]
+
+
+def test_a_fixed_group_seen_again_blocks_the_gate_again(workspace: Workspace) -> None:
+    with_store(workspace, diverge=True)
+    workspace.run("divergences", "fixed", FINGERPRINT, "--note", "fixed in abc123")
+    assert workspace.run("gate", "--phase", "1").returncode == 0
+    with_store(workspace, diverge=True)  # the same difference again: the store reopens it
+    result = workspace.run("gate", "--phase", "1", "--json")
+    assert result.returncode == 1
+    assert "open_divergences" in json.loads(result.stdout)["failed"]
 
 
 @pytest.mark.parametrize(
