@@ -156,10 +156,13 @@ class ProcessWorker:
         )
         self.process.start()
         child.close()
-        if not self._connection.poll(_STARTUP_SECONDS):
+        try:
+            if not self._connection.poll(_STARTUP_SECONDS):
+                raise OSError("the mirror worker process did not start in time")
+            _tag, error = self._connection.recv()
+        except (EOFError, OSError):
             self.kill()
-            raise OSError("the mirror worker process did not start")
-        _tag, error = self._connection.recv()
+            raise OSError("the mirror worker process died while starting") from None
         if error:
             _log.error("shadow_mirror_build_failed", side=warm.value, error=error)
 

@@ -201,12 +201,20 @@ def _redacted_arguments(
     return dict(redacted) if isinstance(redacted, dict) else {}
 
 
-def serve(connection: Connection, factories: Mapping[Side, SideFactory], lag_window: float) -> None:
+def serve(
+    connection: Connection,
+    factories: Mapping[Side, SideFactory],
+    lag_window: float,
+    warm: Side,
+) -> None:
     """The worker process's loop: ``(lag_bound, [task, ...])`` in, one observation per task out.
 
-    Ends when the pipe closes or ``None`` arrives.
+    First builds the ``warm`` side and answers ``("ready", error_or_None)``, so
+    building (opening databases) never counts against a call's deadline. Ends
+    when the pipe closes or ``None`` arrives.
     """
     engine = MirrorEngine(factories, lag_window)
+    connection.send(("ready", engine.prepare(warm)))
     while True:
         try:
             message = connection.recv()

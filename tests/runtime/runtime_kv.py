@@ -212,3 +212,14 @@ def rows(path: str) -> list[tuple[Any, ...]]:
         return connection.execute(
             "SELECT key, id, value, secret, touched_at FROM entries ORDER BY key"
         ).fetchall()
+
+
+def copy_entries(source: str, target: str) -> None:
+    """Make ``target``'s entries exactly ``source``'s (a reconcile hook for tests)."""
+    with sqlite3.connect(target) as connection:
+        connection.execute(_SCHEMA)
+        connection.execute("ATTACH DATABASE ? AS source", (source,))
+        connection.execute("DELETE FROM entries")
+        connection.execute("INSERT INTO entries SELECT * FROM source.entries")
+    with sqlite3.connect(target) as connection:
+        connection.execute("PRAGMA wal_checkpoint")
