@@ -7,13 +7,21 @@ differential tests.
 
 Isolation, and what it costs (measured on the 2-core CI machine):
 
-* SQLite (both layers): a new file under ``tmp_path`` per test, built by the
-  real migrator / schema builder (a few tens of milliseconds).
+* Legacy SQLite: a new file under ``tmp_path`` per test, built by the real
+  migrator (about 40 ms).
+* SQLModel SQLite: Alembic builds the schema once per run into a template file
+  (about 1 s with Alembic's start-up); each test gets a copy of it under
+  ``tmp_path`` (about 1 ms). Building per test cost about 0.15 s.
 * PostgreSQL: the schema is built once per run into a template database
   ``shadow_tpl_<pid>``; each test gets ``CREATE DATABASE shadow_t_<pid>_<n>
   TEMPLATE ...`` (about 30 ms) and drops it afterwards (about 10 ms).
-* MariaDB has no template databases; each test gets its own database
-  ``shadow_t_<pid>_<n>`` with the schema built in it (about 0.3 s).
+* MariaDB has no template databases, and building the schema with Alembic
+  costs about 2.5 s (each DDL statement commits), so it is built once per run
+  into ``shadow_t_<pid>``; before each test every table is emptied, the queue's
+  AUTO_INCREMENT reset to 1 and the seed rows reinserted (about 0.1 s). Tests
+  run one at a time in a process, so each starts from a fresh, seeded store.
+  Tests that change the schema itself use ``empty_database`` instead, which
+  creates a database of their own.
 
 Database names carry the pid, so concurrent runs on the same servers never see
 each other; databases left behind by a killed run (whose pid is gone) are
@@ -27,6 +35,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +45,11 @@ import pytest
 import sqlalchemy as sa
 
 from shadow import FixedClock, SequentialIds
+from shadow.db import seed
 from shadow.db.backfill import copy_rows
 from shadow.db.engine import create_engine, create_schema
 from shadow.db.legacy import LegacyDatabase, open_legacy
+from shadow.db.tables import AppSettingTable, UserTable, metadata
 
 POSTGRES_URL = os.environ.get(
     "SHADOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -48,6 +59,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 _PREFIX = "shadow_t_"
 _TEMPLATE = f"shadow_tpl_{os.getpid()}"
+_SHARED = f"{_PREFIX}{os.getpid()}"
 _counter = itertools.count(1)
 
 T = TypeVar("T")
@@ -173,9 +185,20 @@ def postgres_server() -> Iterator[_Server]:
 
 @pytest.fixture(scope="session")
 def mariadb_server() -> Iterator[_Server]:
-    """The MariaDB server."""
+    """The MariaDB server, with this run's shared database holding the migrated schema."""
     server = _Server(MARIADB_URL, f"MariaDB ({MARIADB_URL})")
+    built = False
+    if server.error is None:
+        server.execute(f"CREATE DATABASE {_SHARED}")
+        built = True
+        engine = server.engine(_SHARED)
+        try:
+            create_schema(engine)
+        finally:
+            engine.dispose()
     yield server
+    if built:
+        server.drop(_SHARED)
     server.admin.dispose()
 
 
@@ -193,27 +216,87 @@ def postgres_engine(postgres_server: _Server) -> Iterator[sa.Engine]:
         postgres_server.drop(name)
 
 
+def _reset(engine: sa.Engine) -> None:
+    """Empty every table, restart the queue's ids at 1 and reinsert the seed rows."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+        try:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+        finally:
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE session_queue AUTO_INCREMENT = 1")
+    with engine.begin() as connection:
+        connection.execute(UserTable.__table__.insert().values(**seed.SYSTEM_USER))  # type: ignore[attr-defined]
+        connection.execute(
+            AppSettingTable.__table__.insert().values(  # type: ignore[attr-defined]
+                key=seed.JWT_SECRET_KEY, value=seed.jwt_secret()
+            )
+        )
+
+
 @pytest.fixture
 def mariadb_engine(mariadb_server: _Server) -> Iterator[sa.Engine]:
-    """A fresh MariaDB database with the schema, dropped after the test."""
+    """This run's MariaDB database, emptied and reseeded for the test."""
     mariadb_server.require()
-    name = f"{_PREFIX}{os.getpid()}_{next(_counter)}"
-    mariadb_server.execute(f"CREATE DATABASE {name}")
-    engine = mariadb_server.engine(name)
+    engine = mariadb_server.engine(_SHARED)
     try:
-        create_schema(engine)
+        _reset(engine)
         yield engine
     finally:
         engine.dispose()
-        mariadb_server.drop(name)
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    """A fresh SQLModel-layer SQLite database file with the schema."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'orm.db'}")
+def empty_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[str], str]]:
+    """A factory of URLs of brand-new empty databases ("sqlite", "postgresql", "mariadb").
+
+    For tests of the schema itself (upgrade, downgrade, drift); each database is
+    dropped after the test.
+    """
+    created: list[tuple[_Server, str]] = []
+
+    def make(backend: str) -> str:
+        name = f"{_PREFIX}{os.getpid()}_{next(_counter)}"
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / (name + '.db')}"
+        fixture = {"postgresql": "postgres_server", "mariadb": "mariadb_server"}[backend]
+        server: _Server = request.getfixturevalue(fixture)
+        server.require()
+        server.execute(f"CREATE DATABASE {name}")
+        created.append((server, name))
+        return _with_database(server.url, name).render_as_string(hide_password=False)
+
+    yield make
+    for server, name in created:
+        server.drop(name)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLModel-layer SQLite file built once per run by Alembic, copied by tests."""
+    path = tmp_path_factory.mktemp("template") / "orm.db"
+    engine = create_engine(f"sqlite:///{path}")
     try:
         create_schema(engine)
+    finally:
+        engine.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path
+
+
+def _sqlite_copy(template: Path, target: Path) -> sa.Engine:
+    shutil.copyfile(template, target)
+    return create_engine(f"sqlite:///{target}")
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[sa.Engine]:
+    """A fresh SQLModel-layer SQLite database file with the schema."""
+    engine = _sqlite_copy(sqlite_template, tmp_path / "orm.db")
+    try:
         yield engine
     finally:
         engine.dispose()
@@ -253,17 +336,23 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture
-def make_pair(tmp_path: Path) -> Iterator[Callable[[], tuple[LegacyDatabase, sa.Engine]]]:
-    """A factory of (legacy db, SQLModel SQLite engine) pairs with identical seed rows."""
+def make_pair(
+    sqlite_template: Path, tmp_path: Path
+) -> Iterator[Callable[[], tuple[LegacyDatabase, sa.Engine]]]:
+    """A factory of (legacy db, SQLModel SQLite engine) pairs with identical seed rows.
+
+    The SQLModel side's ``users`` and ``app_settings`` rows (the ``system`` user
+    and ``jwt_secret``) are replaced by copies of the legacy side's, timestamps
+    included.
+    """
     opened: list[tuple[LegacyDatabase, sa.Engine]] = []
 
     def make() -> tuple[LegacyDatabase, sa.Engine]:
         n = len(opened) + 1
         legacy_path = tmp_path / f"pair{n}-legacy.db"
         legacy = open_legacy(legacy_path)
-        engine = create_engine(f"sqlite:///{tmp_path / f'pair{n}-orm.db'}")
+        engine = _sqlite_copy(sqlite_template, tmp_path / f"pair{n}-orm.db")
         opened.append((legacy, engine))
-        create_schema(engine)
         reader = create_engine(f"sqlite:///{legacy_path}")
         try:
             copy_rows(reader, engine, tables=["users", "app_settings"])
