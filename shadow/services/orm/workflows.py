@@ -43,7 +43,8 @@ from shadow.services.orm._portable import ascii_lower, code_point_order, like
 __all__ = ["OrmWorkflowsService"]
 
 _wf = metadata.tables["workflow_library"]
-_by_id = _wf.c.workflow_id == sa.bindparam("workflow_id")
+# Bind names differ from column names: SQLAlchemy reserves those in UPDATE statements.
+_by_id = _wf.c.workflow_id == sa.bindparam("wf_id")
 _GET = sa.select(
     _wf.c.workflow_id,
     _wf.c.workflow,
@@ -57,31 +58,31 @@ _GET = sa.select(
 _OWNER = sa.select(_wf.c.workflow, _wf.c.category, _wf.c.user_id).where(_by_id)
 _INSERT = sa.insert(_wf)
 _DELETE = sa.delete(_wf).where(_by_id)
-_SET_PUBLIC = sa.update(_wf).where(_by_id).values(is_public=sa.bindparam("is_public"))
+_SET_PUBLIC = sa.update(_wf).where(_by_id).values(is_public=sa.bindparam("new_is_public"))
 _SET_PUBLIC_AND_DOCUMENT = (
     sa.update(_wf)
     .where(_by_id)
-    .values(is_public=sa.bindparam("is_public"), workflow=sa.bindparam("document"))
+    .values(is_public=sa.bindparam("new_is_public"), workflow=sa.bindparam("document"))
 )
 _user_rows = sa.and_(_by_id, _wf.c.category == "user")
 _UPDATE = sa.update(_wf).where(_user_rows).values(workflow=sa.bindparam("document"))
 _UPDATE_OWNED = (
     sa.update(_wf)
-    .where(_user_rows, _wf.c.user_id == sa.bindparam("user_id"))
+    .where(_user_rows, _wf.c.user_id == sa.bindparam("owner"))
     .values(workflow=sa.bindparam("document"))
 )
-_OPENED = sa.update(_wf).where(_by_id).values(opened_at=sa.bindparam("opened_at"))
+_OPENED = sa.update(_wf).where(_by_id).values(opened_at=sa.bindparam("now"))
 _OPENED_VISIBLE = (
     sa.update(_wf)
     .where(
         _by_id,
         sa.or_(
-            _wf.c.user_id == sa.bindparam("user_id"),
+            _wf.c.user_id == sa.bindparam("owner"),
             _wf.c.category == "default",
             _wf.c.is_public == sa.true(),
         ),
     )
-    .values(opened_at=sa.bindparam("opened_at"))
+    .values(opened_at=sa.bindparam("now"))
 )
 _LIST_COLUMNS = (
     _wf.c.workflow_id,
@@ -259,14 +260,14 @@ class OrmWorkflowsService(WorkflowsService):
 
     @staticmethod
     def _get(conn: sa.Connection, workflow_id: str) -> WorkflowRecord:
-        row = conn.execute(_GET, {"workflow_id": workflow_id}).one_or_none()
+        row = conn.execute(_GET, {"wf_id": workflow_id}).one_or_none()
         if row is None:
             raise NotFoundError("workflow", workflow_id)
         return _record(row)
 
     def _owned(self, conn: sa.Connection, workflow_id: str, user_id: str | None) -> Any:
         """The row's document, category and owner (locked), checked against the write rules."""
-        row = conn.execute(_OWNER.with_for_update(), {"workflow_id": workflow_id}).one_or_none()
+        row = conn.execute(_OWNER.with_for_update(), {"wf_id": workflow_id}).one_or_none()
         if row is None:
             raise NotFoundError("workflow", workflow_id)
         check_not_default(row.category)
@@ -298,11 +299,11 @@ class OrmWorkflowsService(WorkflowsService):
 
     def update(self, workflow: Workflow, user_id: str | None = None) -> WorkflowRecord:
         check_not_default(workflow.meta.category)
-        params = {"workflow_id": workflow.id, "document": workflow.model_dump_json()}
+        params = {"wf_id": workflow.id, "document": workflow.model_dump_json()}
         statement = _UPDATE
         if user_id is not None:
             statement = _UPDATE_OWNED
-            params["user_id"] = user_id
+            params["owner"] = user_id
         with self._engine.begin() as conn:
             if conn.execute(statement, params).rowcount == 0:
                 raise NotFoundError("workflow", workflow.id)
@@ -311,7 +312,7 @@ class OrmWorkflowsService(WorkflowsService):
     def delete(self, workflow_id: str, user_id: str | None = None) -> None:
         with self._writer.begin() as conn:
             self._owned(conn, workflow_id, user_id)
-            conn.execute(_DELETE, {"workflow_id": workflow_id})
+            conn.execute(_DELETE, {"wf_id": workflow_id})
 
     def update_is_public(
         self, workflow_id: str, is_public: bool, user_id: str | None = None
@@ -320,7 +321,7 @@ class OrmWorkflowsService(WorkflowsService):
             row = self._owned(conn, workflow_id, user_id)
             document = Workflow.model_validate_json(row.workflow)
             tags = with_shared_tag(document.tags, is_public)
-            params: dict[str, Any] = {"workflow_id": workflow_id, "is_public": is_public}
+            params: dict[str, Any] = {"wf_id": workflow_id, "new_is_public": is_public}
             if tags != document.tags:
                 params["document"] = document.model_copy(update={"tags": tags}).model_dump_json()
                 conn.execute(_SET_PUBLIC_AND_DOCUMENT, params)
@@ -329,11 +330,11 @@ class OrmWorkflowsService(WorkflowsService):
             return self._get(conn, workflow_id)
 
     def update_opened_at(self, workflow_id: str, user_id: str | None = None) -> None:
-        params: dict[str, Any] = {"workflow_id": workflow_id, "opened_at": self._clock.now()}
+        params: dict[str, Any] = {"wf_id": workflow_id, "now": self._clock.now()}
         statement = _OPENED
         if user_id is not None:
             statement = _OPENED_VISIBLE
-            params["user_id"] = user_id
+            params["owner"] = user_id
         with self._engine.begin() as conn:
             if conn.execute(statement, params).rowcount == 0:
                 raise NotFoundError("workflow", workflow_id)
