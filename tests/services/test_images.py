@@ -163,7 +163,13 @@ def test_saving_a_duplicate_name_is_ignored_and_returns_the_first_created_at(
     _save(images, "dup.png", width=1, metadata={"v": 1})
     _set_created_at(backend, "dup.png", T0)
     again = images.save(
-        "dup.png", "external", "mask", 999, 999, has_workflow=True, metadata={"v": 2}
+        "dup.png",
+        ImageOrigin.EXTERNAL,
+        ImageCategory.MASK,
+        999,
+        999,
+        has_workflow=True,
+        metadata={"v": 2},
     )
     assert again.created_at == T0
     record = images.get("dup.png")
@@ -329,28 +335,25 @@ def test_intermediates_count_for_everyone_or_one_user(images: ImagesService) -> 
 ORDER_SPECS = [("a", 1, False), ("b", 2, True), ("c", 3, False), ("d", 4, True), ("e", 5, False)]
 
 
-@pytest.mark.parametrize(
-    ("starred_first", "order_dir", "expected"),
-    [
-        (True, OrderDirection.DESC, ["d", "b", "e", "c", "a"]),
-        (True, OrderDirection.ASC, ["b", "d", "a", "c", "e"]),
-        (False, OrderDirection.DESC, ["e", "d", "c", "b", "a"]),
-        (False, OrderDirection.ASC, ["a", "b", "c", "d", "e"]),
-    ],
-)
+ORDER_CASES = [
+    (True, OrderDirection.DESC, ["d", "b", "e", "c", "a"]),
+    (True, OrderDirection.ASC, ["b", "d", "a", "c", "e"]),
+    (False, OrderDirection.DESC, ["e", "d", "c", "b", "a"]),
+    (False, OrderDirection.ASC, ["a", "b", "c", "d", "e"]),
+]
+
+
 def test_get_many_orders_by_starred_then_created_at_in_the_given_direction(
-    backend: Backend,
-    images: ImagesService,
-    starred_first: bool,
-    order_dir: OrderDirection,
-    expected: list[str],
+    backend: Backend, images: ImagesService
 ) -> None:
     _gallery(backend, images, ORDER_SPECS)
-    page = images.get_many(0, 10, starred_first=starred_first, order_dir=order_dir)
-    assert _names(page) == expected
-    names = images.get_image_names(starred_first=starred_first, order_dir=order_dir)
-    assert names.image_names == expected
-    assert (names.starred_count, names.total_count) == (2, 5)
+    for starred_first, order_dir, expected in ORDER_CASES:
+        case = f"starred_first={starred_first} order_dir={order_dir}"
+        page = images.get_many(0, 10, starred_first=starred_first, order_dir=order_dir)
+        assert _names(page) == expected, case
+        names = images.get_image_names(starred_first=starred_first, order_dir=order_dir)
+        assert names.image_names == expected, case
+        assert (names.starred_count, names.total_count) == (2, 5), case
 
 
 def test_get_many_ties_on_created_at_keep_the_starred_split(
@@ -412,37 +415,35 @@ def filtered(backend: Backend, images: ImagesService) -> ImagesService:
     return images
 
 
-@pytest.mark.parametrize(
-    ("filters", "expected"),
-    [
-        ({}, {"gen", "ext", "mask", "ctl", "usr"}),
-        ({"image_origin": ImageOrigin.EXTERNAL}, {"ext"}),
-        ({"image_origin": ImageOrigin.INTERNAL}, {"gen", "mask", "ctl", "usr"}),
-        ({"categories": [ImageCategory.GENERAL]}, {"gen", "ext"}),
-        ({"categories": [ImageCategory.MASK, ImageCategory.USER]}, {"mask", "usr"}),
-        ({"categories": []}, set()),
-        ({"is_intermediate": True}, {"ctl"}),
-        ({"is_intermediate": False}, {"gen", "ext", "mask", "usr"}),
-        ({"board_id": "b1"}, {"gen", "mask"}),
-        ({"board_id": "b2"}, {"usr"}),
-        ({"board_id": "none"}, {"ext", "ctl"}),
-        ({"board_id": "no-such-board"}, set()),
-        ({"user_id": "alice"}, {"gen", "mask"}),
-        ({"user_id": "alice", "is_admin": True}, {"gen", "ext", "mask", "ctl", "usr"}),
-        ({"user_id": "system"}, {"ctl"}),
-        ({"board_id": "b1", "categories": [ImageCategory.MASK], "user_id": "alice"}, {"mask"}),
-        ({"board_id": "none", "is_intermediate": False}, {"ext"}),
-    ],
-)
-def test_get_many_and_get_image_names_apply_each_filter(
-    filtered: ImagesService, filters: dict[str, Any], expected: set[str]
-) -> None:
-    page = filtered.get_many(0, 100, **filters)
-    assert set(_names(page)) == expected
-    assert page.total == len(expected)
-    names = filtered.get_image_names(**filters)
-    assert set(names.image_names) == expected
-    assert names.total_count == len(expected)
+FILTER_CASES: list[tuple[dict[str, Any], set[str]]] = [
+    ({}, {"gen", "ext", "mask", "ctl", "usr"}),
+    ({"image_origin": ImageOrigin.EXTERNAL}, {"ext"}),
+    ({"image_origin": ImageOrigin.INTERNAL}, {"gen", "mask", "ctl", "usr"}),
+    ({"categories": [ImageCategory.GENERAL]}, {"gen", "ext"}),
+    ({"categories": [ImageCategory.MASK, ImageCategory.USER]}, {"mask", "usr"}),
+    ({"categories": []}, set()),
+    ({"is_intermediate": True}, {"ctl"}),
+    ({"is_intermediate": False}, {"gen", "ext", "mask", "usr"}),
+    ({"board_id": "b1"}, {"gen", "mask"}),
+    ({"board_id": "b2"}, {"usr"}),
+    ({"board_id": "none"}, {"ext", "ctl"}),
+    ({"board_id": "no-such-board"}, set()),
+    ({"user_id": "alice"}, {"gen", "mask"}),
+    ({"user_id": "alice", "is_admin": True}, {"gen", "ext", "mask", "ctl", "usr"}),
+    ({"user_id": "system"}, {"ctl"}),
+    ({"board_id": "b1", "categories": [ImageCategory.MASK], "user_id": "alice"}, {"mask"}),
+    ({"board_id": "none", "is_intermediate": False}, {"ext"}),
+]
+
+
+def test_get_many_and_get_image_names_apply_each_filter(filtered: ImagesService) -> None:
+    for filters, expected in FILTER_CASES:
+        page = filtered.get_many(0, 100, **filters)
+        assert set(_names(page)) == expected, filters
+        assert page.total == len(expected), filters
+        names = filtered.get_image_names(**filters)
+        assert set(names.image_names) == expected, filters
+        assert names.total_count == len(expected), filters
 
 
 def test_filtered_total_counts_all_matches_not_just_the_page(filtered: ImagesService) -> None:
@@ -454,25 +455,24 @@ def _save_with_metadata(images: ImagesService, name: str, metadata: dict[str, An
     _save(images, name, metadata=metadata)
 
 
-@pytest.mark.parametrize(
-    ("term", "expected"),
-    [
-        ("cat", {"cat", "upper"}),
-        ("CAT", {"cat", "upper"}),
-        ("100%", {"percent"}),
-        ("%", {"percent"}),
-        ("a_b", {"underscore"}),
-        ("_", {"underscore"}),
-        ("/", {"slash"}),
-        ("café", {"unicode"}),
-        ("猫", {"unicode"}),
-        ("2024-05-17", {"cat", "upper", "percent", "underscore", "slash", "unicode", "none"}),
-        ("2024-05-17 10:11", {"cat", "upper", "percent", "underscore", "slash", "unicode", "none"}),
-        ("no such text", set()),
-    ],
-)
+SEARCH_CASES: list[tuple[str, set[str]]] = [
+    ("cat", {"cat", "upper"}),
+    ("CAT", {"cat", "upper"}),
+    ("100%", {"percent"}),
+    ("%", {"percent"}),
+    ("a_b", {"underscore"}),
+    ("_", {"underscore"}),
+    ("/", {"slash"}),
+    ("café", {"unicode"}),
+    ("猫", {"unicode"}),
+    ("2024-05-17", {"cat", "upper", "percent", "underscore", "slash", "unicode", "none"}),
+    ("2024-05-17 10:11", {"cat", "upper", "percent", "underscore", "slash", "unicode", "none"}),
+    ("no such text", set()),
+]
+
+
 def test_search_term_matches_metadata_and_created_at_case_insensitively_and_escaped(
-    backend: Backend, images: ImagesService, term: str, expected: set[str]
+    backend: Backend, images: ImagesService
 ) -> None:
     _save_with_metadata(images, "cat", {"prompt": "a cat on a mat"})
     _save_with_metadata(images, "upper", {"prompt": "A CAT"})
@@ -485,10 +485,11 @@ def test_search_term_matches_metadata_and_created_at_case_insensitively_and_esca
     for name in ("cat", "upper", "percent", "underscore", "slash", "unicode", "none"):
         _set_created_at(backend, name, T0)
     _set_created_at(backend, "old", datetime(2019, 1, 2, 3, 4, 5, tzinfo=UTC))
-    page = images.get_many(0, 100, search_term=term)
-    assert set(_names(page)) == expected
-    assert page.total == len(expected)
-    assert set(images.get_image_names(search_term=term).image_names) == expected
+    for term, expected in SEARCH_CASES:
+        page = images.get_many(0, 100, search_term=term)
+        assert set(_names(page)) == expected, term
+        assert page.total == len(expected), term
+        assert set(images.get_image_names(search_term=term).image_names) == expected, term
 
 
 def test_search_folds_ascii_case_only_on_every_backend(images: ImagesService) -> None:

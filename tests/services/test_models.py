@@ -269,47 +269,41 @@ def test_all_models_uses_the_default_order_with_the_key_breaking_ties(
     assert keys(registry.all_models()) == DEFAULT_ORDER
 
 
-@pytest.mark.parametrize(
-    ("order_by", "direction", "expected"),
-    [
-        (ModelOrderBy.DEFAULT, OrderDirection.ASC, DEFAULT_ORDER),
-        (ModelOrderBy.DEFAULT, OrderDirection.DESC, DEFAULT_ORDER[::-1]),
-        (ModelOrderBy.TYPE, OrderDirection.ASC, ["m3", "m1", "m2", "m4", "m5", "m6", "m7", "m8"]),
-        (ModelOrderBy.BASE, OrderDirection.ASC, ["m2", "m4", "m5", "m6", "m7", "m8", "m1", "m3"]),
-        # ASCII case folding; '_' (0x5F) sorts before 'b' (0x62) by code point.
-        (ModelOrderBy.NAME, OrderDirection.ASC, ["m7", "m8", "m3", "m4", "m5", "m6", "m1", "m2"]),
-        (ModelOrderBy.NAME, OrderDirection.DESC, ["m2", "m1", "m6", "m5", "m4", "m3", "m8", "m7"]),
-        (ModelOrderBy.FORMAT, OrderDirection.ASC, ["m2", "m5", "m6", "m7", "m8", "m1", "m4", "m3"]),
-        (ModelOrderBy.SIZE, OrderDirection.DESC, ["m6", "m5", "m4", "m3", "m2", "m1", "m8", "m7"]),
-        (ModelOrderBy.PATH, OrderDirection.ASC, ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8"]),
-    ],
-)
-def test_search_by_attr_orders_as_requested(
-    registry: ModelsService,
-    order_by: ModelOrderBy,
-    direction: OrderDirection,
-    expected: list[str],
-) -> None:
-    assert keys(registry.search_by_attr(order_by=order_by, direction=direction)) == expected
+ORDER_CASES: list[tuple[ModelOrderBy, OrderDirection, list[str]]] = [
+    (ModelOrderBy.DEFAULT, OrderDirection.ASC, DEFAULT_ORDER),
+    (ModelOrderBy.DEFAULT, OrderDirection.DESC, DEFAULT_ORDER[::-1]),
+    (ModelOrderBy.TYPE, OrderDirection.ASC, ["m3", "m1", "m2", "m4", "m5", "m6", "m7", "m8"]),
+    (ModelOrderBy.BASE, OrderDirection.ASC, ["m2", "m4", "m5", "m6", "m7", "m8", "m1", "m3"]),
+    # ASCII case folding; '_' (0x5F) sorts before 'b' (0x62) by code point.
+    (ModelOrderBy.NAME, OrderDirection.ASC, ["m7", "m8", "m3", "m4", "m5", "m6", "m1", "m2"]),
+    (ModelOrderBy.NAME, OrderDirection.DESC, ["m2", "m1", "m6", "m5", "m4", "m3", "m8", "m7"]),
+    (ModelOrderBy.FORMAT, OrderDirection.ASC, ["m2", "m5", "m6", "m7", "m8", "m1", "m4", "m3"]),
+    (ModelOrderBy.SIZE, OrderDirection.DESC, ["m6", "m5", "m4", "m3", "m2", "m1", "m8", "m7"]),
+    (ModelOrderBy.PATH, OrderDirection.ASC, ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8"]),
+]
 
 
-@pytest.mark.parametrize(
-    ("filters", "expected"),
-    [
-        ({"base": "sd-1"}, ["m5", "m6", "m4", "m2", "m7", "m8"]),
-        ({"type": "lora"}, ["m3"]),
-        ({"format": "diffusers"}, ["m4", "m1"]),
-        ({"model_name": "alpha"}, ["m3", "m6", "m4"]),
-        ({"model_name": "Alpha"}, ["m5"]),
-        ({"base": "SD-1"}, []),
-        ({"base": "sd-1", "type": "main", "format": "checkpoint"}, ["m5", "m6", "m2"]),
-        ({"model_name": "nothing"}, []),
-    ],
-)
-def test_search_by_attr_filters_by_exact_values(
-    registry: ModelsService, filters: dict[str, str], expected: list[str]
-) -> None:
-    assert keys(registry.search_by_attr(**filters)) == expected
+def test_search_by_attr_orders_as_requested(registry: ModelsService) -> None:
+    for order_by, direction, expected in ORDER_CASES:
+        found = keys(registry.search_by_attr(order_by=order_by, direction=direction))
+        assert found == expected, (order_by, direction)
+
+
+FILTER_CASES: list[tuple[dict[str, str], list[str]]] = [
+    ({"base": "sd-1"}, ["m5", "m6", "m4", "m2", "m7", "m8"]),
+    ({"type": "lora"}, ["m3"]),
+    ({"format": "diffusers"}, ["m4", "m1"]),
+    ({"model_name": "alpha"}, ["m3", "m6", "m4"]),
+    ({"model_name": "Alpha"}, ["m5"]),
+    ({"base": "SD-1"}, []),
+    ({"base": "sd-1", "type": "main", "format": "checkpoint"}, ["m5", "m6", "m2"]),
+    ({"model_name": "nothing"}, []),
+]
+
+
+def test_search_by_attr_filters_by_exact_values(registry: ModelsService) -> None:
+    for filters, expected in FILTER_CASES:
+        assert keys(registry.search_by_attr(**filters)) == expected, filters
 
 
 def test_list_models_pages_in_order_with_counts(registry: ModelsService) -> None:
