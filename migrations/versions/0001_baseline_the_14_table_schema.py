@@ -81,7 +81,12 @@ def upgrade() -> None:  # noqa: PLR0915  (a baseline builds the whole schema in 
         sa.Column("session_id", sa.Text(), nullable=True),
         sa.Column("node_id", sa.Text(), nullable=True),
         sa.Column("metadata", shadow_types.LongText, nullable=True),
-        sa.Column("is_intermediate", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=True),
+        sa.Column(
+            "is_intermediate",
+            sa.Boolean(),
+            server_default=shadow_types.BoolLiteral(False),
+            nullable=True,
+        ),
         sa.Column(
             "created_at",
             shadow_types.UtcDateTime(),
@@ -95,8 +100,15 @@ def upgrade() -> None:  # noqa: PLR0915  (a baseline builds the whole schema in 
             nullable=False,
         ),
         sa.Column("deleted_at", shadow_types.UtcDateTime(), nullable=True),
-        sa.Column("starred", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=True),
-        sa.Column("has_workflow", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=True),
+        sa.Column(
+            "starred", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=True
+        ),
+        sa.Column(
+            "has_workflow",
+            sa.Boolean(),
+            server_default=shadow_types.BoolLiteral(False),
+            nullable=True,
+        ),
         sa.Column(
             "user_id", shadow_types.KeyText, server_default=sa.text("'system'"), nullable=True
         ),
@@ -278,7 +290,12 @@ def upgrade() -> None:  # noqa: PLR0915  (a baseline builds the whole schema in 
         sa.Column(
             "user_id", shadow_types.KeyText, server_default=sa.text("'system'"), nullable=True
         ),
-        sa.Column("is_public", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=False),
+        sa.Column(
+            "is_public",
+            sa.Boolean(),
+            server_default=shadow_types.BoolLiteral(False),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_style_presets")),
     )
     with op.batch_alter_table("style_presets", schema=None) as batch_op:
@@ -292,8 +309,12 @@ def upgrade() -> None:  # noqa: PLR0915  (a baseline builds the whole schema in 
         sa.Column("email", shadow_types.ShortText, nullable=False),
         sa.Column("display_name", sa.Text(), nullable=True),
         sa.Column("password_hash", sa.Text(), nullable=False),
-        sa.Column("is_admin", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=False),
-        sa.Column("is_active", sa.Boolean(), server_default=shadow_types.BoolLiteral(True), nullable=False),
+        sa.Column(
+            "is_admin", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=False
+        ),
+        sa.Column(
+            "is_active", sa.Boolean(), server_default=shadow_types.BoolLiteral(True), nullable=False
+        ),
         sa.Column(
             "created_at",
             shadow_types.UtcDateTime(),
@@ -359,7 +380,12 @@ def upgrade() -> None:  # noqa: PLR0915  (a baseline builds the whole schema in 
         sa.Column(
             "user_id", shadow_types.KeyText, server_default=sa.text("'system'"), nullable=True
         ),
-        sa.Column("is_public", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=False),
+        sa.Column(
+            "is_public",
+            sa.Boolean(),
+            server_default=shadow_types.BoolLiteral(False),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("workflow_id", name=op.f("pk_workflow_library")),
     )
     with op.batch_alter_table("workflow_library", schema=None) as batch_op:
@@ -402,11 +428,18 @@ def upgrade() -> None:  # noqa: PLR0915  (a baseline builds the whole schema in 
             nullable=False,
         ),
         sa.Column("deleted_at", shadow_types.UtcDateTime(), nullable=True),
-        sa.Column("archived", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=True),
+        sa.Column(
+            "archived", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=True
+        ),
         sa.Column(
             "user_id", shadow_types.KeyText, server_default=sa.text("'system'"), nullable=True
         ),
-        sa.Column("is_public", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=False),
+        sa.Column(
+            "is_public",
+            sa.Boolean(),
+            server_default=shadow_types.BoolLiteral(False),
+            nullable=False,
+        ),
         sa.Column(
             "board_visibility",
             shadow_types.KeyText,
@@ -486,7 +519,9 @@ def upgrade() -> None:  # noqa: PLR0915  (a baseline builds the whole schema in 
         sa.Column("email", shadow_types.ShortText, nullable=False),
         sa.Column("invited_by", shadow_types.KeyText, nullable=False),
         sa.Column("invitation_code", shadow_types.KeyText, nullable=False),
-        sa.Column("is_admin", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=False),
+        sa.Column(
+            "is_admin", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=False
+        ),
         sa.Column("expires_at", shadow_types.UtcDateTime(), nullable=False),
         sa.Column("used_at", shadow_types.UtcDateTime(), nullable=True),
         sa.Column(
@@ -583,7 +618,9 @@ def upgrade() -> None:  # noqa: PLR0915  (a baseline builds the whole schema in 
         "shared_boards",
         sa.Column("board_id", shadow_types.KeyText, nullable=False),
         sa.Column("user_id", shadow_types.KeyText, nullable=False),
-        sa.Column("can_edit", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=False),
+        sa.Column(
+            "can_edit", sa.Boolean(), server_default=shadow_types.BoolLiteral(False), nullable=False
+        ),
         sa.Column(
             "shared_at",
             shadow_types.UtcDateTime(),
