@@ -14,10 +14,11 @@ Tables (all counters only ever grow):
     Calls per outcome (match, divergence, raced, candidate_error, skipped,
     dropped). ``evidence`` counts those made while the service was clean (no
     unreconciled dropped write): only those count for the gate.
-``shadow_latency``  (service, method, side, le) -> ``count``
+``shadow_latency``  (service, method, side, bucket) -> ``le``, ``count``
     A fixed-bucket histogram per side (legacy | candidate) of each method:
-    ``count`` calls took at most ``le`` seconds and more than the next lower
-    bound (bounds grow by 2^(1/8), about 9 %, from 10 us; the last is 1e9).
+    ``count`` calls took at most ``le`` seconds and more than the bound of
+    bucket - 1 (``LATENCY_BOUNDS[bucket] == le``; bounds grow by 2^(1/8),
+    about 9 %, from 10 us; the last, 1e9, catches everything longer).
     :meth:`DivergenceStore.latency` turns it into p50/p95/p99.
 ``shadow_groups``  fingerprint -> service, method, outcome, ``paths`` (JSON
     list of wildcarded paths), ``error_types`` (JSON list), ``count``,
@@ -42,7 +43,6 @@ from __future__ import annotations
 import bisect
 import enum
 import json
-import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -95,7 +95,8 @@ latency = sa.Table(
     sa.Column("service", sa.String(_NAME), primary_key=True),
     sa.Column("method", sa.String(_NAME), primary_key=True),
     sa.Column("side", sa.String(16), primary_key=True),
-    sa.Column("le", sa.Float, primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True),
+    sa.Column("le", sa.Double, nullable=False),
     sa.Column("count", sa.BigInteger, nullable=False),
 )
 groups = sa.Table(
@@ -236,7 +237,7 @@ class StoreBatch:
 
     examples_per_group: int = 3
     counts: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
-    latency: dict[tuple[str, str, str, float], int] = field(default_factory=dict)
+    latency: dict[tuple[str, str, str, int], int] = field(default_factory=dict)
     groups: dict[str, _GroupDelta] = field(default_factory=dict)
     drops: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     first_comparisons: dict[str, datetime] = field(default_factory=dict)
@@ -256,10 +257,8 @@ class StoreBatch:
 
     def add_latency(self, service: str, method: str, side: str, seconds: float) -> None:
         """Count one call's duration into its bucket."""
-        bound = LATENCY_BOUNDS[
-            min(bisect.bisect_left(LATENCY_BOUNDS, seconds), len(LATENCY_BOUNDS) - 1)
-        ]
-        key = (service, method, side, bound)
+        bucket = min(bisect.bisect_left(LATENCY_BOUNDS, seconds), len(LATENCY_BOUNDS) - 1)
+        key = (service, method, side, bucket)
         self.latency[key] = self.latency.get(key, 0) + 1
 
     def add_drop(self, service: str, method: str, kind: str, reason: str) -> None:
@@ -375,12 +374,13 @@ class DivergenceStore:
                     {"service": service, "method": method, "outcome": outcome},
                     {"total": total, "evidence": evidence},
                 )
-            for (service, method, side, bound), count in batch.latency.items():
+            for (service, method, side, bucket), count in batch.latency.items():
                 _upsert_add(
                     connection,
                     latency,
-                    {"service": service, "method": method, "side": side, "le": bound},
+                    {"service": service, "method": method, "side": side, "bucket": bucket},
                     {"count": count},
+                    {"le": LATENCY_BOUNDS[bucket]},
                 )
             for (service, method, kind, reason), count in batch.drops.items():
                 _upsert_add(
@@ -542,16 +542,16 @@ class DivergenceStore:
         ]
 
     def latency(self) -> list[LatencySummary]:
-        """p50/p95/p99 per service, method and side (upper-bound interpolation in buckets)."""
+        """p50/p95/p99 per service, method and side (interpolated within buckets)."""
         rows = self._rows(
             sa.select(latency).order_by(
-                latency.c.service, latency.c.method, latency.c.side, latency.c.le
+                latency.c.service, latency.c.method, latency.c.side, latency.c.bucket
             )
         )
-        buckets: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
+        buckets: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
         for row in rows:
             buckets.setdefault((row.service, row.method, row.side), []).append(
-                (row.le, row._mapping["count"])
+                (row.bucket, row._mapping["count"])
             )
         return [
             LatencySummary(
@@ -602,22 +602,19 @@ class DivergenceStore:
         return min(found) if found else None
 
 
-def _quantile(histogram: list[tuple[float, int]], q: float) -> float:
+def _quantile(histogram: list[tuple[int, int]], q: float) -> float:
+    """The ``q`` quantile of a bucket histogram, interpolated linearly inside its bucket."""
     total = sum(count for _, count in histogram)
-    if not total:
-        return math.nan
     wanted = q * total
     seen = 0
-    for bound, count in histogram:
+    for bucket, count in histogram:
         if seen + count >= wanted:
-            index = LATENCY_BOUNDS.index(bound) if bound in LATENCY_BOUNDS else 0
-            lower = LATENCY_BOUNDS[index - 1] if index > 0 else 0.0
-            if bound == LATENCY_BOUNDS[-1]:
-                return lower
-            fraction = (wanted - seen) / count
-            return lower + (bound - lower) * fraction
+            lower = LATENCY_BOUNDS[bucket - 1] if bucket > 0 else 0.0
+            if bucket == len(LATENCY_BOUNDS) - 1:
+                return lower  # the overflow bucket has no upper bound worth reporting
+            return lower + (LATENCY_BOUNDS[bucket] - lower) * (wanted - seen) / count
         seen += count
-    return histogram[-1][0]
+    return LATENCY_BOUNDS[histogram[-1][0]]
 
 
 def _group(row: sa.Row[Any], stored_examples: tuple[Mapping[str, Any], ...] = ()) -> StoredGroup:
@@ -640,16 +637,23 @@ def _group(row: sa.Row[Any], stored_examples: tuple[Mapping[str, Any], ...] = ()
 
 
 def _upsert_add(
-    connection: Connection, table: sa.Table, keys: dict[str, Any], amounts: dict[str, int]
+    connection: Connection,
+    table: sa.Table,
+    keys: dict[str, Any],
+    amounts: dict[str, int],
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Add ``amounts`` to the row at ``keys``, creating it if missing (portable upsert)."""
+    """Add ``amounts`` to the row at ``keys``, creating it (with ``extra``) if missing.
+
+    A portable upsert: UPDATE first, INSERT when no row matched.
+    """
     where = sa.and_(*(table.c[name] == value for name, value in keys.items()))
     increments = {name: table.c[name] + amount for name, amount in amounts.items()}
     if connection.execute(sa.update(table).where(where).values(increments)).rowcount:
         return
     _insert_or_retry(
         connection,
-        sa.insert(table).values(**keys, **amounts),
+        sa.insert(table).values(**keys, **amounts, **(extra or {})),
         lambda: connection.execute(sa.update(table).where(where).values(increments)),
     )
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shadow import Clock, IdSource, Order, read, write
 from shadow.runtime import Runtime
+from shadow.runtime._store import DivergenceStore, StoreBatch
 
 MakeRuntime = Callable[..., Runtime]
 """The ``make_runtime`` fixture's type."""
@@ -223,3 +224,16 @@ def copy_entries(source: str, target: str) -> None:
         connection.execute("INSERT INTO entries SELECT * FROM source.entries")
     with sqlite3.connect(target) as connection:
         connection.execute("PRAGMA wal_checkpoint")
+
+
+def write_batches(url: str, batches: int) -> None:
+    """Record ``batches`` small batches into the store at ``url`` (a second writer process)."""
+    store = DivergenceStore(url)
+    try:
+        for _ in range(batches):
+            batch = StoreBatch()
+            batch.add_outcome("kv", "get", "match", evidence=True, at=datetime.now(UTC))
+            batch.add_latency("kv", "get", "legacy", 0.001)
+            store.record(batch)
+    finally:
+        store.close()
