@@ -615,3 +615,32 @@ def test_concurrent_dequeues_hand_out_every_item_exactly_once(backend: Any) -> N
     assert sorted(handed_out) == ids  # none twice, none lost
     assert queue.get_queue_status("default").in_progress == 60
     assert all(item.status_sequence == 1 for item in queue.list_all_queue_items("default"))
+
+
+def test_concurrent_enqueues_each_get_exactly_their_own_item_ids(backend: Any) -> None:
+    """Batches inserted at once from several threads never mix up their item ids."""
+    queue = make(backend)
+    workers = 4
+    results: list[Any] = [None] * workers
+    errors: list[BaseException] = []
+    start = threading.Barrier(workers)
+
+    def work(slot: int) -> None:
+        try:
+            start.wait()
+            results[slot] = queue.enqueue_batch("default", batch(runs=50, origin=f"w{slot}"))
+        except BaseException as error:  # collected and re-raised in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    by_origin: dict[str | None, list[int]] = {}
+    for item in queue.list_all_queue_items("default"):
+        by_origin.setdefault(item.origin, []).append(item.item_id)
+    for slot, result in enumerate(results):
+        assert result.enqueued == 50
+        assert result.item_ids == by_origin[f"w{slot}"]
