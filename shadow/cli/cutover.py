@@ -12,7 +12,8 @@ The files, each also settable by environment variable:
 * ``--store`` / ``SHADOW_STORE_URL``: the divergence store (default: the
   config file's ``store_url``, else the runtime's default);
 * ``--audit-log`` / ``SHADOW_AUDIT_LOG``: JSON lines of every change;
-* ``--plan`` / ``SHADOW_PHASE_PLAN`` and ``--policy`` / ``SHADOW_GATE_POLICY``;
+* ``--plan`` / ``SHADOW_PHASE_PLAN`` and ``--policy`` / ``SHADOW_GATE_POLICY``
+  (default: ``gate-policy.toml`` next to the config file, else built-in);
 * ``--contracts`` / ``SHADOW_CONTRACTS``: ``module:attribute`` naming a mapping
   of service name to contract class; the reference app's contracts by default.
 """
@@ -144,7 +145,7 @@ def _settings(
         declared_methods=_contracts(contracts),
         store=store or _store_from_config(config) or DEFAULT_STORE_URL,
         plan=load_plan(plan),
-        policies=load_policies(policy),
+        policies=load_policies(policy, settings_file=config),
     )
 
 
@@ -174,8 +175,9 @@ def _print_verdict(verdict: GateVerdict) -> None:
         f" [{verdict.current.value} -> {target}]"
     )
     for criterion in verdict.criteria:
-        typer.echo(f"  {'PASS' if criterion.passed else 'FAIL'}  {criterion.name}: ")
-        typer.echo(f"        {criterion.summary}")
+        typer.echo(
+            f"  {'PASS' if criterion.passed else 'FAIL'}  {criterion.name}: {criterion.summary}"
+        )
 
 
 def gate(

@@ -316,27 +316,39 @@ def _latency(
 ) -> Criterion:
     details = []
     bad = []
+    unjudged = []
     for service, method in _pairs(services, declared):
         item = evidence.method(service, method)
-        if item.legacy is None or item.candidate is None:
-            ratio: float | None = None
-            ok = False
+        samples = min(
+            item.legacy.count if item.legacy else 0, item.candidate.count if item.candidate else 0
+        )
+        ratio: float | None = None
+        if item.legacy is None or item.candidate is None or samples < policy.min_latency_samples:
+            # Too few calls for a p95: not judged, unless the method was compared often
+            # enough and a side recorded no latency (the evidence itself is missing).
+            judged = False
+            ok = item.compared < policy.min_latency_samples
+            if ok:
+                unjudged.append(f"{service}.{method} ({samples})")
         else:
             legacy, candidate = item.legacy.p95, item.candidate.p95
             ratio = candidate / legacy if legacy > 0 else (1.0 if candidate <= 0 else math.inf)
-            ok = ratio <= policy.max_p95_ratio
+            judged, ok = True, ratio <= policy.max_p95_ratio
         details.append(
             {
                 "service": service,
                 "method": method,
                 "legacy_p95": item.legacy.p95 if item.legacy else None,
                 "candidate_p95": item.candidate.p95 if item.candidate else None,
+                "samples": samples,
                 "ratio": ratio,
+                "judged": judged,
                 "ok": ok,
             }
         )
         if not ok:
-            bad.append(f"{service}.{method} ({'no samples' if ratio is None else f'{ratio:.2f}x'})")
+            shown = "no latency samples" if ratio is None else f"{ratio:.2f}x"
+            bad.append(f"{service}.{method} ({shown})")
     if bad:
         summary = f"{len(bad)} methods over {policy.max_p95_ratio:g}x legacy p95: " + ", ".join(
             bad[:5]
@@ -345,7 +357,15 @@ def _latency(
             summary += f", ... ({len(bad) - 5} more)"
     else:
         worst = max((item["ratio"] or 0.0 for item in details), default=0.0)
-        summary = f"every method within {policy.max_p95_ratio:g}x legacy p95 (worst {worst:.2f}x)"
+        summary = (
+            f"every judged method within {policy.max_p95_ratio:g}x legacy p95 (worst {worst:.2f}x)"
+        )
+    if unjudged:
+        summary += (
+            f"; {len(unjudged)} not judged (< {policy.min_latency_samples} samples): "
+            + ", ".join(unjudged[:3])
+            + (", ..." if len(unjudged) > 3 else "")
+        )
     return Criterion("latency", not bad, summary, tuple(details))
 
 

@@ -9,6 +9,7 @@ overrides single values for phase N; every key is optional::
     max_divergence_rate = 0.01     # that upper bound must stay at or below this
     max_candidate_error_rate = 0.001
     max_p95_ratio = 2.0            # candidate p95 / legacy p95, per method
+    min_latency_samples = 20       # fewer samples on a side: that method's ratio is not judged
     min_soak = "24h"               # since the first comparison; s, m, h or d
 
     [phase.3]
@@ -32,7 +33,17 @@ from types import MappingProxyType
 from shadow._exceptions import ConfigError
 from shadow.cutover.plan import read_toml
 
-__all__ = ["GatePolicy", "PolicySet", "load_policies", "parse_duration"]
+__all__ = [
+    "DEMO_POLICY_TOML",
+    "POLICY_FILE_NAME",
+    "GatePolicy",
+    "PolicySet",
+    "load_policies",
+    "parse_duration",
+]
+
+POLICY_FILE_NAME = "gate-policy.toml"
+"""A policy file with this name next to the runtime settings file is used by default."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -58,22 +69,27 @@ def format_duration(value: timedelta) -> str:
 
 @dataclass(frozen=True, slots=True)
 class GatePolicy:
-    """The thresholds of one phase's gate. The defaults suit a short demo run.
+    """The thresholds of one phase's gate. The defaults are meant for production traffic.
 
-    A production policy file should raise ``min_comparisons`` and ``min_soak``
-    (docs/runbook.md suggests values).
+    A p95 from a handful of calls is noise (one cold call is the p95), so a
+    method with fewer than ``min_latency_samples`` calls on either side is
+    listed as not judged by the latency criterion; ``min_comparisons`` is what
+    makes sure every method has enough calls.
     """
 
-    min_comparisons: int = 20
+    min_comparisons: int = 200
     confidence: float = 0.95
-    max_divergence_rate: float = 0.05
-    max_candidate_error_rate: float = 0.01
-    max_p95_ratio: float = 3.0
-    min_soak: timedelta = field(default=timedelta(0))
+    max_divergence_rate: float = 0.01
+    max_candidate_error_rate: float = 0.001
+    max_p95_ratio: float = 2.0
+    min_latency_samples: int = 20
+    min_soak: timedelta = field(default=timedelta(hours=24))
 
     def __post_init__(self) -> None:
         if self.min_comparisons < 1:
             raise ConfigError("min_comparisons must be at least 1")
+        if self.min_latency_samples < 1:
+            raise ConfigError("min_latency_samples must be at least 1")
         if not 0.5 <= self.confidence < 1:
             raise ConfigError("confidence must be in [0.5, 1)")
         for name in ("max_divergence_rate", "max_candidate_error_rate"):
@@ -97,8 +113,24 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "max_divergence_rate": (int, float),
     "max_candidate_error_rate": (int, float),
     "max_p95_ratio": (int, float),
+    "min_latency_samples": (int,),
     "min_soak": (str,),
 }
+
+DEMO_POLICY_TOML = """\
+# Gate policy for `shadow demo`: a short run on embedded SQLite. It checks
+# coverage and correctness (every declared method seen, no unexplained
+# divergence, no candidate error) but cannot show a production soak: a demo
+# lasts a minute, and many methods are called only a few times in it.
+[defaults]
+min_comparisons = 1
+max_divergence_rate = 0.05
+max_candidate_error_rate = 0.01
+max_p95_ratio = 4.0
+min_latency_samples = 20
+min_soak = "0s"
+"""
+"""The demo's policy: write it as ``gate-policy.toml`` in the demo's work directory."""
 
 
 def _overrides(table: object, where: str) -> dict[str, object]:
@@ -156,8 +188,15 @@ def policies_from_mapping(data: Mapping[str, object], where: str) -> PolicySet:
     return PolicySet(defaults, phases)
 
 
-def load_policies(path: Path | None) -> PolicySet:
-    """Read a policy file; the built-in defaults when ``path`` is None."""
+def load_policies(path: Path | None, *, settings_file: Path | None = None) -> PolicySet:
+    """Read a policy file.
+
+    Without ``path``, a :data:`POLICY_FILE_NAME` next to ``settings_file`` is
+    used when there is one, else the built-in defaults.
+    """
+    if path is None and settings_file is not None:
+        beside = settings_file.parent / POLICY_FILE_NAME
+        path = beside if beside.is_file() else None
     if path is None:
         return PolicySet()
     return policies_from_mapping(read_toml(path, "gate policy"), str(path))

@@ -93,6 +93,11 @@ def workspace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Workspace]:
     (tmp_path / "plan.toml").write_text(PLAN_TOML)
+    # Found by name next to the config file (shadow.toml), without --policy.
+    (tmp_path / "gate-policy.toml").write_text(
+        "[defaults]\nmin_comparisons = 20\nmax_divergence_rate = 0.05\n"
+        'max_candidate_error_rate = 0.01\nmax_p95_ratio = 3.0\nmin_soak = "30m"\n'
+    )
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = DivergenceStore(url)
     try:

@@ -49,8 +49,9 @@ def test_an_uncalled_declared_method_fails_min_comparisons_naming_it() -> None:
         m for m in healthy_methods() if (m.service, m.method) != ("state", "get_by_key")
     )
     verdict = gate(evidence=evidence(methods=methods))
-    assert verdict.failed == ("min_comparisons", "latency")
+    assert verdict.failed == ("min_comparisons",)
     assert "state.get_by_key (0)" in verdict.criterion("min_comparisons").summary
+    assert "1 not judged" in verdict.criterion("latency").summary
 
 
 def test_raced_and_skipped_calls_are_not_counted_as_comparisons() -> None:
@@ -123,9 +124,27 @@ def test_a_slow_candidate_method_fails_latency_naming_the_ratio() -> None:
     assert "settings.set (10.00x)" in verdict.criterion("latency").summary
 
 
-def test_latency_without_samples_on_one_side_fails() -> None:
+def test_latency_missing_on_one_side_of_a_well_compared_method_fails() -> None:
     methods = tuple(replace(m, candidate=None) for m in healthy_methods())
-    assert "latency" in gate(evidence=evidence(methods=methods)).failed
+    verdict = gate(evidence=evidence(methods=methods))
+    assert "latency" in verdict.failed
+    assert "settings.get (no latency samples)" in verdict.criterion("latency").summary
+
+
+def test_a_p95_from_too_few_samples_is_not_judged() -> None:
+    few = LatencySummary(count=3, p50=0.01, p95=0.05, p99=0.05)  # 250x legacy, 3 calls
+    methods = tuple(
+        replace(m, outcomes={"match": 3}, candidate=few)
+        if (m.service, m.method) == ("settings", "set")
+        else m
+        for m in healthy_methods()
+    )
+    policy = GatePolicy(min_comparisons=1, min_soak=timedelta(0))
+    verdict = gate(policy=policy, evidence=evidence(methods=methods))
+    assert "latency" not in verdict.failed
+    assert "1 not judged (< 20 samples): settings.set (3)" in verdict.criterion("latency").summary
+    strict = GatePolicy(min_comparisons=1, min_latency_samples=2, min_soak=timedelta(0))
+    assert "latency" in gate(policy=strict, evidence=evidence(methods=methods)).failed
 
 
 def test_soak_shorter_than_policy_fails_and_no_comparison_at_all_fails() -> None:

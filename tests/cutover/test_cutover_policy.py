@@ -9,7 +9,7 @@ import pytest
 
 from shadow import ConfigError
 from shadow.cutover.plan import REFERENCE_PLAN, Mode, PhasePlan, load_plan
-from shadow.cutover.policy import GatePolicy, load_policies, parse_duration
+from shadow.cutover.policy import DEMO_POLICY_TOML, GatePolicy, load_policies, parse_duration
 
 
 def write(tmp_path: Path, text: str, name: str = "file.toml") -> Path:
@@ -20,6 +20,24 @@ def write(tmp_path: Path, text: str, name: str = "file.toml") -> Path:
 
 def test_no_policy_file_gives_the_built_in_defaults_for_every_phase() -> None:
     assert load_policies(None).for_phase(3) == GatePolicy()
+    assert GatePolicy().min_soak == timedelta(hours=24)
+
+
+def test_a_policy_file_next_to_the_settings_file_is_found_by_name(tmp_path: Path) -> None:
+    settings_file = tmp_path / "shadow.toml"
+    assert load_policies(None, settings_file=settings_file) == load_policies(None)
+    write(tmp_path, "[defaults]\nmin_comparisons = 7\n", name="gate-policy.toml")
+    assert load_policies(None, settings_file=settings_file).for_phase(1).min_comparisons == 7
+    explicit = write(tmp_path, "[defaults]\nmin_comparisons = 9\n")
+    assert load_policies(explicit, settings_file=settings_file).for_phase(1).min_comparisons == 9
+
+
+def test_the_demo_policy_parses_and_only_relaxes_what_a_short_run_cannot_show(
+    tmp_path: Path,
+) -> None:
+    policy = load_policies(write(tmp_path, DEMO_POLICY_TOML)).for_phase(1)
+    assert policy.min_comparisons == 1 and policy.min_soak == timedelta(0)
+    assert policy.max_divergence_rate <= 0.05 and policy.max_candidate_error_rate <= 0.01
 
 
 def test_phase_overrides_apply_on_top_of_file_defaults(tmp_path: Path) -> None:
