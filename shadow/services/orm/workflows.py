@@ -97,6 +97,8 @@ _LIST_COLUMNS = (
     _wf.c.opened_at,
 )
 _MAX_CACHED_SHAPES = 512
+# Statements by (dialect, shape), shared by every service instance: they are immutable.
+_statements: dict[tuple[Any, ...], Any] = {}
 
 
 def _record(row: Any) -> WorkflowRecord:
@@ -167,7 +169,6 @@ class OrmWorkflowsService(WorkflowsService):
         self._dialect = engine.dialect.name
         # SQLite: take the write lock at BEGIN for read-then-write transactions.
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._statements: dict[tuple[Any, ...], Any] = {}
 
     # -- statement building -------------------------------------------------------
 
@@ -204,11 +205,12 @@ class OrmWorkflowsService(WorkflowsService):
         return conditions
 
     def _cached(self, key: tuple[Any, ...], build: Any) -> Any:
-        statement = self._statements.get(key)
+        full_key = (self._dialect, *key)
+        statement = _statements.get(full_key)
         if statement is None:
-            if len(self._statements) >= _MAX_CACHED_SHAPES:
-                self._statements.clear()
-            statement = self._statements[key] = build()
+            if len(_statements) >= _MAX_CACHED_SHAPES:
+                _statements.clear()
+            statement = _statements[full_key] = build()
         return statement
 
     def _count_statement(self, filters: _Filters) -> Any:
