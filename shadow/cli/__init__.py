@@ -17,7 +17,7 @@ import sys
 import typer
 
 from shadow._exceptions import ConfigError
-from shadow.cli import cutover, db
+from shadow.cli import cutover, db, demo
 
 __all__ = ["app", "main"]
 
@@ -29,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.command()(demo.demo)
 cutover.register(app)
 
 

@@ -1,0 +1,393 @@
+"""``shadow demo``: the reference application's traffic through shadow proxies.
+
+:func:`run_demo` prepares a legacy store and a candidate store (the candidate
+starts as an exact copy of the legacy one, as a real shadow rollout does),
+builds a :class:`~shadow.runtime.Runtime` with a proxy per service, drives the
+realistic traffic of :mod:`shadow.demo.traffic` with API threads and queue
+workers at once, and returns what the runtime recorded. The work directory
+keeps the divergence store and the modes file, so the cutover commands
+(``shadow gate``, ``shadow report``, ...) can be run on it afterwards.
+
+Choices where the issue is silent: every run starts from fresh stores (the
+evidence of one run is not mixed with an older one); ``--ops`` counts API
+requests, each of which makes one to several service calls; the queue workers
+keep going until the API threads are done and the queue is empty.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from prometheus_client import CollectorRegistry
+
+from shadow._contract import contract_methods
+from shadow._exceptions import ConfigError
+from shadow._sources import UuidIds
+from shadow.db.backfill import copy_rows
+from shadow.db.engine import create_engine, create_schema, parse_url
+from shadow.db.legacy import open_legacy
+from shadow.db.migrate import downgrade
+from shadow.demo.histograms import merged_quantiles
+from shadow.demo.traffic import API_MIX, ReferenceServices, World, tour, work_queue_item
+from shadow.demo.wiring import SERVICE_TABLES, SERVICES, phase_plan
+from shadow.runtime import (
+    DivergenceStore,
+    LiveSettings,
+    Mode,
+    Runtime,
+    Side,
+    SideFactory,
+    WorkerKind,
+)
+
+__all__ = ["DemoOptions", "DemoResult", "ServiceSummary", "run_demo"]
+
+LEGACY_FILE = "legacy.sqlite3"
+CANDIDATE_FILE = "candidate.sqlite3"
+STORE_FILE = "divergences.sqlite3"
+MODES_FILE = "shadow.toml"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """How to run the demo. The defaults are the README's ``shadow demo``."""
+
+    ops: int = 3000
+    seed: int = 1
+    threads: int = 4
+    queue_workers: int = 1
+    workdir: Path = Path("shadow-work")
+    mode: Mode = Mode.SHADOW
+    candidate_url: str | None = None
+    candidate_factory: str | None = None
+    aa: bool = False
+    metrics_port: int | None = None
+    worker: WorkerKind = WorkerKind.PROCESS
+    rate: float | None = None
+    """API requests per second over all threads (None: as fast as they go)."""
+
+    def validate(self) -> None:
+        """Raise ConfigError for options that cannot work together."""
+        if self.ops < 0 or self.threads < 1 or self.queue_workers < 1:
+            raise ConfigError("--ops must be >= 0, --threads and --queue-workers >= 1")
+        if self.aa and (self.candidate_url or self.candidate_factory):
+            raise ConfigError("--aa runs legacy on both sides: it takes no candidate options")
+        if self.rate is not None and self.rate <= 0:
+            raise ConfigError("the request rate must be positive")
+        if self.candidate_url is not None:
+            parse_url(self.candidate_url)
+
+
+@dataclass(frozen=True)
+class ServiceSummary:
+    """What the runtime recorded for one service during the run."""
+
+    service: str
+    phase: int
+    outcomes: Mapping[str, int]
+    divergence_groups: int
+    latency: Mapping[str, tuple[float, float]]
+    """p50 and p99 in seconds, per side (``legacy``, ``candidate``)."""
+
+    @property
+    def calls(self) -> int:
+        return sum(self.outcomes.values())
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """The outcome of a demo run."""
+
+    services: list[ServiceSummary]
+    uncovered: list[str]
+    """``service.method`` of every declared method that was never called."""
+    requests: int
+    elapsed_seconds: float
+    request_latencies: list[float] = field(repr=False)
+    """Caller-side latency of every API request (seconds), for the overhead benchmark."""
+    errors: Mapping[str, int]
+    workdir: Path
+    store_url: str
+    metrics_port: int | None
+
+    @property
+    def divergences(self) -> int:
+        return sum(summary.outcomes.get("divergence", 0) for summary in self.services)
+
+    @property
+    def ok(self) -> bool:
+        """No divergence and every declared method called."""
+        return self.divergences == 0 and not self.uncovered
+
+
+def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResult:
+    """Run the demo described by ``options``; ``progress(done, total)`` is told as requests end."""
+    options.validate()
+    workdir = options.workdir.resolve()
+    candidate_url = _prepare_stores(workdir, options)
+    store_url = f"sqlite:///{workdir / STORE_FILE}"
+    modes_file = _write_modes_file(workdir, options, store_url)
+
+    registry = CollectorRegistry()
+    runtime = Runtime(
+        LiveSettings(modes_file),
+        legacy=SideFactory("shadow.demo.wiring:build_legacy", {"path": str(workdir / LEGACY_FILE)}),
+        candidate=_candidate_factory(options, workdir, candidate_url),
+        registry=registry,
+        ids=UuidIds(),
+        reconcile=_reconciler(workdir, candidate_url),
+    )
+    try:
+        port = (
+            runtime.serve_metrics(options.metrics_port)
+            if options.metrics_port is not None
+            else None
+        )
+        services = ReferenceServices(
+            **{wiring.name: runtime.proxy(wiring.contract, wiring.name) for wiring in SERVICES}
+        )
+        started = time.perf_counter()
+        world, latencies = _drive(services, runtime, options, progress)
+        runtime.flush(timeout=120.0)
+        elapsed = time.perf_counter() - started
+    finally:
+        runtime.close()
+    return _summarize(
+        options=options,
+        workdir=workdir,
+        store_url=store_url,
+        registry=registry,
+        world=world,
+        latencies=latencies,
+        elapsed=elapsed,
+        port=port,
+    )
+
+
+# -- preparing the stores -------------------------------------------------------------------
+
+
+def _prepare_stores(workdir: Path, options: DemoOptions) -> str:
+    """Fresh legacy store and a candidate that is an exact copy of it; returns the candidate URL."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in (LEGACY_FILE, CANDIDATE_FILE, STORE_FILE):
+        for suffix in ("", "-wal", "-shm"):
+            (workdir / f"{name}{suffix}").unlink(missing_ok=True)
+    legacy_path = workdir / LEGACY_FILE
+    open_legacy(legacy_path).close()
+    candidate_path = workdir / CANDIDATE_FILE
+    if options.aa:
+        # A/A: the "candidate" is the legacy implementation over a byte-for-byte copy.
+        _sqlite_copy(legacy_path, candidate_path)
+        return f"sqlite:///{candidate_path}"
+    url = options.candidate_url or f"sqlite:///{candidate_path}"
+    engine = create_engine(url)
+    try:
+        if options.candidate_url is not None:
+            downgrade(engine, "base")  # a server database: start from an empty schema
+        create_schema(engine)
+        legacy_engine = create_engine(f"sqlite:///{legacy_path}")
+        try:
+            copy_rows(legacy_engine, engine)
+        finally:
+            legacy_engine.dispose()
+    finally:
+        engine.dispose()
+    return url
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def _write_modes_file(workdir: Path, options: DemoOptions, store_url: str) -> Path:
+    """The TOML file the runtime follows and ``shadow promote`` edits."""
+    document = tomlkit.document()
+    document.add(
+        tomlkit.comment("Written by `shadow demo`; `shadow promote` and `shadow rollback` edit it.")
+    )
+    document["store_url"] = store_url
+    document["worker"] = options.worker.value
+    services = tomlkit.table()
+    for wiring in SERVICES:
+        entry = tomlkit.table()
+        entry["mode"] = options.mode.value
+        entry["read_sample_rate"] = 1.0
+        services[wiring.name] = entry
+    document["services"] = services
+    path = workdir / MODES_FILE
+    path.write_text(tomlkit.dumps(document))
+    return path
+
+
+def _candidate_factory(options: DemoOptions, workdir: Path, url: str) -> SideFactory:
+    if options.aa:
+        return SideFactory(
+            "shadow.demo.wiring:build_legacy", {"path": str(workdir / CANDIDATE_FILE)}
+        )
+    if options.candidate_factory is not None:
+        return SideFactory(options.candidate_factory, {"url": url})
+    return SideFactory("shadow.demo.wiring:build_candidate", {"url": url})
+
+
+def _reconciler(workdir: Path, candidate_url: str) -> Callable[[str, Side], None]:
+    urls = {Side.LEGACY: f"sqlite:///{workdir / LEGACY_FILE}", Side.CANDIDATE: candidate_url}
+
+    def reconcile(service: str, source: Side) -> None:
+        source_engine = create_engine(urls[source])
+        target_engine = create_engine(urls[source.other])
+        try:
+            copy_rows(source_engine, target_engine, SERVICE_TABLES[service])
+        finally:
+            source_engine.dispose()
+            target_engine.dispose()
+
+    return reconcile
+
+
+# -- driving the traffic --------------------------------------------------------------------
+
+
+def _drive(
+    services: ReferenceServices, runtime: Runtime, options: DemoOptions, progress: Progress | None
+) -> tuple[World, list[float]]:
+    world = World(clock=runtime.clock)
+    tour(services, world, random.Random(options.seed))
+    latencies: list[float] = []
+    done = 0
+    done_lock = threading.Lock()
+    api_finished = threading.Event()
+    errors: list[BaseException] = []
+    weights = [weight for weight, _ in API_MIX]
+    requests = [request for _, request in API_MIX]
+    interval = options.threads / options.rate if options.rate else 0.0
+
+    def api_thread(index: int, count: int) -> None:
+        nonlocal done
+        rng = random.Random(options.seed * 1000 + index)
+        mine: list[float] = []
+        next_at = time.perf_counter()
+        for _ in range(count):
+            if interval:
+                next_at += interval
+                time.sleep(max(0.0, next_at - time.perf_counter()))
+            request = rng.choices(requests, weights)[0]
+            began = time.perf_counter()
+            with world.tolerate():
+                request(services, world, rng)
+            mine.append(time.perf_counter() - began)
+            with done_lock:
+                done += 1
+                if progress is not None:
+                    progress(done, options.ops)
+        with done_lock:
+            latencies.extend(mine)
+
+    def queue_worker(index: int) -> None:
+        rng = random.Random(options.seed * 7919 + index)
+        while True:
+            if not work_queue_item(services, world, rng):
+                if api_finished.is_set():
+                    return
+                time.sleep(0.005)
+
+    def guarded(target: Callable[..., None], *args: Any) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target(*args)
+            except BaseException as error:  # surfaced after join: a crash must not pass silently
+                errors.append(error)
+
+        return run
+
+    shares = [
+        options.ops // options.threads + (i < options.ops % options.threads)
+        for i in range(options.threads)
+    ]
+    api = [
+        threading.Thread(target=guarded(api_thread, i, n), name=f"api-{i}")
+        for i, n in enumerate(shares)
+    ]
+    workers = [
+        threading.Thread(target=guarded(queue_worker, i), name=f"queue-worker-{i}")
+        for i in range(options.queue_workers)
+    ]
+    for thread in (*api, *workers):
+        thread.start()
+    for thread in api:
+        thread.join()
+    api_finished.set()
+    for thread in workers:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return world, latencies
+
+
+# -- the summary ----------------------------------------------------------------------------
+
+
+def _summarize(
+    *,
+    options: DemoOptions,
+    workdir: Path,
+    store_url: str,
+    registry: CollectorRegistry,
+    world: World,
+    latencies: list[float],
+    elapsed: float,
+    port: int | None,
+) -> DemoResult:
+    store = DivergenceStore(store_url)
+    try:
+        counts = store.comparison_counts()
+        groups = store.groups()
+    finally:
+        store.close()
+    called = {(count.service, count.method) for count in counts if count.total}
+    phases = phase_plan()
+    summaries = []
+    uncovered = []
+    for wiring in SERVICES:
+        outcomes: dict[str, int] = {}
+        for count in counts:
+            if count.service == wiring.name:
+                outcomes[count.outcome] = outcomes.get(count.outcome, 0) + count.total
+        uncovered += [
+            f"{wiring.name}.{method}"
+            for method in sorted(contract_methods(wiring.contract))
+            if (wiring.name, method) not in called
+        ]
+        summaries.append(
+            ServiceSummary(
+                service=wiring.name,
+                phase=phases[wiring.name],
+                outcomes=outcomes,
+                divergence_groups=sum(1 for group in groups if group.service == wiring.name),
+                latency=merged_quantiles(registry, wiring.name),
+            )
+        )
+    return DemoResult(
+        services=summaries,
+        uncovered=uncovered,
+        requests=options.ops,
+        elapsed_seconds=elapsed,
+        request_latencies=latencies,
+        errors=dict(world.errors),
+        workdir=workdir,
+        store_url=store_url,
+        metrics_port=port,
+    )
