@@ -70,6 +70,8 @@ def normalize(value: Any, ignore: frozenset[str] = _NO_IGNORE) -> Any:
         return _normalize_items(value.items(), ignore)
     if kind is list or kind is tuple:
         return [_normalize_item(item, ignore) for item in value]
+    if kind is datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, BaseModel):
         # A model's field values live in its __dict__; reading them there is
         # twice as fast as model_dump() and needs one walk, not two.
@@ -109,8 +111,12 @@ def _normalize_item(value: Any, ignore: frozenset[str]) -> Any:
 
 
 def _normalize_items(items: Iterable[tuple[Any, Any]], ignore: frozenset[str]) -> dict[Any, Any]:
+    # The _is_final test is spelled out inline: this loop is the hot path.
     return {
-        key: value if _is_final(value) else normalize(value, ignore)
+        key: value
+        if (kind := type(value)) in _SCALARS
+        or (kind is str and not value.startswith(_JSON_OPENERS))
+        else normalize(value, ignore)
         for key, value in items
         if key not in ignore
     }
@@ -181,7 +187,7 @@ def compare_values(
     """
     try:
         # Fast path on the raw values: equal raw results are equal after normalizing.
-        if (authoritative == mirror) is True:
+        if _raw_equal(authoritative, mirror):
             return _EQUAL
     except Exception:  # an exotic __eq__ only costs us the fast path
         pass
@@ -194,6 +200,21 @@ def compare_values(
         if left == right:
             return _EQUAL
     return Verdict(equal=False, differences=_explain(spec, left, right))
+
+
+def _raw_equal(left: Any, right: Any) -> bool:
+    """``==`` on raw results, comparing models by their field values directly.
+
+    pydantic's own ``__eq__`` also compares private and "fields set" state and
+    costs several microseconds per record; the field values (the model's
+    ``__dict__``) are exactly what :func:`normalize` reads, so comparing them
+    is both sufficient and about five times faster.
+    """
+    if type(left) is list and type(right) is list:
+        return len(left) == len(right) and all(map(_raw_equal, left, right))
+    if isinstance(left, BaseModel):
+        return type(left) is type(right) and left.__dict__ == right.__dict__
+    return (left == right) is True
 
 
 # -- arranging rows -------------------------------------------------------------------------
@@ -281,7 +302,7 @@ def _align(left: Any, right: Any, names: frozenset[str], tolerance: timedelta) -
     if isinstance(left, dict) and isinstance(right, dict):
         aligned = {}
         for key, value in right.items():
-            if key not in left:
+            if key not in left or left[key] == value:
                 aligned[key] = value
             elif key in names and _close(left[key], value, tolerance):
                 aligned[key] = left[key]
