@@ -78,7 +78,16 @@ class OrmBoardImagesService(BoardImagesService):
     """Board/image links on SQLite, PostgreSQL or MariaDB."""
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        self._engine = engine
+        # Read-then-write transactions take SQLite's write lock up front (as the legacy
+        # layer's BEGIN IMMEDIATE does); the option means nothing to the servers.
+        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        # On the servers a read in autocommit mode is one round trip instead of three
+        # (BEGIN, SELECT, ROLLBACK); SQLite's transactions are managed by shadow.db.engine.
+        self._reader = (
+            engine
+            if engine.dialect.name == "sqlite"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._ids = ids
         self._clock = clock
         self._upsert = _upsert(engine.dialect.name)
@@ -103,7 +112,7 @@ class OrmBoardImagesService(BoardImagesService):
         return statement
 
     def add_image_to_board(self, board_id: str, image_name: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             if conn.execute(_BOARD_EXISTS, {"bid": board_id}).first() is None:
                 raise NotFoundError("board", board_id)
             if conn.execute(_IMAGE_EXISTS, {"name": image_name}).first() is None:
@@ -111,11 +120,11 @@ class OrmBoardImagesService(BoardImagesService):
             conn.execute(self._upsert, {"board_id": board_id, "image_name": image_name})
 
     def remove_image_from_board(self, image_name: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(_REMOVE, {"name": image_name})
 
     def get_board_for_image(self, image_name: str) -> str | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             board_id = conn.execute(_BOARD_FOR_IMAGE, {"name": image_name}).scalar_one_or_none()
         return None if board_id is None else str(board_id)
 
@@ -134,12 +143,12 @@ class OrmBoardImagesService(BoardImagesService):
             "is_intermediate": is_intermediate,
             "user_id": user_id,
         }
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return list(conn.execute(self._names_statement(key), params).scalars())
 
     def _count(self, board_id: str, categories: Sequence[str]) -> int:
         no_board = board_id == NO_BOARD
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             count = conn.execute(
                 _COUNTS[no_board], {"bid": board_id, "categories": list(categories)}
             ).scalar_one()

@@ -123,7 +123,16 @@ class OrmBoardsService(BoardsService):
     """Boards with sharing on SQLite, PostgreSQL or MariaDB."""
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        self._engine = engine
+        # Read-then-write transactions take SQLite's write lock up front (as the legacy
+        # layer's BEGIN IMMEDIATE does); the option means nothing to the servers.
+        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        # On the servers a read in autocommit mode is one round trip instead of three
+        # (BEGIN, SELECT, ROLLBACK); SQLite's transactions are managed by shadow.db.engine.
+        self._reader = (
+            engine
+            if engine.dialect.name == "sqlite"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._ids = ids
         self._clock = clock
         dialect = engine.dialect.name
@@ -183,7 +192,7 @@ class OrmBoardsService(BoardsService):
 
     def save(self, board_name: str, user_id: str) -> Board:
         check_board_name(board_name)
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             board_id = self._ids.new_id()
             conn.execute(
                 _INSERT_BOARD, {"board_id": board_id, "board_name": board_name, "user_id": user_id}
@@ -191,14 +200,14 @@ class OrmBoardsService(BoardsService):
             return self._fetch(conn, board_id)
 
     def get(self, board_id: str) -> Board:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return self._fetch(conn, board_id)
 
     def update(self, board_id: str, changes: BoardChanges) -> Board:
         applied = changes.model_fields_set
         if "board_name" in applied and changes.board_name is not None:
             check_board_name(changes.board_name)
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             board = self._fetch(conn, board_id)
             values: dict[str, Any] = {}
             if "board_name" in applied:
@@ -226,11 +235,11 @@ class OrmBoardsService(BoardsService):
             return self._fetch(conn, board_id)
 
     def delete(self, board_id: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(_DELETE_BOARD, {"bid": board_id})
 
     def share(self, board_id: str, user_id: str, can_edit: bool = False) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             self._fetch(conn, board_id)
             if conn.execute(_USER_EXISTS, {"uid": user_id}).first() is None:
                 raise NotFoundError("user", user_id)
@@ -239,11 +248,11 @@ class OrmBoardsService(BoardsService):
             )
 
     def unshare(self, board_id: str, user_id: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(_UNSHARE, {"bid": board_id, "uid": user_id})
 
     def list_shares(self, board_id: str) -> list[BoardShare]:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(_LIST_SHARES, {"bid": board_id}).mappings().all()
         return [
             BoardShare(
@@ -269,7 +278,7 @@ class OrmBoardsService(BoardsService):
         check_page(offset, limit)
         _, page, count = self._listing(is_admin, include_archived, order_by, direction)
         params: dict[str, Any] = {} if is_admin else {"user_id": user_id}
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(page, {**params, "limit": limit, "offset": offset}).mappings()
             items = [_board(row) for row in rows]
             total = conn.execute(count, params).scalar_one()
@@ -286,5 +295,5 @@ class OrmBoardsService(BoardsService):
     ) -> list[Board]:
         rows_statement, _, _ = self._listing(is_admin, include_archived, order_by, direction)
         params: dict[str, Any] = {} if is_admin else {"user_id": user_id}
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return [_board(row) for row in conn.execute(rows_statement, params).mappings()]

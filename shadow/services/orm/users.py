@@ -155,7 +155,16 @@ class OrmUsersService(UsersService):
         clock: Clock,
         passwords: PasswordHasher | None = None,
     ) -> None:
-        self._engine = engine
+        # Read-then-write transactions take SQLite's write lock up front (as the legacy
+        # layer's BEGIN IMMEDIATE does); the option means nothing to the servers.
+        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        # On the servers a read in autocommit mode is one round trip instead of three
+        # (BEGIN, SELECT, ROLLBACK); SQLite's transactions are managed by shadow.db.engine.
+        self._reader = (
+            engine
+            if engine.dialect.name == "sqlite"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._ids = ids
         self._clock = clock
         self._passwords = passwords or PasswordHasher()
@@ -229,23 +238,23 @@ class OrmUsersService(UsersService):
         email = normalize_email(email)
         require_password(password)
         password_hash = self._passwords.hash(password)
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             return self._insert_user(conn, email, display_name, password_hash, is_admin)
 
     def get(self, user_id: str) -> User | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return self._fetch_user(conn, user_id)
 
     def get_many(self, user_ids: list[str]) -> dict[str, User]:
         wanted = list(dict.fromkeys(user_ids))
         if not wanted:
             return {}
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(_GET_USERS, {"user_ids": wanted}).mappings().all()
         return {row["user_id"]: _user(row) for row in rows}
 
     def get_by_email(self, email: str) -> User | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(_GET_BY_EMAIL, {"email": email.strip().lower()}).mappings().first()
         return None if row is None else _user(row)
 
@@ -262,7 +271,7 @@ class OrmUsersService(UsersService):
         if password is not None and user_id != SYSTEM_USER_ID:
             require_password(password)
             password_hash = self._passwords.hash(password)
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             user = self._fetch_user(conn, user_id)
             if user is None:
                 raise NotFoundError("user", user_id)
@@ -294,7 +303,7 @@ class OrmUsersService(UsersService):
             return updated
 
     def delete(self, user_id: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             user = self._fetch_user(conn, user_id)
             if user is None:
                 raise NotFoundError("user", user_id)
@@ -304,13 +313,13 @@ class OrmUsersService(UsersService):
             conn.execute(_DELETE_USER, {"uid": user_id})
 
     def authenticate(self, email: str, password: str) -> User | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             found = conn.execute(_LOGIN_ROW, {"email": email.strip().lower()}).first()
         if found is None or found.user_id == SYSTEM_USER_ID or not found.is_active:
             return None
         if not self._passwords.verify(password, found.password_hash):
             return None
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             # Matched on the hash too: a password changed meanwhile voids this login.
             result = conn.execute(
                 _RECORD_LOGIN,
@@ -328,13 +337,13 @@ class OrmUsersService(UsersService):
         return self.count_admins() > 0
 
     def count_admins(self) -> int:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return int(conn.execute(_COUNT_ADMINS).scalar_one())
 
     def list_users(self, limit: int = 100, offset: int = 0) -> OffsetPage[User]:
         if limit < 0 or offset < 0:
             raise RuleViolationError("pagination", "limit and offset must not be negative")
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(_LIST_USERS, {"limit": limit, "offset": offset}).mappings().all()
             total = conn.execute(_COUNT_USERS).scalar_one()
         return OffsetPage[User](
@@ -344,7 +353,7 @@ class OrmUsersService(UsersService):
     # -- sessions ------------------------------------------------------------------
 
     def create_session(self, user_id: str, token: str, expires_at: datetime) -> UserSession:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             if self._fetch_user(conn, user_id) is None:
                 raise NotFoundError("user", user_id)
             if user_id == SYSTEM_USER_ID:
@@ -365,7 +374,7 @@ class OrmUsersService(UsersService):
 
     def get_session_by_token(self, token: str) -> UserSession | None:
         now = as_utc(self._clock.now())
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = (
                 conn.execute(_SESSIONS_BY_TOKEN, {"token_hash": secret_digest(token)})
                 .mappings()
@@ -378,7 +387,7 @@ class OrmUsersService(UsersService):
         return None
 
     def touch_session(self, session_id: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             result = conn.execute(
                 _TOUCH_SESSION,
                 {"sid": session_id, "last_activity_at": as_utc(self._clock.now())},
@@ -387,11 +396,11 @@ class OrmUsersService(UsersService):
                 raise NotFoundError("session", session_id)
 
     def revoke_session(self, session_id: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(_REVOKE_SESSION, {"sid": session_id})
 
     def purge_expired(self, now: datetime) -> int:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             return int(conn.execute(_PURGE_SESSIONS, {"now": as_utc(now)}).rowcount)
 
     # -- invitations ---------------------------------------------------------------
@@ -400,7 +409,7 @@ class OrmUsersService(UsersService):
         self, email: str, invited_by: str, is_admin: bool, expires_at: datetime
     ) -> CreatedInvitation:
         email = normalize_email(email)
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             if self._fetch_user(conn, invited_by) is None:
                 raise NotFoundError("user", invited_by)
             if conn.execute(_EMAIL_TAKEN, {"email": email}).first() is not None:
@@ -425,7 +434,7 @@ class OrmUsersService(UsersService):
         require_password(password)
         password_hash = self._passwords.hash(password)
         now = as_utc(self._clock.now())
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             row = (
                 conn.execute(_INVITATION_BY_CODE, {"code_hash": secret_digest(code)})
                 .mappings()
