@@ -139,8 +139,8 @@ class ShadowSettings(BaseSettings):
     """Where mirrored calls run."""
     queue_size: int = Field(default=10_000, ge=1)
     """Most mirrored calls waiting for the worker; more are dropped (reads first)."""
-    read_high_water: float = Field(default=0.5, gt=0.0, le=1.0)
-    """Queue fill fraction above which reads are sampled down (none are queued when full)."""
+    read_high_water: float = Field(default=0.5, gt=0.0, lt=0.9)
+    """Queue fill above which reads are sampled down (to none at 90 % full, kept for writes)."""
     batch_size: int = Field(default=64, ge=1)
     """Most calls handed to the worker in one message."""
     deadline_seconds: float = Field(default=5.0, gt=0.0)
