@@ -7,11 +7,13 @@ round trips. The same statements run on SQLite, PostgreSQL and MariaDB.
 
 Concurrency:
 
-* ``dequeue`` selects the first pending item ``FOR UPDATE SKIP LOCKED`` on the
+* ``dequeue`` picks the first pending item ``FOR UPDATE SKIP LOCKED`` on the
   servers (a concurrent worker skips the row instead of waiting for it and then
-  finding it taken) and updates it in the same transaction; on SQLite the
-  transaction starts ``BEGIN IMMEDIATE`` (``FOR UPDATE`` does not exist there),
-  which takes the database's single write lock before the select.
+  finding it taken) and claims it in the same transaction: one ``UPDATE ...
+  WHERE item_id = (SELECT ...) RETURNING item_id`` where the backend has
+  UPDATE ... RETURNING (SQLite, PostgreSQL), a select then an update on
+  MariaDB. On SQLite (no ``FOR UPDATE``) the transaction starts ``BEGIN
+  IMMEDIATE``, which takes the database's single write lock first.
 * status changes are one conditional ``UPDATE ... WHERE status NOT IN
   (terminal)``: atomic on every backend without a prior read.
 * an enqueue reads the queue's pending count and inserts in one transaction
@@ -108,6 +110,14 @@ _START = (
     sa.update(_table)
     .where(_c.item_id == sa.bindparam("id_"))
     .values(status="in_progress", status_sequence=_BUMP)
+)
+# One statement that picks and claims the next item, where UPDATE ... RETURNING exists
+# (SQLite, PostgreSQL); MariaDB has RETURNING for INSERT and DELETE only.
+_CLAIM_NEXT = (
+    sa.update(_table)
+    .where(_c.item_id == _NEXT_PENDING_ID.scalar_subquery())
+    .values(status="in_progress", status_sequence=_BUMP)
+    .returning(_c.item_id)
 )
 _SET_STATUS = (
     sa.update(_table)
@@ -268,6 +278,7 @@ class OrmSessionQueueService(SessionQueueService):
             if engine.dialect.name == "sqlite"
             else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        self._claim_in_one_statement = engine.dialect.update_returning
         self._ids = ids
         self._clock = clock
         self._max_queue_size = max_queue_size
@@ -308,10 +319,15 @@ class OrmSessionQueueService(SessionQueueService):
 
     def dequeue(self) -> QueueItem | None:
         with self._writer.begin() as conn:
-            item_id = conn.execute(_NEXT_PENDING_ID).scalar()
+            if self._claim_in_one_statement:
+                item_id = conn.execute(_CLAIM_NEXT).scalar()
+            else:
+                item_id = conn.execute(_NEXT_PENDING_ID).scalar()
+                if item_id is not None:
+                    conn.execute(_START, {"id_": item_id})
             if item_id is None:
                 return None
-            conn.execute(_START, {"id_": item_id})
+            # Read back after the update: started_at is set by the trigger.
             return _item(conn.execute(_SELECT_ITEM, {"id_": item_id}).one())
 
     def complete_queue_item(self, item_id: int) -> QueueItem:
