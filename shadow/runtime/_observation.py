@@ -58,10 +58,13 @@ class Task:
     seq: int
     plan: MethodPlan
     mirror: Side
-    payload: bytes
-    """pickle of ``(args, kwargs, result)``; ``result`` is None when the call raised."""
+    payload: bytes = field(repr=False)
+    """pickle of ``(args, kwargs, result)``; ``result`` is None when the call raised.
+
+    It holds the raw arguments (passwords included), so it is never shown in a repr.
+    """
     error_type: str | None
-    tape: Tape
+    tape: Tape = field(repr=False)
     started_at: float
     """Wall-clock time the authoritative call started (``time.time()``)."""
     authoritative_seconds: float

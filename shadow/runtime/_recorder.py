@@ -37,7 +37,6 @@ __all__ = ["Observer", "Recorder"]
 Observer = Callable[[Observation], None]
 """Called with every observation (after ``evidence`` is set); see shadow.testing."""
 
-_COMPARED = frozenset({Outcome.MATCH, Outcome.DIVERGENCE, Outcome.CANDIDATE_ERROR})
 _GROUPED = frozenset({Outcome.DIVERGENCE, Outcome.CANDIDATE_ERROR})
 _MIRROR_FAILURES = frozenset({"deadline", "worker_crash"})
 
@@ -147,7 +146,7 @@ class Recorder:
     # -- recording --------------------------------------------------------------------------
 
     def _child(self, metric: Any, *labels: str) -> Any:
-        key = (metric._name, *labels)
+        key = (str(id(metric)), *labels)
         child = self._children.get(key)
         if child is None:
             child = metric.labels(*labels)
@@ -167,21 +166,18 @@ class Recorder:
         if outcome is Outcome.DROPPED and plan.kind.mutates:
             self._child(self._metrics.dropped_writes, plan.service, plan.method).inc()
             self.mark_dirty(plan.service, seq, method=plan.method, reason=reason)
-        self._count(plan.service, plan.method, outcome, self._evidence(plan.service, seq))
+        evidence = self._evidence(plan.service, seq)
+        self._count(plan.service, plan.method, outcome, evidence)
         if outcome is Outcome.DROPPED:
             with self._lock:
                 kind = "write" if plan.kind.mutates else "read"
                 self._batch.add_drop(plan.service, plan.method, kind, reason)
-        self._notify(
-            Observation(
-                plan.service,
-                plan.method,
-                outcome,
-                seq=seq,
-                reason=reason,
-                evidence=self._evidence(plan.service, seq),
+        if self._observers:
+            self._notify(
+                Observation(
+                    plan.service, plan.method, outcome, seq=seq, reason=reason, evidence=evidence
+                )
             )
-        )
 
     def _count(self, service: str, method: str, outcome: Outcome, evidence: bool) -> None:
         self._child(self._metrics.comparisons, service, method, outcome.value).inc()

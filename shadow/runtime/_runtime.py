@@ -254,6 +254,8 @@ class Runtime:
         self._proxies[proxy.service] = proxy
         writes = [name for name, plan in proxy.plans.items() if plan.kind.mutates]
         self.metrics.register_service(proxy.service, proxy.plans, writes, mode)
+        if self.recorder.is_dirty(proxy.service):  # dirty from an earlier run (the store says)
+            self.metrics.service_dirty.labels(proxy.service).set(1)
 
     def mode_changed(self, service: str, old: Mode, new: Mode) -> None:
         """Switch ``service`` from ``old`` to ``new`` (called under the sequencer lock).

@@ -75,6 +75,9 @@ LATENCY_BOUNDS: tuple[float, ...] = (
 )
 """Upper bounds (seconds) of the store's latency buckets: 10 us x 2^(k/8), then overflow."""
 
+_COMPARED = frozenset({"match", "divergence", "raced", "candidate_error"})
+"""Outcomes where both sides ran: the first of them starts a service's soak clock."""
+
 _TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 _NAME = 120
 
@@ -253,7 +256,8 @@ class StoreBatch:
         entry[0] += 1
         if evidence:
             entry[1] += 1
-        self.first_comparisons.setdefault(service, at)
+        if outcome in _COMPARED:
+            self.first_comparisons.setdefault(service, at)
 
     def add_latency(self, service: str, method: str, side: str, seconds: float) -> None:
         """Count one call's duration into its bucket."""

@@ -31,8 +31,9 @@ __all__ = ["Tape", "TapeClock", "TapeIds", "recording", "replaying"]
 class Tape:
     """The values one authoritative call drew, in order, and a replay position."""
 
-    ids: list[str] = field(default_factory=list)
-    times: list[datetime] = field(default_factory=list)
+    # Ids may be secrets (invitation codes come from the id source): never in a repr.
+    ids: list[str] = field(default_factory=list, repr=False)
+    times: list[datetime] = field(default_factory=list, repr=False)
     replay: bool = False
     id_position: int = 0
     time_position: int = 0

@@ -283,3 +283,31 @@ def test_only_declared_reads_are_needed_for_a_small_contract(make_runtime: MakeR
     runtime = make_runtime()
     proxy = runtime.proxy(PidOnly, "kv")
     assert proxy.worker_pid() > 0
+
+
+def test_a_handed_off_task_never_shows_its_arguments_or_drawn_ids_in_a_repr(
+    make_runtime: MakeRuntime,
+) -> None:
+    runtime = make_runtime()
+    handed: list[Any] = []
+    original = runtime.hand_off
+    runtime.hand_off = lambda task: (handed.append(task), original(task))  # type: ignore[method-assign]
+    kv = runtime.proxy(KeyValue, "kv")
+    kv.put("a", "1", secret="hunter2")
+    (task,) = handed
+    assert task.tape.ids == ["kv-000001"]
+    assert "hunter2" not in repr(task) and "kv-000001" not in repr(task)
+
+
+def test_a_service_left_dirty_by_an_earlier_run_stays_dirty(make_runtime: MakeRuntime) -> None:
+    first = make_runtime()
+    first.proxy(KeyValue, "kv")
+    first.recorder.mark_dirty("kv", 0, method="put", reason="test")
+    first.close()
+    second = make_runtime()
+    seen = observe(second)
+    kv = second.proxy(KeyValue, "kv")
+    gauge = second.metrics.registry.get_sample_value("shadow_service_dirty", {"service": "kv"})
+    assert gauge == 1
+    kv.put("a", "1")
+    assert seen[-1].outcome is Outcome.MATCH and seen[-1].evidence is False
