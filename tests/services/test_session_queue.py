@@ -10,7 +10,9 @@ import threading
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from shadow import Kind, contract_methods
 from shadow.services.contracts.session_queue import (
     Batch,
     BatchDatum,
@@ -63,6 +65,18 @@ def ids_of(items: list[QueueItemSummary]) -> list[int]:
     return [item.item_id for item in items]
 
 
+def test_every_method_is_declared_with_timestamps_and_the_session_kept_secret() -> None:
+    specs = contract_methods(SessionQueueService)
+    assert specs["dequeue"].kind is Kind.READ_WRITE
+    assert specs["enqueue_batch"].kind is Kind.WRITE and specs["get_queue_item"].kind is Kind.READ
+    assert {"session", "batch"} <= specs["enqueue_batch"].compare.sensitive
+    for name in ("dequeue", "get_queue_item", "set_queue_item_session", "list_queue_items"):
+        compare = specs[name].compare
+        assert "session" in compare.sensitive
+        assert compare.timestamps == {"created_at", "updated_at", "started_at", "completed_at"}
+    assert specs["list_queue_items"].compare.rows == "items"
+
+
 # --- enqueue: expansion, ids, capacity, priority ----------------------------------------
 
 
@@ -111,6 +125,25 @@ def test_item_ids_come_back_in_insertion_order_and_each_session_id_from_the_id_s
     items = queue.list_all_queue_items("default")
     assert [values_of(item)[0][2] for item in items] == list(range(40))
     assert [item.session_id for item in items] == sorted(item.session_id for item in items)
+
+
+def test_the_sqlmodel_side_enqueues_a_batch_with_one_bulk_insert(backend: Any) -> None:
+    """One INSERT execution (executemany) for the whole batch, not one per session."""
+    if backend.engine is None:
+        pytest.skip("the legacy layer's bulk path is sqlite3's executemany")
+    inserts: list[bool] = []
+
+    def count(_conn: Any, clause: Any, _multiparams: Any, params: Any, _options: Any) -> None:
+        if isinstance(clause, sa.Insert):
+            inserts.append(True)
+
+    sa.event.listen(backend.engine, "before_execute", count)
+    try:
+        result = make(backend).enqueue_batch("default", batch(runs=300))
+    finally:
+        sa.event.remove(backend.engine, "before_execute", count)
+    assert result.enqueued == 300
+    assert len(inserts) == 1
 
 
 def test_capacity_is_max_queue_size_minus_the_queues_pending_items(backend: Any) -> None:
