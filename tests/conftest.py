@@ -12,16 +12,16 @@ Isolation, and what it costs (measured on the 2-core CI machine):
 * SQLModel SQLite: Alembic builds the schema once per run into a template file
   (about 1 s with Alembic's start-up); each test gets a copy of it under
   ``tmp_path`` (about 1 ms). Building per test cost about 0.15 s.
-* PostgreSQL: the schema is built once per run into a template database
-  ``shadow_tpl_<pid>``; each test gets ``CREATE DATABASE shadow_t_<pid>_<n>
-  TEMPLATE ...`` (about 30 ms) and drops it afterwards (about 10 ms).
-* MariaDB has no template databases, and building the schema with Alembic
-  costs about 2.5 s (each DDL statement commits), so it is built once per run
-  into ``shadow_t_<pid>``; before each test every table is emptied, the queue's
-  AUTO_INCREMENT reset to 1 and the seed rows reinserted (about 0.1 s). Tests
-  run one at a time in a process, so each starts from a fresh, seeded store.
-  Tests that change the schema itself use ``empty_database`` instead, which
-  creates a database of their own.
+* PostgreSQL and MariaDB: Alembic builds the schema once per run into a
+  database ``shadow_t_<pid>``; before each test every table is emptied, the
+  queue's id counter restarted at 1 and the seed rows reinserted (a few tens of
+  milliseconds). Tests run one at a time in a process, so each starts from a
+  fresh, seeded store. Measured alternatives were too slow under load: a
+  PostgreSQL database per test from a template costs 30 ms on an idle machine
+  but over 1 s when the machine is busy (DROP DATABASE forces a checkpoint);
+  building the schema per test costs about 2.5 s on MariaDB, whose DDL
+  statements each commit. Tests that change the schema itself use
+  ``empty_database``, which creates a database of their own.
 
 Database names carry the pid, so concurrent runs on the same servers never see
 each other; databases left behind by a killed run (whose pid is gone) are
@@ -58,7 +58,6 @@ MARIADB_URL = os.environ.get("SHADOW_TEST_MARIADB_URL", "mysql+pymysql://root@12
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 _PREFIX = "shadow_t_"
-_TEMPLATE = f"shadow_tpl_{os.getpid()}"
 _SHARED = f"{_PREFIX}{os.getpid()}"
 _counter = itertools.count(1)
 
@@ -164,29 +163,9 @@ class _Server:
         return create_engine(_with_database(self.url, name))
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[_Server]:
-    """The PostgreSQL server, with a template database holding the migrated schema."""
-    server = _Server(POSTGRES_URL, f"PostgreSQL ({POSTGRES_URL})")
-    built = False
-    if server.error is None:
-        server.execute(f"CREATE DATABASE {_TEMPLATE}")
-        built = True
-        engine = server.engine(_TEMPLATE)
-        try:
-            create_schema(engine)
-        finally:
-            engine.dispose()
-    yield server
-    if built:
-        server.drop(_TEMPLATE)
-    server.admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def mariadb_server() -> Iterator[_Server]:
-    """The MariaDB server, with this run's shared database holding the migrated schema."""
-    server = _Server(MARIADB_URL, f"MariaDB ({MARIADB_URL})")
+def _shared_server(url: str, what: str) -> Iterator[_Server]:
+    """A server with this run's shared database, migrated once by Alembic."""
+    server = _Server(url, what)
     built = False
     if server.error is None:
         server.execute(f"CREATE DATABASE {_SHARED}")
@@ -202,31 +181,36 @@ def mariadb_server() -> Iterator[_Server]:
     server.admin.dispose()
 
 
-@pytest.fixture
-def postgres_engine(postgres_server: _Server) -> Iterator[sa.Engine]:
-    """A fresh PostgreSQL database with the schema, dropped after the test."""
-    postgres_server.require()
-    name = f"{_PREFIX}{os.getpid()}_{next(_counter)}"
-    postgres_server.execute(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
-    engine = postgres_server.engine(name)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        postgres_server.drop(name)
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[_Server]:
+    """The PostgreSQL server, with this run's shared database holding the schema."""
+    yield from _shared_server(POSTGRES_URL, f"PostgreSQL ({POSTGRES_URL})")
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[_Server]:
+    """The MariaDB server, with this run's shared database holding the schema."""
+    yield from _shared_server(MARIADB_URL, f"MariaDB ({MARIADB_URL})")
+
+
+def _next_auto_increment(connection: sa.Connection) -> int:
+    value = connection.exec_driver_sql(
+        "SELECT auto_increment FROM information_schema.tables"
+        " WHERE table_schema = DATABASE() AND table_name = 'session_queue'"
+    ).scalar()
+    return int(value or 1)
 
 
 def _reset(engine: sa.Engine) -> None:
     """Empty every table, restart the queue's ids at 1 and reinsert the seed rows."""
     with engine.begin() as connection:
-        connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
-        try:
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
-        finally:
-            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
-    with engine.begin() as connection:
-        connection.exec_driver_sql("ALTER TABLE session_queue AUTO_INCREMENT = 1")
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER SEQUENCE session_queue_item_id_seq RESTART WITH 1")
+        elif _next_auto_increment(connection) != 1:
+            # MariaDB: DDL, which commits the deletes above; skipped when unneeded (slow)
+            connection.exec_driver_sql("ALTER TABLE session_queue AUTO_INCREMENT = 1")
     with engine.begin() as connection:
         connection.execute(UserTable.__table__.insert().values(**seed.SYSTEM_USER))  # type: ignore[attr-defined]
         connection.execute(
@@ -236,16 +220,26 @@ def _reset(engine: sa.Engine) -> None:
         )
 
 
-@pytest.fixture
-def mariadb_engine(mariadb_server: _Server) -> Iterator[sa.Engine]:
-    """This run's MariaDB database, emptied and reseeded for the test."""
-    mariadb_server.require()
-    engine = mariadb_server.engine(_SHARED)
+def _fresh_engine(server: _Server) -> Iterator[sa.Engine]:
+    server.require()
+    engine = server.engine(_SHARED)
     try:
         _reset(engine)
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def postgres_engine(postgres_server: _Server) -> Iterator[sa.Engine]:
+    """This run's PostgreSQL database, emptied and reseeded for the test."""
+    yield from _fresh_engine(postgres_server)
+
+
+@pytest.fixture
+def mariadb_engine(mariadb_server: _Server) -> Iterator[sa.Engine]:
+    """This run's MariaDB database, emptied and reseeded for the test."""
+    yield from _fresh_engine(mariadb_server)
 
 
 @pytest.fixture
