@@ -121,13 +121,15 @@ DEMO_POLICY_TOML = """\
 # Gate policy for `shadow demo`: a short run on embedded SQLite. It checks
 # coverage and correctness (every declared method seen, no unexplained
 # divergence, no candidate error) but cannot show a production soak: a demo
-# lasts a minute, and many methods are called only a few times in it.
+# lasts a minute, and many methods are called only a few times in it. Latency
+# is only a gross check here (a few dozen calls on a shared machine give a
+# noisy p95); the overhead figures come from the benchmarks in bench/.
 [defaults]
 min_comparisons = 1
 max_divergence_rate = 0.05
 max_candidate_error_rate = 0.01
-max_p95_ratio = 4.0
-min_latency_samples = 20
+max_p95_ratio = 10.0
+min_latency_samples = 50
 min_soak = "0s"
 """
 """The demo's policy: write it as ``gate-policy.toml`` in the demo's work directory."""
