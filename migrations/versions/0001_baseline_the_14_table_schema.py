@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 import shadow.db.types as shadow_types
 from shadow.db import seed, triggers
@@ -655,19 +655,26 @@ def upgrade() -> None:  # noqa: PLR0915  (a baseline builds the whole schema in 
     op.bulk_insert(
         sa.table(
             "users",
-            sa.column("user_id"),
-            sa.column("email"),
-            sa.column("display_name"),
-            sa.column("password_hash"),
+            sa.column("user_id", sa.Text()),
+            sa.column("email", sa.Text()),
+            sa.column("display_name", sa.Text()),
+            sa.column("password_hash", sa.Text()),
             sa.column("is_admin", sa.Boolean()),
             sa.column("is_active", sa.Boolean()),
         ),
         [seed.SYSTEM_USER],
     )
-    op.bulk_insert(
-        sa.table("app_settings", sa.column("key"), sa.column("value")),
-        [{"key": seed.JWT_SECRET_KEY, "value": seed.jwt_secret()}],
-    )
+    if context.is_offline_mode():
+        # Offline SQL is printed and stored: a secret must never be in it.
+        op.execute(
+            "-- app_settings.jwt_secret is not seeded in offline SQL: insert one "
+            "(64 random hex characters) before the application starts"
+        )
+    else:
+        op.bulk_insert(
+            sa.table("app_settings", sa.column("key", sa.Text()), sa.column("value", sa.Text())),
+            [{"key": seed.JWT_SECRET_KEY, "value": seed.jwt_secret()}],
+        )
 
 
 _TABLES_CHILDREN_FIRST = (

@@ -215,6 +215,12 @@ class JsonField(ColumnElement[Any]):
     uses ``json_extract``; PostgreSQL the ``->>`` / ``#>>`` operators on a
     ``json`` cast; MariaDB ``JSON_VALUE``. ``as_integer`` casts the value for
     integer columns where the backend would otherwise return text.
+
+    Scalars (strings, numbers, JSON null) come out the same on every backend.
+    Arrays and objects do not: SQLite returns minified JSON text, PostgreSQL
+    the original text, MariaDB's ``JSON_VALUE`` NULL. The services read such
+    values (``trigger_phrases``, list-shaped ``tags``) from the JSON document
+    itself, never from the generated column.
     """
 
     inherit_cache = True
