@@ -677,3 +677,29 @@ def test_concurrent_enqueues_each_get_exactly_their_own_item_ids(backend: Any) -
     for slot, result in enumerate(results):
         assert result.enqueued == 50
         assert result.item_ids == by_origin[f"w{slot}"]
+
+
+def test_concurrent_enqueues_never_exceed_the_capacity(backend: Any) -> None:
+    """The pending count and the insert are serialized per queue: capacity holds under races."""
+    queue = make(backend, max_queue_size=100)
+    workers = 4
+    enqueued: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(workers)
+
+    def work() -> None:
+        try:
+            start.wait()
+            for _ in range(3):
+                enqueued.append(queue.enqueue_batch("default", batch(runs=20)).enqueued)
+        except BaseException as error:  # collected and re-raised in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert sum(enqueued) == 100
+    assert queue.get_queue_status("default").pending == 100

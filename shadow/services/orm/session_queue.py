@@ -16,10 +16,12 @@ Concurrency:
   IMMEDIATE``, which takes the database's single write lock first.
 * status changes are one conditional ``UPDATE ... WHERE status NOT IN
   (terminal)``: atomic on every backend without a prior read.
-* an enqueue reads the queue's pending count and inserts in one transaction
-  (``BEGIN IMMEDIATE`` on SQLite). On the servers two concurrent enqueues into
-  one queue can both see the same pending count, so capacity can be exceeded
-  by the second batch: a documented gap (the legacy layer, with one lock, has none).
+* an enqueue reads the queue's pending count and inserts under a per-queue
+  lock, so two concurrent enqueues never both fill the same free capacity:
+  SQLite's write lock (``BEGIN IMMEDIATE``), a transaction-scoped advisory lock
+  on PostgreSQL, a named lock (``GET_LOCK``) held until after the commit on
+  MariaDB. Row locks cannot do this: the rows that would need locking are the
+  ones not inserted yet.
 
 Item ids of a batch come back by selecting the batch's rows ordered by
 ``item_id``: the batch id is new, so those are exactly the rows just inserted,
@@ -28,8 +30,10 @@ and ids ascend in insertion order on all three backends.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeAlias
 
 import sqlalchemy as sa
@@ -93,6 +97,11 @@ _SELECT_ITEM = sa.select(*_ITEM_COLUMNS).where(_c.item_id == sa.bindparam("id_")
 _PENDING_STATS = sa.select(sa.func.count(), sa.func.max(_c.priority)).where(
     _c.queue_id == sa.bindparam("queue_id_"), _c.status == "pending"
 )
+# Seconds MariaDB waits for another enqueue into the same queue to finish.
+_QUEUE_LOCK_TIMEOUT = 30
+_PG_QUEUE_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.bindparam("key_"))))
+_MARIADB_GET_LOCK = sa.select(sa.func.get_lock(sa.bindparam("key_"), _QUEUE_LOCK_TIMEOUT))
+_MARIADB_RELEASE_LOCK = sa.select(sa.func.release_lock(sa.bindparam("key_")))
 _PENDING_COUNT = sa.select(sa.func.count()).where(
     _c.queue_id == sa.bindparam("queue_id_"), _c.status == "pending"
 )
@@ -290,7 +299,7 @@ class OrmSessionQueueService(SessionQueueService):
         self, queue_id: str, batch: Batch, prepend: bool = False, user_id: str = "system"
     ) -> EnqueueResult:
         validate_batch(queue_id, batch, self._queue_ids)
-        with self._writer.begin() as conn:
+        with self._locked_queue(queue_id) as conn:
             stats = conn.execute(_PENDING_STATS, {"queue_id_": queue_id}).one()
             pending, top_priority = stats[0], stats[1]
             priority = (top_priority or 0) + 1 if prepend else 0
@@ -316,6 +325,33 @@ class OrmSessionQueueService(SessionQueueService):
             priority=priority,
             item_ids=item_ids,
         )
+
+    @contextmanager
+    def _locked_queue(self, queue_id: str) -> Iterator[sa.Connection]:
+        """A write transaction holding the queue's enqueue lock until it has committed."""
+        dialect = self._engine.dialect.name
+        if dialect not in ("mysql", "mariadb"):
+            with self._writer.begin() as conn:
+                if dialect == "postgresql":
+                    conn.execute(_PG_QUEUE_LOCK, {"key_": f"session_queue:{queue_id}"})
+                yield conn
+            return
+        # MariaDB's named locks belong to the connection, not the transaction: take
+        # the lock, run the transaction, release it only after the commit.
+        key = "session_queue:" + hashlib.sha256(queue_id.encode()).hexdigest()[:40]
+        with self._engine.connect() as conn:
+            locked = conn.execute(_MARIADB_GET_LOCK, {"key_": key}).scalar()
+            conn.commit()
+            if locked != 1:
+                raise TimeoutError(
+                    f"another enqueue held the queue lock for {_QUEUE_LOCK_TIMEOUT} s"
+                )
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.execute(_MARIADB_RELEASE_LOCK, {"key_": key})
+                conn.commit()
 
     def dequeue(self) -> QueueItem | None:
         with self._writer.begin() as conn:
