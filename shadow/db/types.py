@@ -218,9 +218,9 @@ class JsonField(ColumnElement[Any]):
 
     Scalars (strings, numbers, JSON null) come out the same on every backend.
     Arrays and objects do not: SQLite returns minified JSON text, PostgreSQL
-    the original text, MariaDB's ``JSON_VALUE`` NULL. The services read such
-    values (``trigger_phrases``, list-shaped ``tags``) from the JSON document
-    itself, never from the generated column.
+    the original text, MariaDB's ``JSON_VALUE`` NULL. Workflow ``tags`` is a
+    comma-separated string (a scalar); ``models.trigger_phrases`` is a list and
+    must be read from ``config``, never from its generated column.
     """
 
     inherit_cache = True
