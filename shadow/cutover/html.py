@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from shadow.cutover.evidence import OUTCOMES
-from shadow.cutover.report import (
+from shadow.cutover._format import (
     GROUP_HEADER,
     METHOD_HEADER,
     format_seconds,
@@ -20,6 +19,7 @@ from shadow.cutover.report import (
     method_row,
     verdict_word,
 )
+from shadow.cutover.evidence import OUTCOMES
 
 __all__ = ["render_html"]
 

@@ -15,28 +15,30 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from shadow._exceptions import ConfigError
+from shadow.cutover._format import (
+    GROUP_HEADER,
+    METHOD_HEADER,
+    format_ratio,
+    format_seconds,
+    group_row,
+    method_row,
+    verdict_word,
+)
 from shadow.cutover.evidence import OUTCOMES, DivergenceGroup, Evidence, LatencySummary
 from shadow.cutover.gate import GateVerdict, evaluate_gate
+from shadow.cutover.html import render_html
 from shadow.cutover.plan import Mode, PhasePlan
 from shadow.cutover.policy import PolicySet
 
-__all__ = ["FORMATS", "build_report", "format_seconds", "render", "render_json", "render_markdown"]
-
-
-def format_seconds(value: float | None) -> str:
-    """A latency for people: microseconds or milliseconds, three significant figures."""
-    if value is None:
-        return "-"
-    if value < 0.001:
-        return f"{value * 1e6:.3g} us"
-    if value < 1:
-        return f"{value * 1e3:.3g} ms"
-    return f"{value:.3g} s"
-
-
-def format_ratio(value: float | None) -> str:
-    """A candidate/legacy ratio for people."""
-    return "-" if value is None else f"{value:.2f}x"
+__all__ = [
+    "FORMATS",
+    "build_report",
+    "format_ratio",
+    "format_seconds",
+    "render",
+    "render_json",
+    "render_markdown",
+]
 
 
 def _latency(summary: LatencySummary | None) -> dict[str, Any] | None:
@@ -142,54 +144,6 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def verdict_word(passed: bool) -> str:
-    """PASS or FAIL."""
-    return "PASS" if passed else "FAIL"
-
-
-def method_row(service: str, method: Mapping[str, Any]) -> list[str]:
-    """One row of the per-method table (shared by the Markdown and HTML renderers)."""
-    legacy, candidate = method["legacy"] or {}, method["candidate"] or {}
-    return [
-        service,
-        method["method"],
-        *(str(method["outcomes"][outcome]) for outcome in OUTCOMES),
-        *(format_seconds(legacy.get(q)) for q in ("p50", "p95", "p99")),
-        *(format_seconds(candidate.get(q)) for q in ("p50", "p95", "p99")),
-        format_ratio(method["p95_ratio"]),
-    ]
-
-
-METHOD_HEADER = [
-    "service",
-    "method",
-    *OUTCOMES,
-    "legacy p50",
-    "legacy p95",
-    "legacy p99",
-    "candidate p50",
-    "candidate p95",
-    "candidate p99",
-    "p95 ratio",
-]
-
-GROUP_HEADER = ["fingerprint", "method", "count", "state", "note", "expires", "paths", "errors"]
-
-
-def group_row(group: Mapping[str, Any]) -> list[str]:
-    """One row of a divergence-group table."""
-    return [
-        group["fingerprint"],
-        group["method"],
-        str(group["count"]),
-        group["state"],
-        group["note"] or "-",
-        group["expires_at"] or "-",
-        ", ".join(group["paths"]) or "-",
-        ", ".join(group["error_types"]) or "-",
-    ]
-
-
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The report as Markdown."""
     lines = [
@@ -233,16 +187,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _render_html(report: Mapping[str, Any]) -> str:
-    from shadow.cutover.html import render_html  # noqa: PLC0415 -- html.py imports this module
-
-    return render_html(report)
-
-
 FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "json": render_json,
     "md": render_markdown,
-    "html": _render_html,
+    "html": render_html,
 }
 """Renderer by ``--format`` name."""
 
