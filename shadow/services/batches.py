@@ -24,6 +24,7 @@ from shadow.services.contracts.session_queue import Batch
 from shadow.services.errors import RuleViolationError
 
 __all__ = [
+    "MAX_QUEUE_ID_LENGTH",
     "ExpandedBatch",
     "dump_json",
     "expand_batch",
@@ -39,13 +40,22 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+# The longest queue id every backend stores (MariaDB keys it as VARCHAR(255)).
+MAX_QUEUE_ID_LENGTH = 255
+
+
 def validate_batch(queue_id: str, batch: Batch, queue_ids: Collection[str] | None) -> None:
     """Refuse a batch that breaks the rules, with a :class:`RuleViolationError`.
 
-    ``queue_ids`` is the set of known queues, or None when any non-empty id is.
+    ``queue_ids`` is the set of known queues, or None when any non-empty id of
+    at most :data:`MAX_QUEUE_ID_LENGTH` characters is.
     """
-    if not queue_id or (queue_ids is not None and queue_id not in queue_ids):
-        raise RuleViolationError("unknown_queue", f"unknown queue: {queue_id!r}")
+    if (
+        not queue_id
+        or len(queue_id) > MAX_QUEUE_ID_LENGTH
+        or (queue_ids is not None and queue_id not in queue_ids)
+    ):
+        raise RuleViolationError("unknown_queue", f"unknown queue: {queue_id[:80]!r}")
     if batch.runs < 1:
         raise RuleViolationError("invalid_runs", f"runs must be at least 1, got {batch.runs}")
     if batch.data is None:

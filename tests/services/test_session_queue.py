@@ -220,8 +220,11 @@ def test_an_unknown_or_empty_queue_is_refused_and_nothing_is_inserted(backend: A
         assert caught.value.rule == "unknown_queue"
         assert queue.list_all_queue_items(queue_id) == []
     assert queue.enqueue_batch("default", batch()).enqueued == 1
-    with pytest.raises(RuleViolationError):
-        make(backend).enqueue_batch("", batch())
+    any_queue = make(backend)
+    for queue_id in ("", "q" * 256):
+        with pytest.raises(RuleViolationError):
+            any_queue.enqueue_batch(queue_id, batch())
+    assert any_queue.enqueue_batch("q" * 255, batch()).enqueued == 1
 
 
 def test_enqueue_stores_user_origin_destination_and_workflow(backend: Any) -> None:

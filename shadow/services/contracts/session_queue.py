@@ -25,8 +25,9 @@ Decisions where DOMAIN.md is silent (both implementations do the same):
 * Validation (``RuleViolationError``, nothing inserted): ``runs`` below 1
   (``invalid_runs``); ``data`` given but empty, an empty group or a datum
   without items (``empty_data``); unequal item counts inside a group
-  (``unequal_zip``); an empty ``queue_id``, or one outside the ``queue_ids``
-  the service was built with, when it was given any (``unknown_queue``).
+  (``unequal_zip``); an empty ``queue_id``, one longer than 255 characters
+  (what every backend can key), or one outside the ``queue_ids`` the service
+  was built with, when it was given any (``unknown_queue``).
 * Capacity and ``prepend`` priority are per queue: capacity is
   ``max_queue_size`` minus the queue's pending items (never below zero; a full
   queue enqueues nothing and returns ``enqueued=0``); the prepend priority is the
