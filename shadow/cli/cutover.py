@@ -11,7 +11,8 @@ The files, each also settable by environment variable:
   proxies re-read; promotion writes the modes there;
 * ``--store`` / ``SHADOW_STORE_URL``: the divergence store (default: the
   config file's ``store_url``, else the runtime's default);
-* ``--audit-log`` / ``SHADOW_AUDIT_LOG``: JSON lines of every change;
+* ``--audit-log`` / ``SHADOW_AUDIT_LOG``: JSON lines of every change
+  (default: ``shadow-audit.jsonl`` beside the config file);
 * ``--plan`` / ``SHADOW_PHASE_PLAN`` and ``--policy`` / ``SHADOW_GATE_POLICY``
   (default: ``gate-policy.toml`` next to the config file, else built-in);
 * ``--contracts`` / ``SHADOW_CONTRACTS``: ``module:attribute`` naming a mapping
@@ -24,7 +25,6 @@ import getpass
 import json
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -35,8 +35,6 @@ from shadow.cutover import control, review
 from shadow.cutover.contracts import declared_methods, load_object
 from shadow.cutover.evidence import DivergenceGroup
 from shadow.cutover.gate import GateVerdict
-from shadow.cutover.plan import load_plan
-from shadow.cutover.policy import load_policies
 from shadow.cutover.report import build_report, render
 
 __all__ = ["REFERENCE_CONTRACTS", "divergences", "reference_declared_methods", "register"]
@@ -58,8 +56,6 @@ REFERENCE_CONTRACTS = {
 }
 """The reference app's contract per service, as import paths (loaded on use)."""
 
-DEFAULT_STORE_URL = "sqlite:///shadow-store.db"
-
 ConfigOption = Annotated[
     Path,
     typer.Option("--config", envvar="SHADOW_CONFIG_FILE", help="Runtime settings (modes) file."),
@@ -69,7 +65,12 @@ StoreOption = Annotated[
     typer.Option("--store", envvar="SHADOW_STORE_URL", help="Divergence store URL."),
 ]
 AuditOption = Annotated[
-    Path, typer.Option("--audit-log", envvar="SHADOW_AUDIT_LOG", help="Audit log (JSON lines).")
+    Path | None,
+    typer.Option(
+        "--audit-log",
+        envvar="SHADOW_AUDIT_LOG",
+        help="Audit log (JSON lines; default: shadow-audit.jsonl beside --config).",
+    ),
 ]
 PlanOption = Annotated[
     Path | None,
@@ -92,21 +93,6 @@ ActorOption = Annotated[
     str | None, typer.Option("--actor", envvar="SHADOW_ACTOR", help="Who (default: login name).")
 ]
 DEFAULT_CONFIG = Path("shadow.toml")
-DEFAULT_AUDIT = Path("shadow-audit.jsonl")
-
-
-def _store_from_config(config: Path) -> str | None:
-    if not config.is_file():
-        return None
-    try:
-        with config.open("rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"cannot read config file {config}: {error}") from None
-    if isinstance(data.get("shadow"), dict) and len(data) == 1:
-        data = data["shadow"]
-    url = data.get("store_url")
-    return url if isinstance(url, str) else None
 
 
 def reference_declared_methods() -> dict[str, frozenset[str]]:
@@ -134,18 +120,18 @@ def _settings(
     *,
     config: Path,
     store: str | None,
-    audit_log: Path,
+    audit_log: Path | None,
     plan: Path | None,
     policy: Path | None,
     contracts: str | None,
 ) -> control.CutoverSettings:
-    return control.CutoverSettings(
-        modes_file=config,
-        audit_log=audit_log,
+    return control.CutoverSettings.from_files(
+        config,
         declared_methods=_contracts(contracts),
-        store=store or _store_from_config(config) or DEFAULT_STORE_URL,
-        plan=load_plan(plan),
-        policies=load_policies(policy, settings_file=config),
+        store=store,
+        audit_log=audit_log,
+        plan=plan,
+        policy=policy,
     )
 
 
@@ -187,7 +173,7 @@ def gate(
     as_json: JsonOption = False,
     config: ConfigOption = DEFAULT_CONFIG,
     store: StoreOption = None,
-    audit_log: AuditOption = DEFAULT_AUDIT,
+    audit_log: AuditOption = None,
     plan: PlanOption = None,
     policy: PolicyOption = None,
     contracts: ContractsOption = None,
@@ -218,7 +204,7 @@ def status(
     as_json: JsonOption = False,
     config: ConfigOption = DEFAULT_CONFIG,
     store: StoreOption = None,
-    audit_log: AuditOption = DEFAULT_AUDIT,
+    audit_log: AuditOption = None,
     plan: PlanOption = None,
     policy: PolicyOption = None,
     contracts: ContractsOption = None,
@@ -253,7 +239,7 @@ def promote(
     actor: ActorOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
     store: StoreOption = None,
-    audit_log: AuditOption = DEFAULT_AUDIT,
+    audit_log: AuditOption = None,
     plan: PlanOption = None,
     policy: PolicyOption = None,
     contracts: ContractsOption = None,
@@ -290,7 +276,7 @@ def rollback(
     actor: ActorOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
     store: StoreOption = None,
-    audit_log: AuditOption = DEFAULT_AUDIT,
+    audit_log: AuditOption = None,
     plan: PlanOption = None,
     policy: PolicyOption = None,
     contracts: ContractsOption = None,
@@ -320,7 +306,7 @@ def report(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write.")] = None,
     config: ConfigOption = DEFAULT_CONFIG,
     store: StoreOption = None,
-    audit_log: AuditOption = DEFAULT_AUDIT,
+    audit_log: AuditOption = None,
     plan: PlanOption = None,
     policy: PolicyOption = None,
     contracts: ContractsOption = None,
@@ -389,7 +375,7 @@ def list_command(
     as_json: JsonOption = False,
     config: ConfigOption = DEFAULT_CONFIG,
     store: StoreOption = None,
-    audit_log: AuditOption = DEFAULT_AUDIT,
+    audit_log: AuditOption = None,
 ) -> None:
     """Divergence groups, most frequent first."""
     settings = _review_settings(config, store, audit_log)
@@ -416,7 +402,7 @@ def show_command(
     as_json: JsonOption = False,
     config: ConfigOption = DEFAULT_CONFIG,
     store: StoreOption = None,
-    audit_log: AuditOption = DEFAULT_AUDIT,
+    audit_log: AuditOption = None,
 ) -> None:
     """One group with its redacted examples."""
     settings = _review_settings(config, store, audit_log)
@@ -443,7 +429,7 @@ def accept_command(
     actor: ActorOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
     store: StoreOption = None,
-    audit_log: AuditOption = DEFAULT_AUDIT,
+    audit_log: AuditOption = None,
 ) -> None:
     """Accept a group until a date: it stops blocking the gate until then."""
     settings = _review_settings(config, store, audit_log)
@@ -467,7 +453,7 @@ def reopen_command(
     actor: ActorOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
     store: StoreOption = None,
-    audit_log: AuditOption = DEFAULT_AUDIT,
+    audit_log: AuditOption = None,
 ) -> None:
     """Put a group back to open: it blocks the gate again."""
     settings = _review_settings(config, store, audit_log)
@@ -486,7 +472,7 @@ def fixed_command(
     actor: ActorOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
     store: StoreOption = None,
-    audit_log: AuditOption = DEFAULT_AUDIT,
+    audit_log: AuditOption = None,
 ) -> None:
     """Mark a group fixed: it stops blocking, and reopens if it is seen again."""
     settings = _review_settings(config, store, audit_log)
@@ -497,13 +483,12 @@ def fixed_command(
     typer.echo(f"{fingerprint}: fixed")
 
 
-def _review_settings(config: Path, store: str | None, audit_log: Path) -> control.CutoverSettings:
-    # Review needs no contracts or plan: only the store and the audit log.
-    return control.CutoverSettings(
-        modes_file=config,
-        audit_log=audit_log,
-        declared_methods={},
-        store=store or _store_from_config(config) or DEFAULT_STORE_URL,
+def _review_settings(
+    config: Path, store: str | None, audit_log: Path | None
+) -> control.CutoverSettings:
+    # Review needs no contracts: only the store and the audit log.
+    return control.CutoverSettings.from_files(
+        config, declared_methods={}, store=store, audit_log=audit_log
     )
 
 

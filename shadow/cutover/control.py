@@ -34,8 +34,8 @@ from shadow._sources import Clock, SystemClock
 from shadow.cutover.evidence import Evidence
 from shadow.cutover.gate import GateVerdict, evaluate_gate, phase_step
 from shadow.cutover.modes import append_audit, read_modes, write_modes
-from shadow.cutover.plan import REFERENCE_PLAN, Mode, PhasePlan
-from shadow.cutover.policy import PolicySet
+from shadow.cutover.plan import REFERENCE_PLAN, Mode, PhasePlan, load_plan, read_toml
+from shadow.cutover.policy import PolicySet, load_policies
 from shadow.cutover.store import load_evidence
 
 __all__ = [
@@ -48,6 +48,23 @@ __all__ = [
     "rollback",
     "status",
 ]
+
+
+DEFAULT_STORE_URL = "sqlite:///shadow-store.db"
+"""The runtime's default ``store_url``."""
+DEFAULT_AUDIT_LOG = "shadow-audit.jsonl"
+
+
+def store_url_of(config: Path) -> str | None:
+    """The ``store_url`` a runtime settings file names, if it exists and names one."""
+    if not config.is_file():
+        return None
+    data = read_toml(config, "config")
+    wrapped = data.get("shadow")
+    if isinstance(wrapped, dict) and len(data) == 1:
+        data = wrapped
+    url = data.get("store_url")
+    return url if isinstance(url, str) else None
 
 
 class PromotionRefused(ShadowError):
@@ -71,6 +88,33 @@ class CutoverSettings:
     policies: PolicySet = field(default_factory=PolicySet)
     clock: Clock = field(default_factory=SystemClock)
     evidence_source: Callable[[CutoverSettings], Evidence] | None = None
+
+    @classmethod
+    def from_files(
+        cls,
+        config: Path,
+        *,
+        declared_methods: Mapping[str, Collection[str]],
+        store: str | None = None,
+        audit_log: Path | None = None,
+        plan: Path | None = None,
+        policy: Path | None = None,
+    ) -> CutoverSettings:
+        """Settings around a runtime settings file, the way the CLI resolves them.
+
+        The store defaults to the file's ``store_url`` (else the runtime's
+        default), the audit log to ``shadow-audit.jsonl`` beside the file, the
+        policy to ``gate-policy.toml`` beside it (else the built-in defaults),
+        the plan to the reference plan.
+        """
+        return cls(
+            modes_file=config,
+            audit_log=audit_log or config.parent / DEFAULT_AUDIT_LOG,
+            declared_methods=declared_methods,
+            store=store or store_url_of(config) or DEFAULT_STORE_URL,
+            plan=load_plan(plan),
+            policies=load_policies(policy, settings_file=config),
+        )
 
     def evidence(self) -> Evidence:
         """Read the current evidence (from the store unless a source was given)."""

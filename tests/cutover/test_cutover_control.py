@@ -165,3 +165,24 @@ def test_status_shows_mode_phase_and_per_service_readiness(tmp_path: Path) -> No
     assert rows["users"].phase == 2 and rows["users"].ready
     assert rows["queue"].blocking == ("previous_phase",)
     assert json.dumps(rows["state"].to_dict())
+
+
+def test_settings_from_files_resolve_store_audit_log_and_policy_beside_the_config(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "shadow.toml"
+    config.write_text('store_url = "sqlite:////data/store.db"\n')
+    (tmp_path / "gate-policy.toml").write_text("[defaults]\nmin_comparisons = 3\n")
+    settings = CutoverSettings.from_files(config, declared_methods=DECLARED)
+    assert settings.store == "sqlite:////data/store.db"
+    assert settings.audit_log == tmp_path / "shadow-audit.jsonl"
+    assert settings.policies.for_phase(2).min_comparisons == 3
+    config.write_text('[shadow]\nstore_url = "sqlite:////other.db"\n')
+    assert CutoverSettings.from_files(config, declared_methods={}).store == "sqlite:////other.db"
+    explicit = CutoverSettings.from_files(
+        tmp_path / "missing.toml", declared_methods={}, store="sqlite:////x.db"
+    )
+    assert explicit.store == "sqlite:////x.db"
+    assert CutoverSettings.from_files(tmp_path / "missing.toml", declared_methods={}).store == (
+        "sqlite:///shadow-store.db"
+    )
