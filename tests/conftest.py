@@ -94,6 +94,10 @@ def _unreachable(what: str, error: Exception) -> None:
     pytest.skip(message)
 
 
+def _masked(url: str) -> str:
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
 def _with_database(url: str, database: str) -> sa.URL:
     return sa.make_url(url).set(database=database)
 
@@ -184,13 +188,13 @@ def _shared_server(url: str, what: str) -> Iterator[_Server]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[_Server]:
     """The PostgreSQL server, with this run's shared database holding the schema."""
-    yield from _shared_server(POSTGRES_URL, f"PostgreSQL ({POSTGRES_URL})")
+    yield from _shared_server(POSTGRES_URL, f"PostgreSQL ({_masked(POSTGRES_URL)})")
 
 
 @pytest.fixture(scope="session")
 def mariadb_server() -> Iterator[_Server]:
     """The MariaDB server, with this run's shared database holding the schema."""
-    yield from _shared_server(MARIADB_URL, f"MariaDB ({MARIADB_URL})")
+    yield from _shared_server(MARIADB_URL, f"MariaDB ({_masked(MARIADB_URL)})")
 
 
 def _next_auto_increment(connection: sa.Connection) -> int:

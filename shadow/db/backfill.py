@@ -113,4 +113,6 @@ def _set_next_item_id(connection: sa.Connection, next_id: int) -> None:
             "SELECT setval('session_queue_item_id_seq', %s, false)", (next_id,)
         )
     else:
+        # MariaDB: DDL commits implicitly, so the copy is committed just before this;
+        # the counter cannot be set in the same transaction there.
         connection.exec_driver_sql(f"ALTER TABLE session_queue AUTO_INCREMENT = {int(next_id)}")
