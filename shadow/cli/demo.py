@@ -44,6 +44,9 @@ def demo(
     worker: Annotated[str, typer.Option(help="Mirror worker: process, thread or inline.")] = (
         "process"
     ),
+    rate: Annotated[
+        float | None, typer.Option(help="Pace API requests to this many per second (all threads).")
+    ] = None,
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve /metrics on 127.0.0.1 at this port (0: any free).")
     ] = None,
@@ -62,6 +65,7 @@ def demo(
         aa=aa,
         worker=_choice(WorkerKind, worker, "--worker", tuple(WorkerKind)),
         metrics_port=metrics_port,
+        rate=rate,
     )
     options.validate()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ from shadow._contract import contract_methods
 from shadow._exceptions import ConfigError
 from shadow._sources import UuidIds
 from shadow.db.backfill import copy_rows
-from shadow.db.engine import create_engine, create_schema, parse_url
+from shadow.db.engine import connectable, create_engine, create_schema, parse_url
 from shadow.db.legacy import open_legacy
 from shadow.db.migrate import downgrade
 from shadow.demo.histograms import merged_quantiles
@@ -191,18 +191,13 @@ def _prepare_stores(workdir: Path, options: DemoOptions) -> str:
         _sqlite_copy(legacy_path, candidate_path)
         return f"sqlite:///{candidate_path}"
     url = options.candidate_url or f"sqlite:///{candidate_path}"
-    engine = create_engine(url)
-    try:
+    # connectable() proves the server answers, so a wrong URL is one clear ConfigError.
+    with connectable(url, must_exist=False) as engine:
         if options.candidate_url is not None:
             downgrade(engine, "base")  # a server database: start from an empty schema
         create_schema(engine)
-        legacy_engine = create_engine(f"sqlite:///{legacy_path}")
-        try:
+        with connectable(f"sqlite:///{legacy_path}") as legacy_engine:
             copy_rows(legacy_engine, engine)
-        finally:
-            legacy_engine.dispose()
-    finally:
-        engine.dispose()
     return url
 
 

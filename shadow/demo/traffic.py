@@ -414,7 +414,8 @@ def _tour_library(s: ReferenceServices, world: World, rng: random.Random) -> Non
         s.client_state.set_by_key("nobody", "gallery.view", '{"v": 0}')
     s.client_state.delete("system")
 
-    presets = s.style_presets.create_many([_preset(n) for n in range(1, 4)], "system")
+    presets = s.style_presets.create_many([_preset(n) for n in range(1, 3)], "system")
+    presets.append(s.style_presets.create(_preset(3), "system"))
     for preset in presets:
         world.add(world.presets, preset.id)
     s.style_presets.get(presets[0].id)

@@ -1,0 +1,29 @@
+"""A candidate factory with one planted bug, for `shadow demo --candidate-factory`.
+
+``build`` returns the real SQLModel services except that ``style_presets.get``
+upper-cases the preset's name: a wrong result in one method of one phase-1
+service. Tests use it to check that the runtime reports exactly that service,
+method and differing path, and that the caller still gets the legacy answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shadow._sources import Clock, IdSource
+from shadow.db.engine import create_engine
+from shadow.demo.wiring import build_candidate
+from shadow.services.contracts.style_presets import StylePresetRecord
+from shadow.services.orm.style_presets import OrmStylePresetsService
+
+
+class _ShoutingStylePresets(OrmStylePresetsService):
+    def get(self, style_preset_id: str) -> StylePresetRecord:
+        record = super().get(style_preset_id)
+        return record.model_copy(update={"name": record.name.upper()})
+
+
+def build(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
+    services = build_candidate(ids=ids, clock=clock, url=url)
+    services["style_presets"] = _ShoutingStylePresets(create_engine(url), ids=ids, clock=clock)
+    return services
