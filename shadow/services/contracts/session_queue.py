@@ -53,7 +53,8 @@ Decisions where DOMAIN.md is silent (both implementations do the same):
   queue's first pending item in that order.
 * ``list_queue_items``: ``cursor`` is the ``item_id`` and ``priority`` the
   priority of the last item of the previous page (``priority`` is ignored
-  without a cursor); the status and destination filters apply on every page;
+  without a cursor); ``status`` and ``destination`` are keyword-only filters
+  and apply on every page;
   ``limit`` must be at least 1 (``invalid_limit``). List results carry no session
   or workflow JSON (``QueueItemSummary``); single-item results do (``QueueItem``).
 * ``is_empty``: the queue has no pending item; ``is_full``: its pending items
