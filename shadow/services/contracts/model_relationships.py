@@ -5,7 +5,7 @@ where DOMAIN.md is silent):
 
 * A relationship is stored once, as the pair sorted by code point, so
   ``(a, b)`` and ``(b, a)`` are the same relationship and lookups work from
-  either end. Relating a model to itself is a
+  either end. Relating a model to itself (or removing such a relationship) is a
   :class:`~shadow.services.errors.RuleViolationError` (rule ``self_relationship``);
   adding an existing relationship changes nothing.
 * Both keys must name registered models: otherwise

@@ -157,6 +157,16 @@ class OrmImagesService(ImagesService):
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
         self._engine = engine
+        # Writes take SQLite's write lock up front, as the legacy BEGIN IMMEDIATE does, so
+        # a read-then-write call (delete_intermediates) never fails upgrading its lock.
+        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        # On the servers a one-statement read in autocommit mode is one round trip instead
+        # of three (BEGIN, SELECT, ROLLBACK); SQLite's transactions are shadow.db.engine's.
+        self._reader = (
+            engine
+            if engine.dialect.name == "sqlite"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._ids = ids
         self._clock = clock
         self._dialect = engine.dialect.name
@@ -229,7 +239,7 @@ class OrmImagesService(ImagesService):
         }
         if user_id is not None:
             values["user_id"] = user_id
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             try:
                 conn.execute(self._insert, values)
             except IntegrityError as error:
@@ -239,14 +249,14 @@ class OrmImagesService(ImagesService):
         return SavedImage(image_name=image_name, created_at=created_at)
 
     def get(self, image_name: str) -> ImageRecord:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(self._get, {"image_name": image_name}).first()
         if row is None:
             raise NotFoundError("image", image_name)
         return _record(row)
 
     def get_metadata(self, image_name: str) -> dict[str, Any] | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(self._metadata, {"image_name": image_name}).first()
         if row is None:
             raise NotFoundError("image", image_name)
@@ -255,7 +265,7 @@ class OrmImagesService(ImagesService):
         return metadata
 
     def get_user_id(self, image_name: str) -> str | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             user_id: str | None = conn.execute(
                 self._user_id, {"image_name": image_name}
             ).scalar_one_or_none()
@@ -277,21 +287,21 @@ class OrmImagesService(ImagesService):
                 .where(_images.c.image_name == sa.bindparam("key"))
                 .values({column: sa.bindparam(column) for column in columns})
             )
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(statement, {**values, "key": image_name})
 
     def delete(self, image_name: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(self._delete, {"image_name": image_name})
 
     def delete_many(self, image_names: Sequence[str]) -> None:
         if not image_names:
             return
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(self._delete_names, {"names": list(image_names)})
 
     def delete_intermediates(self) -> list[ImageLocation]:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             rows = conn.execute(self._intermediates).all()
             conn.execute(self._delete_intermediates)
         locations = [
@@ -301,7 +311,7 @@ class OrmImagesService(ImagesService):
         return sorted(locations, key=lambda location: location.image_name)
 
     def get_intermediates_count(self, user_id: str | None = None) -> int:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             if user_id is None:
                 count: int = conn.execute(self._count_intermediates).scalar_one()
             else:
@@ -369,7 +379,7 @@ class OrmImagesService(ImagesService):
             is_admin=is_admin,
         )
         order = (bool(starred_first), OrderDirection(order_dir))
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(self._list(shape).names[order], params).all()
         return ImageNames(
             image_names=[row.image_name for row in rows],
@@ -388,7 +398,7 @@ class OrmImagesService(ImagesService):
             is_admin=False,
         )
         statement = self._list(shape).page[(True, OrderDirection.DESC)]
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(statement, {**params, "limit": 1, "offset": 0}).first()
         return None if row is None else _record(row)
 

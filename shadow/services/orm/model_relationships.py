@@ -31,6 +31,13 @@ class OrmModelRelationshipsService(ModelRelationshipsService):
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
         self._engine = engine
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        # On the servers a one-statement read in autocommit mode is one round trip instead
+        # of three (BEGIN, SELECT, ROLLBACK); SQLite's transactions are shadow.db.engine's.
+        self._reader = (
+            engine
+            if engine.dialect.name == "sqlite"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._ids = ids
         self._clock = clock
         dialect = engine.dialect.name
@@ -78,13 +85,13 @@ class OrmModelRelationshipsService(ModelRelationshipsService):
             conn.execute(self._delete, {"k1": first, "k2": second})
 
     def get_related_model_keys(self, model_key: str) -> list[str]:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             keys = conn.execute(self._related, {"key": model_key}).scalars().all()
         return sorted(keys)
 
     def get_related_model_keys_batch(self, model_keys: Sequence[str]) -> list[str]:
         if not model_keys:
             return []
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             keys = conn.execute(self._related_batch, {"keys": list(model_keys)}).scalars().all()
         return sorted(keys)

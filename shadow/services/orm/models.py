@@ -51,6 +51,13 @@ class OrmModelsService(ModelsService):
         self._engine = engine
         # Read-then-write calls take SQLite's write lock up front.
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        # On the servers a one-statement read in autocommit mode is one round trip instead
+        # of three (BEGIN, SELECT, ROLLBACK); SQLite's transactions are shadow.db.engine's.
+        self._reader = (
+            engine
+            if engine.dialect.name == "sqlite"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._ids = ids
         self._clock = clock
         dialect = engine.dialect.name
@@ -157,21 +164,21 @@ class OrmModelsService(ModelsService):
         return ModelConfig.model_validate_json(stored)
 
     def get_model(self, key: str) -> ModelConfig:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             text = conn.execute(self._get, {"key": key}).scalar_one_or_none()
         if text is None:
             raise NotFoundError("model", key)
         return ModelConfig.model_validate_json(text)
 
     def get_model_by_hash(self, hash: str) -> ModelConfig:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             text = conn.execute(self._first_by_hash, {"hash": hash}).scalar_one_or_none()
         if text is None:
             raise NotFoundError("model with hash", hash)
         return ModelConfig.model_validate_json(text)
 
     def exists(self, key: str) -> bool:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return conn.execute(self._exists, {"key": key}).first() is not None
 
     def search_by_attr(
@@ -195,19 +202,19 @@ class OrmModelsService(ModelsService):
                 .where(*(self._filter_columns[name] == sa.bindparam(name) for name in params))
                 .order_by(*self._orders[order])
             )
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _load(conn.execute(statement, params).all())
 
     def search_by_path(self, path: str) -> list[ModelConfig]:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _load(conn.execute(self._by_path, {"path": path}).all())
 
     def search_by_hash(self, hash: str) -> list[ModelConfig]:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _load(conn.execute(self._by_hash, {"hash": hash}).all())
 
     def all_models(self) -> list[ModelConfig]:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _load(conn.execute(self._all).all())
 
     def list_models(
