@@ -35,9 +35,9 @@ __all__ = [
 NO_BOARD = "none"
 """The board id that stands for "on no board"."""
 
-IMAGE_CATEGORIES = ("general",)
+IMAGE_CATEGORIES: tuple[str, ...] = ("general",)
 """Image categories counted by ``get_image_count_for_board``."""
-ASSET_CATEGORIES = ("control", "mask", "user", "other")
+ASSET_CATEGORIES: tuple[str, ...] = ("control", "mask", "user", "other")
 """Image categories counted by ``get_asset_count_for_board``."""
 
 

@@ -47,15 +47,21 @@ def _from_board(statement: sa.Select[Any], no_board: bool) -> sa.Select[Any]:
     return statement.select_from(_on_board).where(_links.c.board_id == sa.bindparam("bid"))
 
 
-def _count(no_board: bool) -> sa.Select[Any]:
+def _count(no_board: bool, categories: tuple[str, ...]) -> sa.Select[Any]:
+    # The categories are fixed per method: equalities, not an "expanding" IN list
+    # that would be re-rendered into the SQL on every execution.
     statement = sa.select(sa.func.count()).where(
         _images.c.is_intermediate == sa.false(),
-        _images.c.image_category.in_(sa.bindparam("categories", expanding=True)),
+        sa.or_(*(_images.c.image_category == category for category in categories)),
     )
     return _from_board(statement, no_board)
 
 
-_COUNTS = {no_board: _count(no_board) for no_board in (False, True)}
+_COUNTS: dict[tuple[bool, tuple[str, ...]], sa.Select[Any]] = {
+    (no_board, categories): _count(no_board, categories)
+    for no_board in (False, True)
+    for categories in (IMAGE_CATEGORIES, ASSET_CATEGORIES)
+}
 
 
 def _upsert(dialect: str) -> sa.Insert:
@@ -146,13 +152,10 @@ class OrmBoardImagesService(BoardImagesService):
         with self._reader.connect() as conn:
             return list(conn.execute(self._names_statement(key), params).scalars())
 
-    def _count(self, board_id: str, categories: Sequence[str]) -> int:
-        no_board = board_id == NO_BOARD
+    def _count(self, board_id: str, categories: tuple[str, ...]) -> int:
+        statement = _COUNTS[(board_id == NO_BOARD, categories)]
         with self._reader.connect() as conn:
-            count = conn.execute(
-                _COUNTS[no_board], {"bid": board_id, "categories": list(categories)}
-            ).scalar_one()
-        return int(count)
+            return int(conn.execute(statement, {"bid": board_id}).scalar_one())
 
     def get_image_count_for_board(self, board_id: str) -> int:
         return self._count(board_id, IMAGE_CATEGORIES)

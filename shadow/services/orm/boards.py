@@ -71,7 +71,10 @@ _visible_to_user = sa.or_(
     _boards.c.board_id.in_(
         sa.select(_shared.c.board_id).where(_shared.c.user_id == sa.bindparam("user_id"))
     ),
-    _boards.c.board_visibility.in_([BoardVisibility.SHARED.value, BoardVisibility.PUBLIC.value]),
+    # Two equalities rather than IN [...]: a literal list would be an "expanding"
+    # parameter, re-rendered into the SQL on every execution.
+    _boards.c.board_visibility == BoardVisibility.SHARED.value,
+    _boards.c.board_visibility == BoardVisibility.PUBLIC.value,
 )
 _not_archived = sa.or_(_boards.c.archived.is_(None), _boards.c.archived == sa.false())
 
