@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
+from shadow import Order, contract_methods
 from shadow.services.contracts.images import (
     ImageCategory,
     ImageChanges,
@@ -323,6 +324,13 @@ def test_delete_many_deletes_the_named_images_and_skips_missing_ones(
     assert _sql(backend, "SELECT COUNT(*) FROM board_images") == [(0,)]
 
 
+def test_delete_many_handles_thousands_of_names(images: ImagesService) -> None:
+    _save(images, "kept")
+    _save(images, "gone")
+    images.delete_many([*(f"missing-{n}" for n in range(40_000)), "gone"])
+    assert images.get_image_names().image_names == ["kept"]
+
+
 def test_delete_intermediates_returns_sorted_locations_and_keeps_the_rest(
     backend: Backend, images: ImagesService
 ) -> None:
@@ -537,3 +545,18 @@ def test_most_recent_image_for_board_prefers_starred_then_newest_non_intermediat
     images.update("old_star", ImageChanges(starred=False))
     record = images.get_most_recent_image_for_board("b1")
     assert record is not None and record.image_name == "new"
+
+
+def test_every_public_method_is_declared_with_its_comparison_spec() -> None:
+    specs = contract_methods(ImagesService)
+    writes = {name for name, spec in specs.items() if spec.kind.mutates}
+    assert writes == {"save", "update", "delete", "delete_many", "delete_intermediates"}
+    page = specs["get_many"].compare
+    assert (page.order, page.rows, page.sort_key) == (
+        Order.TIES,
+        "items",
+        ("starred", "created_at"),
+    )
+    assert {"created_at", "updated_at"} <= page.timestamps
+    assert "metadata" in specs["save"].compare.sensitive
+    assert specs["get_metadata"].compare.sensitive_result

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
+from shadow import contract_methods
 from shadow.services.contracts.model_relationships import ModelRelationshipsService
 from shadow.services.contracts.models import ModelConfig, ModelsService
 from shadow.services.errors import NotFoundError, RuleViolationError
@@ -141,3 +142,17 @@ def test_deleting_a_model_removes_its_relationships_from_both_ends(
     assert _stored_pairs(backend) == [("c", "d")]
     assert relationships.get_related_model_keys("a") == []
     assert relationships.get_related_model_keys_batch(["a", "c"]) == ["d"]
+
+
+def test_batch_lookup_of_thousands_of_keys_works(relationships: ModelRelationshipsService) -> None:
+    relationships.add_model_relationship("a", "b")
+    many = [f"missing-{n}" for n in range(20_000)]
+    assert relationships.get_related_model_keys_batch([*many, "a"]) == ["b"]
+
+
+def test_every_public_method_is_declared_read_or_write() -> None:
+    specs = contract_methods(ModelRelationshipsService)
+    assert {name for name, spec in specs.items() if spec.kind.mutates} == {
+        "add_model_relationship",
+        "remove_model_relationship",
+    }

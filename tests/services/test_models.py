@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import ValidationError
 
+from shadow import contract_methods
 from shadow.services.contracts.models import (
     ModelChanges,
     ModelConfig,
@@ -356,3 +357,14 @@ def test_list_models_refuses_a_negative_page_or_zero_per_page(models: ModelsServ
         models.list_models(page=-1)
     with pytest.raises(RuleViolationError):
         models.list_models(per_page=0)
+
+
+def test_every_public_method_is_declared_read_or_write() -> None:
+    specs = contract_methods(ModelsService)
+    assert {name for name, spec in specs.items() if spec.kind.mutates} == {
+        "add_model",
+        "del_model",
+        "replace_model",
+        "update_model",
+    }
+    assert specs["list_models"].compare.rows == "items"

@@ -11,6 +11,8 @@ from shadow.services.errors import NotFoundError
 
 __all__ = ["LegacyModelRelationshipsService"]
 
+_CHUNK = 500
+
 _RELATED = (
     "SELECT model_key_2 FROM model_relationships WHERE model_key_1 = ?"
     " UNION SELECT model_key_1 FROM model_relationships WHERE model_key_2 = ?"
@@ -53,11 +55,18 @@ class LegacyModelRelationshipsService(ModelRelationshipsService):
     def get_related_model_keys_batch(self, model_keys: Sequence[str]) -> list[str]:
         if not model_keys:
             return []
-        marks = ",".join("?" * len(model_keys))
+        keys = list(model_keys)
+        related: set[str] = set()
         with self._db.transaction() as cur:
-            rows = cur.execute(
-                f"SELECT model_key_2 FROM model_relationships WHERE model_key_1 IN ({marks}) UNION"
-                f" SELECT model_key_1 FROM model_relationships WHERE model_key_2 IN ({marks})",
-                [*model_keys, *model_keys],
-            ).fetchall()
-        return sorted(row[0] for row in rows)
+            # Chunked: SQLite refuses statements with more than 32,766 parameters.
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = cur.execute(
+                    f"SELECT model_key_2 FROM model_relationships WHERE model_key_1 IN ({marks})"
+                    f" UNION SELECT model_key_1 FROM model_relationships"
+                    f" WHERE model_key_2 IN ({marks})",
+                    [*chunk, *chunk],
+                ).fetchall()
+                related.update(row[0] for row in rows)
+        return sorted(related)

@@ -62,6 +62,7 @@ _RECORD_COLUMNS = (
 )
 _CHANGEABLE = ("image_category", "session_id", "is_intermediate", "starred")
 _MARIADB_DUPLICATE_KEY = 1062
+_CHUNK = 500
 
 
 def _record(row: Any) -> ImageRecord:
@@ -297,8 +298,11 @@ class OrmImagesService(ImagesService):
     def delete_many(self, image_names: Sequence[str]) -> None:
         if not image_names:
             return
+        names = list(image_names)
         with self._writer.begin() as conn:
-            conn.execute(self._delete_names, {"names": list(image_names)})
+            # Chunked: SQLite refuses statements with more than 32,766 parameters.
+            for start in range(0, len(names), _CHUNK):
+                conn.execute(self._delete_names, {"names": names[start : start + _CHUNK]})
 
     def delete_intermediates(self) -> list[ImageLocation]:
         with self._writer.begin() as conn:

@@ -23,6 +23,7 @@ __all__ = ["OrmModelRelationshipsService"]
 _relationships: sa.Table = ModelRelationshipTable.__table__  # type: ignore[attr-defined]
 _models: sa.Table = ModelTable.__table__  # type: ignore[attr-defined]
 _MARIADB_DUPLICATE_KEY = 1062
+_CHUNK = 500  # keys per statement: SQLite refuses more than 32,766 parameters
 
 
 class OrmModelRelationshipsService(ModelRelationshipsService):
@@ -92,6 +93,12 @@ class OrmModelRelationshipsService(ModelRelationshipsService):
     def get_related_model_keys_batch(self, model_keys: Sequence[str]) -> list[str]:
         if not model_keys:
             return []
-        with self._reader.connect() as conn:
-            keys = conn.execute(self._related_batch, {"keys": list(model_keys)}).scalars().all()
-        return sorted(keys)
+        keys = list(model_keys)
+        chunks = [keys[start : start + _CHUNK] for start in range(0, len(keys), _CHUNK)]
+        # Several statements read in one transaction, so they see one state.
+        source = self._reader if len(chunks) == 1 else self._engine
+        related: set[str] = set()
+        with source.connect() as conn:
+            for chunk in chunks:
+                related.update(conn.execute(self._related_batch, {"keys": chunk}).scalars())
+        return sorted(related)
