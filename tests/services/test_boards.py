@@ -365,6 +365,14 @@ def test_name_order_is_case_insensitive_and_code_point_based(boards: BoardsServi
     assert [board.board_name for board in descending] == expected[::-1]
 
 
+def test_name_order_folds_only_ascii_letters_as_sqlite_lower_does(boards: BoardsService) -> None:
+    # SQLite's lower() leaves "É" (U+00C9) alone, so it sorts before "é" (U+00E9).
+    for name in ["éa", "Éb", "Ea", "eB"]:
+        boards.save(name, "u")
+    ascending = boards.get_all("u", False, BoardOrder.BOARD_NAME, Direction.ASC)
+    assert [board.board_name for board in ascending] == ["Ea", "eB", "Éb", "éa"]
+
+
 def test_equal_names_are_ordered_by_board_id(boards: BoardsService) -> None:
     first = boards.save("Same", "u")
     second = boards.save("same", "u")

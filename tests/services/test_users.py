@@ -489,7 +489,8 @@ def test_create_invitation_returns_the_code_and_stores_only_its_hash(
         i=invitation.invitation_id,
     )[0]
     assert stored == hashlib.sha256(created.code.encode()).hexdigest()
-    assert created.code not in repr(invitation)
+    assert created.code not in repr(created)
+    assert created.code not in str(created)
 
 
 def test_create_invitation_needs_a_known_inviter_and_a_new_email(

@@ -25,8 +25,8 @@ where DOMAIN.md is silent):
   true; NULL counts as not archived) only with ``include_archived``. ``total``
   counts distinct boards under the same filter.
 * Order: ``created_at`` or the name case-insensitively (SQLite's ``lower()``,
-  which folds ASCII letters only; the candidate compares the folded names
-  byte-wise on every backend), in ``direction``; equal keys are broken by
+  which folds ASCII letters only, then code-point order, on every backend), in
+  ``direction``; equal keys are broken by
   ``board_id`` in the same direction so offset paging never repeats or skips a
   board. Because the sort key depends on an argument, and a :class:`Compare`
   spec is static, the runtime compares these lists as sets keyed by

@@ -59,6 +59,8 @@ import hashlib
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 
+from pydantic import Field
+
 from shadow._contract import Order, read, read_write, write
 from shadow.services.contracts.pages import OffsetPage, Record
 from shadow.services.errors import RuleViolationError
@@ -124,10 +126,14 @@ class Invitation(Record):
 
 
 class CreatedInvitation(Record):
-    """A new invitation and its code: the only time the code is handed out."""
+    """A new invitation and its code: the only time the code is handed out.
+
+    The code is left out of ``repr`` (it is a secret); the comparison spec of
+    ``create_invitation`` declares it sensitive.
+    """
 
     invitation: Invitation
-    code: str
+    code: str = Field(repr=False)
 
 
 class UsersService(ABC):

@@ -2,11 +2,9 @@
 
 Statements are built once: the fixed ones at import, the listing variants
 (admin or not, archived or not, order column, direction) and the update
-variants (which columns change) on first use, then cached. Name order is
-``lower(board_name)`` compared byte-wise, which is what SQLite does: on
-PostgreSQL the name is lowered under the ``C`` collation (ASCII-only folding,
-as SQLite's ``lower()``), on MariaDB under ``utf8mb4_bin`` (MariaDB also folds
-non-ASCII letters there: the one documented gap).
+variants (which columns change) on first use, then cached. Name order is what
+SQLite's ``ORDER BY lower(board_name)`` gives -- ASCII-only case folding,
+code-point order -- rendered per dialect by :mod:`shadow.services.orm._portable`.
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ from shadow.services.contracts.boards import (
 )
 from shadow.services.contracts.pages import OffsetPage
 from shadow.services.errors import NotFoundError
+from shadow.services.orm._portable import ascii_lower, code_point_order
 
 __all__ = ["OrmBoardsService"]
 
@@ -96,13 +95,9 @@ def _board(row: sa.RowMapping) -> Board:
     )
 
 
-def _name_key(dialect: str) -> sa.ColumnElement[str]:
-    """``lower(board_name)`` folded and compared byte-wise, as SQLite does it."""
-    if dialect == "postgresql":
-        return sa.func.lower(_boards.c.board_name.collate("C"))
-    if dialect in ("mysql", "mariadb"):
-        return sa.func.lower(_boards.c.board_name).collate("utf8mb4_bin")
-    return sa.func.lower(_boards.c.board_name)
+def _name_key(dialect: str) -> sa.ColumnElement[Any]:
+    """SQLite's ``lower(board_name)`` (ASCII folding), ordered by code point, on any backend."""
+    return code_point_order(ascii_lower(_boards.c.board_name, dialect), dialect)
 
 
 def _share_upsert(dialect: str) -> sa.Insert:
