@@ -35,6 +35,7 @@ from shadow.cutover import control, review
 from shadow.cutover.contracts import declared_methods, load_object
 from shadow.cutover.evidence import DivergenceGroup
 from shadow.cutover.gate import GateVerdict
+from shadow.cutover.modes import kill_switch_on
 from shadow.cutover.report import build_report, render
 
 __all__ = ["REFERENCE_CONTRACTS", "divergences", "reference_declared_methods", "register"]
@@ -225,6 +226,8 @@ def status(
     if as_json:
         typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
+    if kill_switch_on(settings.modes_file):
+        typer.echo("KILL SWITCH ON: every service not in sqlmodel runs legacy-only")
     typer.echo(f"{'phase':<6}{'service':<22}{'mode':<10}readiness")
     for row in rows:
         readiness = "ready" if row.ready else "blocked: " + ", ".join(row.blocking)

@@ -33,7 +33,7 @@ from shadow._exceptions import ConfigError, ShadowError
 from shadow._sources import Clock, SystemClock
 from shadow.cutover.evidence import Evidence
 from shadow.cutover.gate import GateVerdict, evaluate_gate, phase_step
-from shadow.cutover.modes import append_audit, read_modes, write_modes
+from shadow.cutover.modes import append_audit, locked, read_modes, write_modes
 from shadow.cutover.plan import REFERENCE_PLAN, Mode, PhasePlan, load_plan, read_toml
 from shadow.cutover.policy import PolicySet, load_policies
 from shadow.cutover.store import load_evidence
@@ -228,6 +228,19 @@ def promote(
     nothing is written then.
     """
     chosen = _chosen(settings, phase, service)
+    with locked(settings.modes_file):
+        return _promote_locked(settings, phase, chosen, service, actor=actor, reason=reason)
+
+
+def _promote_locked(
+    settings: CutoverSettings,
+    phase: int,
+    chosen: tuple[str, ...],
+    service: str | None,
+    *,
+    actor: str,
+    reason: str,
+) -> Transition:
     verdict = gate(settings, phase, service=service)
     if verdict.target is None:
         raise PromotionRefused(f"{', '.join(chosen)}: already at sqlmodel, nothing to promote")
@@ -267,6 +280,13 @@ def rollback(
         chosen = settings.plan.services_of(phase)
     else:
         raise ConfigError("name a --phase or a --service to roll back")
+    with locked(settings.modes_file):
+        return _rollback_locked(settings, chosen, actor=actor, reason=reason, force=force)
+
+
+def _rollback_locked(
+    settings: CutoverSettings, chosen: tuple[str, ...], *, actor: str, reason: str, force: bool
+) -> Transition:
     modes = settings.modes()
     changes: dict[str, tuple[Mode, Mode]] = {}
     for name in chosen:

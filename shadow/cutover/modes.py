@@ -22,10 +22,12 @@ from which mode to which, and the gate verdict that allowed it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,14 @@ from tomlkit.exceptions import TOMLKitError
 from shadow._exceptions import ConfigError
 from shadow.cutover.plan import Mode, PhasePlan
 
-__all__ = ["append_audit", "kill_switch_on", "read_audit", "read_modes", "write_modes"]
+__all__ = [
+    "append_audit",
+    "kill_switch_on",
+    "locked",
+    "read_audit",
+    "read_modes",
+    "write_modes",
+]
 
 
 def _load(path: Path) -> tomlkit.TOMLDocument:
@@ -113,6 +122,23 @@ def _replace(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for changing ``path`` (a ``.lock`` file beside it).
+
+    Two operators promoting at once would otherwise both read the old modes,
+    both pass the gate and both write: one change would silently be lost.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def append_audit(path: Path, *, at: datetime, actor: str, action: str, **fields: Any) -> None:

@@ -253,3 +253,11 @@ def test_reference_contracts_load_for_every_planned_service() -> None:
     methods = reference_declared_methods()
     assert set(methods) == set(REFERENCE_CONTRACTS) == set(load_plan(None).services)
     assert all(methods.values())
+
+
+def test_status_warns_when_the_kill_switch_is_on(workspace: Workspace) -> None:
+    with_store(workspace)
+    (workspace.root / "shadow.toml").write_text("kill_switch = true\n")
+    result = workspace.run("status")
+    assert result.returncode == 0
+    assert result.stdout.startswith("KILL SWITCH ON")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -186,3 +187,27 @@ def test_settings_from_files_resolve_store_audit_log_and_policy_beside_the_confi
     assert CutoverSettings.from_files(tmp_path / "missing.toml", declared_methods={}).store == (
         "sqlite:///shadow-store.db"
     )
+
+
+def test_concurrent_promotions_are_serialized_so_no_step_is_lost(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def promote_once(name: str) -> None:
+        barrier.wait()
+        try:
+            promote(settings, 1, actor=name, reason="race")
+        except PromotionRefused as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=promote_once, args=(f"op{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    steps = [tuple(entry["changes"]["settings"]) for entry in read_audit(settings.audit_log)]
+    # Each promotion saw the previous one's result: three distinct steps, then nothing left.
+    assert steps == [("legacy", "shadow"), ("shadow", "reverse"), ("reverse", "sqlmodel")]
+    assert len(errors) == 1 and "already at sqlmodel" in str(errors[0])
+    assert read_modes(settings.modes_file, PLAN)["state"] is Mode.SQLMODEL
