@@ -115,6 +115,8 @@ class DemoResult:
     elapsed_seconds: float
     request_latencies: list[float] = field(repr=False)
     """Caller-side latency of every API request (seconds), for the overhead benchmark."""
+    api_seconds: float
+    """Wall time of the API traffic alone (after the tour, before the final flush)."""
     errors: Mapping[str, int]
     workdir: Path
     store_url: str
@@ -157,7 +159,7 @@ def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResu
             **{wiring.name: runtime.proxy(wiring.contract, wiring.name) for wiring in SERVICES}
         )
         started = time.perf_counter()
-        world, latencies = _drive(services, runtime, options, progress)
+        world, latencies, api_seconds = _drive(services, runtime, options, progress)
         runtime.flush(timeout=120.0)
         elapsed = time.perf_counter() - started
     finally:
@@ -169,6 +171,7 @@ def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResu
         registry=registry,
         world=world,
         latencies=latencies,
+        api_seconds=api_seconds,
         elapsed=elapsed,
         port=port,
     )
@@ -256,80 +259,97 @@ def _reconciler(workdir: Path, candidate_url: str) -> Callable[[str, Side], None
 # -- driving the traffic --------------------------------------------------------------------
 
 
-def _drive(
-    services: ReferenceServices, runtime: Runtime, options: DemoOptions, progress: Progress | None
-) -> tuple[World, list[float]]:
-    world = World(clock=runtime.clock)
-    tour(services, world, random.Random(options.seed))
-    latencies: list[float] = []
-    done = 0
-    done_lock = threading.Lock()
-    api_finished = threading.Event()
-    errors: list[BaseException] = []
-    weights = [weight for weight, _ in API_MIX]
-    requests = [request for _, request in API_MIX]
-    interval = options.threads / options.rate if options.rate else 0.0
+class _Traffic:
+    """API threads and queue workers sharing one world, until the API requests are done."""
 
-    def api_thread(index: int, count: int) -> None:
-        nonlocal done
-        rng = random.Random(options.seed * 1000 + index)
+    def __init__(
+        self,
+        services: ReferenceServices,
+        world: World,
+        options: DemoOptions,
+        progress: Progress | None,
+    ) -> None:
+        self.services = services
+        self.world = world
+        self.options = options
+        self.progress = progress
+        self.latencies: list[float] = []
+        self.done = 0
+        self.lock = threading.Lock()
+        self.api_finished = threading.Event()
+        self.errors: list[BaseException] = []
+        self.interval = options.threads / options.rate if options.rate else 0.0
+
+    def api_thread(self, index: int, count: int) -> None:
+        rng = random.Random(self.options.seed * 1000 + index)
+        weights = [weight for weight, _ in API_MIX]
+        requests = [request for _, request in API_MIX]
         mine: list[float] = []
         next_at = time.perf_counter()
         for _ in range(count):
-            if interval:
-                next_at += interval
+            if self.interval:
+                next_at += self.interval
                 time.sleep(max(0.0, next_at - time.perf_counter()))
             request = rng.choices(requests, weights)[0]
             began = time.perf_counter()
-            with world.tolerate():
-                request(services, world, rng)
+            with self.world.tolerate():
+                request(self.services, self.world, rng)
             mine.append(time.perf_counter() - began)
-            with done_lock:
-                done += 1
-                if progress is not None:
-                    progress(done, options.ops)
-        with done_lock:
-            latencies.extend(mine)
+            with self.lock:
+                self.done += 1
+                if self.progress is not None:
+                    self.progress(self.done, self.options.ops)
+        with self.lock:
+            self.latencies.extend(mine)
 
-    def queue_worker(index: int) -> None:
-        rng = random.Random(options.seed * 7919 + index)
+    def queue_worker(self, index: int) -> None:
+        rng = random.Random(self.options.seed * 7919 + index)
         while True:
-            if not work_queue_item(services, world, rng):
-                if api_finished.is_set():
+            if not work_queue_item(self.services, self.world, rng):
+                if self.api_finished.is_set():
                     return
                 time.sleep(0.005)
 
-    def guarded(target: Callable[..., None], *args: Any) -> Callable[[], None]:
+    def _thread(self, name: str, target: Callable[..., None], *args: Any) -> threading.Thread:
         def run() -> None:
             try:
                 target(*args)
-            except BaseException as error:  # surfaced after join: a crash must not pass silently
-                errors.append(error)
+            except BaseException as error:  # re-raised after join: a crash must not pass silently
+                self.errors.append(error)
 
-        return run
+        return threading.Thread(target=run, name=name)
 
-    shares = [
-        options.ops // options.threads + (i < options.ops % options.threads)
-        for i in range(options.threads)
-    ]
-    api = [
-        threading.Thread(target=guarded(api_thread, i, n), name=f"api-{i}")
-        for i, n in enumerate(shares)
-    ]
-    workers = [
-        threading.Thread(target=guarded(queue_worker, i), name=f"queue-worker-{i}")
-        for i in range(options.queue_workers)
-    ]
-    for thread in (*api, *workers):
-        thread.start()
-    for thread in api:
-        thread.join()
-    api_finished.set()
-    for thread in workers:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return world, latencies
+    def run(self) -> float:
+        """Run every actor to the end; return the wall time of the API requests."""
+        threads, ops = self.options.threads, self.options.ops
+        shares = [ops // threads + (i < ops % threads) for i in range(threads)]
+        api = [self._thread(f"api-{i}", self.api_thread, i, n) for i, n in enumerate(shares)]
+        workers = [
+            self._thread(f"queue-worker-{i}", self.queue_worker, i)
+            for i in range(self.options.queue_workers)
+        ]
+        started = time.perf_counter()
+        for thread in (*api, *workers):
+            thread.start()
+        for thread in api:
+            thread.join()
+        api_seconds = time.perf_counter() - started
+        self.api_finished.set()
+        for thread in workers:
+            thread.join()
+        if self.errors:
+            raise self.errors[0]
+        return api_seconds
+
+
+def _drive(
+    services: ReferenceServices, runtime: Runtime, options: DemoOptions, progress: Progress | None
+) -> tuple[World, list[float], float]:
+    world = World(clock=runtime.clock)
+    tour(services, world, random.Random(options.seed))
+    traffic = _Traffic(services, world, options, progress)
+    api_seconds = traffic.run()
+    return world, traffic.latencies, api_seconds
 
 
 # -- the summary ----------------------------------------------------------------------------
@@ -343,6 +363,7 @@ def _summarize(
     registry: CollectorRegistry,
     world: World,
     latencies: list[float],
+    api_seconds: float,
     elapsed: float,
     port: int | None,
 ) -> DemoResult:
@@ -381,6 +402,7 @@ def _summarize(
         requests=options.ops,
         elapsed_seconds=elapsed,
         request_latencies=latencies,
+        api_seconds=api_seconds,
         errors=dict(world.errors),
         workdir=workdir,
         store_url=store_url,

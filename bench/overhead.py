@@ -1,0 +1,135 @@
+"""What shadowing costs the caller: the demo's traffic, legacy-only against shadow mode.
+
+Two measurements, each with the arms interleaved (legacy-only, shadow,
+legacy-only, shadow, ...) so that the machine's drift hits both alike, and the
+same process layout (API threads and queue workers in this process; in shadow
+mode the mirror worker is a separate process, the default):
+
+* **paced**: requests at a realistic fixed rate, every read and write
+  mirrored; the caller's p50 and p99 request latency in each arm and their
+  ratio (targets: p50 <= 1.10x, p99 <= 1.5x, zero drops);
+* **saturation**: requests as fast as the threads can make them; throughput in
+  each arm and the ratio (target >= 0.75x), with reads sampled adaptively when
+  the mirror queue fills, and the count of dropped writes (target: zero).
+
+Latency is measured around each API request in the calling thread (a request
+makes one to several service calls), from the demo's own timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.harness import Environment, percentile
+from shadow.demo import DemoOptions, DemoResult, run_demo
+from shadow.runtime import DivergenceStore, Mode
+
+__all__ = ["main"]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One run's caller-side figures."""
+
+    p50: float
+    p99: float
+    throughput: float
+    skipped_reads: int
+    dropped_writes: int
+
+
+def _run(mode: Mode, ops: int, rate: float | None, workdir: Path) -> Arm:
+    result: DemoResult = run_demo(DemoOptions(ops=ops, mode=mode, rate=rate, workdir=workdir))
+    store = DivergenceStore(result.store_url)
+    try:
+        dropped_writes = sum(drop.count for drop in store.drops() if drop.kind == "write")
+    finally:
+        store.close()
+    latencies = sorted(result.request_latencies)
+    return Arm(
+        p50=statistics.median(latencies),
+        p99=percentile(latencies, 0.99),
+        throughput=len(latencies) / result.api_seconds if result.api_seconds else 0.0,
+        skipped_reads=sum(s.outcomes.get("skipped", 0) for s in result.services),
+        dropped_writes=dropped_writes,
+    )
+
+
+def _interleaved(rounds: int, ops: int, rate: float | None, root: Path) -> dict[Mode, list[Arm]]:
+    arms: dict[Mode, list[Arm]] = {Mode.LEGACY: [], Mode.SHADOW: []}
+    for round_ in range(rounds):
+        for mode in (Mode.LEGACY, Mode.SHADOW):
+            arms[mode].append(_run(mode, ops, rate, root / f"{mode.value}-{round_}"))
+    return arms
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f}"
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench overhead", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--repeat", type=int, default=None, help="interleaved rounds per arm")
+    parser.add_argument("--rate", type=float, default=150.0, help="paced requests per second")
+    args = parser.parse_args(list(argv))
+    rounds = args.repeat or (1 if args.quick else 3)
+    paced_ops = 200 if args.quick else 1500
+    saturated_ops = 300 if args.quick else 3000
+
+    with tempfile.TemporaryDirectory(prefix="shadow-bench-") as scratch:
+        root = Path(scratch)
+        paced = _interleaved(rounds, paced_ops, args.rate, root / "paced")
+        saturated = _interleaved(rounds, saturated_ops, None, root / "saturated")
+
+    legacy, shadow = paced[Mode.LEGACY], paced[Mode.SHADOW]
+    p50 = (statistics.median(a.p50 for a in legacy), statistics.median(a.p50 for a in shadow))
+    p99 = (statistics.median(a.p99 for a in legacy), statistics.median(a.p99 for a in shadow))
+    paced_drops = sum(a.dropped_writes for a in shadow)
+    paced_skips = sum(a.skipped_reads for a in shadow)
+    base = statistics.median(a.throughput for a in saturated[Mode.LEGACY])
+    mirrored = statistics.median(a.throughput for a in saturated[Mode.SHADOW])
+    saturated_drops = sum(a.dropped_writes for a in saturated[Mode.SHADOW])
+    saturated_skips = sum(a.skipped_reads for a in saturated[Mode.SHADOW])
+
+    print(
+        f"{rounds} interleaved round(s) per arm; paced at {args.rate:g} requests/s, "
+        f"{paced_ops} requests per paced run, {saturated_ops} per saturated run.\n"
+    )
+    print("| measure | legacy only | shadow | ratio | target | met |")
+    print("|---|---:|---:|---:|---:|:---:|")
+    rows = [
+        ("paced caller p50 (ms)", p50, 1.10, True),
+        ("paced caller p99 (ms)", p99, 1.5, True),
+    ]
+    status = 0
+    for name, (a, b), target, lower_is_better in rows:
+        ratio = b / a if a else float("inf")
+        met = ratio <= target if lower_is_better else ratio >= target
+        status |= 0 if met else 1
+        verdict = "yes" if met else "no"
+        print(f"| {name} | {_ms(a)} | {_ms(b)} | {ratio:.2f}x | <= {target:.2f}x | {verdict} |")
+    ratio = mirrored / base if base else 0.0
+    met = ratio >= 0.75
+    status |= 0 if met else 1
+    print(
+        f"| saturated throughput (requests/s) | {base:.0f} | {mirrored:.0f} | {ratio:.2f}x "
+        f"| >= 0.75x | {'yes' if met else 'no'} |"
+    )
+    print()
+    print(
+        f"paced shadow runs: {paced_drops} dropped writes, {paced_skips} reads sampled out "
+        f"(target: zero drops)"
+    )
+    print(
+        f"saturated shadow runs: {saturated_drops} dropped writes, {saturated_skips} reads "
+        f"sampled out adaptively (target: zero dropped writes)"
+    )
+    status |= 1 if paced_drops or saturated_drops else 0
+    print(f"\n{Environment.current().describe()}")
+    return status
