@@ -241,7 +241,16 @@ def _promote_locked(
     actor: str,
     reason: str,
 ) -> Transition:
-    verdict = gate(settings, phase, service=service)
+    modes = settings.modes()
+    evidence: Evidence | None = None
+    if phase_step(chosen, modes) is Mode.LEGACY:
+        # Enabling shadow needs no evidence, and before the first shadow run there
+        # is no store yet: judge the step on what exists, or on none.
+        try:
+            evidence = settings.evidence()
+        except ConfigError:
+            evidence = Evidence(collected_at=settings.clock.now())
+    verdict = gate(settings, phase, service=service, evidence=evidence)
     if verdict.target is None:
         raise PromotionRefused(f"{', '.join(chosen)}: already at sqlmodel, nothing to promote")
     required = ("previous_phase",) if verdict.target is Mode.SHADOW else verdict.failed
@@ -252,7 +261,6 @@ def _promote_locked(
             f"phase {phase} may not move to {verdict.target.value}: {reasons}",
             failed=tuple(blocking),
         )
-    modes = settings.modes()
     changes = {
         name: (verdict.current, verdict.target) for name in chosen if modes[name] == verdict.current
     }

@@ -261,3 +261,14 @@ def test_status_warns_when_the_kill_switch_is_on(workspace: Workspace) -> None:
     result = workspace.run("status")
     assert result.returncode == 0
     assert result.stdout.startswith("KILL SWITCH ON")
+
+
+def test_shadow_can_be_enabled_before_any_store_exists_but_not_the_next_step(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    missing = f"sqlite:///{tmp_path / 'not-yet.db'}"
+    enabled = workspace.run("promote", "--phase", "1", "--reason", "start", "--store", missing)
+    assert enabled.returncode == 0, enabled.stderr
+    assert "settings: legacy -> shadow" in enabled.stdout
+    further = workspace.run("promote", "--phase", "1", "--reason", "next", "--store", missing)
+    assert further.returncode == 2 and "divergence store not found" in further.stderr
