@@ -156,6 +156,12 @@ def test_get_many_returns_the_existing_users_by_id(users: UsersService) -> None:
     assert found == {ann.user_id: ann, bob.user_id: bob}
 
 
+def test_get_many_takes_more_ids_than_one_statement_can_carry(users: UsersService) -> None:
+    ann = users.create("ann@example.com", "Ann", "pw")
+    wanted = [f"missing-{n}" for n in range(70_000)] + [ann.user_id]
+    assert users.get_many(wanted) == {ann.user_id: ann}
+
+
 def test_get_by_email_is_case_insensitive(users: UsersService) -> None:
     ann = users.create("ann@example.com", "Ann", "pw")
     assert users.get_by_email("  ANN@Example.com ") == ann

@@ -42,6 +42,8 @@ _USER_COLUMNS = (
 )
 _SESSION_COLUMNS = "session_id, user_id, expires_at, created_at, last_activity_at"
 _INVITATION_COLUMNS = "invitation_id, email, invited_by, is_admin, expires_at, used_at, created_at"
+ID_CHUNK = 500
+"""How many ids one ``IN (...)`` lookup carries."""
 _ACTIVE_ADMINS = "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND is_active = 1"
 
 
@@ -164,12 +166,18 @@ class LegacyUsersService(UsersService):
         wanted = list(dict.fromkeys(user_ids))
         if not wanted:
             return {}
-        marks = ", ".join("?" * len(wanted))
+        found: dict[str, User] = {}
         with self._db.transaction() as cur:
-            rows = cur.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE user_id IN ({marks})", wanted
-            ).fetchall()
-        return {row["user_id"]: _user(row) for row in rows}
+            # In chunks: one statement carries at most 32,766 parameters on a default
+            # SQLite build and 65,535 on PostgreSQL.
+            for start in range(0, len(wanted), ID_CHUNK):
+                chunk = wanted[start : start + ID_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                rows = cur.execute(
+                    f"SELECT {_USER_COLUMNS} FROM users WHERE user_id IN ({marks})", chunk
+                )
+                found.update((row["user_id"], _user(row)) for row in rows.fetchall())
+        return found
 
     def get_by_email(self, email: str) -> User | None:
         email = email.strip().lower()

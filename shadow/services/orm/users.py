@@ -67,6 +67,9 @@ _invitation_columns = (
     _invitations.c.created_at,
 )
 
+ID_CHUNK = 500
+"""How many ids one ``IN (...)`` lookup carries."""
+
 _active_admin = sa.and_(_users.c.is_admin == sa.true(), _users.c.is_active == sa.true())
 _not_system = _users.c.user_id != SYSTEM_USER_ID
 
@@ -249,9 +252,15 @@ class OrmUsersService(UsersService):
         wanted = list(dict.fromkeys(user_ids))
         if not wanted:
             return {}
+        found: dict[str, User] = {}
         with self._reader.connect() as conn:
-            rows = conn.execute(_GET_USERS, {"user_ids": wanted}).mappings().all()
-        return {row["user_id"]: _user(row) for row in rows}
+            # In chunks: one statement carries at most 32,766 parameters on a default
+            # SQLite build and 65,535 on PostgreSQL.
+            for start in range(0, len(wanted), ID_CHUNK):
+                chunk = wanted[start : start + ID_CHUNK]
+                rows = conn.execute(_GET_USERS, {"user_ids": chunk}).mappings()
+                found.update((row["user_id"], _user(row)) for row in rows)
+        return found
 
     def get_by_email(self, email: str) -> User | None:
         with self._reader.connect() as conn:
