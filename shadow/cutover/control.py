@@ -36,7 +36,7 @@ from shadow.cutover.gate import GateVerdict, evaluate_gate, phase_step
 from shadow.cutover.modes import append_audit, locked, read_modes, write_modes
 from shadow.cutover.plan import REFERENCE_PLAN, Mode, PhasePlan, load_plan, read_toml
 from shadow.cutover.policy import PolicySet, load_policies
-from shadow.cutover.store import load_evidence
+from shadow.cutover.store import StoreNotFound, load_evidence
 
 __all__ = [
     "CutoverSettings",
@@ -187,13 +187,22 @@ def gate(
     )
 
 
+def _evidence_or_none(settings: CutoverSettings) -> Evidence:
+    """The store's evidence; no evidence at all when the store does not exist yet."""
+    try:
+        return settings.evidence()
+    except StoreNotFound:
+        return Evidence(collected_at=settings.clock.now())
+
+
 def status(settings: CutoverSettings) -> list[ServiceStatus]:
     """Every service with its phase, mode and whether its phase's gate passes now.
 
     Readiness is judged per service (its own evidence, its phase's policy), so
-    one blocked service does not hide that its phase mates are ready.
+    one blocked service does not hide that its phase mates are ready. Before
+    any store exists every service shows as blocked on missing evidence.
     """
-    evidence = settings.evidence()
+    evidence = _evidence_or_none(settings)
     modes = settings.modes()
     rows = []
     for phase in settings.plan.numbers:
@@ -246,10 +255,7 @@ def _promote_locked(
     if phase_step(chosen, modes) is Mode.LEGACY:
         # Enabling shadow needs no evidence, and before the first shadow run there
         # is no store yet: judge the step on what exists, or on none.
-        try:
-            evidence = settings.evidence()
-        except ConfigError:
-            evidence = Evidence(collected_at=settings.clock.now())
+        evidence = _evidence_or_none(settings)
     verdict = gate(settings, phase, service=service, evidence=evidence)
     if verdict.target is None:
         raise PromotionRefused(f"{', '.join(chosen)}: already at sqlmodel, nothing to promote")

@@ -29,7 +29,11 @@ from shadow.cutover.evidence import (
 )
 from shadow.runtime import DivergenceStore, StoredGroup
 
-__all__ = ["load_evidence", "open_store", "to_group"]
+__all__ = ["StoreNotFound", "load_evidence", "open_store", "to_group"]
+
+
+class StoreNotFound(ConfigError):
+    """The divergence store does not exist (yet): no proxy has recorded anything there."""
 
 
 def _check_exists(url: str) -> None:
@@ -40,7 +44,7 @@ def _check_exists(url: str) -> None:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:") or not Path(database).is_file():
-            raise ConfigError(f"divergence store not found: {url} (run the workload first?)")
+            raise StoreNotFound(f"divergence store not found: {url} (run the workload first?)")
 
 
 @contextmanager

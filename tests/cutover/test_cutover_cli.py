@@ -272,3 +272,12 @@ def test_shadow_can_be_enabled_before_any_store_exists_but_not_the_next_step(
     assert "settings: legacy -> shadow" in enabled.stdout
     further = workspace.run("promote", "--phase", "1", "--reason", "next", "--store", missing)
     assert further.returncode == 2 and "divergence store not found" in further.stderr
+
+
+def test_status_works_before_any_store_exists(workspace: Workspace, tmp_path: Path) -> None:
+    missing = f"sqlite:///{tmp_path / 'not-yet.db'}"
+    result = workspace.run("status", "--json", "--store", missing)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["mode"] for row in rows] == ["legacy", "legacy"]
+    assert all("min_comparisons" in row["blocking"] for row in rows)
