@@ -279,13 +279,14 @@ class OrmSessionQueueService(SessionQueueService):
         # Read-then-write transactions take SQLite's write lock up front; the
         # option means nothing to the servers, which lock rows instead.
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        # On the servers a read in autocommit mode is one round trip instead of
-        # three (BEGIN, SELECT, ROLLBACK). SQLite's driver-level autocommit is
-        # managed by shadow.db.engine, so its reads keep the plain engine.
+        # On PostgreSQL a read in autocommit mode is one round trip instead of three
+        # (BEGIN, SELECT, ROLLBACK). Not on MariaDB, where switching autocommit on and
+        # back costs round trips of its own (measured slower), nor on SQLite, whose
+        # driver-level autocommit shadow.db.engine manages.
         self._reader = (
-            engine
-            if engine.dialect.name == "sqlite"
-            else engine.execution_options(isolation_level="AUTOCOMMIT")
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
         )
         self._claim_in_one_statement = engine.dialect.update_returning
         self._ids = ids
