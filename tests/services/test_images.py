@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from shadow import Order, contract_methods
+from shadow.db.tables import ImageTable
 from shadow.services.contracts.images import (
     ImageCategory,
     ImageChanges,
@@ -75,8 +76,6 @@ def _set_created_at(backend: Backend, name: str, when: datetime) -> None:
         _sql(backend, "UPDATE images SET created_at = :t WHERE image_name = :n", t=text, n=name)
         return
     assert backend.engine is not None
-    from shadow.db.tables import ImageTable  # noqa: PLC0415
-
     table: sa.Table = ImageTable.__table__  # type: ignore[attr-defined]
     with backend.engine.begin() as conn:
         conn.execute(sa.update(table).where(table.c.image_name == name).values(created_at=when))

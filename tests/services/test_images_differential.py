@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from shadow import FixedClock, SequentialIds
 from shadow.db.legacy import LegacyDatabase
+from shadow.db.tables import ImageTable
 from shadow.services.contracts.images import (
     ImageCategory,
     ImageChanges,
@@ -97,8 +98,6 @@ class Pair:
                 "UPDATE images SET created_at = ? WHERE created_at > ?",
                 (legacy_text, CUTOFF.strftime("%Y-%m-%d")),
             )
-        from shadow.db.tables import ImageTable  # noqa: PLC0415
-
         table: sa.Table = ImageTable.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as conn:
             conn.execute(
