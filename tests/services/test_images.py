@@ -494,6 +494,12 @@ SEARCH_CASES: list[tuple[str, set[str]]] = [
     ("猫", {"unicode"}),
     ("2024-05-17", {"cat", "upper", "percent", "underscore", "slash", "unicode", "none"}),
     ("2024-05-17 10:11", {"cat", "upper", "percent", "underscore", "slash", "unicode", "none"}),
+    (
+        "2024-05-17 10:11:12.345",
+        {"cat", "upper", "percent", "underscore", "slash", "unicode", "none"},
+    ),
+    # created_at is matched as millisecond text on every backend, never with microseconds.
+    ("12.3450", set()),
     ("no such text", set()),
 ]
 

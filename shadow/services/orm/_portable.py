@@ -62,4 +62,6 @@ def timestamp_text(expr: ColumnElement[Any], dialect: str) -> ColumnElement[str]
         # MariaDB stores UTC (the engine sets the session time zone); %f is microseconds.
         formatted = sa.func.date_format(expr, sa.literal("%Y-%m-%d %H:%i:%s.%f"))
         return sa.func.left(formatted, 23, type_=sa.Text)
-    return sa.cast(expr, sa.Text)
+    # Rows copied or written through SQLAlchemy hold microseconds or an ISO 'T'/offset
+    # form; STRFTIME renders any of them as the schema default's millisecond text.
+    return sa.func.strftime(sa.literal("%Y-%m-%d %H:%M:%f"), expr, type_=sa.Text)
