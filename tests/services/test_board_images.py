@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
+from shadow import Order, contract_methods
 from shadow.db.tables import metadata
 from shadow.services.contracts.board_images import NO_BOARD, BoardImagesService
 from shadow.services.contracts.boards import BoardsService
@@ -233,3 +234,10 @@ def test_unicode_and_long_image_names(
     links.add_image_to_board(board, _image(backend, name))
     assert links.get_all_board_image_names_for_board(board) == [name]
     assert links.get_board_for_image(name) == board
+
+
+def test_every_method_is_declared_and_name_lists_compare_as_sets() -> None:
+    specs = contract_methods(BoardImagesService)
+    writes = {name for name, spec in specs.items() if spec.kind.mutates}
+    assert writes == {"add_image_to_board", "remove_image_from_board"}
+    assert specs["get_all_board_image_names_for_board"].compare.order is Order.UNORDERED

@@ -12,6 +12,7 @@ import pydantic
 import pytest
 import sqlalchemy as sa
 
+from shadow import Order, contract_methods
 from shadow.db.tables import metadata
 from shadow.services.contracts.boards import (
     Board,
@@ -409,3 +410,16 @@ def test_get_many_refuses_negative_paging(boards: BoardsService) -> None:
         boards.get_many("u", False, offset=-1)
     with pytest.raises(RuleViolationError):
         boards.get_many("u", False, limit=-1)
+
+
+def test_every_method_is_declared_with_its_comparison_spec() -> None:
+    specs = contract_methods(BoardsService)
+    writes = {name for name, spec in specs.items() if spec.kind.mutates}
+    assert writes == {"save", "update", "delete", "share", "unshare"}
+    for name in ("get_many", "get_all"):
+        compare = specs[name].compare
+        # The sort key depends on an argument, so rows are matched by id (see the contract).
+        assert (compare.order, compare.key) == (Order.UNORDERED, ("board_id",)), name
+        assert {"created_at", "updated_at"} <= compare.timestamps
+    assert specs["get_many"].compare.rows == "items"
+    assert specs["list_shares"].compare.timestamps == {"shared_at"}

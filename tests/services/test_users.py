@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
+from shadow import Kind, Order, contract_methods
 from shadow.db.tables import metadata
 from shadow.db.types import parse_utc
 from shadow.services.contracts.users import SYSTEM_USER_ID, User, UsersService
@@ -570,3 +571,33 @@ def test_naive_expiry_times_are_taken_as_utc(users: UsersService, backend: Backe
     naive = datetime(2026, 1, 1, 12, 0, 0)
     session = users.create_session(ann.user_id, "token", naive)
     assert session.expires_at == datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+# -- declarations ----------------------------------------------------------------------
+
+
+def test_every_method_is_declared_and_secrets_and_pii_are_sensitive() -> None:
+    specs = contract_methods(UsersService)
+    writes = {name for name, spec in specs.items() if spec.kind.mutates}
+    assert writes == {
+        "create",
+        "update",
+        "delete",
+        "authenticate",
+        "create_session",
+        "touch_session",
+        "revoke_session",
+        "purge_expired",
+        "create_invitation",
+        "redeem",
+    }
+    assert specs["authenticate"].kind is Kind.READ_WRITE
+    for name in ("create", "get", "get_many", "get_by_email", "update", "authenticate", "redeem"):
+        assert {"email", "display_name", "password"} <= specs[name].compare.sensitive, name
+    for name in ("create_session", "get_session_by_token"):
+        assert "token" in specs[name].compare.sensitive, name
+    assert {"code", "email"} <= specs["create_invitation"].compare.sensitive
+    assert "code" in specs["redeem"].compare.sensitive
+    listing = specs["list_users"].compare
+    assert (listing.order, listing.rows, listing.sort_key) == (Order.TIES, "items", ("created_at",))
+    assert {"created_at", "updated_at"} <= listing.timestamps
