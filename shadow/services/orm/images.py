@@ -85,6 +85,19 @@ def _record(row: Any) -> ImageRecord:
     )
 
 
+# The list orders, by (starred_first, direction).
+_ORDERS: dict[tuple[bool, OrderDirection], tuple[sa.ColumnElement[Any], ...]] = {
+    (starred_first, direction): (
+        *((_images.c.starred.desc(),) if starred_first else ()),
+        _images.c.created_at.asc()
+        if direction is OrderDirection.ASC
+        else _images.c.created_at.desc(),
+    )
+    for starred_first in (True, False)
+    for direction in OrderDirection
+}
+
+
 # Which filters a list query uses: one prebuilt statement set per distinct shape.
 _Shape = tuple[str, bool, bool, bool, bool, bool]
 
@@ -139,18 +152,6 @@ class _ListStatements:
             for key, order in _ORDERS.items()
         }
         self.count = sa.select(sa.func.count()).select_from(source).where(*clauses)
-
-
-_ORDERS: dict[tuple[bool, OrderDirection], tuple[sa.ColumnElement[Any], ...]] = {
-    (starred_first, direction): (
-        *((_images.c.starred.desc(),) if starred_first else ()),
-        _images.c.created_at.asc()
-        if direction is OrderDirection.ASC
-        else _images.c.created_at.desc(),
-    )
-    for starred_first in (True, False)
-    for direction in OrderDirection
-}
 
 
 class OrmImagesService(ImagesService):
