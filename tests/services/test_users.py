@@ -8,6 +8,7 @@ plain SQL on the backend's own connection.
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -601,3 +602,37 @@ def test_every_method_is_declared_and_secrets_and_pii_are_sensitive() -> None:
     listing = specs["list_users"].compare
     assert (listing.order, listing.rows, listing.sort_key) == (Order.TIES, "items", ("created_at",))
     assert {"created_at", "updated_at"} <= listing.timestamps
+
+
+def _demote_at_once(users: UsersService, user_ids: list[str]) -> list[str]:
+    """Demote every user in its own thread, all released together; the outcomes."""
+    barrier = threading.Barrier(len(user_ids))
+    outcomes: list[str] = []
+
+    def demote(user_id: str) -> None:
+        barrier.wait()
+        try:
+            users.update(user_id, is_admin=False)
+            outcomes.append("demoted")
+        except RuleViolationError as error:
+            outcomes.append(error.rule)
+
+    threads = [threading.Thread(target=demote, args=(uid,)) for uid in user_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_concurrent_demotions_never_remove_the_last_admin(
+    users: UsersService, backend: Backend
+) -> None:
+    """Two admins demoted at the same moment: one demotion must fail, every time."""
+    for round_number in range(15):
+        admins = [_admin(users, f"admin{round_number}-{n}@example.com").user_id for n in (1, 2)]
+        outcomes = _demote_at_once(users, admins)
+        assert sorted(outcomes) == ["demoted", "last_admin"], f"round {round_number}"
+        assert users.count_admins() == 1
+        # Demote the survivor behind the service's back so the next round starts at zero.
+        _rows(backend, "UPDATE users SET is_admin = :f WHERE is_admin = :t", f=False, t=True)

@@ -94,6 +94,12 @@ _RECORD_LOGIN = (
 _INSERT_USER = _users.insert()
 _DELETE_USER = _users.delete().where(_users.c.user_id == sa.bindparam("uid"))
 _COUNT_ADMINS = sa.select(sa.func.count()).select_from(_users).where(_active_admin)
+# The last-admin guard locks every active admin row (in a fixed order) so two concurrent
+# demotions on PostgreSQL or MariaDB cannot both see two admins; SQLite renders no
+# FOR UPDATE (its IMMEDIATE transaction already serializes writers).
+_LOCK_ACTIVE_ADMINS = (
+    sa.select(_users.c.user_id).where(_active_admin).order_by(_users.c.user_id).with_for_update()
+)
 _LIST_USERS = (
     sa.select(*_user_columns)
     .where(_not_system)
@@ -227,7 +233,7 @@ class OrmUsersService(UsersService):
             removing
             and user.is_admin
             and user.is_active
-            and conn.execute(_COUNT_ADMINS).scalar_one() <= 1
+            and len(conn.execute(_LOCK_ACTIVE_ADMINS).all()) <= 1
         ):
             raise RuleViolationError(
                 "last_admin", "the last active admin cannot be demoted, deactivated or deleted"
