@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,7 +21,12 @@ from shadow import Kind, Order, contract_methods
 from shadow.db.tables import metadata
 from shadow.db.types import parse_utc
 from shadow.services.contracts.users import SYSTEM_USER_ID, User, UsersService
-from shadow.services.errors import DuplicateError, NotFoundError, RuleViolationError
+from shadow.services.errors import (
+    DuplicateError,
+    NotFoundError,
+    RuleViolationError,
+    ServiceError,
+)
 from shadow.services.legacy.boards import LegacyBoardsService
 from shadow.services.legacy.users import LegacyUsersService
 from shadow.services.orm.boards import OrmBoardsService
@@ -604,25 +611,27 @@ def test_every_method_is_declared_and_secrets_and_pii_are_sensitive() -> None:
     assert {"created_at", "updated_at"} <= listing.timestamps
 
 
-def _demote_at_once(users: UsersService, user_ids: list[str]) -> list[str]:
-    """Demote every user in its own thread, all released together; the outcomes."""
-    barrier = threading.Barrier(len(user_ids))
+def _at_once(*calls: Callable[[], object]) -> list[str]:
+    """Run each call in its own thread, all released together: ``ok`` or the error's rule."""
+    barrier = threading.Barrier(len(calls))
     outcomes: list[str] = []
 
-    def demote(user_id: str) -> None:
+    def run(call: Callable[[], object]) -> None:
         barrier.wait()
         try:
-            users.update(user_id, is_admin=False)
-            outcomes.append("demoted")
+            call()
+            outcomes.append("ok")
         except RuleViolationError as error:
             outcomes.append(error.rule)
+        except ServiceError as error:
+            outcomes.append(type(error).__name__)
 
-    threads = [threading.Thread(target=demote, args=(uid,)) for uid in user_ids]
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return outcomes
+    return sorted(outcomes)
 
 
 def test_concurrent_demotions_never_remove_the_last_admin(
@@ -631,8 +640,24 @@ def test_concurrent_demotions_never_remove_the_last_admin(
     """Two admins demoted at the same moment: one demotion must fail, every time."""
     for round_number in range(15):
         admins = [_admin(users, f"admin{round_number}-{n}@example.com").user_id for n in (1, 2)]
-        outcomes = _demote_at_once(users, admins)
-        assert sorted(outcomes) == ["demoted", "last_admin"], f"round {round_number}"
+        outcomes = _at_once(*(partial(users.update, uid, is_admin=False) for uid in admins))
+        assert outcomes == ["last_admin", "ok"], f"round {round_number}"
         assert users.count_admins() == 1
         # Demote the survivor behind the service's back so the next round starts at zero.
         _rows(backend, "UPDATE users SET is_admin = :f WHERE is_admin = :t", f=False, t=True)
+
+
+def test_a_code_redeemed_twice_at_once_creates_one_user(
+    users: UsersService, backend: Backend
+) -> None:
+    admin = _admin(users)
+    for round_number in range(10):
+        code = users.create_invitation(
+            f"guest{round_number}@example.com",
+            admin.user_id,
+            False,
+            backend.clock.now() + timedelta(days=1),
+        ).code
+        outcomes = _at_once(partial(users.redeem, code, "pw"), partial(users.redeem, code, "pw"))
+        assert outcomes == ["invitation_used", "ok"], f"round {round_number}"
+    assert users.list_users().total == 11

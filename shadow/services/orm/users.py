@@ -131,8 +131,11 @@ _INSERT_INVITATION = _invitations.insert()
 _GET_INVITATION = sa.select(*_invitation_columns).where(
     _invitations.c.invitation_id == sa.bindparam("invitation_id")
 )
-_INVITATION_BY_CODE = sa.select(*_invitation_columns).where(
-    _invitations.c.invitation_code == sa.bindparam("code_hash")
+# Locked, so a code redeemed twice at once is "used" for the second caller on the servers.
+_INVITATION_BY_CODE = (
+    sa.select(*_invitation_columns)
+    .where(_invitations.c.invitation_code == sa.bindparam("code_hash"))
+    .with_for_update()
 )
 _MARK_INVITATION_USED = (
     _invitations.update()
