@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import multiprocessing
+import pickle
 import queue
 import threading
 import time
@@ -31,8 +32,9 @@ from typing import Protocol
 
 import structlog
 
+from shadow.runtime._compare import normalize
 from shadow.runtime._factory import SideFactory
-from shadow.runtime._observation import Observation, Task
+from shadow.runtime._observation import UNPICKLABLE, Observation, Task
 from shadow.runtime._recorder import Recorder
 from shadow.runtime._settings import Side
 from shadow.runtime._worker import MirrorEngine, serve
@@ -167,7 +169,11 @@ class ProcessWorker:
             _log.error("shadow_mirror_build_failed", side=warm.value, error=error)
 
     def send(self, tasks: list[Task], lag_bound: float) -> None:
-        self._connection.send((lag_bound, tasks))
+        try:
+            message = pickle.dumps((lag_bound, tasks), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            message = pickle.dumps((lag_bound, [_portable(task) for task in tasks]))
+        self._connection.send_bytes(message)
 
     def receive(self, timeout: float) -> Observation | _Silence | _Gone:
         try:
@@ -191,6 +197,26 @@ class ProcessWorker:
             self.process.kill()
             self.process.join(5)
         self._connection.close()
+
+
+def _portable(task: Task) -> Task:
+    """``task`` with a result that pickles: as plain data, or UNPICKLABLE (dropped)."""
+    for candidate in (task.result, _normalized(task.result)):
+        try:
+            pickle.dumps(candidate)
+        except Exception:
+            continue
+        task.result = candidate
+        return task
+    task.result = UNPICKLABLE
+    return task
+
+
+def _normalized(value: object) -> object:
+    try:
+        return normalize(value)
+    except Exception:
+        return UNPICKLABLE
 
 
 class ThreadWorker:

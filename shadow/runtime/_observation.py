@@ -13,14 +13,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from shadow._contract import Compare, Kind
 from shadow.runtime._compare import Difference
 from shadow.runtime._settings import Side
 from shadow.runtime._tape import Tape
 
-__all__ = ["MethodPlan", "Observation", "Outcome", "Task"]
+__all__ = ["UNPICKLABLE", "MethodPlan", "Observation", "Outcome", "Task"]
+
+UNPICKLABLE: Final = "<shadow: unpicklable result>"
+"""Stands in for a result that could not be sent to the worker process."""
 
 
 class Outcome(enum.StrEnum):
@@ -59,10 +62,12 @@ class Task:
     plan: MethodPlan
     mirror: Side
     payload: bytes = field(repr=False)
-    """pickle of ``(args, kwargs, result)``; ``result`` is None when the call raised.
-
-    It holds the raw arguments (passwords included), so it is never shown in a repr.
-    """
+    """pickle of ``(args, kwargs)``, taken at hand-off so that a caller mutating an
+    argument afterwards cannot change what the mirror runs. It holds the raw
+    arguments (passwords included), so it is never shown in a repr."""
+    result: Any = field(repr=False)
+    """The authoritative result itself (None when the call raised). Pickled off the
+    caller's thread, if at all: results are records, not mutated after return."""
     error_type: str | None
     tape: Tape = field(repr=False)
     started_at: float

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shadow._contract import MethodSpec, contract_methods
-from shadow.runtime._compare import normalize
 from shadow.runtime._observation import MethodPlan, Outcome, Task
 from shadow.runtime._settings import Mode, ShadowSettings, Side
-from shadow.runtime._tape import recording
+from shadow.runtime._tape import begin_recording, end
 from shadow.runtime._worker import error_name
 
 if TYPE_CHECKING:
@@ -55,14 +54,10 @@ def _plan(service: str, contract: type, spec: MethodSpec) -> MethodPlan:
     return MethodPlan(service, spec.name, spec.kind, spec.compare, parameters)
 
 
-def _snapshot(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> bytes | None:
-    """Pickle what the mirror and the comparison need, now, before the caller can mutate it."""
+def _snapshot(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes | None:
+    """Pickle the arguments now, before the caller can mutate them (None if impossible)."""
     try:
-        return pickle.dumps((args, kwargs, result), protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:
-        pass
-    try:  # an unpicklable result may still compare as plain data
-        return pickle.dumps((args, kwargs, normalize(result)), protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         return None
 
@@ -154,7 +149,6 @@ class ServiceProxy:
             result, error, task = self._execute(route, plan, args, kwargs)
             task.seq = sequencer.advance(write=True)
             self._runtime.hand_off(task)
-        self._runtime.recorder.latency(plan, route.authoritative, task.authoritative_seconds)
         if error is not None:
             raise error
         return result
@@ -176,7 +170,6 @@ class ServiceProxy:
             task.race_window = sequencer.writes != writes_before
             task.seq = sequencer.advance(write=False)
             self._runtime.hand_off(task)
-        self._runtime.recorder.latency(plan, route.authoritative, task.authoritative_seconds)
         return result, error
 
     def _execute(
@@ -188,18 +181,21 @@ class ServiceProxy:
         error: Exception | None = None
         started_at = time.time()
         started = time.perf_counter()
-        with recording() as tape:
-            try:
-                result = method(*args, **kwargs)
-            except Exception as raised:
-                error = raised
+        tape, token = begin_recording()
+        try:
+            result = method(*args, **kwargs)
+        except Exception as raised:
+            error = raised
+        finally:
+            end(token)
         elapsed = time.perf_counter() - started
         assert route.mirror is not None
         task = Task(
             seq=0,
             plan=plan,
             mirror=route.mirror,
-            payload=_snapshot(args, kwargs, result) or b"",
+            payload=_snapshot(args, kwargs) or b"",
+            result=result,
             error_type=None if error is None else error_name(error),
             tape=tape,
             started_at=started_at,
@@ -212,7 +208,7 @@ class ServiceProxy:
         route = self._route()
         if route.mirror is None or not task.payload:
             return
-        args, kwargs, _result = pickle.loads(task.payload)
+        args, kwargs = pickle.loads(task.payload)
         self._read(route, task.plan, args, kwargs, recheck=True)
 
 

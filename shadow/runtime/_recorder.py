@@ -187,11 +187,15 @@ class Recorder:
             )
 
     def observe(self, task: Task, observation: Observation) -> None:
-        """Publish what the worker observed for ``task``."""
+        """Publish what the worker observed for ``task``.
+
+        The authoritative call's duration is recorded here too, off the caller's thread.
+        """
         plan = task.plan
+        self.latency(plan, task.mirror.other, task.authoritative_seconds)
         if observation.outcome is Outcome.DROPPED:
             # The worker could not run the call (setup failure): a failure of the mirror.
-            self.dropped(task, observation.reason or "worker_error")
+            self.dropped(task, observation.reason or "worker_error", timed=True)
             return
         breaker = self.breaker(plan.service)
         if observation.mirror_failed:
@@ -215,8 +219,13 @@ class Recorder:
         if observation.outcome is Outcome.RACED and not task.recheck:
             self._recheck(task)
 
-    def dropped(self, task: Task, reason: str) -> None:
-        """A handed-off task that was not mirrored after all (deadline, crash...)."""
+    def dropped(self, task: Task, reason: str, *, timed: bool = False) -> None:
+        """A task that was not mirrored: refused at hand-off, or lost later (deadline, crash).
+
+        Records the authoritative call's duration unless ``timed`` says that was done.
+        """
+        if not timed:
+            self.latency(task.plan, task.mirror.other, task.authoritative_seconds)
         if reason in _MIRROR_FAILURES or reason.startswith("worker_error"):
             self.breaker(task.plan.service).failure()
         self.unmirrored(task.plan, Outcome.DROPPED, reason, task.seq)

@@ -32,7 +32,7 @@ from shadow.runtime._executor import (
 )
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._metrics import ShadowMetrics
-from shadow.runtime._observation import Outcome, Task
+from shadow.runtime._observation import Task
 from shadow.runtime._proxy import ServiceProxy, build_proxy
 from shadow.runtime._recorder import Observer, Recorder
 from shadow.runtime._settings import LiveSettings, Mode, ShadowSettings, Side, WorkerKind
@@ -288,13 +288,12 @@ class Runtime:
 
     def hand_off(self, task: Task) -> None:
         """Queue ``task`` for its mirror, or count it dropped (call with the sequencer lock)."""
-        plan = task.plan
         if not task.payload:
-            self.recorder.unmirrored(plan, Outcome.DROPPED, "unpicklable", task.seq)
-        elif not self.recorder.breaker(plan.service).allow():
-            self.recorder.unmirrored(plan, Outcome.DROPPED, "breaker_open", task.seq)
+            self.recorder.dropped(task, "unpicklable")
+        elif not self.recorder.breaker(task.plan.service).allow():
+            self.recorder.dropped(task, "breaker_open")
         elif not self.executor.submit(task):
-            self.recorder.unmirrored(plan, Outcome.DROPPED, "queue_full", task.seq)
+            self.recorder.dropped(task, "queue_full")
 
     def _schedule_recheck(self, task: Task) -> None:
         proxy = self._proxies.get(task.plan.service)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from shadow._sources import Clock, IdSource
 
-__all__ = ["Tape", "TapeClock", "TapeIds", "recording", "replaying"]
+__all__ = ["Tape", "TapeClock", "TapeIds", "begin_recording", "end", "recording", "replaying"]
 
 
 @dataclass(slots=True)
@@ -45,6 +45,17 @@ class Tape:
 
 
 _active: ContextVar[Tape | None] = ContextVar("shadow_tape", default=None)
+
+
+def begin_recording() -> tuple[Tape, Token[Tape | None]]:
+    """Start recording into a new tape; pass the token to :func:`end` (the hot-path form)."""
+    tape = Tape()
+    return tape, _active.set(tape)
+
+
+def end(token: Token[Tape | None]) -> None:
+    """Stop the recording or replay that ``token`` started."""
+    _active.reset(token)
 
 
 @contextmanager

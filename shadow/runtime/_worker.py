@@ -25,7 +25,7 @@ from shadow._sources import SystemClock, UuidIds
 from shadow.runtime._compare import compare_values, fingerprint, redact
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._lag import LagTracker
-from shadow.runtime._observation import Observation, Outcome, Task
+from shadow.runtime._observation import UNPICKLABLE, Observation, Outcome, Task
 from shadow.runtime._settings import Side
 from shadow.runtime._tape import TapeClock, TapeIds, replaying
 
@@ -78,9 +78,12 @@ class MirrorEngine:
         plan = task.plan
         try:
             implementation = self._side(task.mirror)[plan.service]
-            args, kwargs, result = pickle.loads(task.payload)
+            args, kwargs = pickle.loads(task.payload)
         except Exception as error:  # the mirror cannot even be set up
             return _dropped(task, f"worker_error:{type(error).__name__}")
+        result = task.result
+        if isinstance(result, str) and result == UNPICKLABLE:
+            return _dropped(task, "unpicklable", failed=False)
         mirror_error: str | None = None
         mirror_result: Any = None
         with replaying(task.tape):
@@ -162,14 +165,14 @@ class MirrorEngine:
         )
 
 
-def _dropped(task: Task, reason: str) -> Observation:
+def _dropped(task: Task, reason: str, *, failed: bool = True) -> Observation:
     return Observation(
         task.plan.service,
         task.plan.method,
         Outcome.DROPPED,
         mirror=task.mirror,
         seq=task.seq,
-        mirror_failed=True,
+        mirror_failed=failed,
         reason=reason,
         recheck=task.recheck,
     )
