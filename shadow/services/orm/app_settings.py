@@ -27,10 +27,18 @@ class OrmAppSettingsService(AppSettingsService):
         self._engine = engine
         self._ids = ids
         self._clock = clock
+        # PostgreSQL: a read in autocommit is one round trip instead of three (BEGIN,
+        # SELECT, ROLLBACK), and READ COMMITTED gives each statement its own snapshot
+        # anyway. SQLite keeps its transactions (managed by shadow.db.engine).
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._set = upsert(_settings, ["key"], ["value"], engine.dialect.name)
 
     def get(self, key: str) -> str | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             value = conn.execute(_GET, {"key": key}).scalar_one_or_none()
         return None if value is None else str(value)
 

@@ -33,6 +33,14 @@ class OrmClientStateService(ClientStateService):
         self._engine = engine
         self._ids = ids
         self._clock = clock
+        # PostgreSQL: a read in autocommit is one round trip instead of three (BEGIN,
+        # SELECT, ROLLBACK), and READ COMMITTED gives each statement its own snapshot
+        # anyway. SQLite keeps its transactions (managed by shadow.db.engine).
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         dialect = engine.dialect.name
         self._set = upsert(_state, ["user_id", "key"], ["value"], dialect)
         folded_key = ascii_lower(_state.c.key, dialect)
@@ -52,13 +60,13 @@ class OrmClientStateService(ClientStateService):
         return value
 
     def get_by_key(self, user_id: str, key: str) -> str | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             value = conn.execute(_GET, {"user_id": user_id, "key": key}).scalar_one_or_none()
         return None if value is None else str(value)
 
     def get_keys_by_prefix(self, user_id: str, prefix: str) -> list[str]:
         params = {"user_id": user_id, "pattern": prefix_pattern(prefix)}
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return [str(key) for key in conn.execute(self._keys, params).scalars()]
 
     def delete_by_key(self, user_id: str, key: str) -> None:

@@ -65,6 +65,14 @@ class OrmStylePresetsService(StylePresetsService):
         self._engine = engine
         self._ids = ids
         self._clock = clock
+        # PostgreSQL: a read in autocommit is one round trip instead of three (BEGIN,
+        # SELECT, ROLLBACK), and READ COMMITTED gives each statement its own snapshot
+        # anyway. SQLite keeps its transactions (managed by shadow.db.engine).
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         dialect = engine.dialect.name
         self._order = (
             code_point_order(ascii_lower(_presets.c.name, dialect), dialect),
@@ -73,7 +81,7 @@ class OrmStylePresetsService(StylePresetsService):
         self._lists: dict[tuple[bool, bool, bool], sa.Select[Any]] = {}
 
     def get(self, style_preset_id: str) -> StylePresetRecord:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return self._get(conn, style_preset_id)
 
     @staticmethod
@@ -163,5 +171,5 @@ class OrmStylePresetsService(StylePresetsService):
             params["type"] = PresetType(type).value
         if own:
             params["user_id"] = user_id
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return [_record(row) for row in conn.execute(statement, params)]

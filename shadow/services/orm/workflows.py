@@ -166,6 +166,14 @@ class OrmWorkflowsService(WorkflowsService):
         self._engine = engine
         self._ids = ids
         self._clock = clock
+        # PostgreSQL: a read in autocommit is one round trip instead of three (BEGIN,
+        # SELECT, ROLLBACK), and READ COMMITTED gives each statement its own snapshot
+        # anyway. SQLite keeps its transactions (managed by shadow.db.engine).
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._dialect = engine.dialect.name
         # SQLite: take the write lock at BEGIN for read-then-write transactions.
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -257,7 +265,7 @@ class OrmWorkflowsService(WorkflowsService):
     # -- the contract ---------------------------------------------------------------
 
     def get(self, workflow_id: str) -> WorkflowRecord:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return self._get(conn, workflow_id)
 
     @staticmethod
@@ -371,7 +379,7 @@ class OrmWorkflowsService(WorkflowsService):
         row_params = dict(filters.params)
         if per_page is not None:
             row_params.update(limit=per_page, offset=page * per_page)
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             total = int(conn.execute(self._count_statement(filters), filters.params).scalar_one())
             items = [_list_item(row) for row in conn.execute(rows_statement, row_params)]
         return Page[WorkflowListItem](
@@ -407,7 +415,7 @@ class OrmWorkflowsService(WorkflowsService):
                 .group_by(_wf.c.category)
             ),
         )
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             found = {str(row[0]): int(row[1]) for row in conn.execute(statement, filters.params)}
         return {category.value: found.get(category.value, 0) for category in wanted}
 
@@ -442,7 +450,7 @@ class OrmWorkflowsService(WorkflowsService):
             return sa.select(*sums).where(*self._conditions(filters))
 
         statement = self._cached(("by_tag", filters.shape, len(tags)), build)
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(statement, params).one()
         return {tag: int(count) for tag, count in zip(tags, row, strict=True)}
 
@@ -461,6 +469,6 @@ class OrmWorkflowsService(WorkflowsService):
                 .where(*self._conditions(filters), _wf.c.tags.is_not(None))
             ),
         )
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             values = conn.execute(statement, filters.params).scalars().all()
         return sorted({tag for value in values for tag in split_tags(value)})
