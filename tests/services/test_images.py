@@ -15,14 +15,18 @@ import sqlalchemy as sa
 
 from shadow import Order, contract_methods
 from shadow.db.tables import ImageTable
+from shadow.runtime import compare_values
 from shadow.services.contracts.images import (
     ImageCategory,
     ImageChanges,
     ImageLocation,
+    ImageNames,
     ImageOrigin,
+    ImageRecord,
     ImagesService,
     OrderDirection,
 )
+from shadow.services.contracts.pages import OffsetPage
 from shadow.services.errors import NotFoundError, RuleViolationError
 from shadow.services.legacy.images import LegacyImagesService
 from shadow.services.orm.images import OrmImagesService
@@ -563,5 +567,49 @@ def test_every_public_method_is_declared_with_its_comparison_spec() -> None:
         ("starred", "created_at"),
     )
     assert {"created_at", "updated_at"} <= page.timestamps
+    names = specs["get_image_names"].compare
+    assert (names.order, names.rows) == (Order.UNORDERED, "image_names")
     assert "metadata" in specs["save"].compare.sensitive
     assert specs["get_metadata"].compare.sensitive_result
+
+
+def _record(name: str, created_at: datetime, *, starred: bool = False) -> ImageRecord:
+    return ImageRecord(
+        image_name=name,
+        image_origin=ImageOrigin.INTERNAL,
+        image_category=ImageCategory.GENERAL,
+        width=1,
+        height=1,
+        session_id=None,
+        node_id=None,
+        is_intermediate=False,
+        created_at=created_at,
+        updated_at=created_at,
+        deleted_at=None,
+        starred=starred,
+        has_workflow=False,
+        user_id="system",
+        image_subfolder="",
+    )
+
+
+def test_declared_specs_let_the_runtime_accept_ties_but_not_a_wrong_order() -> None:
+    """Rows saved within the lag between the stores may come in either order; others not."""
+    specs = contract_methods(ImagesService)
+    page_spec, names_spec = specs["get_many"].compare, specs["get_image_names"].compare
+    star = _record("star", T0, starred=True)
+    a = _record("a", T0 + timedelta(milliseconds=1))
+    b = _record("b", T0 + timedelta(milliseconds=2))
+    legacy = OffsetPage[ImageRecord](items=[star, b, a], offset=0, limit=10, total=3)
+    swapped = OffsetPage[ImageRecord](items=[star, a, b], offset=0, limit=10, total=3)
+    wrong = OffsetPage[ImageRecord](items=[a, star, b], offset=0, limit=10, total=3)
+    assert compare_values(page_spec, legacy, swapped, tolerance=0.01).equal
+    assert not compare_values(page_spec, legacy, swapped, tolerance=0.0).equal
+    assert not compare_values(page_spec, legacy, wrong, tolerance=0.01).equal
+    names = ImageNames(image_names=["star", "b", "a"], starred_count=1, total_count=3)
+    assert compare_values(
+        names_spec, names, names.model_copy(update={"image_names": ["star", "a", "b"]})
+    ).equal
+    assert not compare_values(
+        names_spec, names, names.model_copy(update={"starred_count": 2})
+    ).equal

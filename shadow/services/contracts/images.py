@@ -269,7 +269,11 @@ class ImagesService(ABC):
     ) -> OffsetPage[ImageRecord]:
         """A page of image records matching the filters, with the filtered total."""
 
-    @read(sensitive=_SENSITIVE)
+    # The names carry no created_at, so ties (rows saved within the lag between the two
+    # stores) cannot be told apart from a wrong order: the comparison checks the names as
+    # a set and the counts exactly; the order is checked by the contract suite and, with
+    # the same ORDER BY, by get_many's TIES comparison.
+    @read(order=Order.UNORDERED, rows="image_names", key=("image_name",), sensitive=_SENSITIVE)
     @abstractmethod
     def get_image_names(
         self,
