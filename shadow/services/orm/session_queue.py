@@ -87,7 +87,21 @@ _SUMMARY_COLUMNS = (
 )
 _ITEM_COLUMNS = (*_SUMMARY_COLUMNS, _c.session, _c.workflow)
 _DEQUEUE_ORDER = (_c.priority.desc(), _c.item_id.asc())
-_ACTIVE = ("pending", "in_progress")
+
+
+def _status_in(statuses: Sequence[str]) -> sa.ColumnElement[bool]:
+    """``status IN (?, ...)`` with one plain parameter per status.
+
+    A literal list given to ``in_()`` becomes an "expanding" parameter that
+    SQLAlchemy re-renders into the SQL on every execution; these lists are
+    constants, so they are bound once like any other parameter.
+    """
+    return _c.status.in_([sa.literal(status, _c.status.type) for status in statuses])
+
+
+_ACTIVE = _status_in(("pending", "in_progress"))
+_FINISHED = _status_in(TERMINAL_STATUSES)
+_RETRYABLE = _status_in(("failed", "canceled"))
 _BUMP = sa.func.coalesce(_c.status_sequence, 0) + 1
 # Keeps an expanded IN (...) list well under every backend's bound-parameter limit.
 _CHUNK = 500
@@ -130,7 +144,7 @@ _CLAIM_NEXT = (
 )
 _SET_STATUS = (
     sa.update(_table)
-    .where(_c.item_id == sa.bindparam("id_"), _c.status.not_in(TERMINAL_STATUSES))
+    .where(_c.item_id == sa.bindparam("id_"), sa.not_(_FINISHED))
     .values(
         status=sa.bindparam("status_"),
         error_type=sa.bindparam("error_type_"),
@@ -149,18 +163,16 @@ _CANCEL = sa.update(_table).values(status="canceled", status_sequence=_BUMP)
 _CANCEL_BY_BATCH = _CANCEL.where(
     _c.queue_id == sa.bindparam("queue_id_"),
     _c.batch_id.in_(sa.bindparam("batch_ids_", expanding=True)),
-    _c.status.in_(_ACTIVE),
+    _ACTIVE,
 )
 _CANCEL_BY_DESTINATION = _CANCEL.where(
     _c.queue_id == sa.bindparam("queue_id_"),
     _c.destination == sa.bindparam("destination_"),
-    _c.status.in_(_ACTIVE),
+    _ACTIVE,
 )
-_CANCEL_BY_QUEUE = _CANCEL.where(_c.queue_id == sa.bindparam("queue_id_"), _c.status.in_(_ACTIVE))
+_CANCEL_BY_QUEUE = _CANCEL.where(_c.queue_id == sa.bindparam("queue_id_"), _ACTIVE)
 _CLEAR = sa.delete(_table).where(_c.queue_id == sa.bindparam("queue_id_"))
-_PRUNE = sa.delete(_table).where(
-    _c.queue_id == sa.bindparam("queue_id_"), _c.status.in_(TERMINAL_STATUSES)
-)
+_PRUNE = sa.delete(_table).where(_c.queue_id == sa.bindparam("queue_id_"), _FINISHED)
 _DELETE_BY_IDS = sa.delete(_table).where(_c.item_id.in_(sa.bindparam("ids_", expanding=True)))
 _RETRY_SOURCES = sa.select(
     _c.item_id,
@@ -175,7 +187,7 @@ _RETRY_SOURCES = sa.select(
     _c.retried_from_item_id,
 ).where(
     _c.queue_id == sa.bindparam("queue_id_"),
-    _c.status.in_(("failed", "canceled")),
+    _RETRYABLE,
     _c.item_id.in_(sa.bindparam("ids_", expanding=True)),
 )
 _IDS_OF_SESSIONS = sa.select(_c.item_id).where(
