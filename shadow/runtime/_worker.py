@@ -225,6 +225,19 @@ def serve(
             return
         if message is None:
             return
-        lag_bound, tasks = message
-        for task in tasks:
+        lag_bound, blobs = message
+        for blob in blobs:
+            try:
+                task = pickle.loads(blob)
+            except Exception as error:  # e.g. a result class this process cannot import
+                connection.send(_undecodable(error))
+                continue
             connection.send(engine.run(task, lag_bound))
+
+
+def _undecodable(error: Exception) -> Observation:
+    # The parent labels observations with its own copy of the task; only the
+    # outcome and reason of this one matter.
+    return Observation(
+        "", "", Outcome.DROPPED, mirror_failed=True, reason=f"worker_error:{type(error).__name__}"
+    )
