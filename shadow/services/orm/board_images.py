@@ -29,8 +29,18 @@ _links = metadata.tables["board_images"]
 _images = metadata.tables["images"]
 _boards = metadata.tables["boards"]
 
-_BOARD_EXISTS = sa.select(sa.literal(1)).where(_boards.c.board_id == sa.bindparam("bid"))
-_IMAGE_EXISTS = sa.select(sa.literal(1)).where(_images.c.image_name == sa.bindparam("name"))
+# Locked for share on the servers, so a concurrent delete of the board or image waits
+# instead of surfacing as a foreign-key error; SQLite renders no lock clause.
+_BOARD_EXISTS = (
+    sa.select(sa.literal(1))
+    .where(_boards.c.board_id == sa.bindparam("bid"))
+    .with_for_update(read=True)
+)
+_IMAGE_EXISTS = (
+    sa.select(sa.literal(1))
+    .where(_images.c.image_name == sa.bindparam("name"))
+    .with_for_update(read=True)
+)
 _REMOVE = _links.delete().where(_links.c.image_name == sa.bindparam("name"))
 _BOARD_FOR_IMAGE = sa.select(_links.c.board_id).where(_links.c.image_name == sa.bindparam("name"))
 

@@ -52,10 +52,22 @@ _board_columns = (
 )
 
 _GET_BOARD = sa.select(*_board_columns).where(_boards.c.board_id == sa.bindparam("board_id"))
+# Write paths lock the rows they check (FOR UPDATE / FOR SHARE on the servers; SQLite
+# renders neither, its IMMEDIATE transaction serializes writers), so a concurrent delete
+# cannot slip between the check and the write and surface as a driver error.
+_LOCK_BOARD = _GET_BOARD.with_for_update()
 _INSERT_BOARD = _boards.insert()
 _DELETE_BOARD = _boards.delete().where(_boards.c.board_id == sa.bindparam("bid"))
-_IMAGE_EXISTS = sa.select(sa.literal(1)).where(_images.c.image_name == sa.bindparam("name"))
-_USER_EXISTS = sa.select(sa.literal(1)).where(_users.c.user_id == sa.bindparam("uid"))
+_IMAGE_EXISTS = (
+    sa.select(sa.literal(1))
+    .where(_images.c.image_name == sa.bindparam("name"))
+    .with_for_update(read=True)
+)
+_USER_EXISTS = (
+    sa.select(sa.literal(1))
+    .where(_users.c.user_id == sa.bindparam("uid"))
+    .with_for_update(read=True)
+)
 _UNSHARE = _shared.delete().where(
     _shared.c.board_id == sa.bindparam("bid"), _shared.c.user_id == sa.bindparam("uid")
 )
@@ -180,8 +192,9 @@ class OrmBoardsService(BoardsService):
     # -- helpers -------------------------------------------------------------------
 
     @staticmethod
-    def _fetch(conn: sa.Connection, board_id: str) -> Board:
-        row = conn.execute(_GET_BOARD, {"board_id": board_id}).mappings().first()
+    def _fetch(conn: sa.Connection, board_id: str, *, lock: bool = False) -> Board:
+        statement = _LOCK_BOARD if lock else _GET_BOARD
+        row = conn.execute(statement, {"board_id": board_id}).mappings().first()
         if row is None:
             raise NotFoundError("board", board_id)
         return _board(row)
@@ -206,7 +219,7 @@ class OrmBoardsService(BoardsService):
         if "board_name" in applied and changes.board_name is not None:
             check_board_name(changes.board_name)
         with self._writer.begin() as conn:
-            board = self._fetch(conn, board_id)
+            board = self._fetch(conn, board_id, lock=True)
             values: dict[str, Any] = {}
             if "board_name" in applied:
                 values["board_name"] = changes.board_name
@@ -238,7 +251,7 @@ class OrmBoardsService(BoardsService):
 
     def share(self, board_id: str, user_id: str, can_edit: bool = False) -> None:
         with self._writer.begin() as conn:
-            self._fetch(conn, board_id)
+            self._fetch(conn, board_id, lock=True)
             if conn.execute(_USER_EXISTS, {"uid": user_id}).first() is None:
                 raise NotFoundError("user", user_id)
             conn.execute(

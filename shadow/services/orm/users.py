@@ -74,6 +74,10 @@ _active_admin = sa.and_(_users.c.is_admin == sa.true(), _users.c.is_active == sa
 _not_system = _users.c.user_id != SYSTEM_USER_ID
 
 _GET_USER = sa.select(*_user_columns).where(_users.c.user_id == sa.bindparam("user_id"))
+# Before pointing a session or an invitation at a user, lock the user row for share
+# (servers only; SQLite's IMMEDIATE transaction already serializes writers), so a
+# concurrent delete cannot cause a foreign-key error.
+_SHARE_USER = _GET_USER.with_for_update(read=True)
 _GET_USERS = sa.select(*_user_columns).where(
     _users.c.user_id.in_(sa.bindparam("user_ids", expanding=True))
 )
@@ -197,8 +201,10 @@ class OrmUsersService(UsersService):
         return statement
 
     @staticmethod
-    def _fetch_user(conn: sa.Connection, user_id: str) -> User | None:
-        row = conn.execute(_GET_USER, {"user_id": user_id}).mappings().first()
+    def _fetch_user(
+        conn: sa.Connection, user_id: str, statement: sa.Select[Any] = _GET_USER
+    ) -> User | None:
+        row = conn.execute(statement, {"user_id": user_id}).mappings().first()
         return None if row is None else _user(row)
 
     def _insert_user(
@@ -317,7 +323,8 @@ class OrmUsersService(UsersService):
                 {"uid": user_id, **{f"new_{name}": value for name, value in changes.items()}},
             )
             updated = self._fetch_user(conn, user_id)
-            assert updated is not None
+            if updated is None:  # deleted by a concurrent transaction meanwhile
+                raise NotFoundError("user", user_id)
             return updated
 
     def delete(self, user_id: str) -> None:
@@ -372,7 +379,7 @@ class OrmUsersService(UsersService):
 
     def create_session(self, user_id: str, token: str, expires_at: datetime) -> UserSession:
         with self._writer.begin() as conn:
-            if self._fetch_user(conn, user_id) is None:
+            if self._fetch_user(conn, user_id, _SHARE_USER) is None:
                 raise NotFoundError("user", user_id)
             if user_id == SYSTEM_USER_ID:
                 raise RuleViolationError("system_user", "the system user cannot log in")
@@ -428,7 +435,7 @@ class OrmUsersService(UsersService):
     ) -> CreatedInvitation:
         email = normalize_email(email)
         with self._writer.begin() as conn:
-            if self._fetch_user(conn, invited_by) is None:
+            if self._fetch_user(conn, invited_by, _SHARE_USER) is None:
                 raise NotFoundError("user", invited_by)
             if conn.execute(_EMAIL_TAKEN, {"email": email}).first() is not None:
                 raise DuplicateError("user", "email")
