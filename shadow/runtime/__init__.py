@@ -20,6 +20,7 @@ from shadow.runtime._compare import (
     redact,
 )
 from shadow.runtime._factory import SideFactory
+from shadow.runtime._logging import json_logger
 from shadow.runtime._metrics import ShadowMetrics
 from shadow.runtime._observation import Observation, Outcome
 from shadow.runtime._recorder import Observer
@@ -75,6 +76,7 @@ __all__ = [
     "WorkerKind",
     "compare_values",
     "fingerprint",
+    "json_logger",
     "load_settings",
     "normalize",
     "redact",

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 from abc import ABC, abstractmethod
 from typing import Any
 
 import pytest
 import runtime_kv
+from prometheus_client import CollectorRegistry
 from runtime_kv import Entry, KeyMissingError, KeyValue, MakeRuntime
 from structlog.testing import capture_logs
 
 from shadow import ContractError, read
-from shadow.runtime import REDACTED, Observation, Outcome, Runtime
+from shadow.runtime import (
+    REDACTED,
+    Observation,
+    Outcome,
+    Runtime,
+    ServiceSettings,
+    ShadowSettings,
+    SideFactory,
+    json_logger,
+)
 
 
 def observe(runtime: Runtime) -> list[Observation]:
@@ -311,3 +323,34 @@ def test_a_service_left_dirty_by_an_earlier_run_stays_dirty(make_runtime: MakeRu
     assert gauge == 1
     kv.put("a", "1")
     assert seen[-1].outcome is Outcome.MATCH and seen[-1].evidence is False
+
+
+def test_json_logs_have_one_line_per_divergence_without_sensitive_values(
+    paths: dict[str, str],
+) -> None:
+    stream = io.StringIO()
+    runtime = Runtime(
+        ShadowSettings(
+            worker="inline",
+            store_url=paths["store"],
+            services={"kv": ServiceSettings(mode="shadow")},
+        ),
+        legacy=SideFactory("runtime_kv:build", {"path": paths["legacy"]}),
+        candidate=SideFactory(
+            "runtime_kv:build",
+            {"path": paths["candidate"], "fault": "wrong", "fault_method": "put"},
+        ),
+        registry=CollectorRegistry(),
+        logger=json_logger(stream),
+    )
+    with runtime:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "plain", secret="hunter2")
+        kv.get("a")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    divergences = [line for line in lines if line["event"] == "shadow_divergence"]
+    assert [(line["service"], line["method"], line["paths"]) for line in divergences] == [
+        ("kv", "put", ["root['value']"])
+    ]
+    assert divergences[0]["fingerprint"]
+    assert "hunter2" not in stream.getvalue() and "plain" not in stream.getvalue()
