@@ -13,12 +13,18 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dashboard_files import DASHBOARDS, RULES, concrete, load, panel_expressions
+from prometheus_client import CollectorRegistry, start_http_server
 from shadow_workload import running_workload
+
+from shadow.cli.cutover import reference_declared_methods
+from shadow.cutover import CutoverSettings, GateReadiness
+from shadow.demo import DemoOptions, run_demo
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = [
@@ -44,6 +50,46 @@ def api(port: int, path: str, **query: str) -> Any:
         return json.load(response)
 
 
+@contextmanager
+def prometheus(tmp_path: Path, targets: list[str]) -> Iterator[int]:
+    """A Prometheus on 127.0.0.1 scraping ``targets`` every second, with the rules; its port."""
+    assert PROMETHEUS is not None, "prometheus is required in CI"
+    (tmp_path / "shadow-rules.yml").write_text(RULES.read_text())
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": ["shadow-rules.yml"],
+                "scrape_configs": [
+                    {"job_name": "shadow", "static_configs": [{"targets": targets}]}
+                ],
+            }
+        )
+    )
+    port = free_port()
+    with (tmp_path / "prometheus.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 @pytest.fixture
 def prometheus_scraping(tmp_path: Path) -> Iterator[int]:
     """A Prometheus on 127.0.0.1 scraping a running workload every second; its port."""
@@ -60,45 +106,11 @@ def prometheus_scraping(tmp_path: Path) -> Iterator[int]:
 
         driver = threading.Thread(target=drive, daemon=True)
         driver.start()
-        (tmp_path / "shadow-rules.yml").write_text(RULES.read_text())
-        config = tmp_path / "prometheus.yml"
-        config.write_text(
-            json.dumps(
-                {
-                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                    "rule_files": ["shadow-rules.yml"],
-                    "scrape_configs": [
-                        {
-                            "job_name": "shadow",
-                            "static_configs": [{"targets": [f"127.0.0.1:{workload.port}"]}],
-                        }
-                    ],
-                }
-            )
-        )
-        port = free_port()
-        log = (tmp_path / "prometheus.log").open("w")
-        process = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
         try:
-            yield port
+            with prometheus(tmp_path, [f"127.0.0.1:{workload.port}"]) as port:
+                yield port
         finally:
             stop.set()
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
             driver.join(timeout=10)
 
 
@@ -120,22 +132,27 @@ def wait_for_data(port: int, expressions: dict[str, str], deadline: float) -> di
     return found
 
 
-def test_every_panel_and_recording_rule_returns_data_from_a_real_prometheus(
-    prometheus_scraping: int,
-) -> None:
-    expressions = {
+def panel_queries() -> dict[str, str]:
+    return {
         f"{path.name}: {title} ({ref})": concrete(expression, rate_interval="15s")
         for path in DASHBOARDS
         for title, ref, expression in panel_expressions(load(path))
     }
-    recorded = {
-        "service:shadow_divergence_ratio:rate5m": "service:shadow_divergence_ratio:rate5m",
-        "service_outcome:shadow_comparisons:rate5m": "service_outcome:shadow_comparisons:rate5m",
-        "service_side:shadow_call_duration_seconds:p99_5m": (
-            "service_side:shadow_call_duration_seconds:p99_5m"
-        ),
-    }
-    wanted = expressions | recorded
+
+
+RECORDED = {
+    "service:shadow_divergence_ratio:rate5m": "service:shadow_divergence_ratio:rate5m",
+    "service_outcome:shadow_comparisons:rate5m": "service_outcome:shadow_comparisons:rate5m",
+    "service_side:shadow_call_duration_seconds:p99_5m": (
+        "service_side:shadow_call_duration_seconds:p99_5m"
+    ),
+}
+
+
+def test_every_panel_and_recording_rule_returns_data_from_a_real_prometheus(
+    prometheus_scraping: int,
+) -> None:
+    wanted = panel_queries() | RECORDED
     found = wait_for_data(prometheus_scraping, wanted, time.monotonic() + DEADLINE_SECONDS)
     missing = sorted(set(wanted) - set(found))
     assert not missing, f"no data for: {missing}"
@@ -148,3 +165,48 @@ def test_every_panel_and_recording_rule_returns_data_from_a_real_prometheus(
         query='service:shadow_divergence_ratio:rate5m{service="kv"} > 0',
     )
     assert ratio["data"]["result"], "the planted divergence did not reach Prometheus"
+
+
+def test_every_panel_returns_data_while_prometheus_scrapes_a_running_demo(tmp_path: Path) -> None:
+    """The issue's setup: ``shadow demo`` serving /metrics, paced so it runs while we look.
+
+    The gate-readiness gauge comes from a second exporter reading the demo's store
+    (GateReadiness can run in any process that can read the store).
+    """
+    demo_port, readiness_port = free_port(), free_port()
+    workdir = tmp_path / "demo"
+    options = DemoOptions(ops=900, rate=30.0, workdir=workdir, metrics_port=demo_port)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_demo(options)
+        except BaseException as error:  # reported by the test below
+            failures.append(error)
+
+    demo = threading.Thread(target=run, daemon=True)
+    demo.start()
+    deadline = time.monotonic() + 30
+    while not (workdir / "shadow.toml").is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    settings = CutoverSettings.from_files(
+        workdir / "shadow.toml", declared_methods=reference_declared_methods()
+    )
+    registry = CollectorRegistry()
+    registry.register(GateReadiness(settings, min_interval=2.0))
+    server, _thread = start_http_server(readiness_port, addr="127.0.0.1", registry=registry)
+    try:
+        targets = [f"127.0.0.1:{demo_port}", f"127.0.0.1:{readiness_port}"]
+        with prometheus(tmp_path, targets) as port:
+            wanted = panel_queries() | RECORDED
+            found = wait_for_data(port, wanted, time.monotonic() + DEADLINE_SECONDS)
+            assert demo.is_alive() or not failures, failures
+            missing = sorted(set(wanted) - set(found))
+            assert not missing, f"no data for: {missing}"
+            [mode_panel] = [name for name in found if "Mode per service" in name]
+            assert found[mode_panel] == 11  # every reference service reported its mode
+    finally:
+        server.shutdown()
+        server.server_close()
+        demo.join(timeout=300)
+    assert not failures, failures
