@@ -36,6 +36,7 @@ from shadow.cutover.contracts import declared_methods, load_object
 from shadow.cutover.evidence import DivergenceGroup
 from shadow.cutover.gate import GateVerdict
 from shadow.cutover.modes import kill_switch_on
+from shadow.cutover.plan import Mode
 from shadow.cutover.report import build_report, render
 
 __all__ = ["REFERENCE_CONTRACTS", "divergences", "reference_declared_methods", "register"]
@@ -162,8 +163,12 @@ def _print_verdict(verdict: GateVerdict) -> None:
         f" [{verdict.current.value} -> {target}]"
     )
     for criterion in verdict.criteria:
+        mark = "PASS" if criterion.passed else "FAIL"
+        typer.echo(f"  {mark}  {criterion.name}: {criterion.summary}")
+    if verdict.target is Mode.SHADOW:
         typer.echo(
-            f"  {'PASS' if criterion.passed else 'FAIL'}  {criterion.name}: {criterion.summary}"
+            "note: enabling shadow needs only previous_phase (shadowing is how evidence is "
+            "gathered); the other criteria judge leaving shadow later"
         )
 
 
