@@ -342,9 +342,3 @@ def _apply(
         **body,
     )
     return transition
-
-
-def phase_modes(settings: CutoverSettings) -> dict[int, Mode]:
-    """Each phase's step (its least advanced service's mode)."""
-    modes = settings.modes()
-    return {p: phase_step(settings.plan.services_of(p), modes) for p in settings.plan.numbers}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -158,8 +158,3 @@ def read_toml(path: Path, what: str) -> dict[str, object]:
         raise ConfigError(f"{what} file {path} is not valid TOML: {error}") from None
     except OSError as error:
         raise ConfigError(f"cannot read {what} file {path}: {error.strerror}") from None
-
-
-def unique(items: Iterable[str]) -> tuple[str, ...]:
-    """``items`` without repeats, first occurrence kept."""
-    return tuple(dict.fromkeys(items))
