@@ -17,30 +17,21 @@ Concurrency:
 * status changes are one conditional ``UPDATE ... WHERE status NOT IN
   (terminal)``: atomic on every backend without a prior read.
 * an enqueue reads the queue's pending count and inserts under a per-queue
-  lock, so two concurrent enqueues never both fill the same free capacity:
-  SQLite's write lock (``BEGIN IMMEDIATE``), a transaction-scoped advisory lock
-  on PostgreSQL, a named lock (``GET_LOCK``) held until after the commit on
-  MariaDB. Row locks cannot do this: the rows that would need locking are the
-  ones not inserted yet.
-
-Item ids of a batch come back by selecting the batch's rows ordered by
-``item_id``: the batch id is new, so those are exactly the rows just inserted,
-and ids ascend in insertion order on all three backends.
+  lock, so two concurrent enqueues never both fill the same free capacity
+  (:mod:`shadow.services.orm.session_queue_batches`, with the bulk inserts).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 
 from shadow._sources import Clock, IdSource
 from shadow.db.tables import SessionQueueTable
-from shadow.services.batches import dump_json, expand_batch, retry_session_json, validate_batch
+from shadow.services.batches import dump_json, expand_batch, validate_batch
 from shadow.services.contracts.pages import CursorPage
 from shadow.services.contracts.session_queue import (
     TERMINAL_STATUSES,
@@ -56,6 +47,13 @@ from shadow.services.contracts.session_queue import (
     SessionQueueService,
 )
 from shadow.services.errors import NotFoundError, RuleViolationError
+from shadow.services.orm.session_queue_batches import (
+    chunks,
+    insert_batch,
+    insert_retries,
+    locked_queue,
+    pending_stats,
+)
 
 __all__ = ["OrmSessionQueueService"]
 
@@ -101,26 +99,10 @@ def _status_in(statuses: Sequence[str]) -> sa.ColumnElement[bool]:
 
 _ACTIVE = _status_in(("pending", "in_progress"))
 _FINISHED = _status_in(TERMINAL_STATUSES)
-_RETRYABLE = _status_in(("failed", "canceled"))
 _BUMP = sa.func.coalesce(_c.status_sequence, 0) + 1
-# Keeps an expanded IN (...) list well under every backend's bound-parameter limit.
-_CHUNK = 500
-
-_INSERT = sa.insert(_table)
 _SELECT_ITEM = sa.select(*_ITEM_COLUMNS).where(_c.item_id == sa.bindparam("id_"))
-_PENDING_STATS = sa.select(sa.func.count(), sa.func.max(_c.priority)).where(
-    _c.queue_id == sa.bindparam("queue_id_"), _c.status == "pending"
-)
-# Seconds MariaDB waits for another enqueue into the same queue to finish.
-_QUEUE_LOCK_TIMEOUT = 30
-_PG_QUEUE_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.bindparam("key_"))))
-_MARIADB_GET_LOCK = sa.select(sa.func.get_lock(sa.bindparam("key_"), _QUEUE_LOCK_TIMEOUT))
-_MARIADB_RELEASE_LOCK = sa.select(sa.func.release_lock(sa.bindparam("key_")))
 _PENDING_COUNT = sa.select(sa.func.count()).where(
     _c.queue_id == sa.bindparam("queue_id_"), _c.status == "pending"
-)
-_BATCH_ITEM_IDS = (
-    sa.select(_c.item_id).where(_c.batch_id == sa.bindparam("batch_id_")).order_by(_c.item_id)
 )
 _NEXT_PENDING_ID = (
     sa.select(_c.item_id)
@@ -153,7 +135,6 @@ _SET_STATUS = (
         status_sequence=_BUMP,
     )
 )
-_ITEM_EXISTS = sa.select(_c.item_id).where(_c.item_id == sa.bindparam("id_"))
 _SET_SESSION = (
     sa.update(_table)
     .where(_c.item_id == sa.bindparam("id_"))
@@ -174,25 +155,6 @@ _CANCEL_BY_QUEUE = _CANCEL.where(_c.queue_id == sa.bindparam("queue_id_"), _ACTI
 _CLEAR = sa.delete(_table).where(_c.queue_id == sa.bindparam("queue_id_"))
 _PRUNE = sa.delete(_table).where(_c.queue_id == sa.bindparam("queue_id_"), _FINISHED)
 _DELETE_BY_IDS = sa.delete(_table).where(_c.item_id.in_(sa.bindparam("ids_", expanding=True)))
-_RETRY_SOURCES = sa.select(
-    _c.item_id,
-    _c.batch_id,
-    _c.field_values,
-    _c.session,
-    _c.priority,
-    _c.workflow,
-    _c.origin,
-    _c.destination,
-    _c.user_id,
-    _c.retried_from_item_id,
-).where(
-    _c.queue_id == sa.bindparam("queue_id_"),
-    _RETRYABLE,
-    _c.item_id.in_(sa.bindparam("ids_", expanding=True)),
-)
-_IDS_OF_SESSIONS = sa.select(_c.item_id).where(
-    _c.session_id.in_(sa.bindparam("session_ids_", expanding=True))
-)
 _FIRST_WITH_STATUS = (
     sa.select(*_ITEM_COLUMNS)
     .where(_c.queue_id == sa.bindparam("queue_id_"), _c.status == sa.bindparam("status_"))
@@ -225,11 +187,6 @@ _LIST_ALL = (
     .order_by(*_DEQUEUE_ORDER)
 )
 _LIST_ALL_FOR_DESTINATION = _LIST_ALL.where(_c.destination == sa.bindparam("destination_"))
-
-
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 _SUMMARY_KEYS = tuple(column.name for column in _SUMMARY_COLUMNS)
@@ -305,9 +262,8 @@ class OrmSessionQueueService(SessionQueueService):
         self, queue_id: str, batch: Batch, prepend: bool = False, user_id: str = "system"
     ) -> EnqueueResult:
         validate_batch(queue_id, batch, self._queue_ids)
-        with self._locked_queue(queue_id) as conn:
-            stats = conn.execute(_PENDING_STATS, {"queue_id_": queue_id}).one()
-            pending, top_priority = stats[0], stats[1]
+        with locked_queue(self._writer, queue_id) as conn:
+            pending, top_priority = pending_stats(conn, queue_id)
             priority = (top_priority or 0) + 1 if prepend else 0
             expanded = expand_batch(
                 queue_id,
@@ -317,12 +273,7 @@ class OrmSessionQueueService(SessionQueueService):
                 priority=priority,
                 user_id=user_id,
             )
-            item_ids: list[int] = []
-            if expanded.rows:
-                conn.execute(_INSERT, expanded.rows)
-                item_ids = list(
-                    conn.execute(_BATCH_ITEM_IDS, {"batch_id_": expanded.batch_id}).scalars()
-                )
+            item_ids = insert_batch(conn, expanded.batch_id, expanded.rows)
         return EnqueueResult(
             queue_id=queue_id,
             batch_id=expanded.batch_id,
@@ -331,33 +282,6 @@ class OrmSessionQueueService(SessionQueueService):
             priority=priority,
             item_ids=item_ids,
         )
-
-    @contextmanager
-    def _locked_queue(self, queue_id: str) -> Iterator[sa.Connection]:
-        """A write transaction holding the queue's enqueue lock until it has committed."""
-        dialect = self._engine.dialect.name
-        if dialect not in ("mysql", "mariadb"):
-            with self._writer.begin() as conn:
-                if dialect == "postgresql":
-                    conn.execute(_PG_QUEUE_LOCK, {"key_": f"session_queue:{queue_id}"})
-                yield conn
-            return
-        # MariaDB's named locks belong to the connection, not the transaction: take
-        # the lock, run the transaction, release it only after the commit.
-        key = "session_queue:" + hashlib.sha256(queue_id.encode()).hexdigest()[:40]
-        with self._engine.connect() as conn:
-            locked = conn.execute(_MARIADB_GET_LOCK, {"key_": key}).scalar()
-            conn.commit()
-            if locked != 1:
-                raise TimeoutError(
-                    f"another enqueue held the queue lock for {_QUEUE_LOCK_TIMEOUT} s"
-                )
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.execute(_MARIADB_RELEASE_LOCK, {"key_": key})
-                conn.commit()
 
     def dequeue(self) -> QueueItem | None:
         with self._writer.begin() as conn:
@@ -416,9 +340,9 @@ class OrmSessionQueueService(SessionQueueService):
         unique = list(dict.fromkeys(batch_ids))
         canceled = 0
         with self._engine.begin() as conn:
-            for chunk in _chunks(unique):
+            for chunk in chunks(unique):
                 result = conn.execute(
-                    _CANCEL_BY_BATCH, {"queue_id_": queue_id, "batch_ids_": list(chunk)}
+                    _CANCEL_BY_BATCH, {"queue_id_": queue_id, "batch_ids_": chunk}
                 )
                 canceled += result.rowcount
         return canceled
@@ -441,8 +365,8 @@ class OrmSessionQueueService(SessionQueueService):
         unique = list(dict.fromkeys(item_ids))
         deleted = 0
         with self._engine.begin() as conn:
-            for chunk in _chunks(unique):
-                deleted += conn.execute(_DELETE_BY_IDS, {"ids_": list(chunk)}).rowcount
+            for chunk in chunks(unique):
+                deleted += conn.execute(_DELETE_BY_IDS, {"ids_": chunk}).rowcount
         return deleted
 
     def _execute_count(self, statement: sa.Executable, params: dict[str, Any]) -> int:
@@ -451,44 +375,11 @@ class OrmSessionQueueService(SessionQueueService):
         return count
 
     def retry_items_by_id(self, queue_id: str, item_ids: list[int]) -> RetryResult:
-        wanted = list(dict.fromkeys(item_ids))
         with self._writer.begin() as conn:
-            found: dict[int, _Row] = {}
-            for chunk in _chunks(wanted):
-                rows = conn.execute(_RETRY_SOURCES, {"queue_id_": queue_id, "ids_": list(chunk)})
-                found.update((row.item_id, row) for row in rows)
-            retried = [item_id for item_id in wanted if item_id in found]
-            new_rows = [self._retry_row(queue_id, found[item_id]) for item_id in retried]
-            new_ids: list[int] = []
-            if new_rows:
-                conn.execute(_INSERT, new_rows)
-                session_ids = [row["session_id"] for row in new_rows]
-                for chunk in _chunks(session_ids):
-                    new_ids.extend(
-                        conn.execute(_IDS_OF_SESSIONS, {"session_ids_": list(chunk)}).scalars()
-                    )
-                new_ids.sort()
+            retried, new_ids = insert_retries(conn, self._ids, queue_id, item_ids)
         return RetryResult(
             queue_id=queue_id, retried=len(retried), retried_item_ids=retried, item_ids=new_ids
         )
-
-    def _retry_row(self, queue_id: str, original: _Row) -> dict[str, Any]:
-        session_id = self._ids.new_id()
-        first = original.retried_from_item_id
-        return {
-            "queue_id": queue_id,
-            "batch_id": original.batch_id,
-            "session_id": session_id,
-            "field_values": original.field_values,
-            "session": retry_session_json(original.session, session_id),
-            "status": "pending",
-            "priority": original.priority,
-            "workflow": original.workflow,
-            "origin": original.origin,
-            "destination": original.destination,
-            "user_id": original.user_id,
-            "retried_from_item_id": original.item_id if first is None else first,
-        }
 
     # --- reads ----------------------------------------------------------------------
 
