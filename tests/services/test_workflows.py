@@ -147,6 +147,16 @@ def test_update_replaces_the_document_and_refreshes_updated_at(
     assert [(item.name, item.description) for item in listed] == [("new", "dd")]
 
 
+def test_update_with_an_unchanged_document_still_returns_the_row(
+    service: WorkflowsService,
+) -> None:
+    """A matched row counts as updated even when nothing changes (MariaDB counts matches)."""
+    created = service.create(_doc("same"), "alice")
+    again = service.update(created.workflow, "alice")
+    assert again.workflow == created.workflow
+    assert service.update(created.workflow).name == "same"
+
+
 def test_update_without_a_user_updates_any_user_workflow(service: WorkflowsService) -> None:
     created = service.create(_doc("old"), "alice")
     assert service.update(_edited(created.workflow, name="new")).name == "new"
