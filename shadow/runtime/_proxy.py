@@ -92,13 +92,27 @@ class ServiceProxy:
                 return self._route_cache
             mode = settings.effective_mode(self.service)
             previous = self._route_cache
+            try:
+                implementation = self._runtime.implementation(mode.authoritative, self.service)
+            except Exception as error:
+                if previous is None:
+                    raise  # building the proxy: the caller should hear about it
+                # A live change to a side that cannot be built: keep serving as before.
+                self._runtime.log.error(
+                    "shadow_mode_change_failed",
+                    service=self.service,
+                    mode=mode.value,
+                    error=f"{type(error).__name__}: {error}",
+                )
+                self._settings = settings
+                return previous
             if previous is None:
                 self._runtime.service_started(self, mode)
             elif previous.mode is not mode:
                 self._runtime.mode_changed(self.service, previous.mode, mode)
             route = _Route(
                 mode=mode,
-                implementation=self._runtime.implementation(mode.authoritative, self.service),
+                implementation=implementation,
                 authoritative=mode.authoritative,
                 mirror=mode.mirror,
                 read_sample_rate=settings.service(self.service).read_sample_rate,
@@ -137,9 +151,12 @@ class ServiceProxy:
         try:
             return getattr(route.implementation, plan.method)(*args, **kwargs)
         finally:
-            recorder = self._runtime.recorder
-            recorder.latency(plan, route.authoritative, time.perf_counter() - started)
-            recorder.unmirrored(plan, Outcome.SKIPPED, reason, self._runtime.sequencer.seq)
+            self._runtime.guarded(self._record_skip, plan, route, reason, started)
+
+    def _record_skip(self, plan: MethodPlan, route: _Route, reason: str, started: float) -> None:
+        recorder = self._runtime.recorder
+        recorder.latency(plan, route.authoritative, time.perf_counter() - started)
+        recorder.unmirrored(plan, Outcome.SKIPPED, reason, self._runtime.sequencer.seq)
 
     def _write(
         self, route: _Route, plan: MethodPlan, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -148,7 +165,7 @@ class ServiceProxy:
         with sequencer.lock:
             result, error, task = self._execute(route, plan, args, kwargs)
             task.seq = sequencer.advance(write=True)
-            self._runtime.hand_off(task)
+            self._runtime.guarded(self._runtime.hand_off, task)
         if error is not None:
             raise error
         return result
@@ -169,7 +186,7 @@ class ServiceProxy:
         with sequencer.lock:
             task.race_window = sequencer.writes != writes_before
             task.seq = sequencer.advance(write=False)
-            self._runtime.hand_off(task)
+            self._runtime.guarded(self._runtime.hand_off, task)
         return result, error
 
     def _execute(

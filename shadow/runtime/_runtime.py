@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import structlog
 from prometheus_client import CollectorRegistry
 
-from shadow._exceptions import ConfigError, ShadowError
+from shadow._exceptions import ConfigError, DivergenceError, ShadowError
 from shadow._sources import Clock, IdSource, SystemClock, UuidIds
 from shadow.runtime._executor import (
     Executor,
@@ -285,6 +285,19 @@ class Runtime:
         if fill >= _READ_CUTOFF or self._high_water >= _READ_CUTOFF:
             return 0.0
         return (_READ_CUTOFF - fill) / (_READ_CUTOFF - self._high_water)
+
+    def guarded(self, function: Callable[..., object], *args: Any) -> None:
+        """Run shadow bookkeeping so that no failure of it reaches the caller.
+
+        Only :class:`DivergenceError` passes: strict mode (``shadow.testing``)
+        raises it on purpose, from the diverging call.
+        """
+        try:
+            function(*args)
+        except DivergenceError:
+            raise
+        except Exception as error:
+            self.log.exception("shadow_internal_error", error=type(error).__name__)
 
     def hand_off(self, task: Task) -> None:
         """Queue ``task`` for its mirror, or count it dropped (call with the sequencer lock)."""

@@ -237,3 +237,8 @@ def write_batches(url: str, batches: int) -> None:
             store.record(batch)
     finally:
         store.close()
+
+
+def build_nothing(*, ids: IdSource, clock: Clock, **options: Any) -> Mapping[str, Any]:
+    """A factory whose side provides no service at all (a misconfiguration)."""
+    return {}

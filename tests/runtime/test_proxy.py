@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from structlog.testing import capture_logs
 from shadow import ContractError, read
 from shadow.runtime import (
     REDACTED,
+    LiveSettings,
     Observation,
     Outcome,
     Runtime,
@@ -354,3 +357,45 @@ def test_json_logs_have_one_line_per_divergence_without_sensitive_values(
     ]
     assert divergences[0]["fingerprint"]
     assert "hunter2" not in stream.getvalue() and "plain" not in stream.getvalue()
+
+
+def test_a_failing_observer_never_changes_what_the_caller_gets(
+    make_runtime: MakeRuntime,
+) -> None:
+    runtime = make_runtime()
+
+    def broken(observation: Observation) -> None:
+        raise RuntimeError("observer bug")
+
+    runtime.recorder.add_observer(broken)
+    kv = runtime.proxy(KeyValue, "kv")
+    with capture_logs() as logs:
+        assert kv.put("a", "1").value == "1"
+        assert kv.get("a").value == "1"
+    assert [line["error"] for line in logs if line["event"] == "shadow_internal_error"] == [
+        "RuntimeError",
+        "RuntimeError",
+    ]
+
+
+def test_a_live_switch_to_a_side_that_cannot_be_built_keeps_the_old_route(
+    tmp_path: Path, paths: dict[str, str]
+) -> None:
+    config = tmp_path / "shadow.toml"
+    config.write_text(
+        f'worker = "inline"\nstore_url = "{paths["store"]}"\n[services.kv]\nmode = "legacy"\n'
+    )
+    with Runtime(
+        LiveSettings(config, reload_check_seconds=0),
+        legacy=SideFactory("runtime_kv:build", {"path": paths["legacy"]}),
+        candidate=SideFactory("runtime_kv:build_nothing"),
+        registry=CollectorRegistry(),
+    ) as runtime:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "1")
+        config.write_text(config.read_text().replace('"legacy"', '"reverse"'))
+        os.utime(config, ns=(1, 10**18))
+        with capture_logs() as logs:
+            assert kv.get("a").value == "1"
+        events = [line["event"] for line in logs]
+        assert events == ["settings_reloaded", "shadow_mode_change_failed"]
