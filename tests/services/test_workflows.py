@@ -270,6 +270,15 @@ def test_update_opened_at_stores_the_clocks_now(
     assert service.get(created.workflow_id).opened_at == backend.clock.now()
 
 
+def test_update_opened_at_twice_at_the_same_instant_succeeds(
+    backend: Backend, service: WorkflowsService
+) -> None:
+    created = service.create(_doc("w"), "alice")
+    service.update_opened_at(created.workflow_id, "alice")
+    service.update_opened_at(created.workflow_id, "alice")
+    assert service.get(created.workflow_id).opened_at == backend.clock.now()
+
+
 def test_update_opened_at_needs_a_row_visible_to_the_user(
     backend: Backend, service: WorkflowsService
 ) -> None:
