@@ -53,6 +53,11 @@ def _is_mariadb() -> bool:
 
 def upgrade() -> None:  # noqa: PLR0915  (a baseline builds the whole schema in one place)
     """Create the 14 tables, their indexes, triggers and seed rows."""
+    if _is_mariadb():
+        # SQLite compares text by code point. MariaDB's default collation ignores
+        # case, accents and trailing spaces, so keys SQLite keeps apart would
+        # collide; every table created below inherits this binary, no-pad one.
+        op.execute("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin")
     op.create_table(
         "app_settings",
         sa.Column("key", shadow_types.KeyText, nullable=False),

@@ -228,19 +228,9 @@ def test_unicode_and_long_names_and_fields_round_trip(images: ImagesService) -> 
     )
 
 
-MARIADB_CI_KEYS = (
-    "MariaDB creates the key columns with the database's default collation "
-    "(utf8mb4_general_ci: case-, accent- and trailing-space-insensitive), so names "
-    "that SQLite keeps apart collide there; a schema fix (utf8mb4_bin) is needed"
-)
-
-
 def test_names_differing_in_case_accent_or_trailing_space_are_different_images(
-    request: pytest.FixtureRequest, backend: Backend, images: ImagesService
+    images: ImagesService,
 ) -> None:
-    request.applymarker(
-        pytest.mark.xfail(backend.name == "orm-mariadb", reason=MARIADB_CI_KEYS, strict=True)
-    )
     names = ["e.png", "E.png", "é.png", "e.png "]
     for width, name in enumerate(names, start=1):
         _save(images, name, width=width)

@@ -129,16 +129,7 @@ def test_long_paths_and_names_round_trip(models: ModelsService) -> None:
     assert keys(models.search_by_path("/m/" + "p" * 700)) == ["long"]
 
 
-def test_keys_and_paths_differing_only_in_case_are_distinct(
-    request: pytest.FixtureRequest, backend: Backend, models: ModelsService
-) -> None:
-    request.applymarker(
-        pytest.mark.xfail(
-            backend.name == "orm-mariadb",
-            reason="MariaDB key columns use the case-insensitive default collation",
-            strict=True,
-        )
-    )
+def test_keys_and_paths_differing_only_in_case_are_distinct(models: ModelsService) -> None:
     models.add_model(config("k", path="/p"))
     models.add_model(config("K", path="/P"))
     assert keys(models.all_models()) == ["K", "k"]
