@@ -365,10 +365,22 @@ class QueuedExecutor:
                 self._recorder.maybe_flush()
             except Exception as error:  # the dispatcher must outlive any failure
                 _log.exception("shadow_dispatcher_error", error=type(error).__name__)
+                self._abandon_in_flight()
             finally:
                 with self._condition:
                     self._in_flight = []
                     self._condition.notify_all()
+
+    def _abandon_in_flight(self) -> None:
+        # The worker's state is unknown after an unexpected failure: replace it,
+        # and count what was in flight as dropped so nothing vanishes uncounted.
+        with contextlib.suppress(Exception):
+            self._retire_worker(kill=True)
+        with self._condition:
+            lost, self._in_flight = self._in_flight, []
+        for task in lost:
+            with contextlib.suppress(Exception):
+                self._recorder.dropped(task, "worker_error:dispatcher")
 
     def _ensure_worker(self, warm: Side) -> Worker:
         if self._worker is None:

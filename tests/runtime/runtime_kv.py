@@ -201,9 +201,22 @@ class SqliteKeyValue(KeyValue):
         return os.getpid()
 
 
+class Handles(ABC):
+    """A contract whose result cannot be pickled (it holds a lock)."""
+
+    @read()
+    @abstractmethod
+    def lock(self) -> Any: ...
+
+
+class LockHandles(Handles):
+    def lock(self) -> Any:
+        return {"lock": threading.Lock()}
+
+
 def build(*, ids: IdSource, clock: Clock, path: str, **options: Any) -> Mapping[str, Any]:
     """The factory the runtime calls: one side's implementations by service name."""
-    return {"kv": SqliteKeyValue(path, ids=ids, clock=clock, **options)}
+    return {"kv": SqliteKeyValue(path, ids=ids, clock=clock, **options), "handles": LockHandles()}
 
 
 def rows(path: str) -> list[tuple[Any, ...]]:

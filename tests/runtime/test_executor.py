@@ -208,3 +208,15 @@ def test_reverse_mode_builds_legacy_in_the_worker_process(
     assert runtime.flush(30)
     assert [(item.mirror, item.outcome) for item in seen] == [(Side.LEGACY, Outcome.MATCH)]
     assert runtime_kv.rows(paths["legacy"]) == runtime_kv.rows(paths["candidate"])
+
+
+def test_a_result_that_cannot_reach_the_worker_process_is_dropped_not_failed(
+    make_runtime: MakeRuntime,
+) -> None:
+    runtime = make_runtime(worker="process", default_mode="shadow")
+    seen = observe(runtime)
+    handles = runtime.proxy(runtime_kv.Handles, "handles")
+    assert "lock" in handles.lock()  # the caller gets its result regardless
+    assert runtime.flush(30)
+    assert [(item.outcome, item.reason) for item in seen] == [(Outcome.DROPPED, "unpicklable")]
+    assert not runtime.recorder.breaker("handles").is_open
