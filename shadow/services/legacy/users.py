@@ -126,9 +126,9 @@ class LegacyUsersService(UsersService):
         password_hash: str,
         is_admin: bool,
     ) -> User:
+        user_id = self._ids.new_id()  # drawn first on both sides, so they draw alike
         if self._email_taken(cur, email):
             raise DuplicateError("user", "email")
-        user_id = self._ids.new_id()
         cur.execute(
             "INSERT INTO users (user_id, email, display_name, password_hash, is_admin)"
             " VALUES (?, ?, ?, ?, ?)",
