@@ -49,11 +49,18 @@ _TERMINAL = "('completed', 'failed', 'canceled')"
 _ACTIVE = "('pending', 'in_progress')"
 _BUMP = "status_sequence = COALESCE(status_sequence, 0) + 1"
 
-_INSERT = (
-    "INSERT INTO session_queue (queue_id, batch_id, session_id, field_values, session, status,"
-    " priority, workflow, origin, destination, user_id, retried_from_item_id)"
-    " VALUES (:queue_id, :batch_id, :session_id, :field_values, :session, :status, :priority,"
-    " :workflow, :origin, :destination, :user_id, :retried_from_item_id)"
+_COLUMNS = (
+    "queue_id, batch_id, session_id, field_values, session, status, priority, workflow, origin,"
+    " destination, user_id"
+)
+_VALUES = (
+    ":queue_id, :batch_id, :session_id, :field_values, :session, :status, :priority, :workflow,"
+    " :origin, :destination, :user_id"
+)
+_INSERT = f"INSERT INTO session_queue ({_COLUMNS}) VALUES ({_VALUES})"
+_INSERT_RETRY = (
+    f"INSERT INTO session_queue ({_COLUMNS}, retried_from_item_id)"
+    f" VALUES ({_VALUES}, :retried_from_item_id)"
 )
 # Keeps an IN (...) list well under SQLite's bound-variable limit.
 _CHUNK = 500
@@ -164,9 +171,7 @@ class LegacySessionQueueService(SessionQueueService):
             )
             item_ids: list[int] = []
             if expanded.rows:
-                cur.executemany(
-                    _INSERT, [{**row, "retried_from_item_id": None} for row in expanded.rows]
-                )
+                cur.executemany(_INSERT, expanded.rows)
                 cur.execute(
                     "SELECT item_id FROM session_queue WHERE batch_id = ? ORDER BY item_id",
                     (expanded.batch_id,),
@@ -308,7 +313,7 @@ class LegacySessionQueueService(SessionQueueService):
             rows = [self._retry_row(queue_id, found[item_id]) for item_id in retried]
             new_ids: list[int] = []
             if rows:
-                cur.executemany(_INSERT, rows)
+                cur.executemany(_INSERT_RETRY, rows)
                 session_ids = [row["session_id"] for row in rows]
                 for chunk in _chunks(session_ids):
                     cur.execute(
