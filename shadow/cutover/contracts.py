@@ -26,8 +26,16 @@ def declared_methods(contracts: Mapping[str, type | Iterable[str]]) -> dict[str,
                 methods[service] = frozenset(contract_methods(contract))
             except ContractError as error:
                 raise ConfigError(f"service {service!r}: {error}") from None
+        elif isinstance(contract, Iterable) and not isinstance(contract, str | bytes):
+            names = frozenset(contract)
+            if not all(isinstance(name, str) for name in names):
+                raise ConfigError(f"service {service!r}: method names must be strings")
+            methods[service] = names
         else:
-            methods[service] = frozenset(contract)
+            raise ConfigError(
+                f"service {service!r}: expected a contract class or method names, "
+                f"not {type(contract).__name__}"
+            )
     return methods
 
 

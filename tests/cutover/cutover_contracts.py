@@ -25,3 +25,4 @@ class QueueService(ABC):
 
 CONTRACTS = {"settings": SettingsService, "queue": QueueService}
 PLAN_TOML = '[phases]\n1 = ["settings"]\n2 = ["queue"]\n'
+BAD = {"settings": 42}

@@ -184,6 +184,9 @@ def test_a_fixed_group_seen_again_blocks_the_gate_again(workspace: Workspace) ->
         (("divergences", "show", "nope"), "no divergence group 'nope'"),
         (("divergences", "accept", FINGERPRINT, "--note", "x", "--expires", "soon"), "bad expiry"),
         (("report", "--format", "pdf"), "unknown report format"),
+        (("gate", "--phase", "1", "--contracts", "no_such_module:X"), "cannot import"),
+        (("gate", "--phase", "1", "--contracts", "cutover_contracts:PLAN_TOML"), "not a mapping"),
+        (("gate", "--phase", "1", "--contracts", "cutover_contracts:BAD"), "not int"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
