@@ -232,7 +232,9 @@ class Recorder:
 
     def _divergence(self, observation: Observation) -> None:
         fingerprint = observation.fingerprint or ""
-        self._log.warning(
+        # A dirty service diverges by construction: still one line, but at debug level.
+        log = self._log.warning if observation.evidence else self._log.debug
+        log(
             "shadow_divergence",
             service=observation.service,
             method=observation.method,
