@@ -317,6 +317,7 @@ def _latency(
     details = []
     bad = []
     unjudged = []
+    ratios: list[float] = []
     for service, method in _pairs(services, declared):
         item = evidence.method(service, method)
         samples = min(
@@ -334,6 +335,7 @@ def _latency(
             legacy, candidate = item.legacy.p95, item.candidate.p95
             ratio = candidate / legacy if legacy > 0 else (1.0 if candidate <= 0 else math.inf)
             judged, ok = True, ratio <= policy.max_p95_ratio
+            ratios.append(ratio)
         details.append(
             {
                 "service": service,
@@ -355,11 +357,13 @@ def _latency(
         )
         if len(bad) > 5:
             summary += f", ... ({len(bad) - 5} more)"
-    else:
-        worst = max((item["ratio"] or 0.0 for item in details), default=0.0)
+    elif ratios:
+        worst = max(ratios)
         summary = (
             f"every judged method within {policy.max_p95_ratio:g}x legacy p95 (worst {worst:.2f}x)"
         )
+    else:
+        summary = "no method had enough samples to judge its p95"
     if unjudged:
         summary += (
             f"; {len(unjudged)} not judged (< {policy.min_latency_samples} samples): "

@@ -240,3 +240,13 @@ def test_soak_uses_the_least_soaked_service_when_the_store_knows_each_start() ->
     assert gate(evidence=found, services=["settings"]).passed
     never = replace(found, first_comparisons={"settings": NOW - timedelta(days=3)})
     assert "never compared: state" in gate(evidence=never).criterion("soak").summary
+
+
+def test_latency_says_so_when_no_method_had_enough_samples() -> None:
+    few = LatencySummary(count=2, p50=0.001, p95=0.001, p99=0.001)
+    methods = tuple(
+        replace(m, outcomes={"match": 2}, legacy=few, candidate=few) for m in healthy_methods()
+    )
+    policy = GatePolicy(min_comparisons=1, max_divergence_rate=1.0, min_soak=timedelta(0))
+    summary = gate(policy=policy, evidence=evidence(methods=methods)).criterion("latency").summary
+    assert summary.startswith("no method had enough samples to judge its p95")
