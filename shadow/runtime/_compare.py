@@ -186,10 +186,16 @@ def compare_values(
     Both values may be raw results (models, records) or already normalized.
     """
     try:
-        # Fast path on the raw values: equal raw results are equal after normalizing.
+        # Fast paths on the raw values: equal raw results are equal after
+        # normalizing; so are results whose only differences are timestamps
+        # within the tolerance or ignored fields, position by position.
         if _raw_equal(authoritative, mirror):
             return _EQUAL
-    except Exception:  # an exotic __eq__ only costs us the fast path
+        if (spec.timestamps or spec.ignore) and _raw_close(
+            authoritative, mirror, spec, timedelta(seconds=tolerance)
+        ):
+            return _EQUAL
+    except Exception:  # an exotic __eq__ or a naive/aware mix only costs the fast path
         pass
     left = _arrange(spec, normalize(authoritative, spec.ignore), tolerance)
     right = _arrange(spec, normalize(mirror, spec.ignore), tolerance)
@@ -215,6 +221,35 @@ def _raw_equal(left: Any, right: Any) -> bool:
     if isinstance(left, BaseModel):
         return type(left) is type(right) and left.__dict__ == right.__dict__
     return (left == right) is True
+
+
+def _raw_close(left: Any, right: Any, spec: Compare, tolerance: timedelta) -> bool:
+    """Like :func:`_raw_equal`, but skipping ``ignore`` fields and allowing ``timestamps``
+    to differ by up to ``tolerance``. Lists are compared position by position."""
+    if type(left) is list and type(right) is list:
+        return len(left) == len(right) and all(
+            _raw_close(first, second, spec, tolerance)
+            for first, second in zip(left, right, strict=True)
+        )
+    if isinstance(left, BaseModel):
+        if type(left) is not type(right):
+            return False
+        left, right = left.__dict__, right.__dict__
+    if type(left) is not dict or type(right) is not dict:
+        return (left == right) is True
+    if left.keys() != right.keys():
+        return False
+    for key, value in left.items():
+        other = right[key]
+        if value == other or key in spec.ignore:
+            continue
+        if key in spec.timestamps and isinstance(value, datetime) and isinstance(other, datetime):
+            if abs(value - other) <= tolerance:
+                continue
+            return False
+        if not _raw_close(value, other, spec, tolerance):
+            return False
+    return True
 
 
 # -- arranging rows -------------------------------------------------------------------------

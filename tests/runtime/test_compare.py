@@ -177,3 +177,13 @@ def test_fingerprints_wildcard_row_positions_and_keys() -> None:
 def test_bool_and_int_results_of_equal_meaning_match_and_a_wrong_bool_does_not() -> None:
     assert compare_values(Compare(), {"flag": True}, {"flag": True}).equal
     assert not compare_values(Compare(), {"flag": True}, {"flag": False}).equal
+
+
+def test_records_differing_only_in_timestamps_within_tolerance_match_in_place() -> None:
+    spec = Compare(timestamps=frozenset({"created_at"}), ignore=frozenset({"name"}))
+    left = [Row(id="1", name="a", created_at=T0)]
+    close = [Row(id="1", name="b", created_at=T0 + timedelta(milliseconds=4))]
+    far = [Row(id="1", name="a", created_at=T0 + timedelta(seconds=2))]
+    assert compare_values(spec, left, close, tolerance=0.01).equal
+    verdict = compare_values(spec, left, far, tolerance=0.01)
+    assert verdict.patterns == ("root[*]['created_at']",)
