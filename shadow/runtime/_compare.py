@@ -2,6 +2,9 @@
 
 The pipeline, cheapest first (DESIGN.md, "Comparison"):
 
+0. Fast paths on the raw results: ``==`` with records compared by their field
+   values; then, position by position, the same allowing ``timestamps`` within
+   the tolerance and skipping ``ignore`` fields. Most calls end here.
 1. :func:`normalize` both sides to canonical plain data: pydantic models and
    dataclasses to dicts, tuples to lists, sets to sorted lists, datetimes to
    aware UTC, enums to their values, JSON text (a string holding a JSON object
@@ -10,7 +13,7 @@ The pipeline, cheapest first (DESIGN.md, "Comparison"):
    are sorted by ``key``; ``TIES`` lists are split into runs of equal
    ``sort_key`` (timestamps within the tolerance count as equal) and each run
    is sorted by ``key``, so only the declared order is checked.
-3. ``==``: the fast path, a fraction of a microsecond per record.
+3. ``==`` on the canonical data.
 4. Only when that fails: database-generated ``timestamps`` within the
    tolerance are aligned (the mirror's value replaced by the authoritative
    one) and ``==`` is tried again.
