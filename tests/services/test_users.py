@@ -119,6 +119,8 @@ def test_create_refuses_a_duplicate_email_whatever_its_case(users: UsersService)
         users.create(" ANN@example.com", "Other Ann", "pw")
     assert raised.value.field == "email"
     assert "ann@example.com" not in str(raised.value)
+    # No driver error (quoting the email and the password hash) chained to it.
+    assert raised.value.__context__ is None and raised.value.__cause__ is None
 
 
 @pytest.mark.parametrize(

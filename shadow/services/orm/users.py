@@ -218,19 +218,22 @@ class OrmUsersService(UsersService):
         # The id is drawn before the email is known to be free, as on the legacy side, so
         # both draw the same ids; the UNIQUE index is the check (one statement fewer).
         user_id = self._ids.new_id()
+        values = {
+            "user_id": user_id,
+            "email": email,
+            "display_name": display_name,
+            "password_hash": password_hash,
+            "is_admin": is_admin,
+        }
         try:
-            conn.execute(
-                _INSERT_USER,
-                {
-                    "user_id": user_id,
-                    "email": email,
-                    "display_name": display_name,
-                    "password_hash": password_hash,
-                    "is_admin": is_admin,
-                },
-            )
+            conn.execute(_INSERT_USER, values)
+            taken = False
         except sa.exc.IntegrityError:
-            raise DuplicateError("user", "email") from None
+            taken = True
+        if taken:
+            # Raised outside the handler: the driver's error (which quotes the statement's
+            # parameters, the password hash among them) must not ride along as __context__.
+            raise DuplicateError("user", "email")
         user = self._fetch_user(conn, user_id)
         assert user is not None  # just inserted in this transaction
         return user
