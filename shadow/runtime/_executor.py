@@ -288,6 +288,7 @@ class QueuedExecutor:
         batch_size: int,
         deadline: float,
         idle_seconds: float,
+        linger: float = 0.0,
     ) -> None:
         self._start_worker = start_worker
         self._recorder = recorder
@@ -295,6 +296,7 @@ class QueuedExecutor:
         self._batch_size = batch_size
         self._deadline = deadline
         self._idle_seconds = idle_seconds
+        self._linger = linger
         self._queue: collections.deque[Task] = collections.deque()
         self._in_flight: list[Task] = []
         self._condition = threading.Condition()
@@ -315,7 +317,10 @@ class QueuedExecutor:
                 return False
             task.queued_at = time.monotonic()
             self._queue.append(task)
-            self._condition.notify()
+            # Wake the dispatcher for the first task (it then lingers to gather
+            # a batch) and for a full batch; not for every call in between.
+            if len(self._queue) == 1 or len(self._queue) >= self._batch_size:
+                self._condition.notify()
         return True
 
     def depth(self) -> int:
@@ -353,6 +358,10 @@ class QueuedExecutor:
             with self._condition:
                 if not self._queue and not self._closing:
                     self._condition.wait(timeout=self._idle_seconds)
+                if self._queue and len(self._queue) < self._batch_size and not self._closing:
+                    # Linger briefly so one message carries several calls: fewer
+                    # wake-ups of this thread and of the worker per call.
+                    self._condition.wait(timeout=self._linger)
                 if not self._queue and self._closing:
                     return
                 batch = [

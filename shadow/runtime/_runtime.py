@@ -151,6 +151,7 @@ class Runtime:
             batch_size=settings.batch_size,
             deadline=settings.deadline_seconds,
             idle_seconds=settings.store_flush_seconds,
+            linger=settings.batch_linger_seconds,
         )
 
     # -- public API -------------------------------------------------------------------------

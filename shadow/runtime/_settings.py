@@ -143,6 +143,8 @@ class ShadowSettings(BaseSettings):
     """Queue fill above which reads are sampled down (to none at 90 % full, kept for writes)."""
     batch_size: int = Field(default=64, ge=1)
     """Most calls handed to the worker in one message."""
+    batch_linger_seconds: float = Field(default=0.002, ge=0.0, le=1.0)
+    """How long the dispatcher waits for more calls before sending a partial batch."""
     deadline_seconds: float = Field(default=5.0, gt=0.0)
     """How long one mirrored call may run before it is abandoned (and counted dropped)."""
     breaker_failures: int = Field(default=20, ge=1)
