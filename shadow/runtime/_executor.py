@@ -23,7 +23,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import multiprocessing
-import pickle
 import queue
 import threading
 import time
@@ -34,10 +33,10 @@ import structlog
 
 from shadow.runtime._compare import normalize
 from shadow.runtime._factory import SideFactory
-from shadow.runtime._observation import UNPICKLABLE, Observation, Task
+from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Outcome, Task
 from shadow.runtime._recorder import Recorder
 from shadow.runtime._settings import Side
-from shadow.runtime._worker import MirrorEngine, serve
+from shadow.runtime._worker import Compact, MirrorEngine, encode_task, serve
 
 __all__ = [
     "Executor",
@@ -129,8 +128,8 @@ class Worker(Protocol):
         """Hand over a batch (raises OSError when the worker is gone)."""
         ...
 
-    def receive(self, timeout: float) -> Observation | _Silence | _Gone:
-        """The next observation, TIMEOUT, or GONE."""
+    def receive(self, timeout: float) -> Observation | Compact | _Silence | _Gone:
+        """The next observation (a plain match may come compact), TIMEOUT, or GONE."""
         ...
 
     def kill(self) -> None:
@@ -167,18 +166,28 @@ class ProcessWorker:
             raise OSError("the mirror worker process died while starting") from None
         if error:
             _log.error("shadow_mirror_build_failed", side=warm.value, error=error)
+        self._plan_ids: dict[MethodPlan, int] = {}
 
     def send(self, tasks: list[Task], lag_bound: float) -> None:
-        # One pickle per task, not one for the batch: pickling runs in this
-        # (the caller's) process holding the GIL, and per task it never holds
-        # it for long enough to show in the callers' latency.
-        self._connection.send((lag_bound, [_pickled(task) for task in tasks]))
+        # Each method's plan (its compare spec) crosses the pipe once; tasks go
+        # as compact tuples, pickled one by one: pickling runs in this (the
+        # caller's) process holding the GIL, and one task at a time never holds
+        # it long enough to show in the callers' latency.
+        new_plans: dict[int, MethodPlan] = {}
+        blobs = []
+        for task in tasks:
+            plan_id = self._plan_ids.get(task.plan)
+            if plan_id is None:
+                plan_id = self._plan_ids[task.plan] = len(self._plan_ids)
+                new_plans[plan_id] = task.plan
+            blobs.append(_encoded(task, plan_id))
+        self._connection.send((lag_bound, new_plans, blobs))
 
-    def receive(self, timeout: float) -> Observation | _Silence | _Gone:
+    def receive(self, timeout: float) -> Observation | Compact | _Silence | _Gone:
         try:
             if not self._connection.poll(timeout):
                 return TIMEOUT
-            answer: Observation = self._connection.recv()
+            answer: Observation | Compact = self._connection.recv()
         except (EOFError, OSError):
             return GONE
         return answer
@@ -198,19 +207,14 @@ class ProcessWorker:
         self._connection.close()
 
 
-def _pickled(task: Task) -> bytes:
-    """``task`` pickled; an unpicklable result goes as plain data, or as UNPICKLABLE."""
-    try:
-        return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:
-        pass
-    for candidate in (_normalized(task.result), UNPICKLABLE):
-        task.result = candidate
+def _encoded(task: Task, plan_id: int) -> bytes:
+    """``task`` encoded; an unpicklable result goes as plain data, or as UNPICKLABLE."""
+    for result in (task.result, _normalized(task.result)):
         try:
-            return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+            return encode_task(task, plan_id, result)
         except Exception:
             continue
-    raise AssertionError("unreachable: a task with a plain string result always pickles")
+    return encode_task(task, plan_id, UNPICKLABLE)
 
 
 def _normalized(value: object) -> object:
@@ -413,6 +417,8 @@ class QueuedExecutor:
             return
         for index, task in enumerate(batch):
             answer = worker.receive(self._deadline)
+            if isinstance(answer, tuple):
+                answer = _expand(task, answer)
             if isinstance(answer, Observation):
                 self._publish(task, answer)
                 with self._condition:
@@ -438,6 +444,21 @@ class QueuedExecutor:
             self._recorder.observe(task, observation)
         except Exception as error:
             _log.exception("shadow_observer_error", error=type(error).__name__)
+
+
+def _expand(task: Task, answer: Compact) -> Observation:
+    mirror_seconds, compare_seconds, lag_seconds = answer
+    return Observation(
+        task.plan.service,
+        task.plan.method,
+        Outcome.MATCH,
+        mirror=task.mirror,
+        seq=task.seq,
+        mirror_seconds=mirror_seconds,
+        compare_seconds=compare_seconds,
+        lag_seconds=lag_seconds,
+        recheck=task.recheck,
+    )
 
 
 def queue_gauges(executor: Executor) -> tuple[Callable[[], float], Callable[[], float]]:

@@ -25,11 +25,14 @@ from shadow._sources import SystemClock, UuidIds
 from shadow.runtime._compare import compare_values, fingerprint, redact
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._lag import LagTracker
-from shadow.runtime._observation import UNPICKLABLE, Observation, Outcome, Task
+from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Outcome, Task
 from shadow.runtime._settings import Side
-from shadow.runtime._tape import TapeClock, TapeIds, replaying
+from shadow.runtime._tape import Tape, TapeClock, TapeIds, replaying
 
-__all__ = ["MirrorEngine", "error_name", "serve"]
+__all__ = ["Compact", "MirrorEngine", "compact", "encode_task", "error_name", "serve"]
+
+Compact = tuple[float | None, float | None, float | None]
+"""A plain match as sent back over the pipe: mirror, compare and lag seconds."""
 
 _WRITE_LAG_WINDOW = 3600.0
 
@@ -204,6 +207,56 @@ def _redacted_arguments(
     return dict(redacted) if isinstance(redacted, dict) else {}
 
 
+def encode_task(task: Task, plan_id: int, result: Any) -> bytes:
+    """``task`` as a compact pickled tuple; its plan travels once, by id (see :func:`serve`)."""
+    return pickle.dumps(
+        (
+            task.seq,
+            plan_id,
+            task.mirror.value,
+            task.payload,
+            result,
+            task.error_type,
+            task.tape.ids,
+            task.tape.times,
+            task.started_at,
+            task.race_window,
+            task.recheck,
+        ),
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+
+
+def _decode_task(blob: bytes, plans: Mapping[int, MethodPlan]) -> Task:
+    (seq, plan_id, mirror, payload, result, error_type, ids, times, started_at, race, recheck) = (
+        pickle.loads(blob)
+    )
+    return Task(
+        seq=seq,
+        plan=plans[plan_id],
+        mirror=Side(mirror),
+        payload=payload,
+        result=result,
+        error_type=error_type,
+        tape=Tape(ids=ids, times=times),
+        started_at=started_at,
+        authoritative_seconds=0.0,
+        race_window=race,
+        recheck=recheck,
+    )
+
+
+def compact(observation: Observation) -> Observation | Compact:
+    """A plain match shrinks to a tuple on the wire (most answers are plain matches)."""
+    if (
+        observation.outcome is Outcome.MATCH
+        and not observation.mirror_failed
+        and observation.reason is None
+    ):
+        return (observation.mirror_seconds, observation.compare_seconds, observation.lag_seconds)
+    return observation
+
+
 def serve(
     connection: Connection,
     factories: Mapping[Side, SideFactory],
@@ -218,6 +271,7 @@ def serve(
     """
     engine = MirrorEngine(factories, lag_window)
     connection.send(("ready", engine.prepare(warm)))
+    plans: dict[int, MethodPlan] = {}
     while True:
         try:
             message = connection.recv()
@@ -225,14 +279,15 @@ def serve(
             return
         if message is None:
             return
-        lag_bound, blobs = message
+        lag_bound, new_plans, blobs = message
+        plans.update(new_plans)
         for blob in blobs:
             try:
-                task = pickle.loads(blob)
+                task = _decode_task(blob, plans)
             except Exception as error:  # e.g. a result class this process cannot import
                 connection.send(_undecodable(error))
                 continue
-            connection.send(engine.run(task, lag_bound))
+            connection.send(compact(engine.run(task, lag_bound)))
 
 
 def _undecodable(error: Exception) -> Observation:
