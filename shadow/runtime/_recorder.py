@@ -66,7 +66,7 @@ class Recorder:
         self._breaker_threshold = settings.breaker_failures
         self._breaker_reset = settings.breaker_reset_seconds
         self.lags = LagTracker(settings.lag_window_seconds)
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._batch = StoreBatch(self._examples)
         self._next_flush = time.monotonic() + self._flush_every
         self._breakers: dict[str, CircuitBreaker] = {}
@@ -181,10 +181,10 @@ class Recorder:
 
     def _count(self, service: str, method: str, outcome: Outcome, evidence: bool) -> None:
         self._child(self._metrics.comparisons, service, method, outcome.value).inc()
+        # The time only matters for a service's first comparison in a batch.
+        at = self._batch.first_comparisons.get(service) or self._clock.now()
         with self._lock:
-            self._batch.add_outcome(
-                service, method, outcome.value, evidence=evidence, at=self._clock.now()
-            )
+            self._batch.add_outcome(service, method, outcome.value, evidence=evidence, at=at)
 
     def observe(self, task: Task, observation: Observation) -> None:
         """Publish what the worker observed for ``task``.
@@ -205,7 +205,8 @@ class Recorder:
         if plan.kind.mutates and observation.lag_seconds is not None:
             self.lags.add(observation.lag_seconds)
         evidence = self._evidence(plan.service, task.seq)
-        observation = replace(observation, evidence=evidence)
+        if not evidence:
+            observation = replace(observation, evidence=False)
         self._count(plan.service, plan.method, observation.outcome, evidence)
         if observation.mirror_seconds is not None:
             self.latency(plan, task.mirror, observation.mirror_seconds)

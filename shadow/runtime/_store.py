@@ -250,14 +250,14 @@ class StoreBatch:
         return bool(self.counts or self.latency or self.groups or self.drops)
 
     def add_outcome(
-        self, service: str, method: str, outcome: str, *, evidence: bool, at: datetime | None
+        self, service: str, method: str, outcome: str, *, evidence: bool, at: datetime
     ) -> None:
-        """Count one call's outcome; ``at`` (its time) may be None once the service has one."""
+        """Count one call's outcome."""
         entry = self.counts.setdefault((service, method, outcome), [0, 0])
         entry[0] += 1
         if evidence:
             entry[1] += 1
-        if outcome in _COMPARED and at is not None:
+        if outcome in _COMPARED:
             self.first_comparisons.setdefault(service, at)
 
     def add_latency(self, service: str, method: str, side: str, seconds: float) -> None:
