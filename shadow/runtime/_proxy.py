@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import BaseModel
+
 from shadow._contract import MethodSpec, contract_methods
 from shadow.runtime._observation import MethodPlan, Outcome, Task
 from shadow.runtime._settings import Mode, ShadowSettings, Side
@@ -60,6 +62,30 @@ def _snapshot(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes | None:
         return pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         return None
+
+
+def _detached(value: Any) -> Any:
+    """``value`` with its mutable containers copied, so the caller may change its result.
+
+    The result is compared later, off the caller's thread; a caller appending to
+    the list it got back must not turn into a divergence. Lists, dicts, sets and
+    tuples are copied (pointer copies: microseconds for a page of rows), mutable
+    pydantic models deep-copied, and frozen records shared: their fields cannot
+    be reassigned. (A container *inside* a frozen record is the one thing left a
+    caller could still change in place.)
+    """
+    kind = type(value)  # exact types: a NamedTuple or an OrderedDict keeps its own type
+    if kind is list:
+        return [_detached(item) for item in value]
+    if kind is dict:
+        return {key: _detached(item) for key, item in value.items()}
+    if kind is tuple:
+        return tuple(_detached(item) for item in value)
+    if kind is set:
+        return set(value)
+    if isinstance(value, BaseModel) and not value.model_config.get("frozen"):
+        return value.model_copy(deep=True)
+    return value
 
 
 class ServiceProxy:
@@ -212,7 +238,7 @@ class ServiceProxy:
             plan=plan,
             mirror=route.mirror,
             payload=_snapshot(args, kwargs) or b"",
-            result=result,
+            result=_detached(result),
             error_type=None if error is None else error_name(error),
             tape=tape,
             started_at=started_at,
