@@ -5,8 +5,9 @@ starts as an exact copy of the legacy one, as a real shadow rollout does),
 builds a :class:`~shadow.runtime.Runtime` with a proxy per service, drives the
 realistic traffic of :mod:`shadow.demo.traffic` with API threads and queue
 workers at once, and returns what the runtime recorded. The work directory
-keeps the divergence store and the modes file, so the cutover commands
-(``shadow gate``, ``shadow report``, ...) can be run on it afterwards.
+keeps the divergence store, the modes file and the gate policy, so the
+cutover commands (``shadow gate``, ``shadow report``, ...) can be run on it
+afterwards; ``/metrics`` also carries ``shadow_gate_ready{phase}``.
 
 Choices where the issue is silent: every run starts from fresh stores (the
 evidence of one run is not mixed with an older one); ``--ops`` counts API
@@ -31,6 +32,13 @@ from prometheus_client import CollectorRegistry
 from shadow._contract import contract_methods
 from shadow._exceptions import ConfigError
 from shadow._sources import UuidIds
+from shadow.cutover import (
+    DEMO_POLICY_TOML,
+    POLICY_FILE_NAME,
+    CutoverSettings,
+    GateReadiness,
+    declared_methods,
+)
 from shadow.db.backfill import copy_rows
 from shadow.db.engine import connectable, create_engine, create_schema, parse_url
 from shadow.db.legacy import open_legacy
@@ -139,8 +147,19 @@ def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResu
     candidate_url = _prepare_stores(workdir, options)
     store_url = f"sqlite:///{workdir / STORE_FILE}"
     modes_file = _write_modes_file(workdir, options, store_url)
+    policy_file = workdir / POLICY_FILE_NAME
+    if not policy_file.exists():  # an operator's edited policy survives later runs
+        policy_file.write_text(DEMO_POLICY_TOML)
 
     registry = CollectorRegistry()
+    registry.register(
+        GateReadiness(
+            CutoverSettings.from_files(
+                modes_file,
+                declared_methods=declared_methods({w.name: w.contract for w in SERVICES}),
+            )
+        )
+    )
     runtime = Runtime(
         LiveSettings(modes_file),
         legacy=SideFactory("shadow.demo.wiring:build_legacy", {"path": str(workdir / LEGACY_FILE)}),
