@@ -1,9 +1,10 @@
-"""A candidate factory with one planted bug, for `shadow demo --candidate-factory`.
+"""Candidate factories with one planted bug each, for `shadow demo --candidate-factory`.
 
 ``build`` returns the real SQLModel services except that ``style_presets.get``
 upper-cases the preset's name: a wrong result in one method of one phase-1
-service. Tests use it to check that the runtime reports exactly that service,
-method and differing path, and that the caller still gets the legacy answer.
+service, which the runtime must report under exactly that service, method and
+path. ``build_wrong_secret`` returns a wrong jwt secret: compared, but never
+stored or shown.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from shadow._sources import Clock, IdSource
 from shadow.db.engine import create_engine
 from shadow.demo.wiring import build_candidate
 from shadow.services.contracts.style_presets import StylePresetRecord
+from shadow.services.orm.app_settings import OrmAppSettingsService
 from shadow.services.orm.style_presets import OrmStylePresetsService
 
 
@@ -26,4 +28,19 @@ class _ShoutingStylePresets(OrmStylePresetsService):
 def build(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
     services = build_candidate(ids=ids, clock=clock, url=url)
     services["style_presets"] = _ShoutingStylePresets(create_engine(url), ids=ids, clock=clock)
+    return services
+
+
+WRONG_SECRET = "f" * 64
+"""What the candidate below claims the jwt secret is: it must never be stored or shown."""
+
+
+class _WrongSecretSettings(OrmAppSettingsService):
+    def get_jwt_secret(self) -> str:
+        return WRONG_SECRET
+
+
+def build_wrong_secret(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
+    services = build_candidate(ids=ids, clock=clock, url=url)
+    services["app_settings"] = _WrongSecretSettings(create_engine(url), ids=ids, clock=clock)
     return services

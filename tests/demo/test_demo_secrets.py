@@ -1,0 +1,77 @@
+"""Secrets never reach the store, the log or a report, even when they diverge."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from planted_candidate import WRONG_SECRET
+
+HERE = Path(__file__).parent
+
+
+def _shadow(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "shadow", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(HERE)},
+        check=False,
+    )
+
+
+def test_a_diverging_jwt_secret_is_recorded_but_no_secret_is_stored_logged_or_reported(
+    tmp_path: Path,
+) -> None:
+    workdir = tmp_path / "work"
+    demo = _shadow(
+        "demo",
+        "--workdir",
+        str(workdir),
+        "--ops",
+        "60",
+        "--candidate-factory",
+        "planted_candidate:build_wrong_secret",
+        cwd=tmp_path,
+    )
+    assert demo.returncode == 1, demo.stderr[-2000:]
+
+    legacy = sqlite3.connect(workdir / "legacy.sqlite3")
+    try:
+        [(jwt_secret,)] = legacy.execute("SELECT value FROM app_settings WHERE key = 'jwt_secret'")
+        hashes = [h for (h,) in legacy.execute("SELECT password_hash FROM users") if h]
+    finally:
+        legacy.close()
+    assert len(jwt_secret) == 64 and hashes, "the demo must have created secrets to look for"
+
+    store = sqlite3.connect(workdir / "divergences.sqlite3")
+    try:
+        groups = store.execute("SELECT service, method FROM shadow_groups").fetchall()
+        stored_examples = store.execute("SELECT example FROM shadow_examples").fetchall()
+    finally:
+        store.close()
+    assert ("app_settings", "get_jwt_secret") in groups, "the divergence itself must be recorded"
+    assert stored_examples, "an example must be stored, so the check below is not vacuous"
+
+    config = ["--config", str(workdir / "shadow.toml")]
+    for fmt in ("md", "html", "json"):
+        report = _shadow(
+            "report", "--format", fmt, "-o", str(tmp_path / f"report.{fmt}"), *config, cwd=tmp_path
+        )
+        assert report.returncode in (0, 1), report.stderr
+    places = [
+        *workdir.glob("divergences.sqlite3*"),
+        workdir / "shadow.log",
+        *tmp_path.glob("report.*"),
+    ]
+    secrets = [jwt_secret, WRONG_SECRET, *hashes]
+    for place in places:
+        content = place.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in content, f"a secret reached {place.name}"
+    assert all(secret not in demo.stdout + demo.stderr for secret in secrets)
