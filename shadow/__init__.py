@@ -51,6 +51,7 @@ from shadow.runtime import (
     Side,
     SideFactory,
     WorkerKind,
+    json_logger,
     load_settings,
 )
 
@@ -83,6 +84,7 @@ __all__ = [
     "UuidIds",
     "WorkerKind",
     "contract_methods",
+    "json_logger",
     "load_settings",
     "read",
     "read_write",
