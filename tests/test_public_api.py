@@ -39,6 +39,7 @@ EXPECTED = {
     "Side",
     "SideFactory",
     "WorkerKind",
+    "json_logger",
     "load_settings",
     # exceptions
     "ConfigError",
