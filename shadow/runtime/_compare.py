@@ -200,9 +200,13 @@ def compare_values(
             return _EQUAL
     except Exception:  # an exotic __eq__ or a naive/aware mix only costs the fast path
         pass
-    left = _arrange(spec, normalize(authoritative, spec.ignore), tolerance)
-    right = _arrange(spec, normalize(mirror, spec.ignore), tolerance)
+    normal_left = normalize(authoritative, spec.ignore)
+    normal_right = normalize(mirror, spec.ignore)
+    left = _arrange(spec, normal_left, tolerance)
+    right = _arrange(spec, normal_right, tolerance)
     if left == right:
+        return _EQUAL
+    if spec.order is Order.TIES and _ties_agree(spec, normal_left, normal_right, tolerance):
         return _EQUAL
     if spec.timestamps:
         right = _align(left, right, spec.timestamps, timedelta(seconds=tolerance))
@@ -287,6 +291,47 @@ def _arrange(spec: Compare, value: Any, tolerance: float) -> Any:
     if spec.order is Order.UNORDERED:
         return _with_rows(spec, value, sorted(rows, key=lambda row: _row_key(spec, row)))
     return _with_rows(spec, value, _sort_runs(spec, rows, tolerance))
+
+
+def _ties_agree(spec: Compare, left: Any, right: Any, tolerance: float) -> bool:
+    """Same rows, equal within the tolerance, and ordered differently only where tied.
+
+    Rows stamped by each database while the mirror lagged by varying amounts
+    can swap places on the mirror: two rows swap only when their authoritative
+    timestamps are closer than the difference of their lags, so within the
+    tolerance. Grouping each side into runs of near-equal sort keys does not
+    catch that (the run boundaries fall differently on each side), so this
+    checks the rule itself: the mirror's order may invert a pair of rows only
+    when the authoritative side has them tied (equal sort keys within the
+    tolerance). O(n^2) pairs, run only when the fast comparisons failed.
+    """
+    left_rows, right_rows = _rows_of(spec, left), _rows_of(spec, right)
+    if not isinstance(left_rows, list) or not isinstance(right_rows, list):
+        return False
+    if len(left_rows) != len(right_rows) or _with_rows(spec, left, []) != _with_rows(
+        spec, right, []
+    ):
+        return False
+    position = {_row_key(spec, row): index for index, row in enumerate(left_rows)}
+    if len(position) != len(left_rows):
+        return False
+    window = timedelta(seconds=tolerance)
+    mirror_order: list[int] = []
+    for row in right_rows:
+        index = position.get(_row_key(spec, row))
+        if index is None:
+            return False
+        authoritative_row = left_rows[index]
+        if _align(authoritative_row, row, spec.timestamps, window) != authoritative_row:
+            return False
+        mirror_order.append(index)
+    for later, second in enumerate(mirror_order):
+        for first in mirror_order[:later]:
+            if first > second and not _same_sort_key(
+                spec, left_rows[second], left_rows[first], tolerance
+            ):
+                return False
+    return True
 
 
 def _sort_runs(spec: Compare, rows: list[Any], tolerance: float) -> list[Any]:
