@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from bench.harness import Environment, percentile
 from shadow.demo import DemoOptions, DemoResult, run_demo
 from shadow.runtime import DivergenceStore, Mode
@@ -84,8 +86,13 @@ def main(argv: Sequence[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="shadow-bench-") as scratch:
         root = Path(scratch)
+        # The runtime's log lines go to a file, as under `shadow demo`: printing
+        # them would add terminal I/O to the arm being measured.
+        log = (root / "shadow.log").open("w", encoding="utf-8")
+        structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log))
         paced = _interleaved(rounds, paced_ops, args.rate, root / "paced")
         saturated = _interleaved(rounds, saturated_ops, None, root / "saturated")
+        log.close()
 
     legacy, shadow = paced[Mode.LEGACY], paced[Mode.SHADOW]
     p50 = (statistics.median(a.p50 for a in legacy), statistics.median(a.p50 for a in shadow))
