@@ -3,8 +3,8 @@
 Each sequence is generated from its seed (printed on a mismatch, so a failure
 replays exactly): random enqueues (valid and invalid batches, prepend, small
 capacities), dequeues, completes, fails, cancels, session updates, bulk
-cancels, retries, prunes, clears, deletes and every read. Both sides run on a
-``make_pair`` (legacy SQLite and SQLModel SQLite with identical seed rows) with
+cancels, retries, prunes, clears, deletes and every read. The legacy side is
+SQLite; the SQLModel side runs on SQLite (``make_pair``), PostgreSQL and MariaDB, with
 separate, identically seeded id sources and identical clocks. Results are
 compared after normalizing database-generated timestamps (only whether each is
 set is compared); errors are compared by type (and rule).
@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from pydantic import BaseModel
 
@@ -207,9 +208,29 @@ def without_fsync(legacy_db: Any, engine: sa.Engine) -> None:
     engine.dispose()  # pooled connections reconnect with the pragma
 
 
-def test_random_sequences_agree_on_legacy_and_sqlmodel(make_pair: Any) -> None:
-    legacy_db, engine = make_pair()
-    without_fsync(legacy_db, engine)
+@pytest.fixture(
+    params=[
+        "orm-sqlite",
+        pytest.param("orm-postgres", marks=pytest.mark.postgres),
+        pytest.param("orm-mariadb", marks=pytest.mark.mariadb),
+    ]
+)
+def queue_pair(request: pytest.FixtureRequest, make_pair: Any) -> tuple[Any, sa.Engine]:
+    """Legacy SQLite against the SQLModel queue on each backend it supports."""
+    if request.param == "orm-sqlite":
+        legacy_db, engine = make_pair()
+        without_fsync(legacy_db, engine)
+        return legacy_db, engine
+    server_engine: sa.Engine = request.getfixturevalue(
+        {"orm-postgres": "postgres_engine", "orm-mariadb": "mariadb_engine"}[request.param]
+    )
+    legacy_db = request.getfixturevalue("legacy_db")
+    legacy_db.connection.execute("PRAGMA synchronous = OFF")
+    return legacy_db, server_engine
+
+
+def test_random_sequences_agree_on_legacy_and_sqlmodel(queue_pair: tuple[Any, sa.Engine]) -> None:
+    legacy_db, engine = queue_pair
     for seed in range(SEQUENCES):
         rng = random.Random(seed)
         capacity = rng.choice([3, 6, 50])
