@@ -188,8 +188,11 @@ class ServiceProxy:
         self, route: _Route, plan: MethodPlan, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         sequencer = self._runtime.sequencer
+        # Pickled before the lock: the lock keeps the mirror in commit order,
+        # and everything done while holding it delays every other call.
+        payload = _snapshot(args, kwargs)
         with sequencer.lock:
-            result, error, task = self._execute(route, plan, args, kwargs)
+            result, error, task = self._execute(route, plan, args, kwargs, payload)
             task.seq = sequencer.advance(write=True)
             self._runtime.guarded(self._runtime.hand_off, task)
         if error is not None:
@@ -207,7 +210,7 @@ class ServiceProxy:
     ) -> tuple[Any, Exception | None]:
         sequencer = self._runtime.sequencer
         writes_before = sequencer.writes
-        result, error, task = self._execute(route, plan, args, kwargs)
+        result, error, task = self._execute(route, plan, args, kwargs, _snapshot(args, kwargs))
         task.recheck = recheck
         with sequencer.lock:
             task.race_window = sequencer.writes != writes_before
@@ -216,9 +219,18 @@ class ServiceProxy:
         return result, error
 
     def _execute(
-        self, route: _Route, plan: MethodPlan, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        route: _Route,
+        plan: MethodPlan,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        payload: bytes | None,
     ) -> tuple[Any, Exception | None, Task]:
-        """Run the authoritative call with a recording tape; build its task."""
+        """Run the authoritative call with a recording tape; build its task.
+
+        ``payload`` is the arguments as pickled *before* the call, so the mirror
+        gets what the caller passed even if the implementation mutates them.
+        """
         method = getattr(route.implementation, plan.method)
         result: Any = None
         error: Exception | None = None
@@ -237,7 +249,7 @@ class ServiceProxy:
             seq=0,
             plan=plan,
             mirror=route.mirror,
-            payload=_snapshot(args, kwargs) or b"",
+            payload=payload or b"",
             result=_detached(result),
             error_type=None if error is None else error_name(error),
             tape=tape,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shadow import Clock, IdSource, read
+from shadow import Clock, IdSource, read, write
 from shadow.runtime import Runtime, ServiceSettings, ShadowSettings, SideFactory
 
 
@@ -86,5 +86,55 @@ def test_mutating_a_returned_list_or_dict_after_the_call_is_not_a_divergence(
                 )
                 == 0
             )
+    finally:
+        runtime.close()
+
+
+class Basket(ABC):
+    @write()
+    @abstractmethod
+    def add_all(self, items: list[str]) -> int: ...
+
+
+class MutatingBasket(Basket):
+    """Legacy code that appends to the list it was given (it happens)."""
+
+    def add_all(self, items: list[str]) -> int:
+        items.append("bonus")
+        return len(items)
+
+
+class CleanBasket(Basket):
+    def add_all(self, items: list[str]) -> int:
+        return len(items) + 1
+
+
+def test_the_mirror_gets_the_arguments_as_passed_even_if_the_authoritative_side_mutates_them(
+    tmp_path: Path,
+) -> None:
+    def legacy(*, ids: IdSource, clock: Clock) -> dict[str, Basket]:
+        return {"basket": MutatingBasket()}
+
+    def candidate(*, ids: IdSource, clock: Clock) -> dict[str, Basket]:
+        return {"basket": CleanBasket()}
+
+    runtime = Runtime(
+        ShadowSettings(
+            worker="inline",
+            services={"basket": ServiceSettings(mode="shadow")},
+            store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        ),
+        legacy=SideFactory(legacy),
+        candidate=SideFactory(candidate),
+    )
+    try:
+        basket = runtime.proxy(Basket, "basket")
+        assert basket.add_all(["a", "b"]) == 3
+        labels = {"service": "basket", "method": "add_all"}
+        registry = runtime.metrics.registry
+        assert (
+            registry.get_sample_value("shadow_comparisons_total", {**labels, "outcome": "match"})
+            == 1
+        )
     finally:
         runtime.close()
