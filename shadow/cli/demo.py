@@ -22,10 +22,18 @@ LOG_FILE = "shadow.log"
 
 
 def demo(
-    ops: Annotated[int, typer.Option(help="API requests to make (each makes 1-6 calls).")] = 3000,
-    seed: Annotated[int, typer.Option(help="Seed of the traffic's random choices.")] = 1,
-    threads: Annotated[int, typer.Option(help="API threads making requests at once.")] = 4,
-    queue_workers: Annotated[int, typer.Option(help="Queue worker threads.")] = 1,
+    ops: Annotated[
+        int, typer.Option(help="API requests to make (each makes 1-6 calls).")
+    ] = DemoOptions.ops,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the traffic's random choices.")
+    ] = DemoOptions.seed,
+    threads: Annotated[int, typer.Option(help="API threads making requests at once.")] = (
+        DemoOptions.threads
+    ),
+    queue_workers: Annotated[int, typer.Option(help="Queue worker threads.")] = (
+        DemoOptions.queue_workers
+    ),
     workdir: Annotated[
         Path, typer.Option(help="Where the stores, modes file, log and divergence store go.")
     ] = Path("shadow-work"),
@@ -162,6 +170,8 @@ def _print_summary(result: DemoResult) -> None:
         )
     console.print(table)
     console.print(f"divergences: {result.divergences}")
+    if not result.drained:
+        console.print("the mirror did not catch up within 120 s: the counts above are partial")
     if result.uncovered:
         console.print(f"never called: {', '.join(result.uncovered)}")
     console.print(f"divergence store: {result.store_url}")
@@ -171,6 +181,7 @@ def _print_summary(result: DemoResult) -> None:
 def _as_dict(result: DemoResult) -> dict[str, Any]:
     return {
         "ok": result.ok,
+        "drained": result.drained,
         "requests": result.requests,
         "elapsed_seconds": round(result.elapsed_seconds, 3),
         "divergences": result.divergences,

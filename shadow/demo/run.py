@@ -129,6 +129,8 @@ class DemoResult:
     workdir: Path
     store_url: str
     metrics_port: int | None
+    drained: bool = True
+    """False when the mirror did not catch up before the summary: its counts are partial."""
 
     @property
     def divergences(self) -> int:
@@ -136,8 +138,8 @@ class DemoResult:
 
     @property
     def ok(self) -> bool:
-        """No divergence and every declared method called."""
-        return self.divergences == 0 and not self.uncovered
+        """Every mirrored call compared, no divergence, and every declared method called."""
+        return self.drained and self.divergences == 0 and not self.uncovered
 
 
 def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResult:
@@ -179,7 +181,7 @@ def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResu
         )
         started = time.perf_counter()
         world, latencies, api_seconds = _drive(services, runtime, options, progress)
-        runtime.flush(timeout=120.0)
+        drained = runtime.flush(timeout=120.0)
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
@@ -193,6 +195,7 @@ def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResu
         api_seconds=api_seconds,
         elapsed=elapsed,
         port=port,
+        drained=drained,
     )
 
 
@@ -385,6 +388,7 @@ def _summarize(
     api_seconds: float,
     elapsed: float,
     port: int | None,
+    drained: bool,
 ) -> DemoResult:
     store = DivergenceStore(store_url)
     try:
@@ -426,4 +430,5 @@ def _summarize(
         workdir=workdir,
         store_url=store_url,
         metrics_port=port,
+        drained=drained,
     )
