@@ -34,7 +34,7 @@ import sqlmodel
 from shadow import FixedClock, SequentialIds
 
 if TYPE_CHECKING:
-    from shadow.db.legacy import LegacyDatabase
+    from imagegen.db.legacy import LegacyDatabase
 
 __all__ = [
     "QUICK",
@@ -340,8 +340,8 @@ def open_pair(workdir: Path, name: str = "bench") -> BenchPair:
     two hold identical rows.
     """
     # Imported here so the harness (and its report code) loads without the db layer.
-    from shadow.db.engine import create_engine, create_schema  # noqa: PLC0415
-    from shadow.db.legacy import open_legacy  # noqa: PLC0415
+    from imagegen.db.engine import create_engine, create_schema  # noqa: PLC0415
+    from imagegen.db.legacy import open_legacy  # noqa: PLC0415
 
     workdir.mkdir(parents=True, exist_ok=True)
     legacy_db = open_legacy(workdir / f"legacy-{name}.sqlite")

@@ -28,7 +28,7 @@ from pathlib import Path
 import structlog
 
 from bench.harness import Environment, percentile
-from shadow.demo import DemoOptions, DemoResult, run_demo
+from imagegen.demo import DemoOptions, DemoResult, run_demo
 from shadow.runtime import DivergenceStore, Mode
 
 __all__ = ["main"]

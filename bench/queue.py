@@ -39,7 +39,7 @@ from bench.harness import (
     Settings,
     percentile,
 )
-from shadow.services.contracts.session_queue import Batch, SessionQueueService
+from imagegen.services.contracts.session_queue import Batch, SessionQueueService
 
 __all__ = ["QUEUE_TARGET", "ResetCase", "main", "measure_with_reset", "queue_cases"]
 

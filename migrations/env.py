@@ -1,9 +1,9 @@
 """Alembic environment for the SQLModel layer's schema.
 
 Online use takes the connection from ``config.attributes["connection"]`` when
-the caller provides one (``shadow.db.migrate`` does, so a programmatic
+the caller provides one (``imagegen.db.migrate`` does, so a programmatic
 upgrade runs on the caller's engine and transaction), otherwise it builds an
-engine with :func:`shadow.db.engine.create_engine` from ``-x url=...``,
+engine with :func:`imagegen.db.engine.create_engine` from ``-x url=...``,
 ``SHADOW_DATABASE_URL`` or ``sqlalchemy.url``.
 """
 
@@ -14,9 +14,9 @@ import os
 import sqlalchemy as sa
 from alembic import context
 
-from shadow.db import migrate
-from shadow.db.engine import create_engine
-from shadow.db.tables import metadata
+from imagegen.db import migrate
+from imagegen.db.engine import create_engine
+from imagegen.db.tables import metadata
 
 config = context.config
 

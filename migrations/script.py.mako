@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import shadow.db.types as shadow_types
+import imagegen.db.types as shadow_types
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -4,7 +4,7 @@ One root, :class:`ShadowError`, so a caller can catch everything the runtime
 itself raises in one place; each subclass carries the data that explains it,
 never a secret value. The errors of the *reference services* (not-found,
 duplicate, rule violations) are the application's own and live in
-``shadow.services.errors``; the runtime passes them through unchanged.
+``imagegen.services.errors``; the runtime passes them through unchanged.
 
     ShadowError
     ├── ContractError      a contract is malformed or has undeclared methods

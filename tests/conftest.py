@@ -44,12 +44,12 @@ from typing import Any, TypeVar
 import pytest
 import sqlalchemy as sa
 
+from imagegen.db import seed
+from imagegen.db.backfill import copy_rows
+from imagegen.db.engine import create_engine, create_schema
+from imagegen.db.legacy import LegacyDatabase, open_legacy
+from imagegen.db.tables import AppSettingTable, UserTable, metadata
 from shadow import FixedClock, SequentialIds
-from shadow.db import seed
-from shadow.db.backfill import copy_rows
-from shadow.db.engine import create_engine, create_schema
-from shadow.db.legacy import LegacyDatabase, open_legacy
-from shadow.db.tables import AppSettingTable, UserTable, metadata
 
 POSTGRES_URL = os.environ.get(
     "SHADOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.harness import Case, open_pair
-from shadow.services.contracts.app_settings import AppSettingsService
-from shadow.services.legacy.app_settings import LegacyAppSettingsService
-from shadow.services.orm.app_settings import OrmAppSettingsService
+from imagegen.services.contracts.app_settings import AppSettingsService
+from imagegen.services.core.app_settings import CoreAppSettingsService
+from imagegen.services.legacy.app_settings import LegacyAppSettingsService
 
 __all__ = ["cases"]
 
@@ -32,7 +32,7 @@ def cases(workdir: Path) -> list[Case]:
     legacy_ids, legacy_clock = pair.sources()
     orm_ids, orm_clock = pair.sources()
     legacy = LegacyAppSettingsService(pair.legacy_db, ids=legacy_ids, clock=legacy_clock)
-    orm = OrmAppSettingsService(pair.engine, ids=orm_ids, clock=orm_clock)
+    orm = CoreAppSettingsService(pair.engine, ids=orm_ids, clock=orm_clock)
     for service in (legacy, orm):
         for n in range(SETTINGS):
             service.set(f"setting-{n:02d}", f"value {n}")

@@ -18,22 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Case, open_pair
-from shadow.db.tables import metadata
-from shadow.services.contracts.board_images import BoardImagesService
-from shadow.services.contracts.boards import (
+from imagegen.db.tables import metadata
+from imagegen.services.contracts.board_images import BoardImagesService
+from imagegen.services.contracts.boards import (
     BoardChanges,
     BoardOrder,
     BoardsService,
     BoardVisibility,
     Direction,
 )
-from shadow.services.legacy.board_images import LegacyBoardImagesService
-from shadow.services.legacy.boards import LegacyBoardsService
-from shadow.services.legacy.users import LegacyUsersService
-from shadow.services.orm.board_images import OrmBoardImagesService
-from shadow.services.orm.boards import OrmBoardsService
-from shadow.services.orm.users import OrmUsersService
-from shadow.services.passwords import PasswordHasher
+from imagegen.services.core.board_images import CoreBoardImagesService
+from imagegen.services.core.boards import CoreBoardsService
+from imagegen.services.core.users import CoreUsersService
+from imagegen.services.legacy.board_images import LegacyBoardImagesService
+from imagegen.services.legacy.boards import LegacyBoardsService
+from imagegen.services.legacy.users import LegacyUsersService
+from imagegen.services.passwords import PasswordHasher
 
 __all__ = ["cases"]
 
@@ -114,9 +114,9 @@ def cases(workdir: Path) -> list[Case]:
                 pair.legacy_db, ids=ids, clock=clock
             )
         else:
-            users = OrmUsersService(pair.engine, ids=ids, clock=clock, passwords=cheap)
-            boards = OrmBoardsService(pair.engine, ids=ids, clock=clock)
-            links = OrmBoardImagesService(pair.engine, ids=ids, clock=clock)
+            users = CoreUsersService(pair.engine, ids=ids, clock=clock, passwords=cheap)
+            boards = CoreBoardsService(pair.engine, ids=ids, clock=clock)
+            links = CoreBoardImagesService(pair.engine, ids=ids, clock=clock)
         user_ids = [users.create(f"u{n}@example.com", None, "pw").user_id for n in range(USERS)]
         arms.append((boards, links, user_ids, _fill(boards, links, user_ids)))
 

@@ -16,14 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.harness import BenchPair, Case, open_pair
-from shadow.services.contracts.images import (
+from imagegen.services.contracts.images import (
     ImageCategory,
     ImageChanges,
     ImageOrigin,
     ImagesService,
 )
-from shadow.services.legacy.images import LegacyImagesService
-from shadow.services.orm.images import OrmImagesService
+from imagegen.services.core.images import CoreImagesService
+from imagegen.services.legacy.images import LegacyImagesService
 
 __all__ = ["cases"]
 
@@ -96,7 +96,7 @@ def cases(workdir: Path) -> list[Case]:
     legacy_ids, legacy_clock = pair.sources()
     orm_ids, orm_clock = pair.sources()
     legacy = LegacyImagesService(pair.legacy_db, ids=legacy_ids, clock=legacy_clock)
-    orm = OrmImagesService(pair.engine, ids=orm_ids, clock=orm_clock)
+    orm = CoreImagesService(pair.engine, ids=orm_ids, clock=orm_clock)
     for service in (legacy, orm):
         for n in range(IMAGES):
             _save(service, n)

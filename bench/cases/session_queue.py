@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Case, open_pair
-from shadow.services.contracts.session_queue import Batch, BatchDatum, SessionQueueService
-from shadow.services.legacy.session_queue import LegacySessionQueueService
-from shadow.services.orm.session_queue import OrmSessionQueueService
+from imagegen.services.contracts.session_queue import Batch, BatchDatum, SessionQueueService
+from imagegen.services.core.session_queue import CoreSessionQueueService
+from imagegen.services.legacy.session_queue import LegacySessionQueueService
 
 __all__ = ["GRAPH", "big_session", "cases", "service_pair", "thousand_session_batch"]
 
@@ -81,7 +81,7 @@ def service_pair(workdir: Path, name: str) -> tuple[SessionQueueService, Session
     legacy = LegacySessionQueueService(
         pair.legacy_db, ids=legacy_ids, clock=legacy_clock, max_queue_size=_UNBOUNDED
     )
-    orm = OrmSessionQueueService(
+    orm = CoreSessionQueueService(
         pair.engine, ids=orm_ids, clock=orm_clock, max_queue_size=_UNBOUNDED
     )
     return legacy, orm

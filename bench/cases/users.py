@@ -18,10 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.harness import Case, open_pair
-from shadow.services.contracts.users import UsersService
-from shadow.services.legacy.users import LegacyUsersService
-from shadow.services.orm.users import OrmUsersService
-from shadow.services.passwords import PasswordHasher
+from imagegen.services.contracts.users import UsersService
+from imagegen.services.core.users import CoreUsersService
+from imagegen.services.legacy.users import LegacyUsersService
+from imagegen.services.passwords import PasswordHasher
 
 __all__ = ["cases"]
 
@@ -47,7 +47,7 @@ def cases(workdir: Path) -> list[Case]:
     legacy = LegacyUsersService(
         pair.legacy_db, ids=legacy_ids, clock=legacy_clock, passwords=_CHEAP
     )
-    orm = OrmUsersService(pair.engine, ids=orm_ids, clock=orm_clock, passwords=_CHEAP)
+    orm = CoreUsersService(pair.engine, ids=orm_ids, clock=orm_clock, passwords=_CHEAP)
     expiry = legacy_clock.now() + timedelta(days=30)
     for users in (legacy, orm):
         for n in range(ACCOUNTS):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.harness import BenchPair, Case, open_pair
-from shadow.services.contracts.workflows import (
+from imagegen.services.contracts.workflows import (
     Direction,
     Workflow,
     WorkflowCategory,
@@ -25,8 +25,8 @@ from shadow.services.contracts.workflows import (
     WorkflowsService,
     WorkflowWithoutId,
 )
-from shadow.services.legacy.workflows import LegacyWorkflowsService
-from shadow.services.orm.workflows import OrmWorkflowsService
+from imagegen.services.core.workflows import CoreWorkflowsService
+from imagegen.services.legacy.workflows import LegacyWorkflowsService
 
 __all__ = ["cases"]
 
@@ -92,7 +92,7 @@ def cases(workdir: Path) -> list[Case]:
     legacy_ids, legacy_clock = pair.sources()
     orm_ids, orm_clock = pair.sources()
     legacy = LegacyWorkflowsService(pair.legacy_db, ids=legacy_ids, clock=legacy_clock)
-    orm = OrmWorkflowsService(pair.engine, ids=orm_ids, clock=orm_clock)
+    orm = CoreWorkflowsService(pair.engine, ids=orm_ids, clock=orm_clock)
     _add_shipped(pair)
     for service in (legacy, orm):
         for n in range(WORKFLOWS):

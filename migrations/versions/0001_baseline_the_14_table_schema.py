@@ -2,11 +2,11 @@
 
 The schema of DOMAIN.md as the legacy migrator ends it, for SQLite,
 PostgreSQL and MariaDB: tables, indexes, generated columns, per-dialect
-server defaults, the timestamp triggers (``shadow.db.triggers``) and the seed
+server defaults, the timestamp triggers (``imagegen.db.triggers``) and the seed
 rows (the ``system`` user and a fresh ``jwt_secret``).
 
-Triggers and seed values come from ``shadow.db.triggers`` and
-``shadow.db.seed``: a later change to either ships as a new revision that
+Triggers and seed values come from ``imagegen.db.triggers`` and
+``imagegen.db.seed``: a later change to either ships as a new revision that
 drops and recreates what changed, never as an edit here.
 
 Revision ID: 0001
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
-import shadow.db.types as shadow_types
-from shadow.db import seed, triggers
+import imagegen.db.types as shadow_types
+from imagegen.db import seed, triggers
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None

@@ -6,8 +6,9 @@ file, a malformed URL, an unreachable server, a bad option) is reported as one
 line on stderr with exit status 2, never a traceback: :func:`main` turns every
 :class:`~shadow.ConfigError` into that.
 
-Sub-commands live one group per module (``db``, ``demo``, cutover control) so
-each layer's commands sit next to each other and nowhere else.
+The generic commands (cutover control) are built by :func:`build_app`; an
+application adds its own and its defaults (the reference app's ``shadow``
+command, :mod:`imagegen.cli`, adds ``db`` and ``demo`` and its phase plan).
 """
 
 from __future__ import annotations
@@ -17,23 +18,33 @@ import sys
 import typer
 
 from shadow._exceptions import ConfigError
-from shadow.cli import cutover, db, demo
+from shadow.cli import cutover
+from shadow.cli.cutover import AppDefaults
 
-__all__ = ["app", "main"]
+__all__ = ["AppDefaults", "build_app", "main", "run"]
 
-app = typer.Typer(
-    name="shadow",
-    help="Dual-write shadow migration: run legacy and candidate side by side, compare, cut over.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.add_typer(db.app, name="db")
-app.command()(demo.demo)
-cutover.register(app)
+
+def build_app(defaults: AppDefaults | None = None) -> typer.Typer:
+    """The ``shadow`` app with the generic commands, following ``defaults``."""
+    app = typer.Typer(
+        name="shadow",
+        help=(
+            "Dual-write shadow migration: run legacy and candidate side by side, compare, cut over."
+        ),
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    cutover.register(app, defaults)
+    return app
 
 
 def main() -> None:
+    """The generic command line (no application defaults: give --plan and --contracts)."""
+    run(build_app())
+
+
+def run(app: typer.Typer) -> None:
     """Console entry point: run the app, turning bad input into one line and exit 2.
 
     Typer already reports usage errors (unknown option, missing argument) that

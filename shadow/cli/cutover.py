@@ -16,7 +16,10 @@ The files, each also settable by environment variable:
 * ``--plan`` / ``SHADOW_PHASE_PLAN`` and ``--policy`` / ``SHADOW_GATE_POLICY``
   (default: ``gate-policy.toml`` next to the config file, else built-in);
 * ``--contracts`` / ``SHADOW_CONTRACTS``: ``module:attribute`` naming a mapping
-  of service name to contract class; the reference app's contracts by default.
+  of service name to contract class.
+
+Without ``--plan`` and ``--contracts``, the application's defaults apply
+(:class:`AppDefaults`: the reference app's ``shadow`` command passes its own).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -36,27 +41,10 @@ from shadow.cutover.contracts import declared_methods, load_object
 from shadow.cutover.evidence import DivergenceGroup
 from shadow.cutover.gate import GateVerdict
 from shadow.cutover.modes import kill_switch_on
-from shadow.cutover.plan import Mode
+from shadow.cutover.plan import Mode, PhasePlan
 from shadow.cutover.report import build_report, render
 
-__all__ = ["REFERENCE_CONTRACTS", "divergences", "reference_declared_methods", "register"]
-
-REFERENCE_CONTRACTS = {
-    "app_settings": "shadow.services.contracts.app_settings:AppSettingsService",
-    "client_state": "shadow.services.contracts.client_state:ClientStateService",
-    "style_presets": "shadow.services.contracts.style_presets:StylePresetsService",
-    "workflows": "shadow.services.contracts.workflows:WorkflowsService",
-    "users": "shadow.services.contracts.users:UsersService",
-    "boards": "shadow.services.contracts.boards:BoardsService",
-    "board_images": "shadow.services.contracts.board_images:BoardImagesService",
-    "images": "shadow.services.contracts.images:ImagesService",
-    "models": "shadow.services.contracts.models:ModelsService",
-    "model_relationships": (
-        "shadow.services.contracts.model_relationships:ModelRelationshipsService"
-    ),
-    "session_queue": "shadow.services.contracts.session_queue:SessionQueueService",
-}
-"""The reference app's contract per service, as import paths (loaded on use)."""
+__all__ = ["AppDefaults", "divergences", "register"]
 
 ConfigOption = Annotated[
     Path,
@@ -97,25 +85,34 @@ ActorOption = Annotated[
 DEFAULT_CONFIG = Path("shadow.toml")
 
 
-def reference_declared_methods() -> dict[str, frozenset[str]]:
-    """The reference app's declared methods per service, read from its contracts."""
-    return declared_methods({name: _class(path) for name, path in REFERENCE_CONTRACTS.items()})
+@dataclass(frozen=True)
+class AppDefaults:
+    """What an application's own ``shadow`` command knows without options.
+
+    The generic commands need a phase plan and the declared methods per
+    service; an application that ships its own command line (the reference
+    app does) passes them here, and ``--plan`` / ``--contracts`` still win.
+    ``declared_methods`` is called only when a command needs it, so importing
+    the contracts never slows ``--help``.
+    """
+
+    plan: PhasePlan | None = None
+    declared_methods: Callable[[], Mapping[str, frozenset[str]]] | None = None
 
 
-def _contracts(spec: str | None) -> dict[str, frozenset[str]]:
+# Set once by :func:`register` when the app is built; read by the commands.
+_defaults = AppDefaults()
+
+
+def _contracts(spec: str | None) -> Mapping[str, frozenset[str]]:
     if spec is None:
-        return reference_declared_methods()
+        if _defaults.declared_methods is None:
+            raise ConfigError("no contracts given (--contracts or SHADOW_CONTRACTS)")
+        return _defaults.declared_methods()
     found = load_object(spec)
     if not isinstance(found, dict):
         raise ConfigError(f"{spec} is not a mapping of service name to contract")
     return declared_methods(found)
-
-
-def _class(path: str) -> type:
-    found = load_object(path)
-    if not isinstance(found, type):
-        raise ConfigError(f"{path} is not a class")
-    return found
 
 
 def _settings(
@@ -133,6 +130,7 @@ def _settings(
         store=store,
         audit_log=audit_log,
         plan=plan,
+        default_plan=_defaults.plan,
         policy=policy,
     )
 
@@ -332,7 +330,7 @@ def report(
         raise ConfigError(f"unknown report format {fmt!r} (expected one of: md, html, json)")
     try:
         data = build_report(
-            plan=settings.plan,
+            plan=settings.phase_plan(),
             policies=settings.policies,
             evidence=settings.evidence(),
             modes=settings.modes(),
@@ -500,8 +498,10 @@ def _review_settings(
     )
 
 
-def register(app: typer.Typer) -> None:
-    """Add the cutover commands to the ``shadow`` app."""
+def register(app: typer.Typer, defaults: AppDefaults | None = None) -> None:
+    """Add the cutover commands to the ``shadow`` app, with an application's defaults."""
+    global _defaults  # noqa: PLW0603 -- one app per process, built once at start-up
+    _defaults = defaults or AppDefaults()
     for command in (status, gate, promote, rollback, report):
         app.command(command.__name__)(command)
     app.add_typer(divergences, name="divergences")

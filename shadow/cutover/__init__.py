@@ -28,9 +28,8 @@ from shadow.cutover.evidence import (
     ReviewStatus,
 )
 from shadow.cutover.gate import Criterion, GateVerdict, evaluate_gate, wilson_upper_bound
-from shadow.cutover.plan import REFERENCE_PLAN, Mode, PhasePlan, load_plan
+from shadow.cutover.plan import Mode, PhasePlan, load_plan
 from shadow.cutover.policy import (
-    DEMO_POLICY_TOML,
     POLICY_FILE_NAME,
     GatePolicy,
     PolicySet,
@@ -41,9 +40,7 @@ from shadow.cutover.report import build_report, render
 from shadow.cutover.store import load_evidence
 
 __all__ = [
-    "DEMO_POLICY_TOML",
     "POLICY_FILE_NAME",
-    "REFERENCE_PLAN",
     "Criterion",
     "CutoverSettings",
     "DivergenceGroup",

@@ -34,7 +34,7 @@ from shadow._sources import Clock, SystemClock
 from shadow.cutover.evidence import Evidence
 from shadow.cutover.gate import GateVerdict, evaluate_gate, phase_step
 from shadow.cutover.modes import append_audit, locked, read_modes, write_modes
-from shadow.cutover.plan import REFERENCE_PLAN, Mode, PhasePlan, load_plan, read_toml
+from shadow.cutover.plan import Mode, PhasePlan, load_plan, read_toml
 from shadow.cutover.policy import PolicySet, load_policies
 from shadow.cutover.store import StoreNotFound, load_evidence
 
@@ -76,15 +76,17 @@ class CutoverSettings:
     """Where cutover control reads and writes, and what it knows of the services.
 
     ``declared_methods`` maps every planned service to the method names its
-    contract declares. ``evidence_source`` reads the evidence; by default it is
-    the divergence store at ``store`` (see :mod:`shadow.cutover.store`).
+    contract declares; ``plan`` is the application's phase plan (review of
+    divergence groups needs neither, so both may be empty there).
+    ``evidence_source`` reads the evidence; by default it is the divergence
+    store at ``store`` (see :mod:`shadow.cutover.store`).
     """
 
     modes_file: Path
     audit_log: Path
     declared_methods: Mapping[str, Collection[str]]
     store: str | None = None
-    plan: PhasePlan = REFERENCE_PLAN
+    plan: PhasePlan | None = None
     policies: PolicySet = field(default_factory=PolicySet)
     clock: Clock = field(default_factory=SystemClock)
     evidence_source: Callable[[CutoverSettings], Evidence] | None = None
@@ -98,6 +100,7 @@ class CutoverSettings:
         store: str | None = None,
         audit_log: Path | None = None,
         plan: Path | None = None,
+        default_plan: PhasePlan | None = None,
         policy: Path | None = None,
     ) -> CutoverSettings:
         """Settings around a runtime settings file, the way the CLI resolves them.
@@ -105,14 +108,14 @@ class CutoverSettings:
         The store defaults to the file's ``store_url`` (else the runtime's
         default), the audit log to ``shadow-audit.jsonl`` beside the file, the
         policy to ``gate-policy.toml`` beside it (else the built-in defaults),
-        the plan to the reference plan.
+        the plan to ``default_plan`` (the application's built-in one).
         """
         return cls(
             modes_file=config,
             audit_log=audit_log or config.parent / DEFAULT_AUDIT_LOG,
             declared_methods=declared_methods,
             store=store or store_url_of(config) or DEFAULT_STORE_URL,
-            plan=load_plan(plan),
+            plan=load_plan(plan) if plan is not None else default_plan,
             policies=load_policies(policy, settings_file=config),
         )
 
@@ -124,9 +127,15 @@ class CutoverSettings:
             raise ConfigError("no divergence store given (--store or SHADOW_STORE_URL)")
         return load_evidence(self.store, clock=self.clock)
 
+    def phase_plan(self) -> PhasePlan:
+        """The phase plan; :class:`ConfigError` when none was given."""
+        if self.plan is None:
+            raise ConfigError("no phase plan given (--plan or SHADOW_PHASE_PLAN)")
+        return self.plan
+
     def modes(self) -> dict[str, Mode]:
         """Every planned service's current mode, from the modes file."""
-        return read_modes(self.modes_file, self.plan)
+        return read_modes(self.modes_file, self.phase_plan())
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +187,7 @@ def gate(
     _chosen(settings, phase, service)  # unknown phase or service: bad input before any I/O
     return evaluate_gate(
         phase,
-        plan=settings.plan,
+        plan=settings.phase_plan(),
         policy=settings.policies.for_phase(phase),
         evidence=settings.evidence() if evidence is None else evidence,
         modes=settings.modes(),
@@ -205,8 +214,8 @@ def status(settings: CutoverSettings) -> list[ServiceStatus]:
     evidence = _evidence_or_none(settings)
     modes = settings.modes()
     rows = []
-    for phase in settings.plan.numbers:
-        for service in settings.plan.services_of(phase):
+    for phase in settings.phase_plan().numbers:
+        for service in settings.phase_plan().services_of(phase):
             verdict = gate(settings, phase, service=service, evidence=evidence)
             rows.append(
                 ServiceStatus(service, phase, modes[service], verdict.passed, verdict.failed)
@@ -215,7 +224,7 @@ def status(settings: CutoverSettings) -> list[ServiceStatus]:
 
 
 def _chosen(settings: CutoverSettings, phase: int, service: str | None) -> tuple[str, ...]:
-    services = settings.plan.services_of(phase)
+    services = settings.phase_plan().services_of(phase)
     if service is None:
         return services
     if service not in services:
@@ -289,9 +298,9 @@ def rollback(
     """
     if service is not None:
         chosen: tuple[str, ...] = (service,)
-        settings.plan.phase_of(service)  # refuses an unknown service
+        settings.phase_plan().phase_of(service)  # refuses an unknown service
     elif phase is not None:
-        chosen = settings.plan.services_of(phase)
+        chosen = settings.phase_plan().services_of(phase)
     else:
         raise ConfigError("name a --phase or a --service to roll back")
     with locked(settings.modes_file):

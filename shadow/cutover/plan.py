@@ -4,8 +4,8 @@ Every service goes ``legacy -> shadow -> reverse -> sqlmodel``, one step at a
 time, and a phase may take a step only after the phase before it has taken it
 (phase 3, the session queue, moves last). The plan maps service *names* to
 phases; it never imports the services themselves, so it works for any
-application. :data:`REFERENCE_PLAN` is the reference app's plan from DOMAIN.md;
-another plan comes from a TOML file::
+application. An application's plan is built in Python (the reference app's is
+``imagegen.cutover.REFERENCE_PLAN``) or read from a TOML file::
 
     [phases]
     1 = ["app_settings", "client_state"]
@@ -23,7 +23,7 @@ from types import MappingProxyType
 
 from shadow._exceptions import ConfigError
 
-__all__ = ["REFERENCE_PLAN", "Mode", "PhasePlan", "load_plan"]
+__all__ = ["Mode", "PhasePlan", "load_plan"]
 
 
 class Mode(enum.StrEnum):
@@ -111,16 +111,6 @@ class PhasePlan:
         raise ConfigError(f"unknown service {service!r} (not in the phase plan)")
 
 
-REFERENCE_PLAN = PhasePlan(
-    {
-        1: ("app_settings", "client_state", "style_presets", "workflows"),
-        2: ("users", "boards", "board_images", "images", "models", "model_relationships"),
-        3: ("session_queue",),
-    }
-)
-"""The reference app's plan (DOMAIN.md, "Services, by cutover phase")."""
-
-
 def _services(value: object, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ConfigError(f"{where}: expected a list of service names")
@@ -140,10 +130,8 @@ def plan_from_mapping(data: Mapping[str, object], where: str) -> PhasePlan:
     return PhasePlan(parsed)
 
 
-def load_plan(path: Path | None) -> PhasePlan:
-    """Read a plan from a TOML file, or the reference plan when ``path`` is None."""
-    if path is None:
-        return REFERENCE_PLAN
+def load_plan(path: Path) -> PhasePlan:
+    """Read a plan from a TOML file."""
     return plan_from_mapping(read_toml(path, "phase plan"), str(path))
 
 

@@ -34,7 +34,6 @@ from shadow._exceptions import ConfigError
 from shadow.cutover.plan import read_toml
 
 __all__ = [
-    "DEMO_POLICY_TOML",
     "POLICY_FILE_NAME",
     "GatePolicy",
     "PolicySet",
@@ -116,23 +115,6 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "min_latency_samples": (int,),
     "min_soak": (str,),
 }
-
-DEMO_POLICY_TOML = """\
-# Gate policy for `shadow demo`: a short run on embedded SQLite. It checks
-# coverage and correctness (every declared method seen, no unexplained
-# divergence, no candidate error) but cannot show a production soak: a demo
-# lasts a minute, and many methods are called only a few times in it. Latency
-# is only a gross check here (a few dozen calls on a shared machine give a
-# noisy p95); the overhead figures come from the benchmarks in bench/.
-[defaults]
-min_comparisons = 1
-max_divergence_rate = 0.05
-max_candidate_error_rate = 0.01
-max_p95_ratio = 10.0
-min_latency_samples = 50
-min_soak = "0s"
-"""
-"""The demo's policy: write it as ``gate-policy.toml`` in the demo's work directory."""
 
 
 def _overrides(table: object, where: str) -> dict[str, object]:

@@ -56,9 +56,9 @@ class GateReadiness(Collector):
         try:
             evidence = self._settings.evidence()
         except ShadowError:
-            return dict.fromkeys(self._settings.plan.numbers, False)
+            return dict.fromkeys(self._settings.phase_plan().numbers, False)
         verdicts = {}
-        for phase in self._settings.plan.numbers:
+        for phase in self._settings.phase_plan().numbers:
             try:
                 verdicts[phase] = gate(self._settings, phase, evidence=evidence).passed
             except ShadowError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shadow.demo.wiring import build_candidate as build_reference_candidate
+from imagegen.demo.wiring import build_candidate as build_reference_candidate
 
 
 class PlantedAppSettings:

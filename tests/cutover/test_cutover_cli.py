@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 from cutover_contracts import CONTRACTS, PLAN_TOML
 
+from imagegen.cli import main
+from imagegen.cutover import REFERENCE_CONTRACTS, REFERENCE_PLAN, reference_declared_methods
 from shadow import FixedClock
-from shadow.cli import main
-from shadow.cli.cutover import REFERENCE_CONTRACTS, reference_declared_methods
 from shadow.cutover.contracts import declared_methods
 from shadow.cutover.modes import read_audit
-from shadow.cutover.plan import load_plan
 from shadow.cutover.store import load_evidence
 from shadow.runtime import DivergenceStore
 from shadow.runtime._store import StoreBatch  # the runtime writes batches; tests fill a real store
@@ -254,7 +253,7 @@ def test_report_formats_write_files_with_the_same_verdicts(workspace: Workspace)
 
 def test_reference_contracts_load_for_every_planned_service() -> None:
     methods = reference_declared_methods()
-    assert set(methods) == set(REFERENCE_CONTRACTS) == set(load_plan(None).services)
+    assert set(methods) == set(REFERENCE_CONTRACTS) == set(REFERENCE_PLAN.services)
     assert all(methods.values())
 
 

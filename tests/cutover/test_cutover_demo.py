@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from shadow.cli import main
-from shadow.cutover.policy import DEMO_POLICY_TOML, POLICY_FILE_NAME
-from shadow.demo import DemoOptions, run_demo
+from imagegen.cli import main
+from imagegen.cutover import DEMO_POLICY_TOML
+from imagegen.demo import DemoOptions, run_demo
+from shadow.cutover.policy import POLICY_FILE_NAME
 
 pytestmark = pytest.mark.slow
 OPS = 300

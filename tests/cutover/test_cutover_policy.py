@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from imagegen.cutover import DEMO_POLICY_TOML, REFERENCE_PLAN
 from shadow import ConfigError
-from shadow.cutover.plan import REFERENCE_PLAN, Mode, PhasePlan, load_plan
-from shadow.cutover.policy import DEMO_POLICY_TOML, GatePolicy, load_policies, parse_duration
+from shadow.cutover.plan import Mode, PhasePlan, load_plan
+from shadow.cutover.policy import GatePolicy, load_policies, parse_duration
 
 
 def write(tmp_path: Path, text: str, name: str = "file.toml") -> Path:

@@ -22,9 +22,9 @@ from dashboard_files import DASHBOARDS, RULES, concrete, load, panel_expressions
 from prometheus_client import CollectorRegistry, start_http_server
 from shadow_workload import running_workload
 
-from shadow.cli.cutover import reference_declared_methods
+from imagegen.cutover import REFERENCE_PLAN, reference_declared_methods
+from imagegen.demo import DemoOptions, run_demo
 from shadow.cutover import CutoverSettings, GateReadiness
-from shadow.demo import DemoOptions, run_demo
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = [
@@ -190,7 +190,9 @@ def test_every_panel_returns_data_while_prometheus_scrapes_a_running_demo(tmp_pa
     while not (workdir / "shadow.toml").is_file() and time.monotonic() < deadline:
         time.sleep(0.2)
     settings = CutoverSettings.from_files(
-        workdir / "shadow.toml", declared_methods=reference_declared_methods()
+        workdir / "shadow.toml",
+        declared_methods=reference_declared_methods(),
+        default_plan=REFERENCE_PLAN,
     )
     registry = CollectorRegistry()
     registry.register(GateReadiness(settings, min_interval=2.0))

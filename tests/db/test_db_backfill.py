@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from shadow.db.backfill import copy_rows
-from shadow.db.engine import create_engine
-from shadow.db.legacy import LegacyDatabase, open_legacy
-from shadow.db.tables import SessionQueueTable, metadata
+from imagegen.db.backfill import copy_rows
+from imagegen.db.engine import create_engine
+from imagegen.db.legacy import LegacyDatabase, open_legacy
+from imagegen.db.tables import SessionQueueTable, metadata
 
 queue = SessionQueueTable.__table__  # type: ignore[attr-defined]
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from shadow.cli import main
-from shadow.db import migrate
-from shadow.db.legacy import LegacyDatabase
-from shadow.db.legacy import migrate as migrate_legacy
-from shadow.db.legacy._chain import CHAIN
+from imagegen.cli import main
+from imagegen.db import migrate
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.db.legacy import migrate as migrate_legacy
+from imagegen.db.legacy._chain import CHAIN
 
 Run = Callable[..., tuple[int, str, str]]
 

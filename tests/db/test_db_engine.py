@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from shadow import ConfigError
-from shadow.db.engine import create_engine
-from shadow.db.tables import (
+from imagegen.db.engine import create_engine
+from imagegen.db.tables import (
     BoardImageTable,
     BoardTable,
     ImageTable,
@@ -18,6 +17,7 @@ from shadow.db.tables import (
     UserTable,
     metadata,
 )
+from shadow import ConfigError
 
 users = UserTable.__table__  # type: ignore[attr-defined]
 sessions = UserSessionTable.__table__  # type: ignore[attr-defined]

@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import Backend  # type: ignore[import-not-found]
 
-from shadow.db.engine import create_engine
-from shadow.db.legacy import LegacyDatabase
-from shadow.db.tables import AppSettingTable, SessionQueueTable, UserTable
+from imagegen.db.engine import create_engine
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.db.tables import AppSettingTable, SessionQueueTable, UserTable
 
 queue = SessionQueueTable.__table__  # type: ignore[attr-defined]
 users = UserTable.__table__  # type: ignore[attr-defined]

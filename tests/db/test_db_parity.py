@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from imagegen.db import migrate
+from imagegen.db.engine import create_engine
+from imagegen.db.legacy import open_legacy
+from imagegen.db.parity import parity
 from shadow import ConfigError
-from shadow.db import migrate
-from shadow.db.engine import create_engine
-from shadow.db.legacy import open_legacy
-from shadow.db.parity import parity
 
 
 def _legacy(path: Path) -> Path:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from shadow.db.engine import create_engine
-from shadow.db.legacy import open_legacy
-from shadow.db.tables import (
+from imagegen.db.engine import create_engine
+from imagegen.db.legacy import open_legacy
+from imagegen.db.tables import (
     BoardImageTable,
     BoardTable,
     ClientStateTable,

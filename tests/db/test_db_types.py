@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from shadow.db.tables import UserTable
-from shadow.db.types import parse_utc, to_sqlite_text
+from imagegen.db.tables import UserTable
+from imagegen.db.types import parse_utc, to_sqlite_text
 
 users = UserTable.__table__  # type: ignore[attr-defined]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shadow.db.legacy import (
+from imagegen.db.legacy import (
     LATEST_VERSION,
     LegacyDatabase,
     MigrationChainError,
@@ -17,7 +17,7 @@ from shadow.db.legacy import (
     open_legacy,
     validate_chain,
 )
-from shadow.db.legacy._chain import CHAIN
+from imagegen.db.legacy._chain import CHAIN
 
 TABLES = {
     "app_settings",

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from imagegen.db.engine import create_engine
+from imagegen.demo.wiring import build_candidate
+from imagegen.services.contracts.style_presets import StylePresetRecord
+from imagegen.services.core.app_settings import CoreAppSettingsService
+from imagegen.services.core.style_presets import CoreStylePresetsService
 from shadow._sources import Clock, IdSource
-from shadow.db.engine import create_engine
-from shadow.demo.wiring import build_candidate
-from shadow.services.contracts.style_presets import StylePresetRecord
-from shadow.services.orm.app_settings import OrmAppSettingsService
-from shadow.services.orm.style_presets import OrmStylePresetsService
 
 
-class _ShoutingStylePresets(OrmStylePresetsService):
+class _ShoutingStylePresets(CoreStylePresetsService):
     def get(self, style_preset_id: str) -> StylePresetRecord:
         record = super().get(style_preset_id)
         return record.model_copy(update={"name": record.name.upper()})
@@ -35,7 +35,7 @@ WRONG_SECRET = "f" * 64
 """What the candidate below claims the jwt secret is: it must never be stored or shown."""
 
 
-class _WrongSecretSettings(OrmAppSettingsService):
+class _WrongSecretSettings(CoreAppSettingsService):
     def get_jwt_secret(self) -> str:
         return WRONG_SECRET
 

@@ -42,7 +42,7 @@ def shadow(
     *args: str, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shadow", *args],
+        [sys.executable, "-m", "imagegen", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -166,7 +166,7 @@ def test_metrics_scraped_during_a_demo_have_every_family_and_pass_promtool(tmp_p
     command = [
         sys.executable,
         "-m",
-        "shadow",
+        "imagegen",
         "demo",
         "--workdir",
         str(tmp_path),

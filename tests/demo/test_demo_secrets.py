@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 
 def _shadow(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shadow", *args],
+        [sys.executable, "-m", "imagegen", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

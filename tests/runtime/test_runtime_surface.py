@@ -20,7 +20,7 @@ def test_all_is_sorted_constants_classes_functions_and_every_name_exists() -> No
 def test_the_runtime_imports_nothing_from_the_reference_services_or_databases() -> None:
     code = (
         "import sys, shadow.runtime, shadow.testing; "
-        "bad = [m for m in sys.modules if m.startswith(('shadow.services', 'shadow.db'))]; "
+        "bad = [m for m in sys.modules if m.startswith(('imagegen.services', 'imagegen.db'))]; "
         "print(','.join(bad))"
     )
     found = subprocess.run(

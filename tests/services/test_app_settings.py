@@ -11,20 +11,20 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from imagegen.db.tables import metadata
+from imagegen.db.types import parse_utc
+from imagegen.services.contracts.app_settings import JWT_SECRET_KEY, AppSettingsService
+from imagegen.services.core.app_settings import CoreAppSettingsService
+from imagegen.services.errors import NotFoundError
+from imagegen.services.legacy.app_settings import LegacyAppSettingsService
 from shadow import contract_methods
-from shadow.db.tables import metadata
-from shadow.db.types import parse_utc
-from shadow.services.contracts.app_settings import JWT_SECRET_KEY, AppSettingsService
-from shadow.services.errors import NotFoundError
-from shadow.services.legacy.app_settings import LegacyAppSettingsService
-from shadow.services.orm.app_settings import OrmAppSettingsService
 from tests.conftest import Backend
 
 _settings = metadata.tables["app_settings"]
 
 
 def _service(backend: Backend) -> AppSettingsService:
-    return backend.build(LegacyAppSettingsService, OrmAppSettingsService)
+    return backend.build(LegacyAppSettingsService, CoreAppSettingsService)
 
 
 def _stamps(backend: Backend, key: str) -> tuple[datetime, datetime]:

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.services.contracts.app_settings import JWT_SECRET_KEY, AppSettingsService
+from imagegen.services.core.app_settings import CoreAppSettingsService
+from imagegen.services.errors import ServiceError
+from imagegen.services.legacy.app_settings import LegacyAppSettingsService
 from shadow import FixedClock, SequentialIds
-from shadow.db.legacy import LegacyDatabase
-from shadow.services.contracts.app_settings import JWT_SECRET_KEY, AppSettingsService
-from shadow.services.errors import ServiceError
-from shadow.services.legacy.app_settings import LegacyAppSettingsService
-from shadow.services.orm.app_settings import OrmAppSettingsService
 
 SEQUENCES = 200
 STEPS = 25
@@ -67,7 +67,9 @@ def test_random_sequences_agree_on_legacy_and_sqlmodel(
     legacy: AppSettingsService = LegacyAppSettingsService(
         legacy_db, ids=SequentialIds(), clock=FixedClock()
     )
-    orm: AppSettingsService = OrmAppSettingsService(engine, ids=SequentialIds(), clock=FixedClock())
+    orm: AppSettingsService = CoreAppSettingsService(
+        engine, ids=SequentialIds(), clock=FixedClock()
+    )
     assert legacy.get_jwt_secret() == orm.get_jwt_secret()
     seeded_secret = legacy.get_jwt_secret()
     for seed in range(SEQUENCES):

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
+from imagegen.db.tables import metadata
+from imagegen.services.contracts.board_images import NO_BOARD, BoardImagesService
+from imagegen.services.contracts.boards import BoardsService
+from imagegen.services.core.board_images import CoreBoardImagesService
+from imagegen.services.core.boards import CoreBoardsService
+from imagegen.services.errors import NotFoundError
+from imagegen.services.legacy.board_images import LegacyBoardImagesService
+from imagegen.services.legacy.boards import LegacyBoardsService
 from shadow import Order, contract_methods
-from shadow.db.tables import metadata
-from shadow.services.contracts.board_images import NO_BOARD, BoardImagesService
-from shadow.services.contracts.boards import BoardsService
-from shadow.services.errors import NotFoundError
-from shadow.services.legacy.board_images import LegacyBoardImagesService
-from shadow.services.legacy.boards import LegacyBoardsService
-from shadow.services.orm.board_images import OrmBoardImagesService
-from shadow.services.orm.boards import OrmBoardsService
 
 if TYPE_CHECKING:
     from tests.conftest import Backend
@@ -27,12 +27,12 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def links(backend: Backend) -> BoardImagesService:
-    return backend.build(LegacyBoardImagesService, OrmBoardImagesService)
+    return backend.build(LegacyBoardImagesService, CoreBoardImagesService)
 
 
 @pytest.fixture
 def boards(backend: Backend) -> BoardsService:
-    return backend.build(LegacyBoardsService, OrmBoardsService)
+    return backend.build(LegacyBoardsService, CoreBoardsService)
 
 
 def _execute(backend: Backend, sql: str, **params: Any) -> list[tuple[Any, ...]]:

@@ -12,9 +12,8 @@ import pydantic
 import pytest
 import sqlalchemy as sa
 
-from shadow import Order, contract_methods
-from shadow.db.tables import metadata
-from shadow.services.contracts.boards import (
+from imagegen.db.tables import metadata
+from imagegen.services.contracts.boards import (
     Board,
     BoardChanges,
     BoardOrder,
@@ -22,13 +21,14 @@ from shadow.services.contracts.boards import (
     BoardVisibility,
     Direction,
 )
-from shadow.services.contracts.users import UsersService
-from shadow.services.errors import NotFoundError, RuleViolationError
-from shadow.services.legacy.boards import LegacyBoardsService
-from shadow.services.legacy.users import LegacyUsersService
-from shadow.services.orm.boards import OrmBoardsService
-from shadow.services.orm.users import OrmUsersService
-from shadow.services.passwords import PasswordHasher
+from imagegen.services.contracts.users import UsersService
+from imagegen.services.core.boards import CoreBoardsService
+from imagegen.services.core.users import CoreUsersService
+from imagegen.services.errors import NotFoundError, RuleViolationError
+from imagegen.services.legacy.boards import LegacyBoardsService
+from imagegen.services.legacy.users import LegacyUsersService
+from imagegen.services.passwords import PasswordHasher
+from shadow import Order, contract_methods
 
 if TYPE_CHECKING:
     from tests.conftest import Backend
@@ -36,12 +36,12 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def boards(backend: Backend) -> BoardsService:
-    return backend.build(LegacyBoardsService, OrmBoardsService)
+    return backend.build(LegacyBoardsService, CoreBoardsService)
 
 
 @pytest.fixture
 def users(backend: Backend) -> UsersService:
-    return backend.build(LegacyUsersService, OrmUsersService, passwords=PasswordHasher(cost=2))
+    return backend.build(LegacyUsersService, CoreUsersService, passwords=PasswordHasher(cost=2))
 
 
 def _insert(backend: Backend, table: str, **values: Any) -> None:

@@ -19,25 +19,25 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from shadow import FixedClock, SequentialIds
-from shadow.db.legacy import LegacyDatabase
-from shadow.db.tables import metadata
-from shadow.services.contracts.board_images import NO_BOARD, BoardImagesService
-from shadow.services.contracts.boards import (
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.db.tables import metadata
+from imagegen.services.contracts.board_images import NO_BOARD, BoardImagesService
+from imagegen.services.contracts.boards import (
     BoardChanges,
     BoardOrder,
     BoardsService,
     BoardVisibility,
     Direction,
 )
-from shadow.services.errors import RuleViolationError, ServiceError
-from shadow.services.legacy.board_images import LegacyBoardImagesService
-from shadow.services.legacy.boards import LegacyBoardsService
-from shadow.services.legacy.users import LegacyUsersService
-from shadow.services.orm.board_images import OrmBoardImagesService
-from shadow.services.orm.boards import OrmBoardsService
-from shadow.services.orm.users import OrmUsersService
-from shadow.services.passwords import PasswordHasher
+from imagegen.services.core.board_images import CoreBoardImagesService
+from imagegen.services.core.boards import CoreBoardsService
+from imagegen.services.core.users import CoreUsersService
+from imagegen.services.errors import RuleViolationError, ServiceError
+from imagegen.services.legacy.board_images import LegacyBoardImagesService
+from imagegen.services.legacy.boards import LegacyBoardsService
+from imagegen.services.legacy.users import LegacyUsersService
+from imagegen.services.passwords import PasswordHasher
+from shadow import FixedClock, SequentialIds
 
 SEQUENCES = 200
 STEPS = 25
@@ -102,7 +102,7 @@ def prepare(legacy_db: LegacyDatabase, engine: sa.Engine) -> list[str]:
     user_ids = []
     for users in (
         LegacyUsersService(legacy_db, ids=SequentialIds("u"), clock=FixedClock(), passwords=cheap),
-        OrmUsersService(engine, ids=SequentialIds("u"), clock=FixedClock(), passwords=cheap),
+        CoreUsersService(engine, ids=SequentialIds("u"), clock=FixedClock(), passwords=cheap),
     ):
         user_ids = [users.create(f"{name}@example.com", name, "pw").user_id for name in ("a", "b")]
     rows = [
@@ -147,8 +147,8 @@ def sides(legacy_db: LegacyDatabase, engine: sa.Engine, seed: int) -> tuple[Side
             legacy_clock,
         ),
         Side(
-            OrmBoardsService(engine, ids=orm_ids, clock=orm_clock),
-            OrmBoardImagesService(engine, ids=orm_ids, clock=orm_clock),
+            CoreBoardsService(engine, ids=orm_ids, clock=orm_clock),
+            CoreBoardImagesService(engine, ids=orm_ids, clock=orm_clock),
             orm_clock,
         ),
     )

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from imagegen.db.tables import metadata
+from imagegen.services.contracts.client_state import ClientStateService
+from imagegen.services.core.client_state import CoreClientStateService
+from imagegen.services.errors import NotFoundError
+from imagegen.services.legacy.client_state import LegacyClientStateService
 from shadow import Order, contract_methods
-from shadow.db.tables import metadata
-from shadow.services.contracts.client_state import ClientStateService
-from shadow.services.errors import NotFoundError
-from shadow.services.legacy.client_state import LegacyClientStateService
-from shadow.services.orm.client_state import OrmClientStateService
 from tests.conftest import Backend
 
 _users = metadata.tables["users"]
@@ -21,7 +21,7 @@ _state = metadata.tables["client_state"]
 
 
 def _service(backend: Backend) -> ClientStateService:
-    return backend.build(LegacyClientStateService, OrmClientStateService)
+    return backend.build(LegacyClientStateService, CoreClientStateService)
 
 
 def _add_user(backend: Backend, user_id: str) -> None:

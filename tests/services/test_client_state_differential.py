@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.services.contracts.client_state import ClientStateService
+from imagegen.services.core.client_state import CoreClientStateService
+from imagegen.services.errors import ServiceError
+from imagegen.services.legacy.client_state import LegacyClientStateService
 from shadow import FixedClock, SequentialIds
-from shadow.db.legacy import LegacyDatabase
-from shadow.services.contracts.client_state import ClientStateService
-from shadow.services.errors import ServiceError
-from shadow.services.legacy.client_state import LegacyClientStateService
-from shadow.services.orm.client_state import OrmClientStateService
 
 SEQUENCES = 200
 STEPS = 25
@@ -91,7 +91,9 @@ def test_random_sequences_agree_on_legacy_and_sqlmodel(
     legacy: ClientStateService = LegacyClientStateService(
         legacy_db, ids=SequentialIds(), clock=FixedClock()
     )
-    orm: ClientStateService = OrmClientStateService(engine, ids=SequentialIds(), clock=FixedClock())
+    orm: ClientStateService = CoreClientStateService(
+        engine, ids=SequentialIds(), clock=FixedClock()
+    )
     for seed in range(SEQUENCES):
         with legacy_db.transaction() as cursor:
             cursor.execute("DELETE FROM client_state")

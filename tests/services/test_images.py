@@ -13,10 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
-from shadow import Order, contract_methods
-from shadow.db.tables import ImageTable
-from shadow.runtime import compare_values
-from shadow.services.contracts.images import (
+from imagegen.db.tables import ImageTable
+from imagegen.services.contracts.images import (
     ImageCategory,
     ImageChanges,
     ImageLocation,
@@ -26,10 +24,12 @@ from shadow.services.contracts.images import (
     ImagesService,
     OrderDirection,
 )
-from shadow.services.contracts.pages import OffsetPage
-from shadow.services.errors import NotFoundError, RuleViolationError
-from shadow.services.legacy.images import LegacyImagesService
-from shadow.services.orm.images import OrmImagesService
+from imagegen.services.contracts.pages import OffsetPage
+from imagegen.services.core.images import CoreImagesService
+from imagegen.services.errors import NotFoundError, RuleViolationError
+from imagegen.services.legacy.images import LegacyImagesService
+from shadow import Order, contract_methods
+from shadow.runtime import compare_values
 
 if TYPE_CHECKING:
     from tests.conftest import Backend
@@ -39,7 +39,7 @@ T0 = datetime(2024, 5, 17, 10, 11, 12, 345000, tzinfo=UTC)
 
 @pytest.fixture
 def images(backend: Backend) -> ImagesService:
-    return backend.build(LegacyImagesService, OrmImagesService)
+    return backend.build(LegacyImagesService, CoreImagesService)
 
 
 def _sql(backend: Backend, sql: str, **params: Any) -> list[tuple[Any, ...]]:

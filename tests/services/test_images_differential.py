@@ -24,18 +24,18 @@ import pytest
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from shadow import FixedClock, SequentialIds
-from shadow.db.legacy import LegacyDatabase
-from shadow.db.tables import ImageTable
-from shadow.services.contracts.images import (
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.db.tables import ImageTable
+from imagegen.services.contracts.images import (
     ImageCategory,
     ImageChanges,
     ImageOrigin,
     ImagesService,
     OrderDirection,
 )
-from shadow.services.legacy.images import LegacyImagesService
-from shadow.services.orm.images import OrmImagesService
+from imagegen.services.core.images import CoreImagesService
+from imagegen.services.legacy.images import LegacyImagesService
+from shadow import FixedClock, SequentialIds
 
 SEQUENCES = 200
 CALLS = 20
@@ -72,7 +72,7 @@ class Pair:
         self.legacy: ImagesService = LegacyImagesService(
             legacy_db, ids=SequentialIds("d"), clock=FixedClock()
         )
-        self.orm: ImagesService = OrmImagesService(
+        self.orm: ImagesService = CoreImagesService(
             engine, ids=SequentialIds("d"), clock=FixedClock()
         )
         self.saves = 0

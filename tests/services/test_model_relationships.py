@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
+from imagegen.services.contracts.model_relationships import ModelRelationshipsService
+from imagegen.services.contracts.models import ModelConfig, ModelsService
+from imagegen.services.core.model_relationships import CoreModelRelationshipsService
+from imagegen.services.core.models import CoreModelsService
+from imagegen.services.errors import NotFoundError, RuleViolationError
+from imagegen.services.legacy.model_relationships import LegacyModelRelationshipsService
+from imagegen.services.legacy.models import LegacyModelsService
 from shadow import contract_methods
-from shadow.services.contracts.model_relationships import ModelRelationshipsService
-from shadow.services.contracts.models import ModelConfig, ModelsService
-from shadow.services.errors import NotFoundError, RuleViolationError
-from shadow.services.legacy.model_relationships import LegacyModelRelationshipsService
-from shadow.services.legacy.models import LegacyModelsService
-from shadow.services.orm.model_relationships import OrmModelRelationshipsService
-from shadow.services.orm.models import OrmModelsService
 
 if TYPE_CHECKING:
     from tests.conftest import Backend
@@ -24,7 +24,7 @@ KEYS = ("a", "b", "c", "d", "Z", "ü-模型-" + "k" * 100)
 
 @pytest.fixture
 def models(backend: Backend) -> ModelsService:
-    service = backend.build(LegacyModelsService, OrmModelsService)
+    service = backend.build(LegacyModelsService, CoreModelsService)
     for key in KEYS:
         service.add_model(
             ModelConfig(
@@ -45,7 +45,7 @@ def models(backend: Backend) -> ModelsService:
 
 @pytest.fixture
 def relationships(backend: Backend, models: ModelsService) -> ModelRelationshipsService:
-    return backend.build(LegacyModelRelationshipsService, OrmModelRelationshipsService)
+    return backend.build(LegacyModelRelationshipsService, CoreModelRelationshipsService)
 
 
 def _stored_pairs(backend: Backend) -> list[tuple[Any, ...]]:

@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.services.contracts.model_relationships import ModelRelationshipsService
+from imagegen.services.contracts.models import ModelConfig, ModelsService
+from imagegen.services.core.model_relationships import CoreModelRelationshipsService
+from imagegen.services.core.models import CoreModelsService
+from imagegen.services.legacy.model_relationships import LegacyModelRelationshipsService
+from imagegen.services.legacy.models import LegacyModelsService
 from shadow import FixedClock, SequentialIds
-from shadow.db.legacy import LegacyDatabase
-from shadow.services.contracts.model_relationships import ModelRelationshipsService
-from shadow.services.contracts.models import ModelConfig, ModelsService
-from shadow.services.legacy.model_relationships import LegacyModelRelationshipsService
-from shadow.services.legacy.models import LegacyModelsService
-from shadow.services.orm.model_relationships import OrmModelRelationshipsService
-from shadow.services.orm.models import OrmModelsService
 
 SEQUENCES = 200
 CALLS = 25
@@ -97,8 +97,8 @@ def test_legacy_and_sqlmodel_relationships_agree_on_random_call_sequences(
         LegacyModelRelationshipsService(legacy_db, ids=SequentialIds("d"), clock=FixedClock()),
     )
     orm: Side = (
-        OrmModelsService(engine, ids=SequentialIds("d"), clock=FixedClock()),
-        OrmModelRelationshipsService(engine, ids=SequentialIds("d"), clock=FixedClock()),
+        CoreModelsService(engine, ids=SequentialIds("d"), clock=FixedClock()),
+        CoreModelRelationshipsService(engine, ids=SequentialIds("d"), clock=FixedClock()),
     )
     for seed in range(SEQUENCES):
         with legacy_db.transaction() as cur:

@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import ValidationError
 
-from shadow import contract_methods
-from shadow.services.contracts.models import (
+from imagegen.services.contracts.models import (
     ModelChanges,
     ModelConfig,
     ModelOrderBy,
     ModelsService,
     OrderDirection,
 )
-from shadow.services.errors import DuplicateError, NotFoundError, RuleViolationError
-from shadow.services.legacy.model_relationships import LegacyModelRelationshipsService
-from shadow.services.legacy.models import LegacyModelsService
-from shadow.services.orm.model_relationships import OrmModelRelationshipsService
-from shadow.services.orm.models import OrmModelsService
+from imagegen.services.core.model_relationships import CoreModelRelationshipsService
+from imagegen.services.core.models import CoreModelsService
+from imagegen.services.errors import DuplicateError, NotFoundError, RuleViolationError
+from imagegen.services.legacy.model_relationships import LegacyModelRelationshipsService
+from imagegen.services.legacy.models import LegacyModelsService
+from shadow import contract_methods
 
 if TYPE_CHECKING:
     from tests.conftest import Backend
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def models(backend: Backend) -> ModelsService:
-    return backend.build(LegacyModelsService, OrmModelsService)
+    return backend.build(LegacyModelsService, CoreModelsService)
 
 
 def config(key: str, **fields: Any) -> ModelConfig:
@@ -149,7 +149,7 @@ def test_del_model_removes_it(models: ModelsService) -> None:
 def test_deleting_a_model_cascades_its_relationships(
     backend: Backend, models: ModelsService
 ) -> None:
-    relationships = backend.build(LegacyModelRelationshipsService, OrmModelRelationshipsService)
+    relationships = backend.build(LegacyModelRelationshipsService, CoreModelRelationshipsService)
     for key in ("a", "b", "c"):
         models.add_model(config(key))
     relationships.add_model_relationship("a", "b")

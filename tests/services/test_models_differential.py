@@ -18,17 +18,17 @@ import pytest
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from shadow import FixedClock, SequentialIds
-from shadow.db.legacy import LegacyDatabase
-from shadow.services.contracts.models import (
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.services.contracts.models import (
     ModelChanges,
     ModelConfig,
     ModelOrderBy,
     ModelsService,
     OrderDirection,
 )
-from shadow.services.legacy.models import LegacyModelsService
-from shadow.services.orm.models import OrmModelsService
+from imagegen.services.core.models import CoreModelsService
+from imagegen.services.legacy.models import LegacyModelsService
+from shadow import FixedClock, SequentialIds
 
 SEQUENCES = 200
 CALLS = 20
@@ -178,7 +178,7 @@ def test_legacy_and_sqlmodel_models_agree_on_random_call_sequences(
     legacy_db, engine = make_pair()
     unsynchronized(legacy_db, engine)
     legacy = LegacyModelsService(legacy_db, ids=SequentialIds("d"), clock=FixedClock())
-    orm = OrmModelsService(engine, ids=SequentialIds("d"), clock=FixedClock())
+    orm = CoreModelsService(engine, ids=SequentialIds("d"), clock=FixedClock())
     for seed in range(SEQUENCES):
         with legacy_db.transaction() as cur:
             cur.execute("DELETE FROM models")

@@ -11,24 +11,24 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from shadow import Kind, contract_methods
-from shadow.services.contracts.session_queue import (
+from imagegen.services.contracts.session_queue import (
     Batch,
     BatchDatum,
     QueueItem,
     QueueItemSummary,
     SessionQueueService,
 )
-from shadow.services.errors import NotFoundError, RuleViolationError
-from shadow.services.legacy.session_queue import LegacySessionQueueService
-from shadow.services.orm.session_queue import OrmSessionQueueService
+from imagegen.services.core.session_queue import CoreSessionQueueService
+from imagegen.services.errors import NotFoundError, RuleViolationError
+from imagegen.services.legacy.session_queue import LegacySessionQueueService
+from shadow import Kind, contract_methods
 
 GRAPH: dict[str, Any] = {"nodes": {"prompt": {"text": "a cat"}}, "edges": []}
 
 
 def make(backend: Any, **kwargs: Any) -> SessionQueueService:
     service: SessionQueueService = backend.build(
-        LegacySessionQueueService, OrmSessionQueueService, **kwargs
+        LegacySessionQueueService, CoreSessionQueueService, **kwargs
     )
     return service
 

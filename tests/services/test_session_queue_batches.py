@@ -10,16 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shadow import SequentialIds
-from shadow.services.batches import (
+from imagegen.services.batches import (
     expand_batch,
     field_value_lists,
     requested_count,
     retry_session_json,
     validate_batch,
 )
-from shadow.services.contracts.session_queue import Batch, BatchDatum
-from shadow.services.errors import RuleViolationError
+from imagegen.services.contracts.session_queue import Batch, BatchDatum
+from imagegen.services.errors import RuleViolationError
+from shadow import SequentialIds
 
 GRAPH = {"nodes": {"n": {"f": 1}}}
 

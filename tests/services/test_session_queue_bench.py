@@ -10,7 +10,7 @@ import pytest
 from bench import queue as queue_bench
 from bench.cases import session_queue as queue_cases
 from bench.harness import Case, Settings
-from shadow.services.batches import dump_json
+from imagegen.services.batches import dump_json
 
 
 def test_the_bench_session_is_about_20_kb_and_the_batch_is_1000_sessions() -> None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from shadow.services.contracts.session_queue import Batch, SessionQueueService
-from shadow.services.legacy.session_queue import LegacySessionQueueService
-from shadow.services.orm.session_queue import OrmSessionQueueService
+from imagegen.services.contracts.session_queue import Batch, SessionQueueService
+from imagegen.services.core.session_queue import CoreSessionQueueService
+from imagegen.services.legacy.session_queue import LegacySessionQueueService
 
 
 def make(backend: Any, **kwargs: Any) -> SessionQueueService:
     service: SessionQueueService = backend.build(
-        LegacySessionQueueService, OrmSessionQueueService, **kwargs
+        LegacySessionQueueService, CoreSessionQueueService, **kwargs
     )
     return service
 

@@ -23,11 +23,11 @@ import pytest
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from imagegen.services.contracts.session_queue import Batch, BatchDatum, SessionQueueService
+from imagegen.services.core.session_queue import CoreSessionQueueService
+from imagegen.services.errors import RuleViolationError, ServiceError
+from imagegen.services.legacy.session_queue import LegacySessionQueueService
 from shadow import FixedClock, SequentialIds
-from shadow.services.contracts.session_queue import Batch, BatchDatum, SessionQueueService
-from shadow.services.errors import RuleViolationError, ServiceError
-from shadow.services.legacy.session_queue import LegacySessionQueueService
-from shadow.services.orm.session_queue import OrmSessionQueueService
 
 SEQUENCES = 200
 STEPS = 24
@@ -241,7 +241,7 @@ def test_random_sequences_agree_on_legacy_and_sqlmodel(queue_pair: tuple[Any, sa
             clock=FixedClock(clock_start),
             max_queue_size=capacity,
         )
-        orm = OrmSessionQueueService(
+        orm = CoreSessionQueueService(
             engine,
             ids=SequentialIds(f"s{seed}"),
             clock=FixedClock(clock_start),

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from shadow import Order, contract_methods
-from shadow.services.contracts.style_presets import (
+from imagegen.services.contracts.style_presets import (
     PresetData,
     PresetType,
     StylePresetChanges,
@@ -16,15 +15,16 @@ from shadow.services.contracts.style_presets import (
     StylePresetsService,
     StylePresetWithoutId,
 )
-from shadow.services.errors import NotFoundError
-from shadow.services.legacy.style_presets import LegacyStylePresetsService
-from shadow.services.orm.style_presets import OrmStylePresetsService
+from imagegen.services.core.style_presets import CoreStylePresetsService
+from imagegen.services.errors import NotFoundError
+from imagegen.services.legacy.style_presets import LegacyStylePresetsService
+from shadow import Order, contract_methods
 from tests.conftest import Backend
 
 
 @pytest.fixture
 def service(backend: Backend) -> StylePresetsService:
-    return backend.build(LegacyStylePresetsService, OrmStylePresetsService)
+    return backend.build(LegacyStylePresetsService, CoreStylePresetsService)
 
 
 def _preset(

@@ -18,18 +18,18 @@ import pytest
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from shadow import FixedClock, SequentialIds
-from shadow.db.legacy import LegacyDatabase
-from shadow.services.contracts.style_presets import (
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.services.contracts.style_presets import (
     PresetData,
     PresetType,
     StylePresetChanges,
     StylePresetsService,
     StylePresetWithoutId,
 )
-from shadow.services.errors import ServiceError
-from shadow.services.legacy.style_presets import LegacyStylePresetsService
-from shadow.services.orm.style_presets import OrmStylePresetsService
+from imagegen.services.core.style_presets import CoreStylePresetsService
+from imagegen.services.errors import ServiceError
+from imagegen.services.legacy.style_presets import LegacyStylePresetsService
+from shadow import FixedClock, SequentialIds
 
 SEQUENCES = 200
 STEPS = 20
@@ -143,7 +143,7 @@ def test_random_sequences_agree_on_legacy_and_sqlmodel(
         legacy: StylePresetsService = LegacyStylePresetsService(
             legacy_db, ids=SequentialIds(f"s{seed}"), clock=FixedClock()
         )
-        orm: StylePresetsService = OrmStylePresetsService(
+        orm: StylePresetsService = CoreStylePresetsService(
             engine, ids=SequentialIds(f"s{seed}"), clock=FixedClock()
         )
         draw = _Draw(random.Random(seed))

@@ -17,21 +17,21 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
-from shadow import Kind, Order, contract_methods
-from shadow.db.tables import metadata
-from shadow.db.types import parse_utc
-from shadow.services.contracts.users import SYSTEM_USER_ID, User, UsersService
-from shadow.services.errors import (
+from imagegen.db.tables import metadata
+from imagegen.db.types import parse_utc
+from imagegen.services.contracts.users import SYSTEM_USER_ID, User, UsersService
+from imagegen.services.core.boards import CoreBoardsService
+from imagegen.services.core.users import CoreUsersService
+from imagegen.services.errors import (
     DuplicateError,
     NotFoundError,
     RuleViolationError,
     ServiceError,
 )
-from shadow.services.legacy.boards import LegacyBoardsService
-from shadow.services.legacy.users import LegacyUsersService
-from shadow.services.orm.boards import OrmBoardsService
-from shadow.services.orm.users import OrmUsersService
-from shadow.services.passwords import PasswordHasher
+from imagegen.services.legacy.boards import LegacyBoardsService
+from imagegen.services.legacy.users import LegacyUsersService
+from imagegen.services.passwords import PasswordHasher
+from shadow import Kind, Order, contract_methods
 
 if TYPE_CHECKING:
     from tests.conftest import Backend
@@ -41,7 +41,7 @@ CHEAP = PasswordHasher(cost=2)
 
 @pytest.fixture
 def users(backend: Backend) -> UsersService:
-    return backend.build(LegacyUsersService, OrmUsersService, passwords=CHEAP)
+    return backend.build(LegacyUsersService, CoreUsersService, passwords=CHEAP)
 
 
 def _rows(backend: Backend, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -286,7 +286,7 @@ def test_delete_of_an_unknown_user_is_not_found(users: UsersService) -> None:
 def test_delete_cascades_sessions_invitations_shares_and_client_state(
     users: UsersService, backend: Backend
 ) -> None:
-    boards = backend.build(LegacyBoardsService, OrmBoardsService)
+    boards = backend.build(LegacyBoardsService, CoreBoardsService)
     admin = _admin(users)
     ann = users.create("ann@example.com", "Ann", "pw")
     expiry = backend.clock.now() + timedelta(days=1)

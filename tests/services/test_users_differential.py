@@ -21,13 +21,13 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.services.contracts.users import SYSTEM_USER_ID, UsersService
+from imagegen.services.core.users import CoreUsersService
+from imagegen.services.errors import DuplicateError, RuleViolationError, ServiceError
+from imagegen.services.legacy.users import LegacyUsersService
+from imagegen.services.passwords import PasswordHasher
 from shadow import FixedClock, SequentialIds
-from shadow.db.legacy import LegacyDatabase
-from shadow.services.contracts.users import SYSTEM_USER_ID, UsersService
-from shadow.services.errors import DuplicateError, RuleViolationError, ServiceError
-from shadow.services.legacy.users import LegacyUsersService
-from shadow.services.orm.users import OrmUsersService
-from shadow.services.passwords import PasswordHasher
 
 SEQUENCES = 200
 STEPS = 30
@@ -194,7 +194,7 @@ def test_random_user_sequences_agree(
         legacy = LegacyUsersService(
             legacy_db, ids=SequentialIds(f"s{seed}"), clock=clocks[0], passwords=CHEAP
         )
-        candidate = OrmUsersService(
+        candidate = CoreUsersService(
             engine, ids=SequentialIds(f"s{seed}"), clock=clocks[1], passwords=CHEAP
         )
         known = Known()

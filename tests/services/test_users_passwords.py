@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shadow.services.passwords import DEFAULT_COST, PasswordHasher
+from imagegen.services.passwords import DEFAULT_COST, PasswordHasher
 
 CHEAP = PasswordHasher(cost=2)
 

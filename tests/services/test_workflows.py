@@ -10,9 +10,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from shadow import Order, contract_methods
-from shadow.db.tables import metadata
-from shadow.services.contracts.workflows import (
+from imagegen.db.tables import metadata
+from imagegen.services.contracts.workflows import (
     Direction,
     Workflow,
     WorkflowCategory,
@@ -22,9 +21,10 @@ from shadow.services.contracts.workflows import (
     WorkflowWithoutId,
     with_shared_tag,
 )
-from shadow.services.errors import NotFoundError, RuleViolationError
-from shadow.services.legacy.workflows import LegacyWorkflowsService
-from shadow.services.orm.workflows import OrmWorkflowsService
+from imagegen.services.core.workflows import CoreWorkflowsService
+from imagegen.services.errors import NotFoundError, RuleViolationError
+from imagegen.services.legacy.workflows import LegacyWorkflowsService
+from shadow import Order, contract_methods
 from tests.conftest import Backend
 
 _library = metadata.tables["workflow_library"]
@@ -34,7 +34,7 @@ DEFAULT = WorkflowCategory.DEFAULT
 
 @pytest.fixture
 def service(backend: Backend) -> WorkflowsService:
-    return backend.build(LegacyWorkflowsService, OrmWorkflowsService)
+    return backend.build(LegacyWorkflowsService, CoreWorkflowsService)
 
 
 def _doc(

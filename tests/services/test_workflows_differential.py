@@ -20,9 +20,8 @@ import pytest
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from shadow import FixedClock, SequentialIds
-from shadow.db.legacy import LegacyDatabase
-from shadow.services.contracts.workflows import (
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.services.contracts.workflows import (
     Direction,
     Workflow,
     WorkflowCategory,
@@ -31,9 +30,10 @@ from shadow.services.contracts.workflows import (
     WorkflowsService,
     WorkflowWithoutId,
 )
-from shadow.services.errors import ServiceError
-from shadow.services.legacy.workflows import LegacyWorkflowsService
-from shadow.services.orm.workflows import OrmWorkflowsService
+from imagegen.services.core.workflows import CoreWorkflowsService
+from imagegen.services.errors import ServiceError
+from imagegen.services.legacy.workflows import LegacyWorkflowsService
+from shadow import FixedClock, SequentialIds
 
 SEQUENCES = 200
 STEPS = 20
@@ -220,7 +220,7 @@ def test_random_sequences_agree_on_legacy_and_sqlmodel(
         legacy: WorkflowsService = LegacyWorkflowsService(
             legacy_db, ids=SequentialIds(f"s{seed}"), clock=legacy_clock
         )
-        orm: WorkflowsService = OrmWorkflowsService(
+        orm: WorkflowsService = CoreWorkflowsService(
             engine, ids=SequentialIds(f"s{seed}"), clock=orm_clock
         )
         draw = _Draw(random.Random(seed))
