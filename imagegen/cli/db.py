@@ -9,11 +9,16 @@ and reported by :func:`shadow.cli.run` as one line).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from imagegen.db import admin
+from shadow._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from imagegen.db import admin
+else:
+    admin = lazy_module("imagegen.db.admin")  # SQLAlchemy and Alembic load when a command runs
 
 app = typer.Typer(
     help="Build, check and compare the legacy and SQLModel schemas.", no_args_is_help=True

@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
-import structlog
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from imagegen.demo import DemoOptions, DemoResult, run_demo
-from shadow.runtime import Mode, WorkerKind
+from imagegen.demo.options import DemoOptions
+from shadow._lazy import lazy_module
+from shadow._vocabulary import Mode, WorkerKind
+
+if TYPE_CHECKING:
+    from imagegen.demo import run
+    from imagegen.demo.run import DemoResult
+else:
+    run = lazy_module("imagegen.demo.run")  # the runtime loads when the demo runs, not for --help
 
 __all__ = ["demo"]
 
@@ -97,6 +103,8 @@ def _choice(kind: Any, value: str, option: str, allowed: tuple[Any, ...]) -> Any
 
 def _log_json_to(stream: TextIO) -> None:
     """One JSON object per line in the work directory's log: the terminal stays readable."""
+    import structlog  # noqa: PLC0415 -- only when the demo runs, not for --help
+
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -111,11 +119,11 @@ def _log_json_to(stream: TextIO) -> None:
 
 def _run_with_progress(options: DemoOptions, *, show: bool) -> DemoResult:
     if not show:
-        return run_demo(options)
+        return run.run_demo(options)
     columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn()) as bar:
         task = bar.add_task("requests", total=options.ops)
-        return run_demo(options, lambda done, _total: bar.update(task, completed=done))
+        return run.run_demo(options, lambda done, _total: bar.update(task, completed=done))
 
 
 def _ms(seconds: float) -> str:

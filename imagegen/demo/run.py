@@ -32,14 +32,14 @@ from prometheus_client import CollectorRegistry
 
 from imagegen.cutover import DEMO_POLICY_TOML, REFERENCE_PLAN
 from imagegen.db.backfill import copy_rows
-from imagegen.db.engine import connectable, create_engine, create_schema, parse_url
+from imagegen.db.engine import connectable, create_engine, create_schema
 from imagegen.db.legacy import open_legacy
 from imagegen.db.migrate import downgrade
 from imagegen.demo.histograms import merged_quantiles
+from imagegen.demo.options import DemoOptions
 from imagegen.demo.traffic import API_MIX, ReferenceServices, World, tour, work_queue_item
 from imagegen.demo.wiring import SERVICE_TABLES, SERVICES, phase_plan
 from shadow._contract import contract_methods
-from shadow._exceptions import ConfigError
 from shadow._sources import UuidIds
 from shadow.cutover import (
     POLICY_FILE_NAME,
@@ -50,11 +50,9 @@ from shadow.cutover import (
 from shadow.runtime import (
     DivergenceStore,
     LiveSettings,
-    Mode,
     Runtime,
     Side,
     SideFactory,
-    WorkerKind,
 )
 
 __all__ = ["DemoOptions", "DemoResult", "ServiceSummary", "run_demo"]
@@ -65,36 +63,6 @@ STORE_FILE = "divergences.sqlite3"
 MODES_FILE = "shadow.toml"
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    """How to run the demo. The defaults are the README's ``shadow demo``."""
-
-    ops: int = 3000
-    seed: int = 1
-    threads: int = 4
-    queue_workers: int = 1
-    workdir: Path = Path("shadow-work")
-    mode: Mode = Mode.SHADOW
-    candidate_url: str | None = None
-    candidate_factory: str | None = None
-    aa: bool = False
-    metrics_port: int | None = None
-    worker: WorkerKind = WorkerKind.PROCESS
-    rate: float | None = None
-    """API requests per second over all threads (None: as fast as they go)."""
-
-    def validate(self) -> None:
-        """Raise ConfigError for options that cannot work together."""
-        if self.ops < 0 or self.threads < 1 or self.queue_workers < 1:
-            raise ConfigError("--ops must be >= 0, --threads and --queue-workers >= 1")
-        if self.aa and (self.candidate_url or self.candidate_factory):
-            raise ConfigError("--aa runs legacy on both sides: it takes no candidate options")
-        if self.rate is not None and self.rate <= 0:
-            raise ConfigError("the request rate must be positive")
-        if self.candidate_url is not None:
-            parse_url(self.candidate_url)
 
 
 @dataclass(frozen=True)

@@ -31,18 +31,28 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from shadow._exceptions import ConfigError, StoreError
-from shadow.cutover import control, review
-from shadow.cutover.contracts import declared_methods, load_object
-from shadow.cutover.evidence import DivergenceGroup
-from shadow.cutover.gate import GateVerdict
-from shadow.cutover.modes import kill_switch_on
-from shadow.cutover.plan import Mode, PhasePlan
-from shadow.cutover.report import build_report, render
+from shadow._lazy import lazy_module
+from shadow._vocabulary import Mode
+
+if TYPE_CHECKING:
+    from shadow.cutover import contracts as contract_specs
+    from shadow.cutover import control, modes, review
+    from shadow.cutover import report as reports
+    from shadow.cutover.criteria import GateVerdict
+    from shadow.cutover.evidence import DivergenceGroup
+    from shadow.cutover.plan import PhasePlan
+else:
+    # Loaded when a command runs: `shadow --help` needs none of the runtime.
+    contract_specs = lazy_module("shadow.cutover.contracts")
+    control = lazy_module("shadow.cutover.control")
+    modes = lazy_module("shadow.cutover.modes")
+    reports = lazy_module("shadow.cutover.report")
+    review = lazy_module("shadow.cutover.review")
 
 __all__ = ["AppDefaults", "divergences", "register"]
 
@@ -109,10 +119,10 @@ def _contracts(spec: str | None) -> Mapping[str, frozenset[str]]:
         if _defaults.declared_methods is None:
             raise ConfigError("no contracts given (--contracts or SHADOW_CONTRACTS)")
         return _defaults.declared_methods()
-    found = load_object(spec)
+    found = contract_specs.load_object(spec)
     if not isinstance(found, dict):
         raise ConfigError(f"{spec} is not a mapping of service name to contract")
-    return declared_methods(found)
+    return contract_specs.declared_methods(found)
 
 
 def _settings(
@@ -229,7 +239,7 @@ def status(
     if as_json:
         typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
-    if kill_switch_on(settings.modes_file):
+    if modes.kill_switch_on(settings.modes_file):
         typer.echo("KILL SWITCH ON: every service not in sqlmodel runs legacy-only")
     typer.echo(f"{'phase':<6}{'service':<22}{'mode':<10}readiness")
     for row in rows:
@@ -329,7 +339,7 @@ def report(
     if fmt not in ("md", "html", "json"):
         raise ConfigError(f"unknown report format {fmt!r} (expected one of: md, html, json)")
     try:
-        data = build_report(
+        data = reports.build_report(
             plan=settings.phase_plan(),
             policies=settings.policies,
             evidence=settings.evidence(),
@@ -338,7 +348,7 @@ def report(
         )
     except StoreError as error:
         _bad_store(error)
-    text = render(data, fmt)
+    text = reports.render(data, fmt)
     if output is None:
         sys.stdout.write(text)
         return

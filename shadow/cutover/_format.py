@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shadow.cutover.evidence import OUTCOMES
+from shadow._vocabulary import Outcome
 
 __all__ = [
     "GROUP_HEADER",
@@ -49,7 +49,7 @@ def method_row(service: str, method: Mapping[str, Any]) -> list[str]:
     return [
         service,
         method["method"],
-        *(str(method["outcomes"][outcome]) for outcome in OUTCOMES),
+        *(str(method["outcomes"][outcome]) for outcome in Outcome),
         *(format_seconds(legacy.get(q)) for q in ("p50", "p95", "p99")),
         *(format_seconds(candidate.get(q)) for q in ("p50", "p95", "p99")),
         format_ratio(method["p95_ratio"]),
@@ -59,7 +59,7 @@ def method_row(service: str, method: Mapping[str, Any]) -> list[str]:
 METHOD_HEADER = [
     "service",
     "method",
-    *OUTCOMES,
+    *Outcome,
     "legacy p50",
     "legacy p95",
     "legacy p99",

@@ -31,10 +31,11 @@ from typing import Any
 
 from shadow._exceptions import ConfigError, ShadowError
 from shadow._sources import Clock, SystemClock
+from shadow._vocabulary import Mode
+from shadow.cutover.criteria import GateVerdict, evaluate_gate, phase_step
 from shadow.cutover.evidence import Evidence
-from shadow.cutover.gate import GateVerdict, evaluate_gate, phase_step
 from shadow.cutover.modes import append_audit, locked, read_modes, write_modes
-from shadow.cutover.plan import Mode, PhasePlan, load_plan, read_toml
+from shadow.cutover.plan import PhasePlan, load_plan, read_toml
 from shadow.cutover.policy import PolicySet, load_policies
 from shadow.cutover.store import StoreNotFound, load_evidence
 

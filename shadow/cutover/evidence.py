@@ -8,41 +8,14 @@ layout only needs another adapter.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = [
-    "COMPARED_OUTCOMES",
-    "OUTCOMES",
-    "DivergenceGroup",
-    "Evidence",
-    "LatencySummary",
-    "MethodEvidence",
-    "ReviewStatus",
-]
+from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
 
-OUTCOMES = ("match", "divergence", "raced", "candidate_error", "skipped", "dropped")
-"""Every outcome a mirrored call can have (the ``outcome`` metric label values)."""
-
-COMPARED_OUTCOMES = ("match", "divergence", "candidate_error")
-"""Outcomes where both sides really ran and were compared: the gate's sample.
-
-``raced`` comparisons are re-checked elsewhere, ``skipped`` and ``dropped`` ones
-never ran on the candidate, so none of them is evidence either way.
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class LatencySummary:
-    """Latency quantiles of one side of one method, in seconds."""
-
-    count: int
-    p50: float
-    p95: float
-    p99: float
+__all__ = ["DivergenceGroup", "Evidence", "MethodEvidence"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +44,7 @@ class MethodEvidence:
     @property
     def compared(self) -> int:
         """Calls that ran on both sides and were compared (the gate's sample size)."""
-        return sum(self.count(outcome) for outcome in COMPARED_OUTCOMES)
-
-
-class ReviewStatus(enum.StrEnum):
-    """Where a divergence group stands in review."""
-
-    OPEN = "open"
-    ACCEPTED = "accepted"
-    FIXED = "fixed"
+        return sum(self.count(outcome) for outcome in Outcome if outcome.judged)
 
 
 @dataclass(frozen=True, slots=True)

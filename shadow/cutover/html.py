@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from shadow._vocabulary import Outcome
 from shadow.cutover._format import (
     GROUP_HEADER,
     METHOD_HEADER,
@@ -19,7 +20,6 @@ from shadow.cutover._format import (
     method_row,
     verdict_word,
 )
-from shadow.cutover.evidence import OUTCOMES
 
 __all__ = ["render_html"]
 
@@ -77,14 +77,14 @@ def outcome_chart(services: Sequence[Mapping[str, Any]]) -> str:
     ]
     for index, service in enumerate(services):
         y = 5 + index * row
-        totals = {o: sum(m["outcomes"][o] for m in service["methods"]) for o in OUTCOMES}
+        totals = {o: sum(m["outcomes"][o] for m in service["methods"]) for o in Outcome}
         calls = sum(totals.values())
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end">'
             f"{escape(service['service'])}</text>"
         )
         x = float(label_width)
-        for outcome in OUTCOMES:
+        for outcome in Outcome:
             if not calls or not totals[outcome]:
                 continue
             width = bar_width * totals[outcome] / calls

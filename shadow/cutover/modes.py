@@ -36,7 +36,8 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from shadow._exceptions import ConfigError
-from shadow.cutover.plan import Mode, PhasePlan
+from shadow._vocabulary import Mode
+from shadow.cutover.plan import PhasePlan
 
 __all__ = [
     "append_audit",

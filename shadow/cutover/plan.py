@@ -14,7 +14,6 @@ application. An application's plan is built in Python (the reference app's is
 
 from __future__ import annotations
 
-import enum
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,44 +21,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from shadow._exceptions import ConfigError
+from shadow._vocabulary import Mode
 
 __all__ = ["Mode", "PhasePlan", "load_plan"]
-
-
-class Mode(enum.StrEnum):
-    """A service's cutover step, in order."""
-
-    LEGACY = "legacy"
-    """Legacy only: the proxy passes calls through."""
-    SHADOW = "shadow"
-    """Legacy authoritative; the candidate is written and compared."""
-    REVERSE = "reverse"
-    """Candidate authoritative; legacy still written and compared (rollback stays possible)."""
-    SQLMODEL = "sqlmodel"
-    """Candidate only: the cutover of this service is complete."""
-
-    @property
-    def rank(self) -> int:
-        """Position in the cutover order (legacy = 0)."""
-        return list(Mode).index(self)
-
-    def next(self) -> Mode | None:
-        """The step after this one, or None at the end."""
-        steps = list(Mode)
-        return steps[self.rank + 1] if self.rank + 1 < len(steps) else None
-
-    def previous(self) -> Mode | None:
-        """The step before this one, or None at the start."""
-        return list(Mode)[self.rank - 1] if self.rank > 0 else None
-
-    @classmethod
-    def parse(cls, text: str) -> Mode:
-        """The mode named ``text``; :class:`ConfigError` naming the valid ones otherwise."""
-        try:
-            return cls(text)
-        except ValueError:
-            valid = ", ".join(mode.value for mode in cls)
-            raise ConfigError(f"unknown mode {text!r} (expected one of: {valid})") from None
 
 
 @dataclass(frozen=True)

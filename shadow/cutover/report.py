@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from shadow._exceptions import ConfigError
+from shadow._vocabulary import LatencySummary, Mode, Outcome
 from shadow.cutover._format import (
     GROUP_HEADER,
     METHOD_HEADER,
@@ -24,10 +25,10 @@ from shadow.cutover._format import (
     method_row,
     verdict_word,
 )
-from shadow.cutover.evidence import OUTCOMES, DivergenceGroup, Evidence, LatencySummary
-from shadow.cutover.gate import GateVerdict, evaluate_gate
+from shadow.cutover.criteria import GateVerdict, evaluate_gate
+from shadow.cutover.evidence import DivergenceGroup, Evidence
 from shadow.cutover.html import render_html
-from shadow.cutover.plan import Mode, PhasePlan
+from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import PolicySet
 
 __all__ = [
@@ -101,7 +102,7 @@ def build_report(
                     {
                         "method": name,
                         "declared": name in declared_methods[service],
-                        "outcomes": {outcome: item.total(outcome) for outcome in OUTCOMES},
+                        "outcomes": {outcome: item.total(outcome) for outcome in Outcome},
                         "compared": item.compared,
                         "legacy": _latency(item.legacy),
                         "candidate": _latency(item.candidate),

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from shadow._exceptions import ConfigError
+from shadow._vocabulary import ReviewStatus
 from shadow.cutover.control import CutoverSettings
-from shadow.cutover.evidence import DivergenceGroup, ReviewStatus
+from shadow.cutover.evidence import DivergenceGroup
 from shadow.cutover.modes import append_audit
 from shadow.cutover.store import open_store, to_group
 

@@ -20,13 +20,8 @@ from sqlalchemy.exc import ArgumentError
 
 from shadow._exceptions import ConfigError
 from shadow._sources import Clock
-from shadow.cutover.evidence import (
-    DivergenceGroup,
-    Evidence,
-    LatencySummary,
-    MethodEvidence,
-    ReviewStatus,
-)
+from shadow._vocabulary import LatencySummary, ReviewStatus
+from shadow.cutover.evidence import DivergenceGroup, Evidence, MethodEvidence
 from shadow.runtime import DivergenceStore, StoredGroup
 
 __all__ = ["StoreNotFound", "load_evidence", "open_store", "to_group"]
@@ -58,10 +53,12 @@ def open_store(url: str) -> Iterator[DivergenceStore]:
         store.close()
 
 
-def _summary(count: int, p50: float, p95: float, p99: float) -> LatencySummary | None:
-    if count <= 0 or any(math.isnan(value) for value in (p50, p95, p99)):
+def _summary(summary: LatencySummary) -> LatencySummary | None:
+    """The summary, or None when it has no samples (the gate does not judge it)."""
+    values = (summary.p50, summary.p95, summary.p99)
+    if summary.count <= 0 or any(math.isnan(value) for value in values):
         return None
-    return LatencySummary(count, p50, p95, p99)
+    return summary
 
 
 def to_group(stored: StoredGroup) -> DivergenceGroup:
@@ -94,7 +91,7 @@ def load_evidence(url: str, *, clock: Clock) -> Evidence:
             totals.setdefault(key, {})[row.outcome] = row.total
         sides: dict[tuple[str, str], dict[str, LatencySummary | None]] = {}
         for item in store.latency():
-            summary = _summary(item.count, item.p50, item.p95, item.p99)
+            summary = _summary(item.summary)
             sides.setdefault((item.service, item.method), {})[item.side] = summary
         methods = tuple(
             MethodEvidence(

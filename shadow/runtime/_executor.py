@@ -31,11 +31,11 @@ from typing import Protocol
 
 import structlog
 
+from shadow._vocabulary import Outcome, Side
 from shadow.runtime._compare import normalize
 from shadow.runtime._factory import SideFactory
-from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Outcome, Task
+from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Task
 from shadow.runtime._recorder import Recorder
-from shadow.runtime._settings import Side
 from shadow.runtime._worker import Compact, MirrorEngine, encode_task, serve
 
 __all__ = [

@@ -30,8 +30,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from shadow.runtime._observation import Outcome
-from shadow.runtime._settings import Mode, Side
+from shadow._vocabulary import Mode, Outcome, Side
 
 __all__ = ["ShadowMetrics"]
 

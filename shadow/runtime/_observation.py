@@ -10,37 +10,19 @@ and the timings. Both are plain picklable data, so they cross a process pipe.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from shadow._contract import Compare, Kind
+from shadow._vocabulary import Outcome, Side
 from shadow.runtime._compare import Difference
-from shadow.runtime._settings import Side
 from shadow.runtime._tape import Tape
 
 __all__ = ["UNPICKLABLE", "MethodPlan", "Observation", "Outcome", "Task"]
 
 UNPICKLABLE: Final = "<shadow: unpicklable result>"
 """Stands in for a result that could not be sent to the worker process."""
-
-
-class Outcome(enum.StrEnum):
-    """How one proxied call ended, as counted in ``shadow_comparisons_total``."""
-
-    MATCH = "match"
-    """Both sides agreed (within the spec's tolerances)."""
-    DIVERGENCE = "divergence"
-    """The two sides disagreed: different values, or an error on one side only."""
-    RACED = "raced"
-    """They disagreed, but a write ran between the two executions: re-checked, not counted."""
-    CANDIDATE_ERROR = "candidate_error"
-    """The candidate raised where the authoritative side succeeded."""
-    SKIPPED = "skipped"
-    """A read not sampled for comparison (sampling rate, or adaptive sampling)."""
-    DROPPED = "dropped"
-    """Not mirrored: queue full, breaker open, deadline, or a worker crash."""
 
 
 @dataclass(frozen=True, slots=True)

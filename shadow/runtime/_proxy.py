@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from shadow._contract import MethodSpec, contract_methods
-from shadow.runtime._observation import MethodPlan, Outcome, Task
-from shadow.runtime._settings import Mode, ShadowSettings, Side
+from shadow._vocabulary import Mode, Outcome, Side
+from shadow.runtime._observation import MethodPlan, Task
+from shadow.runtime._settings import ShadowSettings
 from shadow.runtime._tape import begin_recording, end
 from shadow.runtime._worker import error_name
 

@@ -25,11 +25,12 @@ from datetime import UTC
 from typing import Any
 
 from shadow._sources import Clock, SystemClock
+from shadow._vocabulary import Outcome, Side
 from shadow.runtime._breaker import CircuitBreaker
 from shadow.runtime._lag import LagTracker
 from shadow.runtime._metrics import ShadowMetrics
-from shadow.runtime._observation import MethodPlan, Observation, Outcome, Task
-from shadow.runtime._settings import ShadowSettings, Side
+from shadow.runtime._observation import MethodPlan, Observation, Task
+from shadow.runtime._settings import ShadowSettings
 from shadow.runtime._store import DivergenceStore, StoreBatch
 
 __all__ = ["Observer", "Recorder"]

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from shadow._exceptions import ConfigError, DivergenceError, ShadowError
 from shadow._sources import Clock, IdSource, SystemClock, UuidIds
+from shadow._vocabulary import Mode, Side, WorkerKind
 from shadow.runtime._executor import (
     Executor,
     InlineExecutor,
@@ -35,7 +36,7 @@ from shadow.runtime._metrics import ShadowMetrics
 from shadow.runtime._observation import Task
 from shadow.runtime._proxy import ServiceProxy, build_proxy
 from shadow.runtime._recorder import Observer, Recorder
-from shadow.runtime._settings import LiveSettings, Mode, ShadowSettings, Side, WorkerKind
+from shadow.runtime._settings import LiveSettings, ShadowSettings
 from shadow.runtime._store import DivergenceStore
 from shadow.runtime._tape import TapeClock, TapeIds
 from shadow.runtime._worker import MirrorEngine

@@ -14,7 +14,6 @@ the setting and the reason; nothing here prints a traceback at the user.
 
 from __future__ import annotations
 
-import enum
 import os
 import threading
 import time
@@ -30,68 +29,16 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shadow._exceptions import ConfigError
+from shadow._vocabulary import Mode, WorkerKind
 
 __all__ = [
     "LiveSettings",
-    "Mode",
     "ServiceSettings",
     "ShadowSettings",
-    "Side",
-    "WorkerKind",
     "load_settings",
 ]
 
 _log = structlog.get_logger("shadow.runtime")
-
-
-class Side(enum.StrEnum):
-    """One of the two implementations of a service."""
-
-    LEGACY = "legacy"
-    CANDIDATE = "candidate"
-
-    @property
-    def other(self) -> Side:
-        """The opposite side."""
-        return Side.CANDIDATE if self is Side.LEGACY else Side.LEGACY
-
-
-class Mode(enum.StrEnum):
-    """How a service's calls are routed (DESIGN.md, "Modes per service")."""
-
-    LEGACY = "legacy"
-    """Legacy only: the proxy passes calls through."""
-    SHADOW = "shadow"
-    """Legacy authoritative; the candidate is mirrored and compared."""
-    REVERSE = "reverse"
-    """Candidate authoritative; legacy is mirrored and compared (rollback stays possible)."""
-    SQLMODEL = "sqlmodel"
-    """Candidate only: the migration of this service is finished."""
-
-    @property
-    def authoritative(self) -> Side:
-        """The side whose result and exception the caller gets."""
-        return Side.LEGACY if self in (Mode.LEGACY, Mode.SHADOW) else Side.CANDIDATE
-
-    @property
-    def mirror(self) -> Side | None:
-        """The side that is mirrored and compared, or ``None`` when only one side runs."""
-        if self is Mode.SHADOW:
-            return Side.CANDIDATE
-        if self is Mode.REVERSE:
-            return Side.LEGACY
-        return None
-
-
-class WorkerKind(enum.StrEnum):
-    """Where mirrored calls run."""
-
-    PROCESS = "process"
-    """A worker process fed over a pipe: the default, it keeps the caller's p99 low."""
-    THREAD = "thread"
-    """A worker thread in the caller's process: simpler, but it competes for the GIL."""
-    INLINE = "inline"
-    """In the caller's thread right after the authoritative call: for tests only."""
 
 
 class ServiceSettings(BaseModel):

@@ -41,7 +41,6 @@ Tables (all counters only ever grow):
 from __future__ import annotations
 
 import bisect
-import enum
 import functools
 import json
 from collections.abc import Iterator, Mapping
@@ -57,14 +56,14 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQL
 from sqlalchemy.pool import StaticPool
 
 from shadow._exceptions import ConfigError, StoreError
+from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
 
 __all__ = [
     "LATENCY_BOUNDS",
     "ComparisonCount",
     "DivergenceStore",
     "DropCount",
-    "GroupStatus",
-    "LatencySummary",
+    "MethodLatency",
     "ServiceState",
     "StoreBatch",
     "StoredGroup",
@@ -76,8 +75,8 @@ LATENCY_BOUNDS: tuple[float, ...] = (
 )
 """Upper bounds (seconds) of the store's latency buckets: 10 us x 2^(k/8), then overflow."""
 
-_COMPARED = frozenset({"match", "divergence", "raced", "candidate_error"})
-"""Outcomes where both sides ran: the first of them starts a service's soak clock."""
+_RAN_BOTH_SIDES = frozenset(outcome for outcome in Outcome if outcome.ran_both_sides)
+"""The first of these outcomes starts a service's soak clock (members equal their strings)."""
 
 _TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 _NAME = 120
@@ -148,14 +147,6 @@ services = sa.Table(
 )
 
 
-class GroupStatus(enum.StrEnum):
-    """Review states of a divergence group."""
-
-    OPEN = "open"
-    ACCEPTED = "accepted"
-    FIXED = "fixed"
-
-
 @dataclass(frozen=True, slots=True)
 class StoredGroup:
     """A divergence group as stored (``examples`` only filled by ``group()``)."""
@@ -188,16 +179,13 @@ class ComparisonCount:
 
 
 @dataclass(frozen=True, slots=True)
-class LatencySummary:
-    """Latency quantiles (seconds) of one side of one method, from the bucket histogram."""
+class MethodLatency:
+    """The latency summary of one side of one method, as stored."""
 
     service: str
     method: str
     side: str
-    count: int
-    p50: float
-    p95: float
-    p99: float
+    summary: LatencySummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +245,7 @@ class StoreBatch:
         entry[0] += 1
         if evidence:
             entry[1] += 1
-        if outcome in _COMPARED:
+        if outcome in _RAN_BOTH_SIDES:
             self.first_comparisons.setdefault(service, at)
 
     def add_latency(self, service: str, method: str, side: str, seconds: float) -> None:
@@ -432,7 +420,7 @@ class DivergenceStore:
         self, connection: Connection, fingerprint: str, delta: _GroupDelta, keep: int
     ) -> None:
         reopened = sa.case(
-            (groups.c.status == GroupStatus.FIXED.value, GroupStatus.OPEN.value),
+            (groups.c.status == ReviewStatus.FIXED.value, ReviewStatus.OPEN.value),
             else_=groups.c.status,
         )
         update = (
@@ -457,7 +445,7 @@ class DivergenceStore:
                     count=delta.count,
                     first_seen=_naive(delta.first_seen),
                     last_seen=_naive(delta.last_seen),
-                    status=GroupStatus.OPEN.value,
+                    status=ReviewStatus.OPEN.value,
                 ),
                 lambda: connection.execute(update),
             )
@@ -502,16 +490,16 @@ class DivergenceStore:
     ) -> None:
         """Accept a group (it stops blocking the gate until ``expires_at``), with a note."""
         self._review(
-            fingerprint, at, status=GroupStatus.ACCEPTED.value, note=note, expires_at=expires_at
+            fingerprint, at, status=ReviewStatus.ACCEPTED.value, note=note, expires_at=expires_at
         )
 
     def reopen(self, fingerprint: str, at: datetime) -> None:
         """Put a group back to open."""
-        self._review(fingerprint, at, status=GroupStatus.OPEN.value, expires_at=None)
+        self._review(fingerprint, at, status=ReviewStatus.OPEN.value, expires_at=None)
 
     def mark_fixed(self, fingerprint: str, at: datetime, note: str | None = None) -> None:
         """Mark a group fixed; it is reopened if the divergence is seen again."""
-        values: dict[str, Any] = {"status": GroupStatus.FIXED.value, "expires_at": None}
+        values: dict[str, Any] = {"status": ReviewStatus.FIXED.value, "expires_at": None}
         if note is not None:
             values["note"] = note
         self._review(fingerprint, at, **values)
@@ -570,7 +558,7 @@ class DivergenceStore:
             for row in rows
         ]
 
-    def latency(self) -> list[LatencySummary]:
+    def latency(self) -> list[MethodLatency]:
         """p50/p95/p99 per service, method and side (interpolated within buckets)."""
         rows = self._rows(
             sa.select(latency).order_by(
@@ -583,14 +571,16 @@ class DivergenceStore:
                 (row.bucket, row._mapping["count"])
             )
         return [
-            LatencySummary(
+            MethodLatency(
                 service,
                 method,
                 side,
-                sum(count for _, count in histogram),
-                _quantile(histogram, 0.50),
-                _quantile(histogram, 0.95),
-                _quantile(histogram, 0.99),
+                LatencySummary(
+                    sum(count for _, count in histogram),
+                    _quantile(histogram, 0.50),
+                    _quantile(histogram, 0.95),
+                    _quantile(histogram, 0.99),
+                ),
             )
             for (service, method, side), histogram in buckets.items()
         ]

@@ -22,11 +22,11 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from shadow._sources import SystemClock, UuidIds
+from shadow._vocabulary import Outcome, Side
 from shadow.runtime._compare import compare_values, fingerprint, redact
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._lag import LagTracker
-from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Outcome, Task
-from shadow.runtime._settings import Side
+from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Task
 from shadow.runtime._tape import Tape, TapeClock, TapeIds, replaying
 
 __all__ = ["Compact", "MirrorEngine", "compact", "encode_task", "error_name", "serve"]

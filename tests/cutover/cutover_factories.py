@@ -5,13 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from shadow.cutover.evidence import (
-    DivergenceGroup,
-    Evidence,
-    LatencySummary,
-    MethodEvidence,
-    ReviewStatus,
-)
+from shadow._vocabulary import LatencySummary, ReviewStatus
+from shadow.cutover.evidence import DivergenceGroup, Evidence, MethodEvidence
 from shadow.cutover.plan import PhasePlan
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -12,10 +12,10 @@ import pytest
 from cutover_factories import DECLARED, NOW, PLAN, evidence, group
 
 from shadow import ConfigError, FixedClock
+from shadow._vocabulary import Mode
 from shadow.cutover.control import CutoverSettings, PromotionRefused, promote, rollback, status
 from shadow.cutover.evidence import Evidence
 from shadow.cutover.modes import kill_switch_on, read_audit, read_modes, write_modes
-from shadow.cutover.plan import Mode
 
 
 def settings_for(tmp_path: Path, found: Evidence | None = None) -> CutoverSettings:

@@ -9,9 +9,9 @@ import pytest
 from cutover_factories import DECLARED, FAST, NOW, PLAN, evidence, group, healthy_methods
 
 from shadow import ConfigError
-from shadow.cutover.evidence import LatencySummary, MethodEvidence, ReviewStatus
-from shadow.cutover.gate import CRITERIA, GateVerdict, evaluate_gate, wilson_upper_bound
-from shadow.cutover.plan import Mode
+from shadow._vocabulary import LatencySummary, Mode, ReviewStatus
+from shadow.cutover.criteria import CRITERIA, GateVerdict, evaluate_gate, wilson_upper_bound
+from shadow.cutover.evidence import MethodEvidence
 from shadow.cutover.policy import GatePolicy
 
 ALL_SHADOW = {service: Mode.SHADOW for service in PLAN.services}

@@ -9,7 +9,8 @@ import pytest
 
 from imagegen.cutover import DEMO_POLICY_TOML, REFERENCE_PLAN
 from shadow import ConfigError
-from shadow.cutover.plan import Mode, PhasePlan, load_plan
+from shadow._vocabulary import Mode
+from shadow.cutover.plan import PhasePlan, load_plan
 from shadow.cutover.policy import GatePolicy, load_policies, parse_duration
 
 

@@ -16,8 +16,8 @@ import pytest
 from cutover_factories import DECLARED, NOW, PLAN, evidence, group, healthy_methods
 
 from shadow import ConfigError
-from shadow.cutover.evidence import OUTCOMES, MethodEvidence, ReviewStatus
-from shadow.cutover.plan import Mode
+from shadow._vocabulary import Mode, Outcome, ReviewStatus
+from shadow.cutover.evidence import MethodEvidence
 from shadow.cutover.policy import PolicySet
 from shadow.cutover.report import (
     build_report,
@@ -97,7 +97,7 @@ def test_markdown_carries_every_fact_of_the_json_report() -> None:
     by_key = {(row[0], row[1]): row[2:] for row in methods[1:]}
     expected_rows = {
         (s["service"], m["method"]): [
-            *(str(m["outcomes"][o]) for o in OUTCOMES),
+            *(str(m["outcomes"][o]) for o in Outcome),
             *(format_seconds((m["legacy"] or {}).get(q)) for q in ("p50", "p95", "p99")),
             *(format_seconds((m["candidate"] or {}).get(q)) for q in ("p50", "p95", "p99")),
             format_ratio(m["p95_ratio"]),

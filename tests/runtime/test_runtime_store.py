@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import runtime_kv
 
-from shadow import ConfigError, StoreError
-from shadow.runtime import DivergenceStore, GroupStatus
+from shadow import ConfigError, ReviewStatus, StoreError
+from shadow.runtime import DivergenceStore
 from shadow.runtime._store import StoreBatch
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -57,7 +57,8 @@ def test_counts_latency_and_groups_survive_a_restart(store_url: str) -> None:
     reopened = DivergenceStore(store_url)
     counts = {(item.outcome, item.total, item.evidence) for item in reopened.comparison_counts()}
     assert counts == {("match", 3, 3), ("divergence", 1, 0)}
-    (summary,) = reopened.latency()
+    (latency,) = reopened.latency()
+    summary = latency.summary
     assert summary.count == 100
     assert 0.045 <= summary.p50 <= 0.055  # fixed ~9 % buckets, interpolated
     assert 0.09 <= summary.p99 <= 0.11
@@ -80,7 +81,7 @@ def test_review_accept_reopen_and_a_fixed_group_seen_again_is_reopened(store_url
     accepted = store.group("fp")
     assert accepted is not None
     assert (accepted.status, accepted.note, accepted.expires_at) == (
-        GroupStatus.ACCEPTED,
+        ReviewStatus.ACCEPTED,
         "known: rounding",
         T0 + timedelta(days=7),
     )
@@ -122,8 +123,8 @@ def test_several_processes_can_write_the_same_sqlite_store(tmp_path: Path) -> No
     store = DivergenceStore(url)
     (count,) = store.comparison_counts()
     assert count.total == 160
-    (summary,) = store.latency()
-    assert summary.count == 160
+    (latency,) = store.latency()
+    assert latency.summary.count == 160
     store.close()
 
 

@@ -49,8 +49,8 @@ def test_two_writers_flushing_the_same_keys_add_their_counts(
         counts = {(c.method, c.outcome): (c.total, c.evidence) for c in first.comparison_counts()}
         assert counts == {("get", "match"): (6, 3), ("get", "divergence"): (3, 3)}
         [latency] = first.latency()
-        assert (latency.method, latency.side, latency.count) == ("get", "legacy", 6)
-        assert 0.0009 < latency.p50 < 0.0012
+        assert (latency.method, latency.side, latency.summary.count) == ("get", "legacy", 6)
+        assert 0.0009 < latency.summary.p50 < 0.0012
         [drop] = first.drops()
         assert (drop.method, drop.kind, drop.reason, drop.count) == (
             "create",

@@ -43,8 +43,9 @@ from statistics import NormalDist
 from typing import Any
 
 from shadow._exceptions import ConfigError
+from shadow._vocabulary import Mode
 from shadow.cutover.evidence import Evidence
-from shadow.cutover.plan import Mode, PhasePlan
+from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import GatePolicy, format_duration
 
 __all__ = ["Criterion", "GateVerdict", "evaluate_gate", "phase_step", "wilson_upper_bound"]
