@@ -39,7 +39,7 @@ class Mode(enum.StrEnum):
     """A service's cutover step, in order, and how its calls are routed.
 
     Every service goes ``legacy -> shadow -> reverse -> sqlmodel``, one step at
-    a time (DESIGN.md, "Modes per service").
+    a time (docs/architecture.md).
     """
 
     LEGACY = "legacy"

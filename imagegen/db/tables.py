@@ -77,7 +77,7 @@ class _Table(SQLModel, registry=registry(metadata=metadata)):
 
 TEXT = sa.Text()
 
-# Column factories: one line per column below, the DOMAIN.md vocabulary.
+# Column factories: one line per column below, the docs/reference-app.md vocabulary.
 
 
 def _col(column: sa.Column[Any]) -> Any:

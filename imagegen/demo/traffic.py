@@ -1,4 +1,4 @@
-"""The reference application's realistic traffic (DOMAIN.md, "Realistic traffic").
+"""The reference application's realistic traffic (docs/reference-app.md, "Realistic traffic").
 
 Two kinds of actor share one :class:`World` (what exists so far: users, boards,
 images, queue items...):

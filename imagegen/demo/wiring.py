@@ -133,7 +133,7 @@ SERVICE_TABLES: dict[str, tuple[str, ...]] = {
 
 
 def phase_plan() -> dict[str, int]:
-    """The default cutover phase of every reference service, by name (DOMAIN.md)."""
+    """The default cutover phase of every reference service, by name (docs/reference-app.md)."""
     return {service.name: service.phase for service in SERVICES}
 
 

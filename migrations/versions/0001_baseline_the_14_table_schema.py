@@ -1,6 +1,6 @@
 """baseline: the 14-table schema
 
-The schema of DOMAIN.md as the legacy migrator ends it, for SQLite,
+The schema of docs/reference-app.md as the legacy migrator ends it, for SQLite,
 PostgreSQL and MariaDB: tables, indexes, generated columns, per-dialect
 server defaults, the timestamp triggers (``imagegen.db.triggers``) and the seed
 rows (the ``system`` user and a fresh ``jwt_secret``).

@@ -1,6 +1,6 @@
 """Compare two results of one call under the method's :class:`~shadow.Compare` spec.
 
-The pipeline, cheapest first (DESIGN.md, "Comparison"):
+The pipeline, cheapest first (docs/architecture.md, "Comparison"):
 
 0. Fast paths on the raw results: ``==`` with records compared by their field
    values; then, position by position, the same allowing ``timestamps`` within

@@ -1,9 +1,11 @@
 """What travels between the proxy, the mirror worker and the recorder.
 
 A :class:`Task` is one authoritative call handed off for mirroring: the
-method's plan, a pickled snapshot of its arguments and result (taken at hand-off
-so a caller mutating them later cannot change what is compared), the tape of
-ids and times it drew, and its timing. The worker answers each task with an
+method's plan, its arguments pickled *before* the call (so neither the
+implementation nor the caller mutating them later changes what the mirror
+runs), its result detached from the caller's containers (pickled off the
+caller's thread, when the task crosses to a worker process), the tape of ids
+and times it drew, and its timing. The worker answers each task with an
 :class:`Observation`: the outcome, the redacted differences, the fingerprint
 and the timings. Both are plain picklable data, so they cross a process pipe.
 """

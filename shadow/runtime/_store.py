@@ -2,8 +2,10 @@
 
 SQLAlchemy Core on any URL (a SQLite file by default). The runtime aggregates
 observations in memory and writes them in one short transaction per flush
-(:meth:`DivergenceStore.record`), with update-then-insert upserts, so several
-processes can write the same store; SQLite runs in WAL mode with a busy
+(:meth:`DivergenceStore.record`): the counters with one native upsert per table
+(``ON CONFLICT`` / ``ON DUPLICATE KEY`` adding to the stored amounts; an
+update-then-insert where a dialect has none), so several processes can write
+the same store; SQLite runs in WAL mode with a busy
 timeout and ``BEGIN IMMEDIATE`` transactions. Sensitive values never reach it:
 examples are redacted before they are built. Times are stored as naive UTC
 and read back as aware UTC.

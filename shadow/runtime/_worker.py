@@ -5,7 +5,7 @@ caller's thread for tests): it builds the mirror side's implementations from
 their :class:`SideFactory` on first use, replays each task's tape into the
 call so the mirror draws the same ids and times, runs it, and compares the two
 outcomes under the method's spec. Comparing here, not in the caller's process,
-keeps the caller's process nearly idle (DESIGN.md: a busy thread in the
+keeps the caller's process nearly idle (docs/architecture.md: a busy thread in the
 caller's process inflates its p99 through the GIL).
 
 :func:`serve` is the worker process's main loop: batches of tasks in over a

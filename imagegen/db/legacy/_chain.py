@@ -3,7 +3,7 @@
 Each migration receives a cursor inside a transaction the migrator owns and
 must not commit. The chain mirrors how such an app grows: a single-user
 baseline, then multi-user support, then a few added columns. Its end state is
-the 14-table schema of DOMAIN.md, which ``imagegen.db.tables`` declares for the
+the 14-table schema of docs/reference-app.md, which ``imagegen.db.tables`` declares for the
 SQLModel layer; ``shadow db parity`` checks the two agree.
 """
 

@@ -1,7 +1,7 @@
 """The app_settings service: server-wide key/value settings.
 
-Behaviour both implementations share (DOMAIN.md, plus the choices written here
-where DOMAIN.md is silent):
+Behaviour both implementations share (docs/reference-app.md, plus the choices
+written here where it is silent):
 
 * ``get`` returns the stored value or ``None`` for a missing key.
 * ``set`` inserts or replaces the value; replacing refreshes ``updated_at``

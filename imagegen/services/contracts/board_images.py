@@ -1,7 +1,7 @@
 """The board_images service: which board an image is on (at most one).
 
-Behaviour both implementations share (DOMAIN.md, plus the choices written here
-where DOMAIN.md is silent):
+Behaviour both implementations share (docs/reference-app.md, plus the choices
+written here where it is silent):
 
 * ``add_image_to_board`` is an upsert: an image already on a board moves to the
   new one (its link keeps its ``created_at``). The board and the image must

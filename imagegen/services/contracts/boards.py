@@ -1,7 +1,7 @@
 """The boards service: named collections of images, with sharing and visibility.
 
-Behaviour both implementations share (DOMAIN.md, plus the choices written here
-where DOMAIN.md is silent):
+Behaviour both implementations share (docs/reference-app.md, plus the choices
+written here where it is silent):
 
 * A board name has 1 to 300 characters (``RuleViolationError``, rule
   ``board_name_length``), on ``save`` and ``update``; ``offset``/``limit``
@@ -18,7 +18,7 @@ where DOMAIN.md is silent):
 * ``share`` needs an existing board and user (``NotFoundError``); sharing again
   updates ``can_edit`` and keeps the original ``shared_at``. ``unshare`` is
   silent when there is no share. :meth:`BoardsService.list_shares` (not in
-  DOMAIN.md) lists a board's shares by ``user_id``.
+  docs/reference-app.md) lists a board's shares by ``user_id``.
 * Visibility in ``get_many``/``get_all``: admins see every board; others see
   their own, those shared with them through ``shared_boards``, and those whose
   ``board_visibility`` is ``shared`` or ``public``. Archived boards (``archived``

@@ -1,7 +1,7 @@
 """The client_state service: per-user key/value state of the web UI.
 
-Behaviour both implementations share (DOMAIN.md, plus the choices written here
-where DOMAIN.md is silent):
+Behaviour both implementations share (docs/reference-app.md, plus the choices
+written here where it is silent):
 
 * ``set_by_key`` inserts or replaces the value and returns it; ``updated_at``
   is set by the database (second precision) on insert and on replace.

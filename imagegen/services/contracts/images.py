@@ -1,7 +1,7 @@
 """The images service: the gallery's image records.
 
-Behaviour both implementations share (DOMAIN.md, plus the choices written here
-where DOMAIN.md is silent):
+Behaviour both implementations share (docs/reference-app.md, plus the choices
+written here where it is silent):
 
 * ``save`` inserts a row and returns the stored ``created_at``; saving a name
   that already exists changes nothing (like ``INSERT OR IGNORE``) and returns the
@@ -115,7 +115,7 @@ class ImageRecord(Record):
 class SavedImage(Record):
     """What ``save`` returns: the name and the stored row's ``created_at``.
 
-    DOMAIN.md has ``save`` return ``created_at``; it is wrapped in a record so the
+    docs/reference-app.md has ``save`` return ``created_at``; it is wrapped in a record so the
     comparison spec can name it as a database-generated timestamp.
     """
 

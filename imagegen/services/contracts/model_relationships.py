@@ -1,7 +1,7 @@
 """The model_relationships service: undirected links between two models.
 
-Behaviour both implementations share (DOMAIN.md, plus the choices written here
-where DOMAIN.md is silent):
+Behaviour both implementations share (docs/reference-app.md, plus the choices
+written here where it is silent):
 
 * A relationship is stored once, as the pair sorted by code point, so
   ``(a, b)`` and ``(b, a)`` are the same relationship and lookups work from
@@ -13,7 +13,7 @@ where DOMAIN.md is silent):
   (in argument order). Removing a relationship that does not exist is silent.
   Deleting a model removes its relationships (foreign-key cascade).
 * ``get_related_model_keys`` and ``get_related_model_keys_batch`` return
-  deduplicated keys sorted by code point (DOMAIN.md leaves the order open; a
+  deduplicated keys sorted by code point (docs/reference-app.md leaves the order open; a
   sorted list is the same on every backend). The batch variant returns every key
   related to any of the given keys, and may include given keys that are related
   to each other.

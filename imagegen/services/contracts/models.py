@@ -4,8 +4,8 @@ A model is stored as one JSON config; the database derives the searchable
 columns (hash, base, type, path, format, name, ...) from it, so only ``id``
 (the config's ``key``) and ``config`` are ever written.
 
-Behaviour both implementations share (DOMAIN.md, plus the choices written here
-where DOMAIN.md is silent):
+Behaviour both implementations share (docs/reference-app.md, plus the choices
+written here where it is silent):
 
 * A config has at least the fields of :class:`ModelConfig`; any further fields
   (a model type's own settings) are kept and returned as they were given.

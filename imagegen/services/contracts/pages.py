@@ -1,4 +1,4 @@
-"""The three pagination shapes the services return (see DOMAIN.md)."""
+"""The three pagination shapes the services return (see docs/reference-app.md)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ and returns the item unchanged. Every real transition bumps
 becomes ``in_progress`` and ``completed_at`` when it becomes terminal (the
 SQLite triggers; their equivalents on the servers).
 
-Decisions where DOMAIN.md is silent (both implementations do the same):
+Decisions where docs/reference-app.md is silent (both implementations do the same):
 
 * ``batch_id`` is drawn from the id source first, then one session id per
   generated session, in generation order.

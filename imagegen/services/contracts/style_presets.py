@@ -1,7 +1,7 @@
 """The style_presets service: named prompt presets, user-made or shipped defaults.
 
-Behaviour both implementations share (DOMAIN.md, plus the choices written here
-where DOMAIN.md is silent):
+Behaviour both implementations share (docs/reference-app.md, plus the choices
+written here where it is silent):
 
 * ``get`` and ``update`` raise :class:`~imagegen.services.errors.NotFoundError`
   for a missing id; ``delete`` is silent for one.

@@ -1,7 +1,7 @@
 """The users service: accounts, login sessions and invitations.
 
-Behaviour both implementations share (DOMAIN.md, plus the choices written here
-where DOMAIN.md is silent):
+Behaviour both implementations share (docs/reference-app.md, plus the choices
+written here where it is silent):
 
 * **Emails** are stored and looked up normalized: surrounding whitespace
   stripped and lower-cased (``str.lower`` in Python, on both sides), so

@@ -4,8 +4,8 @@ A workflow is a JSON document; the table derives ``category``
 (``$.meta.category``), ``name``, ``description`` and ``tags`` from it.
 ``tags`` is one comma-separated string (``"portrait, upscale"``).
 
-Behaviour both implementations share (DOMAIN.md, plus the choices written here
-where DOMAIN.md is silent):
+Behaviour both implementations share (docs/reference-app.md, plus the choices
+written here where it is silent):
 
 * ``get`` raises :class:`~imagegen.services.errors.NotFoundError` for a missing id.
 * ``create`` refuses category ``default`` (:class:`RuleViolationError`

@@ -1,0 +1,82 @@
+"""What cutover control knows of the reference application: its plan, contracts, demo policy.
+
+The generic cutover control (:mod:`shadow.cutover`) knows services only by name
+and by their declared method names. This module supplies them for the
+image-generation app: the phase plan of its 11 services, the contract class of
+each (imported on first use, so ``shadow --help`` stays cheap), and the relaxed
+gate policy its one-minute demo writes next to its settings file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from shadow.cutover import PhasePlan, declared_methods
+from shadow.cutover.contracts import load_object
+
+__all__ = [
+    "DEMO_POLICY_TOML",
+    "REFERENCE_CONTRACTS",
+    "REFERENCE_PLAN",
+    "reference_contracts",
+    "reference_declared_methods",
+]
+
+REFERENCE_PLAN = PhasePlan(
+    {
+        1: ("app_settings", "client_state", "style_presets", "workflows"),
+        2: ("users", "boards", "board_images", "images", "models", "model_relationships"),
+        3: ("session_queue",),
+    }
+)
+"""The reference app's plan (docs/reference-app.md, "Services, by cutover phase")."""
+
+REFERENCE_CONTRACTS = {
+    "app_settings": "imagegen.services.contracts.app_settings:AppSettingsService",
+    "client_state": "imagegen.services.contracts.client_state:ClientStateService",
+    "style_presets": "imagegen.services.contracts.style_presets:StylePresetsService",
+    "workflows": "imagegen.services.contracts.workflows:WorkflowsService",
+    "users": "imagegen.services.contracts.users:UsersService",
+    "boards": "imagegen.services.contracts.boards:BoardsService",
+    "board_images": "imagegen.services.contracts.board_images:BoardImagesService",
+    "images": "imagegen.services.contracts.images:ImagesService",
+    "models": "imagegen.services.contracts.models:ModelsService",
+    "model_relationships": (
+        "imagegen.services.contracts.model_relationships:ModelRelationshipsService"
+    ),
+    "session_queue": "imagegen.services.contracts.session_queue:SessionQueueService",
+}
+"""The reference app's contract per service, as import paths (loaded on use)."""
+
+
+def reference_contracts() -> Mapping[str, type]:
+    """The reference app's contract classes per service (imports them)."""
+    found: dict[str, type] = {}
+    for service, path in REFERENCE_CONTRACTS.items():
+        contract = load_object(path)
+        assert isinstance(contract, type), path  # the paths above name classes
+        found[service] = contract
+    return found
+
+
+def reference_declared_methods() -> dict[str, frozenset[str]]:
+    """The reference app's declared methods per service, read from its contracts."""
+    return declared_methods(reference_contracts())
+
+
+DEMO_POLICY_TOML = """\
+# Gate policy for `shadow demo`: a short run on embedded SQLite. It checks
+# coverage and correctness (every declared method seen, no unexplained
+# divergence, no candidate error) but cannot show a production soak: a demo
+# lasts a minute, and many methods are called only a few times in it. Latency
+# is only a gross check here (a few dozen calls on a shared machine give a
+# noisy p95); the overhead figures come from the benchmarks in bench/.
+[defaults]
+min_comparisons = 1
+max_divergence_rate = 0.05
+max_candidate_error_rate = 0.01
+max_p95_ratio = 10.0
+min_latency_samples = 50
+min_soak = "0s"
+"""
+"""The demo's policy: write it as ``gate-policy.toml`` in the demo's work directory."""

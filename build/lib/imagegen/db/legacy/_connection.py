@@ -1,0 +1,79 @@
+"""The legacy layer's single SQLite connection, shared behind one lock."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["LegacyDatabase"]
+
+
+class LegacyDatabase:
+    """One sqlite3 connection shared by all legacy services behind one ``threading.RLock``.
+
+    The connection runs in autocommit mode at the driver level
+    (``isolation_level=None``): :meth:`transaction` issues ``BEGIN IMMEDIATE``
+    and ``COMMIT``/``ROLLBACK`` itself, so a service call is exactly one
+    transaction, taken with the write lock up front (no deadlock-prone lock
+    upgrades). Every connection gets ``foreign_keys=ON`` (the cascades depend
+    on it), ``journal_mode=WAL`` and ``busy_timeout=5000``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._connection.row_factory = sqlite3.Row
+        self._connection.execute("PRAGMA foreign_keys = ON")
+        self._connection.execute("PRAGMA busy_timeout = 5000")
+        if self.path != ":memory:":
+            self._connection.execute("PRAGMA journal_mode = WAL")
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for callers that hold :meth:`transaction` or the lock."""
+        return self._connection
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every use of the connection holds."""
+        return self._lock
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One locked transaction: commit on success, roll back on error.
+
+        Re-entrant in the same thread: a nested call joins the outer
+        transaction, and only the outermost one commits or rolls back.
+        """
+        with self._lock:
+            outermost = self._depth == 0
+            cursor = self._connection.cursor()
+            if outermost:
+                cursor.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield cursor
+            except BaseException:
+                self._depth -= 1
+                if outermost:
+                    self._connection.execute("ROLLBACK")
+                raise
+            else:
+                self._depth -= 1
+                if outermost:
+                    self._connection.execute("COMMIT")
+            finally:
+                cursor.close()
+
+    def close(self) -> None:
+        """Close the connection. Further use raises ``sqlite3.ProgrammingError``."""
+        with self._lock:
+            self._connection.close()
+
+    def __repr__(self) -> str:
+        return f"LegacyDatabase({self.path!r})"

@@ -1,0 +1,201 @@
+"""Alembic, programmatically: upgrade, downgrade, stamp and drift-check a database.
+
+The migration scripts live in the project's top-level ``migrations/``
+directory (``alembic.ini`` points there too, for the ``alembic`` command).
+Every function here runs Alembic on the caller's engine by handing it a
+connection through ``config.attributes["connection"]``, so the PRAGMAs and
+session settings of :func:`imagegen.db.engine.create_engine` apply.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import produce_migrations
+from alembic.config import Config
+from alembic.operations import ops
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+__all__ = [
+    "ENVIRONMENT_OPTIONS",
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "drift",
+    "head_revision",
+    "schema_differences",
+    "stamp",
+    "upgrade",
+]
+
+MIGRATIONS_DIR = Path(str(resources.files("imagegen.migrations")))
+"""The Alembic script directory: ``migrations/`` at the top of the repository,
+shipped in the wheel as the package ``imagegen.migrations``."""
+
+_NOT_OURS = frozenset({"migrations", "alembic_version", "sqlite_sequence"})
+"""Tables in a database that are bookkeeping, not schema: the legacy migrator's
+own table, Alembic's, and SQLite's autoincrement counters."""
+
+
+_MARIADB = ("mysql", "mariadb")
+
+
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    return not (type_ == "table" and name in _NOT_OURS)
+
+
+def _drop_backend_gaps(context: MigrationContext, upgrade_ops: ops.UpgradeOps) -> None:
+    """Remove differences that are the backend's limits, not drift.
+
+    MariaDB cannot declare a generated column NOT NULL (the schema enforces it
+    with a CHECK there), so its reflected generated columns are nullable.
+    """
+    if context.dialect.name not in _MARIADB:
+        return
+    from imagegen.db.tables import metadata  # noqa: PLC0415
+
+    for table_ops in upgrade_ops.ops:
+        if not isinstance(table_ops, ops.ModifyTableOps):
+            continue
+        kept: list[ops.MigrateOperation] = []
+        for op in table_ops.ops:
+            if isinstance(op, ops.AlterColumnOp) and op.modify_nullable is not None:
+                table = metadata.tables.get(op.table_name)
+                column = table.c.get(op.column_name) if table is not None else None
+                if column is not None and column.computed is not None:
+                    op.modify_nullable = None
+                    if not op.has_changes():
+                        continue
+            kept.append(op)
+        table_ops.ops = kept
+    upgrade_ops.ops = [
+        table_ops
+        for table_ops in upgrade_ops.ops
+        if not (isinstance(table_ops, ops.ModifyTableOps) and not table_ops.ops)
+    ]
+
+
+def _process_revision_directives(
+    context: MigrationContext, revision: Any, directives: list[ops.MigrationScript]
+) -> None:
+    for script in directives:
+        for upgrade_ops in script.upgrade_ops_list:
+            _drop_backend_gaps(context, upgrade_ops)
+
+
+ENVIRONMENT_OPTIONS: dict[str, Any] = {
+    "render_as_batch": True,
+    "user_module_prefix": "shadow_types.",
+    "compare_type": True,
+    "compare_server_default": True,
+    "include_name": _include_name,
+    "process_revision_directives": _process_revision_directives,
+}
+"""The options ``migrations/env.py`` and :func:`drift` both configure Alembic with."""
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """An Alembic config for :data:`MIGRATIONS_DIR`, reusing ``connection`` when given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The single head revision of the migration scripts."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration scripts in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(connection: sa.Connection) -> str | None:
+    """The revision a database is stamped with, or None."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision``."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+
+
+def downgrade(engine: sa.Engine, revision: str = "base") -> None:
+    """Downgrade the database behind ``engine`` to ``revision``."""
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), revision)
+
+
+def stamp(engine: sa.Engine, revision: str = "head") -> None:
+    """Record ``revision`` as applied without running any migration."""
+    with engine.begin() as connection:
+        command.stamp(alembic_config(connection), revision)
+
+
+def drift(engine: sa.Engine) -> list[str]:
+    """Why the database is not exactly at head, one readable line each.
+
+    Empty when the database is stamped with the head revision and
+    :func:`schema_differences` finds nothing.
+    """
+    with engine.connect() as connection:
+        current, head = current_revision(connection), head_revision()
+    problems = []
+    if current != head:
+        problems.append(f"database is at revision {current or 'none'}, head is {head}")
+    return problems + schema_differences(engine)
+
+
+def schema_differences(engine: sa.Engine) -> list[str]:
+    """Differences between the database's schema and the models, one line each.
+
+    Alembic's autogenerate comparison: tables, columns, types, nullability,
+    server defaults, indexes, unique and foreign-key constraints. Read-only.
+    """
+    from imagegen.db.tables import metadata  # noqa: PLC0415  (the models are heavy to import)
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={**ENVIRONMENT_OPTIONS, "target_metadata": metadata}
+        )
+        upgrade_ops = produce_migrations(context, metadata).upgrade_ops
+        assert upgrade_ops is not None
+        _drop_backend_gaps(context, upgrade_ops)
+        return [_describe(diff) for diff in upgrade_ops.as_diffs()]
+
+
+def _describe(diff: Any) -> str:
+    """One line for an autogenerate diff tuple (or a list of column modifications)."""
+    if isinstance(diff, list):
+        return "; ".join(_describe(item) for item in diff)
+    kind, *details = diff
+    if kind.startswith("modify_"):
+        _schema, table, column, _existing, before, after = details
+        return f"{kind}: {table}.{column}: database has {_show(before)}, models have {_show(after)}"
+    if kind in ("add_table", "remove_table"):
+        return f"{kind}: {details[0].name}"
+    if kind in ("add_column", "remove_column"):
+        return f"{kind}: {details[1]}.{details[2].name}"
+    if kind in ("add_index", "remove_index", "add_constraint", "remove_constraint"):
+        item = details[0]
+        columns = ", ".join(column.name for column in item.columns)
+        return f"{kind}: {item.table.name}.{item.name} ({columns})"
+    if kind in ("add_fk", "remove_fk"):
+        fk = details[0]
+        return f"{kind}: {fk.table.name}.{fk.name}"
+    return " ".join(str(part) for part in diff)
+
+
+def _show(value: Any) -> str:
+    """A type, default or flag as it reads in DDL."""
+    argument = getattr(value, "arg", value)
+    text = getattr(argument, "text", argument)
+    return repr(text) if isinstance(text, str) else str(text)

@@ -1,0 +1,290 @@
+"""Schema parity: does the legacy-built schema match the Alembic-built one?
+
+Both schemas are reflected into the same backend-neutral shape and compared
+table by table: columns (type class, nullability, default, generated
+expression's JSON path), primary keys, foreign keys with their ``ON DELETE``,
+unique constraints, indexes (by name, columns and uniqueness) and triggers
+(by name on every backend; by SQL text too when both sides are SQLite).
+
+Normalizations, so only real differences are reported:
+
+* types compare by class (text, integer, boolean, datetime, ...), not by
+  spelling: ``TEXT`` on SQLite and ``VARCHAR(255)`` on MariaDB are both text,
+  and MariaDB's ``TINYINT(1)`` is its boolean;
+* defaults compare by meaning: every backend's "now to the millisecond" is
+  ``now(ms)``, ``FALSE``/``false``/``0`` are ``false``, casts and quotes go;
+* MariaDB cannot declare a generated column NOT NULL; a ``CHECK (col IS NOT
+  NULL)`` there counts as NOT NULL;
+* MariaDB's automatic indexes for foreign keys and unique constraints, and the
+  bookkeeping tables (``migrations``, ``alembic_version``, ``sqlite_sequence``)
+  are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from shadow._exceptions import ConfigError
+
+__all__ = ["ColumnShape", "TableShape", "compare", "describe", "parity", "read_only_sqlite"]
+
+_IGNORED_TABLES = frozenset({"migrations", "alembic_version", "sqlite_sequence"})
+
+
+@dataclass(frozen=True)
+class ColumnShape:
+    """A column, backend-neutral."""
+
+    type: str
+    nullable: bool
+    default: str | None
+    generated: str | None
+
+
+@dataclass
+class TableShape:
+    """A table, backend-neutral: what parity compares."""
+
+    columns: dict[str, ColumnShape] = field(default_factory=dict)
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: set[tuple[tuple[str, ...], str, tuple[str, ...], str]] = field(
+        default_factory=set
+    )
+    unique: set[tuple[str, ...]] = field(default_factory=set)
+    indexes: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)
+    triggers: dict[str, str | None] = field(default_factory=dict)
+
+
+def _type_class(type_: sa.types.TypeEngine[Any]) -> str:
+    if isinstance(type_, sa.Boolean) or (
+        type(type_).__name__ == "TINYINT" and getattr(type_, "display_width", None) == 1
+    ):
+        return "boolean"
+    if isinstance(type_, sa.DateTime):
+        return "datetime"
+    if isinstance(type_, sa.Integer):
+        return "integer"
+    if isinstance(type_, (sa.String, sa.Text)):
+        return "text"
+    if isinstance(type_, sa.Float):
+        return "real"
+    if isinstance(type_, sa.LargeBinary):
+        return "blob"
+    if isinstance(type_, sa.Numeric):
+        return "numeric"
+    return type(type_).__name__.lower()
+
+
+_NOW_PATTERNS = (
+    (re.compile(r"strftime\('%y-%m-%d %h:%m:%f', ?'now'\)"), "now(ms)"),
+    (re.compile(r"date_trunc\('milliseconds'(::text)?, ?statement_timestamp\(\)\)"), "now(ms)"),
+    (re.compile(r"utc_timestamp\(3\)"), "now(ms)"),
+    (re.compile(r"date_trunc\('seconds'(::text)?, ?statement_timestamp\(\)\)"), "now(s)"),
+    (re.compile(r"utc_timestamp\(\)|current_timestamp(\(\))?"), "now(s)"),
+)
+
+
+def _default(text: str | None, type_class: str) -> str | None:
+    """A default's meaning: ``now(ms)``, ``now(s)``, ``false``, ``'system'``, ``0``..."""
+    if text is None:
+        return None
+    value = text.strip()
+    while value.startswith("(") and value.endswith(")"):
+        value = value[1:-1].strip()
+    lowered = value.lower()
+    if lowered.startswith("nextval("):
+        return None  # PostgreSQL's serial counter: the autoincrement primary key, not a default
+    for pattern, token in _NOW_PATTERNS:
+        if pattern.fullmatch(lowered):
+            return token
+    if type_class == "boolean" and lowered in _BOOLEANS:
+        return _BOOLEANS[lowered]
+    value = re.sub(r"::[a-z ]+$", "", value)
+    if value.startswith("'") and value.endswith("'"):
+        return repr(value[1:-1].replace("''", "'"))
+    return value
+
+
+_BOOLEANS = {"false": "false", "0": "false", "'0'": "false", "true": "true", "1": "true"}
+
+
+def _json_path(sqltext: str) -> str:
+    """The JSON path a generated column extracts, whatever the backend's syntax."""
+    if match := re.search(r"'(\$(?:\.\w+)+)'", sqltext):
+        return match.group(1)
+    if match := re.search(r"#>> ?'\{([\w,]+)\}'", sqltext):
+        return "$." + match.group(1).replace(",", ".")
+    if match := re.search(r"->> ?'(\w+)'", sqltext):
+        return "$." + match.group(1)
+    return sqltext
+
+
+def _triggers(connection: sa.Connection) -> dict[str, dict[str, str | None]]:
+    dialect = connection.dialect.name
+    found: dict[str, dict[str, str | None]] = {}
+    if dialect == "sqlite":
+        rows = connection.exec_driver_sql(
+            "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger'"
+        )
+        for table, name, sql in rows:
+            found.setdefault(table, {})[name] = " ".join(sql.split())
+    elif dialect == "postgresql":
+        rows = connection.exec_driver_sql(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE NOT t.tgisinternal AND n.nspname = current_schema()"
+        )
+        for table, name in rows:
+            found.setdefault(table, {})[name] = None
+    else:
+        rows = connection.exec_driver_sql(
+            "SELECT event_object_table, trigger_name FROM information_schema.triggers"
+            " WHERE trigger_schema = DATABASE()"
+        )
+        for table, name in rows:
+            found.setdefault(table, {})[name] = None
+    return found
+
+
+def describe(engine: sa.Engine) -> dict[str, TableShape]:
+    """Reflect the schema behind ``engine`` into backend-neutral shapes."""
+    with engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        triggers = _triggers(connection)
+        shapes: dict[str, TableShape] = {}
+        for table in inspector.get_table_names():
+            if table in _IGNORED_TABLES:
+                continue
+            shapes[table] = _describe_table(inspector, table, triggers.get(table, {}))
+    return shapes
+
+
+def _describe_table(
+    inspector: sa.Inspector, table: str, triggers: dict[str, str | None]
+) -> TableShape:
+    shape = TableShape(triggers=triggers)
+    checked_not_null = {
+        match.group(1)
+        for check in inspector.get_check_constraints(table)
+        if (match := re.fullmatch(r"`?(\w+)`? is not null", check["sqltext"].strip().lower()))
+    }
+    for column in inspector.get_columns(table):
+        computed = column.get("computed")
+        type_class = _type_class(column["type"])
+        shape.columns[column["name"]] = ColumnShape(
+            type=type_class,
+            nullable=bool(column["nullable"]) and column["name"] not in checked_not_null,
+            default=_default(column.get("default"), type_class),
+            generated=_json_path(str(computed["sqltext"])) if computed else None,
+        )
+    shape.primary_key = tuple(inspector.get_pk_constraint(table)["constrained_columns"])
+    foreign_key_names = set()
+    for fk in inspector.get_foreign_keys(table):
+        foreign_key_names.add(fk["name"])
+        ondelete = (fk.get("options") or {}).get("ondelete") or "NO ACTION"
+        shape.foreign_keys.add(
+            (
+                tuple(fk["constrained_columns"]),
+                fk["referred_table"],
+                tuple(fk["referred_columns"]),
+                "NO ACTION" if ondelete.upper() == "RESTRICT" else ondelete.upper(),
+            )
+        )
+    unique_names = set()
+    for unique in inspector.get_unique_constraints(table):
+        unique_names.add(unique["name"])
+        shape.unique.add(tuple(unique["column_names"]))
+    for index in inspector.get_indexes(table):
+        name = index["name"]
+        if name is None or name in unique_names or name in foreign_key_names:
+            continue
+        if "duplicates_constraint" in index:
+            continue
+        columns = tuple(str(column) for column in index["column_names"])
+        shape.indexes[name] = (columns, bool(index["unique"]))
+    return shape
+
+
+def compare(legacy: dict[str, TableShape], candidate: dict[str, TableShape]) -> list[str]:
+    """Every difference between two described schemas, one line each, legacy first."""
+    problems: list[str] = []
+    for table in sorted(set(legacy) | set(candidate)):
+        if table not in candidate:
+            problems.append(f"table {table}: only in the legacy schema")
+            continue
+        if table not in legacy:
+            problems.append(f"table {table}: only in the Alembic schema")
+            continue
+        problems.extend(_compare_table(table, legacy[table], candidate[table]))
+    return problems
+
+
+def _compare_table(table: str, legacy: TableShape, candidate: TableShape) -> list[str]:
+    problems: list[str] = []
+    for name in sorted(set(legacy.columns) | set(candidate.columns)):
+        ours, theirs = legacy.columns.get(name), candidate.columns.get(name)
+        if ours is None or theirs is None:
+            side = "legacy" if theirs is None else "Alembic"
+            problems.append(f"column {table}.{name}: only in the {side} schema")
+            continue
+        for aspect in ("type", "nullable", "default", "generated"):
+            if getattr(ours, aspect) != getattr(theirs, aspect):
+                problems.append(
+                    f"column {table}.{name}: {aspect} differs: legacy {getattr(ours, aspect)!r},"
+                    f" Alembic {getattr(theirs, aspect)!r}"
+                )
+    pairs: list[tuple[str, Any, Any]] = [
+        ("primary key", legacy.primary_key, candidate.primary_key),
+        ("foreign keys", sorted(legacy.foreign_keys), sorted(candidate.foreign_keys)),
+        ("unique constraints", sorted(legacy.unique), sorted(candidate.unique)),
+        ("indexes", legacy.indexes, candidate.indexes),
+    ]
+    for label, ours, theirs in pairs:
+        if ours != theirs:
+            problems.append(f"table {table}: {label} differ: legacy {ours}, Alembic {theirs}")
+    if set(legacy.triggers) != set(candidate.triggers):
+        problems.append(
+            f"table {table}: triggers differ: legacy {sorted(legacy.triggers)},"
+            f" Alembic {sorted(candidate.triggers)}"
+        )
+    else:
+        for name in sorted(legacy.triggers):
+            ours_sql, theirs_sql = legacy.triggers[name], candidate.triggers[name]
+            if ours_sql is not None and theirs_sql is not None and ours_sql != theirs_sql:
+                problems.append(f"trigger {name} on {table}: SQL differs")
+    return problems
+
+
+def read_only_sqlite(path: str | Path) -> sa.Engine:
+    """An engine reading an existing SQLite file without creating or changing it."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"no such SQLite database file: {file}")
+    uri = f"{file.resolve().as_uri()}?mode=ro"
+    return sa.create_engine(
+        "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True), poolclass=sa.NullPool
+    )
+
+
+def parity(legacy_path: str | Path, url: str) -> list[str]:
+    """Compare the legacy database at ``legacy_path`` with the database at ``url``."""
+    from imagegen.db.engine import connectable  # noqa: PLC0415  (engine imports this module's users)
+
+    legacy_engine = read_only_sqlite(legacy_path)
+    try:
+        try:
+            legacy_shape = describe(legacy_engine)
+        except sa.exc.DatabaseError as error:
+            raise ConfigError(
+                f"{legacy_path} is not a usable SQLite database: {error.orig}"
+            ) from None
+        with connectable(url) as candidate_engine:
+            return compare(legacy_shape, describe(candidate_engine))
+    finally:
+        legacy_engine.dispose()

@@ -1,0 +1,404 @@
+"""``shadow demo``: the reference application's traffic through shadow proxies.
+
+:func:`run_demo` prepares a legacy store and a candidate store (the candidate
+starts as an exact copy of the legacy one, as a real shadow rollout does),
+builds a :class:`~shadow.runtime.Runtime` with a proxy per service, drives the
+realistic traffic of :mod:`imagegen.demo.traffic` with API threads and queue
+workers at once, and returns what the runtime recorded. The work directory
+keeps the divergence store, the modes file and the gate policy, so the
+cutover commands (``shadow gate``, ``shadow report``, ...) can be run on it
+afterwards; ``/metrics`` also carries ``shadow_gate_ready{phase}``.
+
+Choices where the issue is silent: every run starts from fresh stores (the
+evidence of one run is not mixed with an older one); ``--ops`` counts API
+requests, each of which makes one to several service calls; the queue workers
+keep going until the API threads are done and the queue is empty.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from prometheus_client import CollectorRegistry
+
+from imagegen.cutover import DEMO_POLICY_TOML, REFERENCE_PLAN
+from imagegen.db.backfill import copy_rows
+from imagegen.db.engine import connectable, create_engine, create_schema
+from imagegen.db.legacy import open_legacy
+from imagegen.db.migrate import downgrade
+from imagegen.demo.histograms import merged_quantiles
+from imagegen.demo.options import DemoOptions
+from imagegen.demo.traffic import API_MIX, ReferenceServices, World, tour, work_queue_item
+from imagegen.demo.wiring import SERVICE_TABLES, SERVICES, phase_plan
+from shadow._contract import contract_methods
+from shadow._sources import UuidIds
+from shadow.cutover import (
+    POLICY_FILE_NAME,
+    CutoverSettings,
+    GateReadiness,
+    declared_methods,
+)
+from shadow.runtime import (
+    DivergenceStore,
+    LiveSettings,
+    Runtime,
+    Side,
+    SideFactory,
+)
+
+__all__ = ["DemoOptions", "DemoResult", "ServiceSummary", "run_demo"]
+
+LEGACY_FILE = "legacy.sqlite3"
+CANDIDATE_FILE = "candidate.sqlite3"
+STORE_FILE = "divergences.sqlite3"
+MODES_FILE = "shadow.toml"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ServiceSummary:
+    """What the runtime recorded for one service during the run."""
+
+    service: str
+    phase: int
+    outcomes: Mapping[str, int]
+    divergence_groups: int
+    latency: Mapping[str, tuple[float, float]]
+    """p50 and p99 in seconds, per side (``legacy``, ``candidate``)."""
+
+    @property
+    def calls(self) -> int:
+        return sum(self.outcomes.values())
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """The outcome of a demo run."""
+
+    services: list[ServiceSummary]
+    uncovered: list[str]
+    """``service.method`` of every declared method that was never called."""
+    requests: int
+    elapsed_seconds: float
+    request_latencies: list[float] = field(repr=False)
+    """Caller-side latency of every API request (seconds), for the overhead benchmark."""
+    api_seconds: float
+    """Wall time of the API traffic alone (after the tour, before the final flush)."""
+    errors: Mapping[str, int]
+    workdir: Path
+    store_url: str
+    metrics_port: int | None
+    drained: bool = True
+    """False when the mirror did not catch up before the summary: its counts are partial."""
+
+    @property
+    def divergences(self) -> int:
+        return sum(summary.outcomes.get("divergence", 0) for summary in self.services)
+
+    @property
+    def ok(self) -> bool:
+        """Every mirrored call compared, no divergence, and every declared method called."""
+        return self.drained and self.divergences == 0 and not self.uncovered
+
+
+def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResult:
+    """Run the demo described by ``options``; ``progress(done, total)`` is told as requests end."""
+    options.validate()
+    workdir = options.workdir.resolve()
+    candidate_url = _prepare_stores(workdir, options)
+    store_url = f"sqlite:///{workdir / STORE_FILE}"
+    modes_file = _write_modes_file(workdir, options, store_url)
+    policy_file = workdir / POLICY_FILE_NAME
+    if not policy_file.exists():  # an operator's edited policy survives later runs
+        policy_file.write_text(DEMO_POLICY_TOML)
+
+    registry = CollectorRegistry()
+    registry.register(
+        GateReadiness(
+            CutoverSettings.from_files(
+                modes_file,
+                declared_methods=declared_methods({w.name: w.contract for w in SERVICES}),
+                default_plan=REFERENCE_PLAN,
+            )
+        )
+    )
+    runtime = Runtime(
+        LiveSettings(modes_file),
+        legacy=SideFactory(
+            "imagegen.demo.wiring:build_legacy", {"path": str(workdir / LEGACY_FILE)}
+        ),
+        candidate=_candidate_factory(options, workdir, candidate_url),
+        registry=registry,
+        ids=UuidIds(),
+        reconcile=_reconciler(workdir, candidate_url),
+    )
+    try:
+        port = (
+            runtime.serve_metrics(options.metrics_port)
+            if options.metrics_port is not None
+            else None
+        )
+        services = ReferenceServices(
+            **{wiring.name: runtime.proxy(wiring.contract, wiring.name) for wiring in SERVICES}
+        )
+        started = time.perf_counter()
+        world, latencies, api_seconds = _drive(services, runtime, options, progress)
+        drained = runtime.flush(timeout=120.0)
+        elapsed = time.perf_counter() - started
+    finally:
+        runtime.close()
+    return _summarize(
+        options=options,
+        workdir=workdir,
+        store_url=store_url,
+        registry=registry,
+        world=world,
+        latencies=latencies,
+        api_seconds=api_seconds,
+        elapsed=elapsed,
+        port=port,
+        drained=drained,
+    )
+
+
+# -- preparing the stores -------------------------------------------------------------------
+
+
+def _prepare_stores(workdir: Path, options: DemoOptions) -> str:
+    """Fresh legacy store and a candidate that is an exact copy of it; returns the candidate URL."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in (LEGACY_FILE, CANDIDATE_FILE, STORE_FILE):
+        for suffix in ("", "-wal", "-shm"):
+            (workdir / f"{name}{suffix}").unlink(missing_ok=True)
+    legacy_path = workdir / LEGACY_FILE
+    open_legacy(legacy_path).close()
+    candidate_path = workdir / CANDIDATE_FILE
+    if options.aa:
+        # A/A: the "candidate" is the legacy implementation over a byte-for-byte copy.
+        _sqlite_copy(legacy_path, candidate_path)
+        return f"sqlite:///{candidate_path}"
+    url = options.candidate_url or f"sqlite:///{candidate_path}"
+    # connectable() proves the server answers, so a wrong URL is one clear ConfigError.
+    with connectable(url, must_exist=False) as engine:
+        if options.candidate_url is not None:
+            downgrade(engine, "base")  # a server database: start from an empty schema
+        create_schema(engine)
+        with connectable(f"sqlite:///{legacy_path}") as legacy_engine:
+            copy_rows(legacy_engine, engine)
+    return url
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def _write_modes_file(workdir: Path, options: DemoOptions, store_url: str) -> Path:
+    """The TOML file the runtime follows and ``shadow promote`` edits."""
+    document = tomlkit.document()
+    document.add(
+        tomlkit.comment("Written by `shadow demo`; `shadow promote` and `shadow rollback` edit it.")
+    )
+    document["store_url"] = store_url
+    document["worker"] = options.worker.value
+    services = tomlkit.table()
+    for wiring in SERVICES:
+        entry = tomlkit.table()
+        entry["mode"] = options.mode.value
+        entry["read_sample_rate"] = 1.0
+        services[wiring.name] = entry
+    document["services"] = services
+    path = workdir / MODES_FILE
+    path.write_text(tomlkit.dumps(document))
+    return path
+
+
+def _candidate_factory(options: DemoOptions, workdir: Path, url: str) -> SideFactory:
+    if options.aa:
+        return SideFactory(
+            "imagegen.demo.wiring:build_legacy", {"path": str(workdir / CANDIDATE_FILE)}
+        )
+    if options.candidate_factory is not None:
+        return SideFactory(options.candidate_factory, {"url": url})
+    return SideFactory("imagegen.demo.wiring:build_candidate", {"url": url})
+
+
+def _reconciler(workdir: Path, candidate_url: str) -> Callable[[str, Side], None]:
+    urls = {Side.LEGACY: f"sqlite:///{workdir / LEGACY_FILE}", Side.CANDIDATE: candidate_url}
+
+    def reconcile(service: str, source: Side) -> None:
+        source_engine = create_engine(urls[source])
+        target_engine = create_engine(urls[source.other])
+        try:
+            copy_rows(source_engine, target_engine, SERVICE_TABLES[service])
+        finally:
+            source_engine.dispose()
+            target_engine.dispose()
+
+    return reconcile
+
+
+# -- driving the traffic --------------------------------------------------------------------
+
+
+class _Traffic:
+    """API threads and queue workers sharing one world, until the API requests are done."""
+
+    def __init__(
+        self,
+        services: ReferenceServices,
+        world: World,
+        options: DemoOptions,
+        progress: Progress | None,
+    ) -> None:
+        self.services = services
+        self.world = world
+        self.options = options
+        self.progress = progress
+        self.latencies: list[float] = []
+        self.done = 0
+        self.lock = threading.Lock()
+        self.api_finished = threading.Event()
+        self.errors: list[BaseException] = []
+        self.interval = options.threads / options.rate if options.rate else 0.0
+
+    def api_thread(self, index: int, count: int) -> None:
+        rng = random.Random(self.options.seed * 1000 + index)
+        weights = [weight for weight, _ in API_MIX]
+        requests = [request for _, request in API_MIX]
+        mine: list[float] = []
+        next_at = time.perf_counter()
+        for _ in range(count):
+            if self.interval:
+                next_at += self.interval
+                time.sleep(max(0.0, next_at - time.perf_counter()))
+            request = rng.choices(requests, weights)[0]
+            began = time.perf_counter()
+            with self.world.tolerate():
+                request(self.services, self.world, rng)
+            mine.append(time.perf_counter() - began)
+            with self.lock:
+                self.done += 1
+                if self.progress is not None:
+                    self.progress(self.done, self.options.ops)
+        with self.lock:
+            self.latencies.extend(mine)
+
+    def queue_worker(self, index: int) -> None:
+        rng = random.Random(self.options.seed * 7919 + index)
+        while True:
+            if not work_queue_item(self.services, self.world, rng):
+                if self.api_finished.is_set():
+                    return
+                time.sleep(0.005)
+
+    def _thread(self, name: str, target: Callable[..., None], *args: Any) -> threading.Thread:
+        def run() -> None:
+            try:
+                target(*args)
+            except BaseException as error:  # re-raised after join: a crash must not pass silently
+                self.errors.append(error)
+
+        return threading.Thread(target=run, name=name)
+
+    def run(self) -> float:
+        """Run every actor to the end; return the wall time of the API requests."""
+        threads, ops = self.options.threads, self.options.ops
+        shares = [ops // threads + (i < ops % threads) for i in range(threads)]
+        api = [self._thread(f"api-{i}", self.api_thread, i, n) for i, n in enumerate(shares)]
+        workers = [
+            self._thread(f"queue-worker-{i}", self.queue_worker, i)
+            for i in range(self.options.queue_workers)
+        ]
+        started = time.perf_counter()
+        for thread in (*api, *workers):
+            thread.start()
+        for thread in api:
+            thread.join()
+        api_seconds = time.perf_counter() - started
+        self.api_finished.set()
+        for thread in workers:
+            thread.join()
+        if self.errors:
+            raise self.errors[0]
+        return api_seconds
+
+
+def _drive(
+    services: ReferenceServices, runtime: Runtime, options: DemoOptions, progress: Progress | None
+) -> tuple[World, list[float], float]:
+    world = World(clock=runtime.clock)
+    tour(services, world, random.Random(options.seed))
+    traffic = _Traffic(services, world, options, progress)
+    api_seconds = traffic.run()
+    return world, traffic.latencies, api_seconds
+
+
+# -- the summary ----------------------------------------------------------------------------
+
+
+def _summarize(
+    *,
+    options: DemoOptions,
+    workdir: Path,
+    store_url: str,
+    registry: CollectorRegistry,
+    world: World,
+    latencies: list[float],
+    api_seconds: float,
+    elapsed: float,
+    port: int | None,
+    drained: bool,
+) -> DemoResult:
+    store = DivergenceStore(store_url)
+    try:
+        counts = store.comparison_counts()
+        groups = store.groups()
+    finally:
+        store.close()
+    called = {(count.service, count.method) for count in counts if count.total}
+    phases = phase_plan()
+    summaries = []
+    uncovered = []
+    for wiring in SERVICES:
+        outcomes: dict[str, int] = {}
+        for count in counts:
+            if count.service == wiring.name:
+                outcomes[count.outcome] = outcomes.get(count.outcome, 0) + count.total
+        uncovered += [
+            f"{wiring.name}.{method}"
+            for method in sorted(contract_methods(wiring.contract))
+            if (wiring.name, method) not in called
+        ]
+        summaries.append(
+            ServiceSummary(
+                service=wiring.name,
+                phase=phases[wiring.name],
+                outcomes=outcomes,
+                divergence_groups=sum(1 for group in groups if group.service == wiring.name),
+                latency=merged_quantiles(registry, wiring.name),
+            )
+        )
+    return DemoResult(
+        services=summaries,
+        uncovered=uncovered,
+        requests=options.ops,
+        elapsed_seconds=elapsed,
+        request_latencies=latencies,
+        api_seconds=api_seconds,
+        errors=dict(world.errors),
+        workdir=workdir,
+        store_url=store_url,
+        metrics_port=port,
+        drained=drained,
+    )

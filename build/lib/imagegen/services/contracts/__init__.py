@@ -1,0 +1,1 @@
+"""One contract per service: an ABC with declared methods and its records."""

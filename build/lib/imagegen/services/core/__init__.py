@@ -1,0 +1,1 @@
+"""SQLModel implementations: the candidate layer, on SQLite, PostgreSQL and MariaDB."""

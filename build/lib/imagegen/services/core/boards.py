@@ -1,0 +1,310 @@
+"""SQLModel boards service: SQLAlchemy Core over the SQLModel tables.
+
+Statements are built once: the fixed ones at import, the listing variants
+(admin or not, archived or not, order column, direction) and the update
+variants (which columns change) on first use, then cached. Name order is what
+SQLite's ``ORDER BY lower(board_name)`` gives -- ASCII-only case folding,
+code-point order -- rendered per dialect by :mod:`imagegen.services.core._portable`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from imagegen.db.tables import metadata
+from imagegen.services.contracts.boards import (
+    Board,
+    BoardChanges,
+    BoardOrder,
+    BoardShare,
+    BoardsService,
+    BoardVisibility,
+    Direction,
+    check_board_name,
+    check_page,
+)
+from imagegen.services.contracts.pages import OffsetPage
+from imagegen.services.core._portable import ascii_lower, code_point_order
+from imagegen.services.errors import NotFoundError
+from shadow._sources import Clock, IdSource
+
+__all__ = ["CoreBoardsService"]
+
+_boards = metadata.tables["boards"]
+_shared = metadata.tables["shared_boards"]
+_images = metadata.tables["images"]
+_users = metadata.tables["users"]
+
+_board_columns = (
+    _boards.c.board_id,
+    _boards.c.board_name,
+    _boards.c.cover_image_name,
+    _boards.c.created_at,
+    _boards.c.updated_at,
+    _boards.c.deleted_at,
+    _boards.c.archived,
+    _boards.c.user_id,
+    _boards.c.is_public,
+    _boards.c.board_visibility,
+)
+
+_GET_BOARD = sa.select(*_board_columns).where(_boards.c.board_id == sa.bindparam("board_id"))
+# Write paths lock the rows they check (FOR UPDATE / FOR SHARE on the servers; SQLite
+# renders neither, its IMMEDIATE transaction serializes writers), so a concurrent delete
+# cannot slip between the check and the write and surface as a driver error.
+_LOCK_BOARD = _GET_BOARD.with_for_update()
+_INSERT_BOARD = _boards.insert()
+_DELETE_BOARD = _boards.delete().where(_boards.c.board_id == sa.bindparam("bid"))
+_IMAGE_EXISTS = (
+    sa.select(sa.literal(1))
+    .where(_images.c.image_name == sa.bindparam("name"))
+    .with_for_update(read=True)
+)
+_USER_EXISTS = (
+    sa.select(sa.literal(1))
+    .where(_users.c.user_id == sa.bindparam("uid"))
+    .with_for_update(read=True)
+)
+_UNSHARE = _shared.delete().where(
+    _shared.c.board_id == sa.bindparam("bid"), _shared.c.user_id == sa.bindparam("uid")
+)
+_LIST_SHARES = (
+    sa.select(_shared.c.board_id, _shared.c.user_id, _shared.c.can_edit, _shared.c.shared_at)
+    .where(_shared.c.board_id == sa.bindparam("bid"))
+    .order_by(_shared.c.user_id)
+)
+
+_visible_to_user = sa.or_(
+    _boards.c.user_id == sa.bindparam("user_id"),
+    _boards.c.board_id.in_(
+        sa.select(_shared.c.board_id).where(_shared.c.user_id == sa.bindparam("user_id"))
+    ),
+    # Two equalities rather than IN [...]: a literal list would be an "expanding"
+    # parameter, re-rendered into the SQL on every execution.
+    _boards.c.board_visibility == BoardVisibility.SHARED.value,
+    _boards.c.board_visibility == BoardVisibility.PUBLIC.value,
+)
+_not_archived = sa.or_(_boards.c.archived.is_(None), _boards.c.archived == sa.false())
+
+_ListingKey = tuple[bool, bool, BoardOrder, Direction]
+
+
+def _board(row: sa.RowMapping) -> Board:
+    return Board(
+        board_id=row["board_id"],
+        board_name=row["board_name"],
+        cover_image_name=row["cover_image_name"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        deleted_at=row["deleted_at"],
+        archived=bool(row["archived"]),
+        user_id=row["user_id"],
+        is_public=bool(row["is_public"]),
+        board_visibility=row["board_visibility"],
+    )
+
+
+def _name_key(dialect: str) -> sa.ColumnElement[Any]:
+    """SQLite's ``lower(board_name)`` (ASCII folding), ordered by code point, on any backend."""
+    return code_point_order(ascii_lower(_boards.c.board_name, dialect), dialect)
+
+
+def _share_upsert(dialect: str) -> sa.Insert:
+    """Insert a share, or change ``can_edit`` of an existing one (keeping ``shared_at``)."""
+    if dialect in ("mysql", "mariadb"):
+        insert = mysql.insert(_shared)
+        return insert.on_duplicate_key_update(can_edit=insert.inserted.can_edit)
+    keys = [_shared.c.board_id, _shared.c.user_id]
+    if dialect == "postgresql":
+        on_postgresql = postgresql.insert(_shared)
+        return on_postgresql.on_conflict_do_update(
+            index_elements=keys, set_={"can_edit": on_postgresql.excluded.can_edit}
+        )
+    on_sqlite = sqlite.insert(_shared)
+    return on_sqlite.on_conflict_do_update(
+        index_elements=keys, set_={"can_edit": on_sqlite.excluded.can_edit}
+    )
+
+
+class CoreBoardsService(BoardsService):
+    """Boards with sharing on SQLite, PostgreSQL or MariaDB."""
+
+    def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
+        # Read-then-write transactions take SQLite's write lock up front (as the legacy
+        # layer's BEGIN IMMEDIATE does); the option means nothing to the servers.
+        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        # On the servers a read in autocommit mode is one round trip instead of three
+        # (BEGIN, SELECT, ROLLBACK); SQLite's transactions are managed by imagegen.db.engine.
+        self._reader = (
+            engine
+            if engine.dialect.name == "sqlite"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        self._ids = ids
+        self._clock = clock
+        dialect = engine.dialect.name
+        self._name_key = _name_key(dialect)
+        self._share = _share_upsert(dialect)
+        self._listings: dict[_ListingKey, tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]]
+        self._listings = {}
+        self._updates: dict[frozenset[str], sa.Update] = {}
+
+    # -- statement caches ----------------------------------------------------------
+
+    def _listing(
+        self, is_admin: bool, include_archived: bool, order_by: BoardOrder, direction: Direction
+    ) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+        """(all rows, one page, count) statements for one listing variant."""
+        key = (is_admin, include_archived, BoardOrder(order_by), Direction(direction))
+        cached = self._listings.get(key)
+        if cached is not None:
+            return cached
+        conditions = []
+        if not is_admin:
+            conditions.append(_visible_to_user)
+        if not include_archived:
+            conditions.append(_not_archived)
+        sort = _boards.c.created_at if key[2] is BoardOrder.CREATED_AT else self._name_key
+        if key[3] is Direction.ASC:
+            ordering = (sort.asc(), _boards.c.board_id.asc())
+        else:
+            ordering = (sort.desc(), _boards.c.board_id.desc())
+        rows = sa.select(*_board_columns).where(*conditions).order_by(*ordering)
+        page = rows.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+        count = sa.select(sa.func.count()).select_from(_boards).where(*conditions)
+        self._listings[key] = (rows, page, count)
+        return rows, page, count
+
+    def _update(self, columns: frozenset[str]) -> sa.Update:
+        statement = self._updates.get(columns)
+        if statement is None:
+            statement = (
+                _boards.update()
+                .where(_boards.c.board_id == sa.bindparam("bid"))
+                .values({name: sa.bindparam(f"new_{name}") for name in sorted(columns)})
+            )
+            self._updates[columns] = statement
+        return statement
+
+    # -- helpers -------------------------------------------------------------------
+
+    @staticmethod
+    def _fetch(conn: sa.Connection, board_id: str, *, lock: bool = False) -> Board:
+        statement = _LOCK_BOARD if lock else _GET_BOARD
+        row = conn.execute(statement, {"board_id": board_id}).mappings().first()
+        if row is None:
+            raise NotFoundError("board", board_id)
+        return _board(row)
+
+    # -- the contract --------------------------------------------------------------
+
+    def save(self, board_name: str, user_id: str) -> Board:
+        check_board_name(board_name)
+        with self._writer.begin() as conn:
+            board_id = self._ids.new_id()
+            conn.execute(
+                _INSERT_BOARD, {"board_id": board_id, "board_name": board_name, "user_id": user_id}
+            )
+            return self._fetch(conn, board_id)
+
+    def get(self, board_id: str) -> Board:
+        with self._reader.connect() as conn:
+            return self._fetch(conn, board_id)
+
+    def update(self, board_id: str, changes: BoardChanges) -> Board:
+        applied = changes.model_fields_set
+        if "board_name" in applied and changes.board_name is not None:
+            check_board_name(changes.board_name)
+        with self._writer.begin() as conn:
+            board = self._fetch(conn, board_id, lock=True)
+            values: dict[str, Any] = {}
+            if "board_name" in applied:
+                values["board_name"] = changes.board_name
+            if "cover_image_name" in applied:
+                cover = changes.cover_image_name
+                if (
+                    cover is not None
+                    and conn.execute(_IMAGE_EXISTS, {"name": cover}).first() is None
+                ):
+                    raise NotFoundError("image", cover)
+                values["cover_image_name"] = cover
+            if "archived" in applied:
+                values["archived"] = bool(changes.archived)
+            if "board_visibility" in applied and changes.board_visibility is not None:
+                visibility = BoardVisibility(changes.board_visibility)
+                values["board_visibility"] = visibility.value
+                values["is_public"] = visibility is BoardVisibility.PUBLIC
+            if not values:
+                return board
+            conn.execute(
+                self._update(frozenset(values)),
+                {"bid": board_id, **{f"new_{name}": value for name, value in values.items()}},
+            )
+            return self._fetch(conn, board_id)
+
+    def delete(self, board_id: str) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(_DELETE_BOARD, {"bid": board_id})
+
+    def share(self, board_id: str, user_id: str, can_edit: bool = False) -> None:
+        with self._writer.begin() as conn:
+            self._fetch(conn, board_id, lock=True)
+            if conn.execute(_USER_EXISTS, {"uid": user_id}).first() is None:
+                raise NotFoundError("user", user_id)
+            conn.execute(
+                self._share, {"board_id": board_id, "user_id": user_id, "can_edit": can_edit}
+            )
+
+    def unshare(self, board_id: str, user_id: str) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(_UNSHARE, {"bid": board_id, "uid": user_id})
+
+    def list_shares(self, board_id: str) -> list[BoardShare]:
+        with self._reader.connect() as conn:
+            rows = conn.execute(_LIST_SHARES, {"bid": board_id}).mappings().all()
+        return [
+            BoardShare(
+                board_id=row["board_id"],
+                user_id=row["user_id"],
+                can_edit=bool(row["can_edit"]),
+                shared_at=row["shared_at"],
+            )
+            for row in rows
+        ]
+
+    def get_many(
+        self,
+        user_id: str,
+        is_admin: bool,
+        order_by: BoardOrder = BoardOrder.CREATED_AT,
+        direction: Direction = Direction.DESC,
+        *,
+        offset: int = 0,
+        limit: int = 10,
+        include_archived: bool = False,
+    ) -> OffsetPage[Board]:
+        check_page(offset, limit)
+        _, page, count = self._listing(is_admin, include_archived, order_by, direction)
+        params: dict[str, Any] = {} if is_admin else {"user_id": user_id}
+        with self._reader.connect() as conn:
+            rows = conn.execute(page, {**params, "limit": limit, "offset": offset}).mappings()
+            items = [_board(row) for row in rows]
+            total = conn.execute(count, params).scalar_one()
+        return OffsetPage[Board](items=items, offset=offset, limit=limit, total=total)
+
+    def get_all(
+        self,
+        user_id: str,
+        is_admin: bool,
+        order_by: BoardOrder = BoardOrder.CREATED_AT,
+        direction: Direction = Direction.DESC,
+        *,
+        include_archived: bool = False,
+    ) -> list[Board]:
+        rows_statement, _, _ = self._listing(is_admin, include_archived, order_by, direction)
+        params: dict[str, Any] = {} if is_admin else {"user_id": user_id}
+        with self._reader.connect() as conn:
+            return [_board(row) for row in conn.execute(rows_statement, params).mappings()]

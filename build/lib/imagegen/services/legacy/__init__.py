@@ -1,0 +1,1 @@
+"""Legacy implementations: hand-written SQL over the shared ``sqlite3`` connection."""

@@ -1,0 +1,190 @@
+"""Declaring a contract: which methods read, which write, and how to compare them.
+
+A *contract* is an abstract base class that both implementations of a service
+(the legacy one and the candidate) subclass. Every public method of a contract
+carries a declaration made with :func:`read`, :func:`write` or
+:func:`read_write`, and the runtime refuses a contract with an undeclared
+public method when a proxy is built: a method the runtime would have to guess
+about is a method whose divergences nobody would see.
+
+The declaration says two things:
+
+* the method's :class:`Kind` -- reads run on both sides only when sampled,
+  writes are always mirrored while a service is dual-written, and read-writes
+  (a dequeue that returns a row and changes state) are treated as writes;
+* its :class:`Compare` spec -- how the two results are compared: list order,
+  row identity, fields to ignore, database-generated timestamps compared within
+  a tolerance, and sensitive fields that are compared but never stored.
+
+This module sits at the bottom of the package: the reference services and the
+runtime both import it, and it imports neither.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from shadow._exceptions import ContractError
+
+__all__ = [
+    "Compare",
+    "Kind",
+    "MethodSpec",
+    "Order",
+    "contract_methods",
+    "read",
+    "read_write",
+    "write",
+]
+
+_SPEC_ATTRIBUTE = "__shadow_method__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Kind(enum.StrEnum):
+    """What a contract method does to the store."""
+
+    READ = "read"
+    WRITE = "write"
+    READ_WRITE = "read_write"
+
+    @property
+    def mutates(self) -> bool:
+        """True when the call changes state and must therefore always be mirrored."""
+        return self is not Kind.READ
+
+
+class Order(enum.StrEnum):
+    """How the rows of a list result are allowed to be ordered."""
+
+    ORDERED = "ordered"
+    """Position matters: row *i* on one side is compared with row *i* on the other."""
+    UNORDERED = "unordered"
+    """The list is a set (or multiset): compared after sorting by ``key``."""
+    TIES = "ties"
+    """Ordered by ``sort_key``; rows with equal sort keys may come in any order."""
+
+
+def _frozen(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """How to compare the two results of one method.
+
+    ``rows`` names where the list of rows lives: ``None`` means the result
+    itself when it is a list (or a mapping of id to row), ``"items"`` means the
+    ``items`` field of a page-shaped result. ``key`` names the fields that
+    identify a row; it is used to sort unordered lists, to break ties and to
+    group rows when a mismatch is explained. ``sort_key`` is the declared order
+    for :attr:`Order.TIES` (for example ``("starred", "created_at")``).
+
+    Field names in ``ignore``, ``timestamps`` and ``sensitive`` apply at any
+    depth of the result (a field of the result, or of any row inside it).
+    ``sensitive`` also names *arguments*: a secret (password, token, invitation
+    code, jwt secret) or personal data (email, display name, prompt text) is
+    compared like any other value but never stored, logged or reported; the
+    runtime replaces it with a redaction marker. ``sensitive_result`` marks the
+    whole result as secret (``get_jwt_secret``).
+    ``timestamps`` are values a database generates (DEFAULT, triggers); they
+    never agree to the microsecond between two stores written moments apart,
+    so the runtime compares them within the measured lag between the two
+    executions plus ``timestamp_precision`` seconds (a second-precision
+    ``CURRENT_TIMESTAMP`` truncates up to one second).
+    """
+
+    order: Order = Order.ORDERED
+    rows: str | None = None
+    key: tuple[str, ...] = ()
+    sort_key: tuple[str, ...] = ()
+    ignore: frozenset[str] = field(default_factory=frozenset)
+    timestamps: frozenset[str] = field(default_factory=frozenset)
+    timestamp_precision: float = 1.0
+    sensitive: frozenset[str] = field(default_factory=frozenset)
+    sensitive_result: bool = False
+
+    def __post_init__(self) -> None:
+        if self.order is Order.TIES and not self.sort_key:
+            raise ContractError("Order.TIES needs a sort_key naming the declared order")
+        if self.order is not Order.ORDERED and not self.key:
+            raise ContractError(f"Order.{self.order.name} needs a key identifying a row")
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSpec:
+    """A contract method's declaration: its name, kind and comparison spec."""
+
+    name: str
+    kind: Kind
+    compare: Compare
+
+
+def _declare(kind: Kind, compare: Compare | None, options: dict[str, Any]) -> Callable[[F], F]:
+    if compare is not None and options:
+        raise ContractError("pass either a Compare object or its fields, not both")
+    spec_compare = compare if compare is not None else _compare_from(options)
+
+    def mark(function: F) -> F:
+        setattr(function, _SPEC_ATTRIBUTE, MethodSpec(function.__name__, kind, spec_compare))
+        return function
+
+    return mark
+
+
+def _compare_from(options: dict[str, Any]) -> Compare:
+    for name in ("ignore", "timestamps", "sensitive"):
+        if name in options:
+            options[name] = _frozen(options[name])
+    for name in ("key", "sort_key"):
+        if isinstance(options.get(name), str):
+            options[name] = (options[name],)
+    return Compare(**options)
+
+
+def read(compare: Compare | None = None, **options: Any) -> Callable[[F], F]:
+    """Declare a method that only reads. Options are :class:`Compare` fields."""
+    return _declare(Kind.READ, compare, options)
+
+
+def write(compare: Compare | None = None, **options: Any) -> Callable[[F], F]:
+    """Declare a method that changes state (always mirrored while dual-written)."""
+    return _declare(Kind.WRITE, compare, options)
+
+
+def read_write(compare: Compare | None = None, **options: Any) -> Callable[[F], F]:
+    """Declare a method that changes state and returns what it read (a dequeue)."""
+    return _declare(Kind.READ_WRITE, compare, options)
+
+
+def contract_methods(contract: type) -> dict[str, MethodSpec]:
+    """Return the declared methods of ``contract``, by name.
+
+    Raises :class:`ContractError` naming every public method that carries no
+    declaration, so a contract is either fully declared or refused.
+    """
+    specs: dict[str, MethodSpec] = {}
+    undeclared: list[str] = []
+    for name, member in inspect.getmembers(contract, callable):
+        if name.startswith("_"):
+            continue
+        spec = getattr(member, _SPEC_ATTRIBUTE, None)
+        if isinstance(spec, MethodSpec):
+            specs[name] = spec
+        else:
+            undeclared.append(name)
+    if undeclared:
+        raise ContractError(
+            f"{contract.__name__} has public methods with no read/write declaration: "
+            + ", ".join(sorted(undeclared)),
+            contract=contract.__name__,
+            methods=tuple(sorted(undeclared)),
+        )
+    if not specs:
+        raise ContractError(f"{contract.__name__} declares no methods", contract=contract.__name__)
+    return specs

@@ -1,0 +1,86 @@
+"""Formatting shared by the Markdown and HTML reports: numbers, verdicts, table rows.
+
+Both renderers build their tables from these functions, so the two formats
+cannot drift apart in what a cell says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shadow._vocabulary import Outcome
+
+__all__ = [
+    "GROUP_HEADER",
+    "METHOD_HEADER",
+    "format_ratio",
+    "format_seconds",
+    "group_row",
+    "method_row",
+    "verdict_word",
+]
+
+
+def format_seconds(value: float | None) -> str:
+    """A latency for people: microseconds or milliseconds, three significant figures."""
+    if value is None:
+        return "-"
+    if value < 0.001:
+        return f"{value * 1e6:.3g} us"
+    if value < 1:
+        return f"{value * 1e3:.3g} ms"
+    return f"{value:.3g} s"
+
+
+def format_ratio(value: float | None) -> str:
+    """A candidate/legacy ratio for people."""
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def verdict_word(passed: bool) -> str:
+    """PASS or FAIL."""
+    return "PASS" if passed else "FAIL"
+
+
+def method_row(service: str, method: Mapping[str, Any]) -> list[str]:
+    """One row of the per-method table (shared by the Markdown and HTML renderers)."""
+    legacy, candidate = method["legacy"] or {}, method["candidate"] or {}
+    return [
+        service,
+        method["method"],
+        *(str(method["outcomes"][outcome]) for outcome in Outcome),
+        *(format_seconds(legacy.get(q)) for q in ("p50", "p95", "p99")),
+        *(format_seconds(candidate.get(q)) for q in ("p50", "p95", "p99")),
+        format_ratio(method["p95_ratio"]),
+    ]
+
+
+METHOD_HEADER = [
+    "service",
+    "method",
+    *Outcome,
+    "legacy p50",
+    "legacy p95",
+    "legacy p99",
+    "candidate p50",
+    "candidate p95",
+    "candidate p99",
+    "p95 ratio",
+]
+
+GROUP_HEADER = ["fingerprint", "method", "count", "state", "note", "expires", "paths", "errors"]
+
+
+def group_row(group: Mapping[str, Any]) -> list[str]:
+    """One row of a divergence-group table."""
+    return [
+        group["fingerprint"],
+        group["method"],
+        str(group["count"]),
+        group["state"],
+        group["note"] or "-",
+        group["expires_at"] or "-",
+        ", ".join(group["paths"]) or "-",
+        ", ".join(group["error_types"]) or "-",
+    ]

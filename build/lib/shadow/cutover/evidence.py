@@ -1,0 +1,129 @@
+"""What the gate and the reports decide on: the evidence, as plain values.
+
+The runtime's divergence store is the source of truth; :mod:`shadow.cutover.store`
+reads it into an :class:`Evidence`. Keeping the gate on these plain dataclasses
+means the gate is tested on exact, hand-made evidence, and a store with another
+layout only needs another adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
+
+__all__ = ["DivergenceGroup", "Evidence", "MethodEvidence"]
+
+
+@dataclass(frozen=True, slots=True)
+class MethodEvidence:
+    """What was observed for one method of one service."""
+
+    service: str
+    method: str
+    outcomes: Mapping[str, int] = field(default_factory=dict)
+    legacy: LatencySummary | None = None
+    candidate: LatencySummary | None = None
+    totals: Mapping[str, int] | None = None
+    """All calls by outcome, dirty periods included (reports); ``outcomes`` when None.
+
+    ``outcomes`` holds only calls made while the service was clean: the evidence.
+    """
+
+    def count(self, outcome: str) -> int:
+        """How many calls ended with ``outcome``."""
+        return self.outcomes.get(outcome, 0)
+
+    def total(self, outcome: str) -> int:
+        """All calls that ended with ``outcome``, evidence or not."""
+        return (self.outcomes if self.totals is None else self.totals).get(outcome, 0)
+
+    @property
+    def compared(self) -> int:
+        """Calls that ran on both sides and were compared (the gate's sample size)."""
+        return sum(self.count(outcome) for outcome in Outcome if outcome.judged)
+
+
+@dataclass(frozen=True, slots=True)
+class DivergenceGroup:
+    """Divergences sharing one fingerprint: same service, method and differing paths.
+
+    ``examples`` are already redacted by the runtime (sensitive values never
+    reach the store). An accepted group carries the reviewer's note and an
+    expiry; it stops blocking the gate until then, and is still counted.
+    """
+
+    fingerprint: str
+    service: str
+    method: str
+    paths: tuple[str, ...]
+    error_types: tuple[str, ...]
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    status: ReviewStatus = ReviewStatus.OPEN
+    note: str | None = None
+    expires_at: datetime | None = None
+    examples: tuple[Mapping[str, Any], ...] = ()
+    outcome: str = "divergence"
+    """``divergence`` (results differ) or ``candidate_error`` (only one side raised)."""
+
+    def blocks(self, now: datetime) -> bool:
+        """True when the group keeps the gate shut at ``now``.
+
+        Open groups block; accepted ones block again once their acceptance has
+        expired. Fixed groups do not block (the store reopens a fixed group that
+        is seen again).
+        """
+        if self.status is ReviewStatus.OPEN:
+            return True
+        if self.status is ReviewStatus.ACCEPTED:
+            return self.expires_at is not None and self.expires_at <= now
+        return False
+
+    def review_state(self, now: datetime) -> str:
+        """The status as shown to people: ``accepted`` turns ``expired`` past its expiry."""
+        if self.status is ReviewStatus.ACCEPTED and self.blocks(now):
+            return "expired"
+        return self.status.value
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything the store knows, as of ``collected_at``.
+
+    ``dirty`` names the services with a dropped write not yet reconciled (their
+    comparisons are not trustworthy); ``drops`` counts dropped writes per
+    service. ``first_comparison_at`` starts the soak clock; ``first_comparisons``
+    holds it per service when the store knows it, and then the gate uses the
+    least soaked service of the phase.
+    """
+
+    collected_at: datetime
+    first_comparison_at: datetime | None = None
+    first_comparisons: Mapping[str, datetime] = field(default_factory=dict)
+    methods: tuple[MethodEvidence, ...] = ()
+    groups: tuple[DivergenceGroup, ...] = ()
+    dirty: frozenset[str] = frozenset()
+    drops: Mapping[str, int] = field(default_factory=dict)
+
+    def method(self, service: str, method: str) -> MethodEvidence:
+        """The evidence for one method; an empty record when it was never seen."""
+        for item in self.methods:
+            if item.service == service and item.method == method:
+                return item
+        return MethodEvidence(service, method)
+
+    def groups_of(self, services: frozenset[str] | set[str]) -> tuple[DivergenceGroup, ...]:
+        """The divergence groups of the given services."""
+        return tuple(group for group in self.groups if group.service in services)
+
+    def group(self, fingerprint: str) -> DivergenceGroup | None:
+        """The group with this fingerprint, if any."""
+        for group in self.groups:
+            if group.fingerprint == fingerprint:
+                return group
+        return None

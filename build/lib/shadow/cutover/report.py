@@ -1,0 +1,204 @@
+"""Cutover reports: one set of facts rendered as JSON, Markdown or HTML.
+
+:func:`build_report` gathers the facts (per phase the gate verdict with its
+evidence; per service and method the comparisons by outcome, latency per side
+and their ratio; the divergence groups with redacted examples and review
+state) into plain data. The renderers only format that data, so the three
+formats carry the same facts; the Markdown one is tested against the JSON one.
+Examples come from the store already redacted: sensitive values never get here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from shadow._exceptions import ConfigError
+from shadow._vocabulary import LatencySummary, Mode, Outcome
+from shadow.cutover._format import (
+    GROUP_HEADER,
+    METHOD_HEADER,
+    format_ratio,
+    format_seconds,
+    group_row,
+    method_row,
+    verdict_word,
+)
+from shadow.cutover.criteria import GateVerdict, evaluate_gate
+from shadow.cutover.evidence import DivergenceGroup, Evidence
+from shadow.cutover.html import render_html
+from shadow.cutover.plan import PhasePlan
+from shadow.cutover.policy import PolicySet
+
+__all__ = [
+    "FORMATS",
+    "build_report",
+    "format_ratio",
+    "format_seconds",
+    "render",
+    "render_json",
+    "render_markdown",
+]
+
+
+def _latency(summary: LatencySummary | None) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    return {"count": summary.count, "p50": summary.p50, "p95": summary.p95, "p99": summary.p99}
+
+
+def _ratio(legacy: LatencySummary | None, candidate: LatencySummary | None) -> float | None:
+    if legacy is None or candidate is None or legacy.p95 <= 0:
+        return None
+    return candidate.p95 / legacy.p95
+
+
+def _group(group: DivergenceGroup, evidence: Evidence) -> dict[str, Any]:
+    return {
+        "fingerprint": group.fingerprint,
+        "method": group.method,
+        "paths": list(group.paths),
+        "error_types": list(group.error_types),
+        "count": group.count,
+        "first_seen": group.first_seen.isoformat(),
+        "last_seen": group.last_seen.isoformat(),
+        "state": group.review_state(evidence.collected_at),
+        "blocks_gate": group.blocks(evidence.collected_at),
+        "note": group.note,
+        "expires_at": group.expires_at.isoformat() if group.expires_at else None,
+        "examples": [dict(example) for example in group.examples],
+    }
+
+
+def build_report(
+    *,
+    plan: PhasePlan,
+    policies: PolicySet,
+    evidence: Evidence,
+    modes: Mapping[str, Mode],
+    declared_methods: Mapping[str, Collection[str]],
+) -> dict[str, Any]:
+    """Every fact a report shows, as JSON-able data."""
+    verdicts: list[GateVerdict] = [
+        evaluate_gate(
+            phase,
+            plan=plan,
+            policy=policies.for_phase(phase),
+            evidence=evidence,
+            modes=modes,
+            declared_methods=declared_methods,
+        )
+        for phase in plan.numbers
+    ]
+    services = []
+    for phase in plan.numbers:
+        for service in plan.services_of(phase):
+            seen = {item.method for item in evidence.methods if item.service == service}
+            methods = []
+            for name in sorted(set(declared_methods[service]) | seen):
+                item = evidence.method(service, name)
+                methods.append(
+                    {
+                        "method": name,
+                        "declared": name in declared_methods[service],
+                        "outcomes": {outcome: item.total(outcome) for outcome in Outcome},
+                        "compared": item.compared,
+                        "legacy": _latency(item.legacy),
+                        "candidate": _latency(item.candidate),
+                        "p95_ratio": _ratio(item.legacy, item.candidate),
+                    }
+                )
+            services.append(
+                {
+                    "service": service,
+                    "phase": phase,
+                    "mode": modes.get(service, Mode.LEGACY).value,
+                    "dirty": service in evidence.dirty,
+                    "drops": evidence.drops.get(service, 0),
+                    "methods": methods,
+                    "groups": [_group(g, evidence) for g in evidence.groups_of({service})],
+                }
+            )
+    return {
+        "generated_at": evidence.collected_at.isoformat(),
+        "first_comparison_at": (
+            evidence.first_comparison_at.isoformat() if evidence.first_comparison_at else None
+        ),
+        "phases": [verdict.to_dict() for verdict in verdicts],
+        "services": services,
+    }
+
+
+def render_json(report: Mapping[str, Any]) -> str:
+    """The report as indented JSON."""
+    return json.dumps(report, indent=2, sort_keys=True) + "\n"
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """The report as Markdown."""
+    lines = [
+        "# Shadow migration: cutover report",
+        "",
+        f"Generated {report['generated_at']}; first comparison "
+        f"{report['first_comparison_at'] or 'never'}.",
+        "",
+        "## Gate verdict per phase",
+    ]
+    for phase in report["phases"]:
+        target = phase["target"] or "none (done)"
+        lines += [
+            "",
+            f"### Phase {phase['phase']}: {verdict_word(phase['passed'])}",
+            "",
+            f"Services: {', '.join(phase['services'])}. Step: {phase['current']} -> {target}.",
+            "",
+            *_table(
+                ["criterion", "verdict", "evidence"],
+                [[c["name"], verdict_word(c["passed"]), c["summary"]] for c in phase["criteria"]],
+            ),
+        ]
+    lines += ["", "## Comparisons and latency per method", ""]
+    rows = [method_row(s["service"], m) for s in report["services"] for m in s["methods"]]
+    lines += _table(METHOD_HEADER, rows)
+    lines += ["", "## Divergence groups"]
+    for service in report["services"]:
+        if not service["groups"]:
+            continue
+        lines += ["", f"### {service['service']}", ""]
+        lines += _table(GROUP_HEADER, [group_row(g) for g in service["groups"]])
+        for group in service["groups"]:
+            lines += ["", f"Examples of `{group['fingerprint']}` (redacted):", "", "```json"]
+            lines += [json.dumps(example, sort_keys=True) for example in group["examples"]]
+            lines += ["```"]
+    if not any(service["groups"] for service in report["services"]):
+        lines += ["", "No divergence groups."]
+    dirty = [f"{s['service']} ({s['drops']} drops)" for s in report["services"] if s["dirty"]]
+    lines += ["", "## Dropped writes", "", "Dirty: " + (", ".join(dirty) or "none") + "."]
+    return "\n".join(lines) + "\n"
+
+
+FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "json": render_json,
+    "md": render_markdown,
+    "html": render_html,
+}
+"""Renderer by ``--format`` name."""
+
+
+def render(report: Mapping[str, Any], fmt: str) -> str:
+    """Render ``report`` in format ``fmt`` (json, md or html)."""
+    renderer = FORMATS.get(fmt)
+    if renderer is None:
+        raise ConfigError(f"unknown report format {fmt!r} (expected one of: json, md, html)")
+    return renderer(report)

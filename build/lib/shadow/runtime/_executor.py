@@ -1,0 +1,466 @@
+"""Run mirrored calls off the caller's path, in the order they were handed off.
+
+The proxy hands each task over under the runtime's sequencer lock, so the
+order of :meth:`submit` calls is the order the authoritative calls completed.
+Every executor applies tasks in exactly that order:
+
+* :class:`InlineExecutor` runs the mirror in the caller's thread, at once
+  (deterministic: for tests and :mod:`shadow.testing`).
+* :class:`QueuedExecutor` keeps a bounded FIFO queue; one dispatcher thread
+  sends batches to a worker and publishes what comes back. The worker is a
+  process fed over a pipe (:class:`ProcessWorker`, the default) or a thread
+  (:class:`ThreadWorker`); either builds the mirror side itself from its
+  :class:`~shadow.runtime.SideFactory`.
+
+Each call has a deadline: a worker that does not answer in time is killed
+(a thread is abandoned) and replaced, the call is counted ``dropped`` with
+reason ``deadline``, and the rest of its batch is sent again to the new
+worker. A crashed worker is handled the same way (``worker_crash``).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+import structlog
+
+from shadow._vocabulary import Outcome, Side
+from shadow.runtime._compare import normalize
+from shadow.runtime._factory import SideFactory
+from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Task
+from shadow.runtime._recorder import Recorder
+from shadow.runtime._worker import Compact, MirrorEngine, encode_task, serve
+
+__all__ = [
+    "Executor",
+    "InlineExecutor",
+    "ProcessWorker",
+    "QueuedExecutor",
+    "ThreadWorker",
+    "Worker",
+]
+
+_log = structlog.get_logger("shadow.runtime")
+
+_STARTUP_SECONDS = 120.0
+
+
+class _Silence:
+    """Marker: the worker did not answer within the deadline."""
+
+
+class _Gone:
+    """Marker: the worker died (EOF on its pipe)."""
+
+
+TIMEOUT = _Silence()
+GONE = _Gone()
+
+
+class Executor(Protocol):
+    """Where handed-off tasks go."""
+
+    def submit(self, task: Task) -> bool:
+        """Take ``task``; False when it cannot be queued (full)."""
+        ...
+
+    def depth(self) -> int:
+        """Tasks queued or running."""
+        ...
+
+    def capacity(self) -> int:
+        """The most tasks that can be queued."""
+        ...
+
+    def oldest_age(self) -> float:
+        """Seconds the oldest queued or running task has waited."""
+        ...
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every submitted task is published; False on timeout."""
+        ...
+
+    def close(self) -> None:
+        """Finish queued tasks (bounded by their deadlines) and stop."""
+        ...
+
+
+class InlineExecutor:
+    """Mirrors each task in the caller's thread as it is submitted (tests)."""
+
+    def __init__(self, engine: MirrorEngine, recorder: Recorder) -> None:
+        self._engine = engine
+        self._recorder = recorder
+
+    def submit(self, task: Task) -> bool:
+        observation = self._engine.run(task, self._recorder.lags.maximum())
+        self._recorder.observe(task, observation)
+        self._recorder.maybe_flush()
+        return True
+
+    def depth(self) -> int:
+        return 0
+
+    def capacity(self) -> int:
+        return 1
+
+    def oldest_age(self) -> float:
+        return 0.0
+
+    def flush(self, timeout: float) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
+
+
+class Worker(Protocol):
+    """One mirror worker, as the dispatcher sees it."""
+
+    def send(self, tasks: list[Task], lag_bound: float) -> None:
+        """Hand over a batch (raises OSError when the worker is gone)."""
+        ...
+
+    def receive(self, timeout: float) -> Observation | Compact | _Silence | _Gone:
+        """The next observation (a plain match may come compact), TIMEOUT, or GONE."""
+        ...
+
+    def kill(self) -> None:
+        """Stop now, abandoning whatever runs."""
+        ...
+
+    def stop(self) -> None:
+        """Stop after the current batch."""
+        ...
+
+
+class ProcessWorker:
+    """A worker process (spawned, so no state is inherited), fed over a pipe."""
+
+    def __init__(
+        self, factories: Mapping[Side, SideFactory], lag_window: float, warm: Side
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self.process = context.Process(
+            target=serve,
+            args=(child, dict(factories), lag_window, warm),
+            name="shadow-mirror",
+            daemon=True,
+        )
+        self.process.start()
+        child.close()
+        try:
+            if not self._connection.poll(_STARTUP_SECONDS):
+                raise OSError("the mirror worker process did not start in time")
+            _tag, error = self._connection.recv()
+        except (EOFError, OSError):
+            self.kill()
+            raise OSError("the mirror worker process died while starting") from None
+        if error:
+            _log.error("shadow_mirror_build_failed", side=warm.value, error=error)
+        self._plan_ids: dict[MethodPlan, int] = {}
+
+    def send(self, tasks: list[Task], lag_bound: float) -> None:
+        # Each method's plan (its compare spec) crosses the pipe once; tasks go
+        # as compact tuples, pickled one by one: pickling runs in this (the
+        # caller's) process holding the GIL, and one task at a time never holds
+        # it long enough to show in the callers' latency.
+        new_plans: dict[int, MethodPlan] = {}
+        blobs = []
+        for task in tasks:
+            plan_id = self._plan_ids.get(task.plan)
+            if plan_id is None:
+                plan_id = self._plan_ids[task.plan] = len(self._plan_ids)
+                new_plans[plan_id] = task.plan
+            blobs.append(_encoded(task, plan_id))
+        self._connection.send((lag_bound, new_plans, blobs))
+
+    def receive(self, timeout: float) -> Observation | Compact | _Silence | _Gone:
+        try:
+            if not self._connection.poll(timeout):
+                return TIMEOUT
+            answer: Observation | Compact = self._connection.recv()
+        except (EOFError, OSError):
+            return GONE
+        return answer
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self._connection.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._connection.send(None)
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self._connection.close()
+
+
+def _encoded(task: Task, plan_id: int) -> bytes:
+    """``task`` encoded; an unpicklable result goes as plain data, or as UNPICKLABLE."""
+    for result in (task.result, _normalized(task.result)):
+        try:
+            return encode_task(task, plan_id, result)
+        except Exception:
+            continue
+    return encode_task(task, plan_id, UNPICKLABLE)
+
+
+def _normalized(value: object) -> object:
+    try:
+        return normalize(value)
+    except Exception:
+        return UNPICKLABLE
+
+
+class ThreadWorker:
+    """A worker thread in this process (cheaper to start; shares the GIL with callers)."""
+
+    def __init__(
+        self, factories: Mapping[Side, SideFactory], lag_window: float, warm: Side
+    ) -> None:
+        self._inbox: queue.SimpleQueue[tuple[float, list[Task]] | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[Observation | str | None] = queue.SimpleQueue()
+        self._abandoned = threading.Event()
+        self._engine = MirrorEngine(factories, lag_window)
+        self.thread = threading.Thread(
+            target=self._loop, args=(warm,), name="shadow-mirror", daemon=True
+        )
+        self.thread.start()
+        ready = self._outbox.get(timeout=_STARTUP_SECONDS)
+        if isinstance(ready, str):
+            _log.error("shadow_mirror_build_failed", side=warm.value, error=ready)
+
+    def _loop(self, warm: Side) -> None:
+        self._outbox.put(self._engine.prepare(warm))
+        while True:
+            message = self._inbox.get()
+            if message is None or self._abandoned.is_set():
+                return
+            lag_bound, tasks = message
+            for task in tasks:
+                observation = self._engine.run(task, lag_bound)
+                if self._abandoned.is_set():
+                    return
+                self._outbox.put(observation)
+
+    def send(self, tasks: list[Task], lag_bound: float) -> None:
+        self._inbox.put((lag_bound, tasks))
+
+    def receive(self, timeout: float) -> Observation | _Silence | _Gone:
+        try:
+            answer = self._outbox.get(timeout=timeout)
+        except queue.Empty:
+            return TIMEOUT
+        if not isinstance(answer, Observation):
+            return GONE
+        return answer
+
+    def kill(self) -> None:
+        # A thread cannot be killed: it is abandoned (daemon) and its answers ignored.
+        self._abandoned.set()
+        self._inbox.put(None)
+
+    def stop(self) -> None:
+        self._inbox.put(None)
+        self.thread.join(5)
+
+
+WorkerStarter = Callable[[Side], Worker]
+
+
+class QueuedExecutor:
+    """A bounded FIFO queue drained by one dispatcher thread into one worker."""
+
+    def __init__(
+        self,
+        start_worker: WorkerStarter,
+        recorder: Recorder,
+        *,
+        capacity: int,
+        batch_size: int,
+        deadline: float,
+        idle_seconds: float,
+        linger: float = 0.0,
+    ) -> None:
+        self._start_worker = start_worker
+        self._recorder = recorder
+        self._capacity = capacity
+        self._batch_size = batch_size
+        self._deadline = deadline
+        self._idle_seconds = idle_seconds
+        self._linger = linger
+        self._queue: collections.deque[Task] = collections.deque()
+        self._in_flight: list[Task] = []
+        self._condition = threading.Condition()
+        self._closing = False
+        self._worker: Worker | None = None
+        self.restarts = 0
+        self._thread = threading.Thread(target=self._dispatch, name="shadow-dispatch", daemon=True)
+        self._thread.start()
+
+    @property
+    def worker(self) -> Worker | None:
+        """The current worker (None before the first task or after a failure)."""
+        return self._worker
+
+    def submit(self, task: Task) -> bool:
+        with self._condition:
+            if self._closing or len(self._queue) + len(self._in_flight) >= self._capacity:
+                return False
+            task.queued_at = time.monotonic()
+            self._queue.append(task)
+            # Wake the dispatcher for the first task (it then lingers to gather
+            # a batch) and for a full batch; not for every call in between.
+            if len(self._queue) == 1 or len(self._queue) >= self._batch_size:
+                self._condition.notify()
+        return True
+
+    def depth(self) -> int:
+        return len(self._queue) + len(self._in_flight)
+
+    def capacity(self) -> int:
+        return self._capacity
+
+    def oldest_age(self) -> float:
+        try:
+            oldest = self._in_flight[0] if self._in_flight else self._queue[0]
+        except IndexError:
+            return 0.0
+        return time.monotonic() - oldest.queued_at
+
+    def flush(self, timeout: float) -> bool:
+        with self._condition:
+            return self._condition.wait_for(
+                lambda: not self._queue and not self._in_flight, timeout=timeout
+            )
+
+    def close(self) -> None:
+        with self._condition:
+            self._closing = True
+            self._condition.notify_all()
+        self._thread.join()
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+    # -- the dispatcher thread ----------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._condition:
+                if not self._queue and not self._closing:
+                    self._condition.wait(timeout=self._idle_seconds)
+                if self._queue and len(self._queue) < self._batch_size and not self._closing:
+                    # Linger briefly so one message carries several calls: fewer
+                    # wake-ups of this thread and of the worker per call.
+                    self._condition.wait(timeout=self._linger)
+                if not self._queue and self._closing:
+                    return
+                batch = [
+                    self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))
+                ]
+                self._in_flight = batch
+            try:
+                if batch:
+                    self._run(batch)
+                self._recorder.maybe_flush()
+            except Exception as error:  # the dispatcher must outlive any failure
+                _log.exception("shadow_dispatcher_error", error=type(error).__name__)
+                self._abandon_in_flight()
+            finally:
+                with self._condition:
+                    self._in_flight = []
+                    self._condition.notify_all()
+
+    def _abandon_in_flight(self) -> None:
+        # The worker's state is unknown after an unexpected failure: replace it,
+        # and count what was in flight as dropped so nothing vanishes uncounted.
+        with contextlib.suppress(Exception):
+            self._retire_worker(kill=True)
+        with self._condition:
+            lost, self._in_flight = self._in_flight, []
+        for task in lost:
+            with contextlib.suppress(Exception):
+                self._recorder.dropped(task, "worker_error:dispatcher")
+
+    def _ensure_worker(self, warm: Side) -> Worker:
+        if self._worker is None:
+            self._worker = self._start_worker(warm)
+        return self._worker
+
+    def _retire_worker(self, *, kill: bool) -> None:
+        worker, self._worker = self._worker, None
+        self.restarts += 1
+        if worker is not None:
+            worker.kill() if kill else worker.stop()
+
+    def _run(self, batch: list[Task]) -> None:
+        try:
+            worker = self._ensure_worker(batch[0].mirror)
+            worker.send(batch, self._recorder.lags.maximum())
+        except OSError:
+            self._retire_worker(kill=True)
+            for task in batch:
+                self._recorder.dropped(task, "worker_crash")
+            return
+        for index, task in enumerate(batch):
+            answer = worker.receive(self._deadline)
+            if isinstance(answer, tuple):
+                answer = _expand(task, answer)
+            if isinstance(answer, Observation):
+                self._publish(task, answer)
+                with self._condition:
+                    self._in_flight = batch[index + 1 :]
+                continue
+            reason = "deadline" if answer is TIMEOUT else "worker_crash"
+            self._retire_worker(kill=True)
+            self._recorder.dropped(task, reason)
+            _log.warning(
+                "shadow_mirror_abandoned",
+                service=task.plan.service,
+                method=task.plan.method,
+                reason=reason,
+                deadline_seconds=self._deadline,
+            )
+            with self._condition:
+                # The rest of the batch never ran: back to the front, in order.
+                self._queue.extendleft(reversed(batch[index + 1 :]))
+            return
+
+    def _publish(self, task: Task, observation: Observation) -> None:
+        try:
+            self._recorder.observe(task, observation)
+        except Exception as error:
+            _log.exception("shadow_observer_error", error=type(error).__name__)
+
+
+def _expand(task: Task, answer: Compact) -> Observation:
+    mirror_seconds, compare_seconds, lag_seconds = answer
+    return Observation(
+        task.plan.service,
+        task.plan.method,
+        Outcome.MATCH,
+        mirror=task.mirror,
+        seq=task.seq,
+        mirror_seconds=mirror_seconds,
+        compare_seconds=compare_seconds,
+        lag_seconds=lag_seconds,
+        recheck=task.recheck,
+    )
+
+
+def queue_gauges(executor: Executor) -> tuple[Callable[[], float], Callable[[], float]]:
+    """Scrape-time readers of the queue depth and the oldest task's age."""
+    return (lambda: float(executor.depth())), executor.oldest_age

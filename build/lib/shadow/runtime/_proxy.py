@@ -1,0 +1,296 @@
+"""The proxy: an object implementing a contract, routing each call by the service's mode.
+
+:func:`build_proxy` makes a subclass of the contract whose every declared
+method goes through :meth:`ServiceProxy.call`. What a call does depends on the
+service's mode (re-read from the live settings, cheaply, on every call):
+
+* ``legacy`` / ``sqlmodel``: the one side runs; nothing else happens.
+* ``shadow`` / ``reverse``: the authoritative side runs with a recording tape;
+  writes (and read-writes) run under the runtime's sequencer lock together
+  with their hand-off, so the mirror applies them in the same order; reads run
+  outside it, are sampled, and are marked ``race_window`` when a write was
+  sequenced while they ran (a mismatch is then ``raced`` and re-checked).
+
+The caller always gets the authoritative result, or the authoritative
+exception object itself, whatever the mirror does later.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import pickle
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+
+from shadow._contract import MethodSpec, contract_methods
+from shadow._vocabulary import Mode, Outcome, Side
+from shadow.runtime._observation import MethodPlan, Task
+from shadow.runtime._settings import ShadowSettings
+from shadow.runtime._tape import begin_recording, end
+from shadow.runtime._worker import error_name
+
+if TYPE_CHECKING:
+    from shadow.runtime._runtime import Runtime
+
+__all__ = ["ServiceProxy", "build_proxy"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    mode: Mode
+    implementation: Any
+    authoritative: Side
+    mirror: Side | None
+    read_sample_rate: float
+
+
+def _plan(service: str, contract: type, spec: MethodSpec) -> MethodPlan:
+    signature = inspect.signature(getattr(contract, spec.name))
+    parameters = tuple(name for name in signature.parameters if name != "self")
+    return MethodPlan(service, spec.name, spec.kind, spec.compare, parameters)
+
+
+def _snapshot(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes | None:
+    """Pickle the arguments now, before the caller can mutate them (None if impossible)."""
+    try:
+        return pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return None
+
+
+def _detached(value: Any) -> Any:
+    """``value`` with its mutable containers copied, so the caller may change its result.
+
+    The result is compared later, off the caller's thread; a caller appending to
+    the list it got back must not turn into a divergence. Lists, dicts, sets and
+    tuples are copied (pointer copies: microseconds for a page of rows), mutable
+    pydantic models deep-copied, and frozen records shared: their fields cannot
+    be reassigned. (A container *inside* a frozen record is the one thing left a
+    caller could still change in place.)
+    """
+    kind = type(value)  # exact types: a NamedTuple or an OrderedDict keeps its own type
+    if kind is list:
+        return [_detached(item) for item in value]
+    if kind is dict:
+        return {key: _detached(item) for key, item in value.items()}
+    if kind is tuple:
+        return tuple(_detached(item) for item in value)
+    if kind is set:
+        return set(value)
+    if isinstance(value, BaseModel) and not value.model_config.get("frozen"):
+        return value.model_copy(deep=True)
+    return value
+
+
+class ServiceProxy:
+    """Routes the calls of one service; the generated contract subclass delegates here."""
+
+    def __init__(self, runtime: Runtime, contract: type, service: str) -> None:
+        self._runtime = runtime
+        self.contract = contract
+        self.service = service
+        self.plans = {
+            name: _plan(service, contract, spec)
+            for name, spec in contract_methods(contract).items()
+        }
+        self._settings: ShadowSettings | None = None
+        self._route_cache: _Route | None = None
+        self._route()
+
+    # -- routing ----------------------------------------------------------------------------
+
+    def _route(self) -> _Route:
+        settings = self._runtime.settings
+        cached = self._route_cache
+        if settings is self._settings and cached is not None:
+            return cached
+        return self._reroute(settings)
+
+    def _reroute(self, settings: ShadowSettings) -> _Route:
+        with self._runtime.sequencer.lock:
+            if settings is self._settings and self._route_cache is not None:
+                return self._route_cache
+            mode = settings.effective_mode(self.service)
+            previous = self._route_cache
+            try:
+                implementation = self._runtime.implementation(mode.authoritative, self.service)
+            except Exception as error:
+                if previous is None:
+                    raise  # building the proxy: the caller should hear about it
+                # A live change to a side that cannot be built: keep serving as before.
+                self._runtime.log.error(
+                    "shadow_mode_change_failed",
+                    service=self.service,
+                    mode=mode.value,
+                    error=f"{type(error).__name__}: {error}",
+                )
+                self._settings = settings
+                return previous
+            if previous is None:
+                self._runtime.service_started(self, mode)
+            elif previous.mode is not mode:
+                self._runtime.mode_changed(self.service, previous.mode, mode)
+            route = _Route(
+                mode=mode,
+                implementation=implementation,
+                authoritative=mode.authoritative,
+                mirror=mode.mirror,
+                read_sample_rate=settings.service(self.service).read_sample_rate,
+            )
+            self._route_cache = route
+            self._settings = settings
+            return route
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def call(self, plan: MethodPlan, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one contract call under the service's current mode."""
+        route = self._route()
+        if route.mirror is None:
+            return getattr(route.implementation, plan.method)(*args, **kwargs)
+        if plan.kind.mutates:
+            return self._write(route, plan, args, kwargs)
+        rate = route.read_sample_rate * self._runtime.read_admission()
+        if rate < 1.0 and random.random() >= rate:
+            reason = "sampled" if rate == route.read_sample_rate else "adaptive"
+            return self._unmirrored_read(route, plan, args, kwargs, reason)
+        result, error = self._read(route, plan, args, kwargs, recheck=False)
+        if error is not None:
+            raise error
+        return result
+
+    def _unmirrored_read(
+        self,
+        route: _Route,
+        plan: MethodPlan,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        reason: str,
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            return getattr(route.implementation, plan.method)(*args, **kwargs)
+        finally:
+            self._runtime.guarded(self._record_skip, plan, route, reason, started)
+
+    def _record_skip(self, plan: MethodPlan, route: _Route, reason: str, started: float) -> None:
+        recorder = self._runtime.recorder
+        recorder.latency(plan, route.authoritative, time.perf_counter() - started)
+        recorder.unmirrored(plan, Outcome.SKIPPED, reason, self._runtime.sequencer.seq)
+
+    def _write(
+        self, route: _Route, plan: MethodPlan, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        sequencer = self._runtime.sequencer
+        # Pickled before the lock: the lock keeps the mirror in commit order,
+        # and everything done while holding it delays every other call.
+        payload = _snapshot(args, kwargs)
+        with sequencer.lock:
+            result, error, task = self._execute(route, plan, args, kwargs, payload)
+            task.seq = sequencer.advance(write=True)
+            self._runtime.guarded(self._runtime.hand_off, task)
+        if error is not None:
+            raise error
+        return result
+
+    def _read(
+        self,
+        route: _Route,
+        plan: MethodPlan,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        recheck: bool,
+    ) -> tuple[Any, Exception | None]:
+        sequencer = self._runtime.sequencer
+        writes_before = sequencer.writes
+        result, error, task = self._execute(route, plan, args, kwargs, _snapshot(args, kwargs))
+        task.recheck = recheck
+        with sequencer.lock:
+            task.race_window = sequencer.writes != writes_before
+            task.seq = sequencer.advance(write=False)
+            self._runtime.guarded(self._runtime.hand_off, task)
+        return result, error
+
+    def _execute(
+        self,
+        route: _Route,
+        plan: MethodPlan,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        payload: bytes | None,
+    ) -> tuple[Any, Exception | None, Task]:
+        """Run the authoritative call with a recording tape; build its task.
+
+        ``payload`` is the arguments as pickled *before* the call, so the mirror
+        gets what the caller passed even if the implementation mutates them.
+        """
+        method = getattr(route.implementation, plan.method)
+        result: Any = None
+        error: Exception | None = None
+        started_at = time.time()
+        started = time.perf_counter()
+        tape, token = begin_recording()
+        try:
+            result = method(*args, **kwargs)
+        except Exception as raised:
+            error = raised
+        finally:
+            end(token)
+        elapsed = time.perf_counter() - started
+        assert route.mirror is not None
+        task = Task(
+            seq=0,
+            plan=plan,
+            mirror=route.mirror,
+            payload=payload or b"",
+            result=_detached(result),
+            error_type=None if error is None else error_name(error),
+            tape=tape,
+            started_at=started_at,
+            authoritative_seconds=elapsed,
+        )
+        return result, error, task
+
+    def recheck(self, task: Task) -> None:
+        """Run a raced read again on both sides (from the runtime's recheck thread)."""
+        route = self._route()
+        if route.mirror is None or not task.payload:
+            return
+        args, kwargs = pickle.loads(task.payload)
+        self._read(route, task.plan, args, kwargs, recheck=True)
+
+
+def build_proxy(runtime: Runtime, contract: type[T], service: str) -> T:
+    """An instance of a generated subclass of ``contract`` whose methods go through a proxy."""
+    proxy = ServiceProxy(runtime, contract, service)
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "__doc__": f"Shadow proxy of {contract.__name__} for service {service!r}.",
+        "__repr__": lambda self: f"<shadow proxy {contract.__name__} service={service!r}>",
+    }
+    for name, plan in proxy.plans.items():
+        namespace[name] = _forwarder(proxy, plan, getattr(contract, name))
+    generated = type(f"{contract.__name__}ShadowProxy", (contract,), namespace)
+    # Every declared method is implemented above; private abstract helpers the
+    # proxy never calls must not stop it from being instantiated.
+    generated.__abstractmethods__ = frozenset()  # type: ignore[attr-defined]
+    instance: T = object.__new__(generated)
+    return instance
+
+
+def _forwarder(proxy: ServiceProxy, plan: MethodPlan, declared: Any) -> Any:
+    @functools.wraps(declared)
+    def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return proxy.call(plan, args, kwargs)
+
+    # functools.wraps copies __isabstractmethod__; the forwarder is concrete.
+    forward.__isabstractmethod__ = False  # type: ignore[attr-defined]
+    return forward

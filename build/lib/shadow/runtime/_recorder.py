@@ -1,0 +1,326 @@
+"""Publish observations: metrics, the divergence store, logs, observers, breakers, dirt.
+
+Everything that happens to a proxied call ends here, in the caller's process:
+the executor hands over each worker observation, the proxy reports calls it
+did not mirror (sampled out, dropped). The recorder is cheap per call (a lock,
+a few dict increments and metric updates); the store is written in batches
+(:meth:`Recorder.flush`, one transaction each), and one log line is written per
+divergence, never with a sensitive value in it.
+
+It also owns two pieces of state that decide what counts as evidence:
+
+* the circuit breaker of each service (mirror failures open it), and
+* dirt: a dropped write makes its service dirty from that call's sequence
+  number on; observations of later calls are recorded with ``evidence=False``
+  until the service is reconciled.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC
+from typing import Any
+
+from shadow._sources import Clock, SystemClock
+from shadow._vocabulary import Outcome, Side
+from shadow.runtime._breaker import CircuitBreaker
+from shadow.runtime._lag import LagTracker
+from shadow.runtime._metrics import ShadowMetrics
+from shadow.runtime._observation import MethodPlan, Observation, Task
+from shadow.runtime._settings import ShadowSettings
+from shadow.runtime._store import DivergenceStore, StoreBatch
+
+__all__ = ["Observer", "Recorder"]
+
+Observer = Callable[[Observation], None]
+"""Called with every observation (after ``evidence`` is set); see shadow.testing."""
+
+_GROUPED = frozenset({Outcome.DIVERGENCE, Outcome.CANDIDATE_ERROR})
+_MIRROR_FAILURES = frozenset({"deadline", "worker_crash"})
+
+
+class Recorder:
+    """Turns observations into metrics, store rows, log lines and observer calls."""
+
+    def __init__(
+        self,
+        *,
+        settings: ShadowSettings,
+        metrics: ShadowMetrics,
+        store: DivergenceStore,
+        logger: Any,
+        observers: Sequence[Observer] = (),
+        clock: Clock | None = None,
+        recheck: Callable[[Task], None] = lambda task: None,
+    ) -> None:
+        self._metrics = metrics
+        self._store = store
+        self._log = logger
+        self._observers = tuple(observers)
+        self._clock = clock or SystemClock()
+        self._recheck = recheck
+        self._examples = settings.examples_per_group
+        self._flush_every = settings.store_flush_seconds
+        self._breaker_threshold = settings.breaker_failures
+        self._breaker_reset = settings.breaker_reset_seconds
+        self.lags = LagTracker(settings.lag_window_seconds)
+        self._lock = threading.Lock()
+        self._batch = StoreBatch(self._examples)
+        self._next_flush = time.monotonic() + self._flush_every
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._dirty_since: dict[str, int] = {service: 0 for service in store.dirty_services()}
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    # -- state ------------------------------------------------------------------------------
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer`` with every observation from now on."""
+        with self._lock:
+            self._observers = (*self._observers, observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        """Stop calling ``observer``."""
+        with self._lock:
+            self._observers = tuple(item for item in self._observers if item is not observer)
+
+    def breaker(self, service: str) -> CircuitBreaker:
+        """The circuit breaker of ``service`` (created closed on first use)."""
+        found = self._breakers.get(service)
+        if found is None:
+            with self._lock:
+                found = self._breakers.get(service)
+                if found is None:
+                    found = CircuitBreaker(
+                        self._breaker_threshold,
+                        self._breaker_reset,
+                        on_change=lambda is_open: self._breaker_changed(service, is_open),
+                    )
+                    self._breakers[service] = found
+        return found
+
+    def _breaker_changed(self, service: str, is_open: bool) -> None:
+        self._metrics.breaker_open.labels(service).set(1 if is_open else 0)
+        if is_open:
+            self._log.error(
+                "shadow_circuit_breaker_open",
+                service=service,
+                consecutive_failures=self._breaker_threshold,
+                retry_after_seconds=self._breaker_reset,
+            )
+        else:
+            self._log.info("shadow_circuit_breaker_closed", service=service)
+
+    def is_dirty(self, service: str) -> bool:
+        """True while ``service`` has a dropped write not yet reconciled."""
+        return service in self._dirty_since
+
+    def dirty_services(self) -> frozenset[str]:
+        """Services that are dirty now."""
+        return frozenset(self._dirty_since)
+
+    def mark_dirty(self, service: str, seq: int, *, method: str, reason: str) -> None:
+        """A write of ``service`` (sequence ``seq``) was not mirrored: its store diverged."""
+        with self._lock:
+            newly = service not in self._dirty_since
+            if newly:
+                self._dirty_since[service] = seq
+        if newly:
+            self._metrics.service_dirty.labels(service).set(1)
+            self._log.warning("shadow_service_dirty", service=service, method=method, reason=reason)
+            self._store.mark_dirty(service, self._clock.now())
+
+    def mark_clean(self, service: str) -> None:
+        """``service`` was reconciled: its comparisons count as evidence again."""
+        with self._lock:
+            self._dirty_since.pop(service, None)
+        self._metrics.service_dirty.labels(service).set(0)
+        self._store.mark_clean(service, self._clock.now())
+        self._log.info("shadow_service_reconciled", service=service)
+
+    def _evidence(self, service: str, seq: int) -> bool:
+        since = self._dirty_since.get(service)
+        return since is None or seq < since
+
+    # -- recording --------------------------------------------------------------------------
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (str(id(metric)), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = metric.labels(*labels)
+            self._children[key] = child
+        return child
+
+    def latency(self, plan: MethodPlan, side: Side, seconds: float) -> None:
+        """Record the duration of one call on ``side``."""
+        self._child(self._metrics.call_duration, plan.service, plan.method, side.value).observe(
+            seconds
+        )
+        with self._lock:
+            self._batch.add_latency(plan.service, plan.method, side.value, seconds)
+
+    def unmirrored(self, plan: MethodPlan, outcome: Outcome, reason: str, seq: int) -> None:
+        """Record a call that was not mirrored (``skipped`` or ``dropped``)."""
+        if outcome is Outcome.DROPPED and plan.kind.mutates:
+            self._child(self._metrics.dropped_writes, plan.service, plan.method).inc()
+            self.mark_dirty(plan.service, seq, method=plan.method, reason=reason)
+        evidence = self._evidence(plan.service, seq)
+        self._count(plan.service, plan.method, outcome, evidence)
+        if outcome is Outcome.DROPPED:
+            with self._lock:
+                kind = "write" if plan.kind.mutates else "read"
+                self._batch.add_drop(plan.service, plan.method, kind, reason)
+        if self._observers:
+            self._notify(
+                Observation(
+                    plan.service, plan.method, outcome, seq=seq, reason=reason, evidence=evidence
+                )
+            )
+
+    def _count(self, service: str, method: str, outcome: Outcome, evidence: bool) -> None:
+        self._child(self._metrics.comparisons, service, method, outcome.value).inc()
+        # The time only matters for a service's first comparison in a batch.
+        at = self._batch.first_comparisons.get(service) or self._clock.now()
+        with self._lock:
+            self._batch.add_outcome(service, method, outcome.value, evidence=evidence, at=at)
+
+    def observe(self, task: Task, observation: Observation) -> None:
+        """Publish what the worker observed for ``task``.
+
+        The authoritative call's duration is recorded here too, off the caller's thread.
+        """
+        plan = task.plan
+        self.latency(plan, task.mirror.other, task.authoritative_seconds)
+        if observation.outcome is Outcome.DROPPED:
+            # The worker could not run the call (setup failure): a failure of the mirror.
+            self.dropped(task, observation.reason or "worker_error", timed=True)
+            return
+        breaker = self.breaker(plan.service)
+        if observation.mirror_failed:
+            breaker.failure()
+        else:
+            breaker.success()
+        if plan.kind.mutates and observation.lag_seconds is not None:
+            self.lags.add(observation.lag_seconds)
+        evidence = self._evidence(plan.service, task.seq)
+        if not evidence:
+            observation = replace(observation, evidence=False)
+        self._count(plan.service, plan.method, observation.outcome, evidence)
+        if observation.mirror_seconds is not None:
+            self.latency(plan, task.mirror, observation.mirror_seconds)
+        if observation.compare_seconds is not None:
+            self._child(self._metrics.compare_duration, plan.service, plan.method).observe(
+                observation.compare_seconds
+            )
+        if observation.outcome in _GROUPED:
+            self._divergence(observation)
+        self._notify(observation)
+        if observation.outcome is Outcome.RACED and not task.recheck:
+            self._recheck(task)
+
+    def dropped(self, task: Task, reason: str, *, timed: bool = False) -> None:
+        """A task that was not mirrored: refused at hand-off, or lost later (deadline, crash).
+
+        Records the authoritative call's duration unless ``timed`` says that was done.
+        """
+        if not timed:
+            self.latency(task.plan, task.mirror.other, task.authoritative_seconds)
+        if reason in _MIRROR_FAILURES or reason.startswith("worker_error"):
+            self.breaker(task.plan.service).failure()
+        self.unmirrored(task.plan, Outcome.DROPPED, reason, task.seq)
+
+    def _divergence(self, observation: Observation) -> None:
+        fingerprint = observation.fingerprint or ""
+        # A dirty service diverges by construction: still one line, but at debug level.
+        log = self._log.warning if observation.evidence else self._log.debug
+        log(
+            "shadow_divergence",
+            service=observation.service,
+            method=observation.method,
+            outcome=observation.outcome.value,
+            fingerprint=fingerprint,
+            paths=list(observation.paths),
+            error_types=list(observation.error_types),
+            evidence=observation.evidence,
+        )
+        if not observation.evidence:
+            return  # a dirty store diverges by construction: not a group to review
+        now = self._clock.now()
+        example = {
+            "seen_at": now.astimezone(UTC).isoformat(),
+            "outcome": observation.outcome.value,
+            "mirror": observation.mirror.value if observation.mirror else None,
+            "arguments": dict(observation.arguments),
+            "error_types": list(observation.error_types),
+            "differences": [
+                {
+                    "path": item.path,
+                    "change": item.change,
+                    "authoritative": item.authoritative,
+                    "mirror": item.mirror,
+                }
+                for item in observation.differences
+            ],
+        }
+        with self._lock:
+            self._batch.add_divergence(
+                fingerprint,
+                service=observation.service,
+                method=observation.method,
+                outcome=observation.outcome.value,
+                paths=observation.paths,
+                error_types=observation.error_types,
+                at=now,
+                example=example,
+            )
+
+    def _notify(self, observation: Observation) -> None:
+        for observer in self._observers:
+            observer(observation)
+
+    # -- store ------------------------------------------------------------------------------
+
+    def maybe_flush(self) -> None:
+        """Write the pending batch if the flush interval has passed."""
+        if time.monotonic() >= self._next_flush:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending batch to the store now (kept for the next try on failure)."""
+        with self._lock:
+            batch = self._batch
+            self._batch = StoreBatch(self._examples)
+            self._next_flush = time.monotonic() + self._flush_every
+        if not batch and not batch.first_comparisons:
+            return
+        try:
+            self._store.record(batch)
+        except Exception as error:
+            self._log.error("shadow_store_write_failed", error=str(error))
+            with self._lock:
+                _merge(self._batch, batch)
+
+
+def _merge(target: StoreBatch, older: StoreBatch) -> None:
+    """Fold a batch that failed to be written into the current one."""
+    for key, (total, evidence) in older.counts.items():
+        entry = target.counts.setdefault(key, [0, 0])
+        entry[0] += total
+        entry[1] += evidence
+    for latency_key, count in older.latency.items():
+        target.latency[latency_key] = target.latency.get(latency_key, 0) + count
+    for drop_key, count in older.drops.items():
+        target.drops[drop_key] = target.drops.get(drop_key, 0) + count
+    for fingerprint, delta in older.groups.items():
+        current = target.groups.get(fingerprint)
+        if current is None:
+            target.groups[fingerprint] = delta
+        else:
+            current.count += delta.count
+            current.first_seen = min(current.first_seen, delta.first_seen)
+            current.examples = (delta.examples + current.examples)[: target.examples_per_group]
+    for service, at in older.first_comparisons.items():
+        target.first_comparisons[service] = min(at, target.first_comparisons.get(service, at))

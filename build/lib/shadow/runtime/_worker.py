@@ -1,0 +1,298 @@
+"""The mirror side: run handed-off calls on the mirror implementation and compare.
+
+:class:`MirrorEngine` is what runs in the worker (a process, a thread, or the
+caller's thread for tests): it builds the mirror side's implementations from
+their :class:`SideFactory` on first use, replays each task's tape into the
+call so the mirror draws the same ids and times, runs it, and compares the two
+outcomes under the method's spec. Comparing here, not in the caller's process,
+keeps the caller's process nearly idle (docs/architecture.md: a busy thread in the
+caller's process inflates its p99 through the GIL).
+
+:func:`serve` is the worker process's main loop: batches of tasks in over a
+pipe, one observation out per task, in order.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from typing import Any
+
+from shadow._sources import SystemClock, UuidIds
+from shadow._vocabulary import Outcome, Side
+from shadow.runtime._compare import compare_values, fingerprint, redact
+from shadow.runtime._factory import SideFactory
+from shadow.runtime._lag import LagTracker
+from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Task
+from shadow.runtime._tape import Tape, TapeClock, TapeIds, replaying
+
+__all__ = ["Compact", "MirrorEngine", "compact", "encode_task", "error_name", "serve"]
+
+Compact = tuple[float | None, float | None, float | None]
+"""A plain match as sent back over the pipe: mirror, compare and lag seconds."""
+
+_WRITE_LAG_WINDOW = 3600.0
+
+
+def error_name(error: BaseException) -> str:
+    """The qualified type name errors are compared by (``module.Class``)."""
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+class MirrorEngine:
+    """Runs tasks on the mirror implementations and compares (one thread at a time)."""
+
+    def __init__(self, factories: Mapping[Side, SideFactory], lag_window: float) -> None:
+        self._factories = dict(factories)
+        self._sides: dict[Side, Mapping[str, Any]] = {}
+        self._lags = LagTracker(lag_window)
+        # A mirror that draws more ids or times than the authoritative call did
+        # gets fresh ones: the difference then shows up in the comparison.
+        self._ids = TapeIds(UuidIds())
+        self._clock = TapeClock(SystemClock())
+
+    def _side(self, side: Side) -> Mapping[str, Any]:
+        built = self._sides.get(side)
+        if built is None:
+            built = self._factories[side].build(ids=self._ids, clock=self._clock)
+            self._sides[side] = built
+        return built
+
+    def prepare(self, side: Side) -> str | None:
+        """Build ``side``'s implementations now; return the error text if that fails."""
+        try:
+            self._side(side)
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+        return None
+
+    def run(self, task: Task, lag_bound: float) -> Observation:
+        """Mirror one task and compare; never raises (a failure is an observation)."""
+        try:
+            return self._run(task, lag_bound)
+        except Exception as error:  # a bug in comparing must not kill the worker
+            return _dropped(task, f"worker_error:{type(error).__name__}")
+
+    def _run(self, task: Task, lag_bound: float) -> Observation:
+        plan = task.plan
+        try:
+            implementation = self._side(task.mirror)[plan.service]
+            args, kwargs = pickle.loads(task.payload)
+        except Exception as error:  # the mirror cannot even be set up
+            return _dropped(task, f"worker_error:{type(error).__name__}")
+        result = task.result
+        if isinstance(result, str) and result == UNPICKLABLE:
+            return _dropped(task, "unpicklable", failed=False)
+        mirror_error: str | None = None
+        mirror_result: Any = None
+        with replaying(task.tape):
+            started = time.perf_counter()
+            try:
+                mirror_result = getattr(implementation, plan.method)(*args, **kwargs)
+            except Exception as error:
+                mirror_error = error_name(error)
+            mirror_seconds = time.perf_counter() - started
+        lag = time.time() - task.started_at
+        if plan.kind.mutates:
+            self._lags.add(lag)
+        tolerance = max(lag_bound, self._lags.maximum(), lag) + plan.compare.timestamp_precision
+        compare_started = time.perf_counter()
+        observation = self._compare(
+            task,
+            result=result,
+            mirror_result=mirror_result,
+            mirror_error=mirror_error,
+            tolerance=tolerance,
+            args=args,
+            kwargs=kwargs,
+        )
+        compare_seconds = time.perf_counter() - compare_started
+        return _with_timing(observation, mirror_seconds, compare_seconds, lag)
+
+    def _compare(
+        self,
+        task: Task,
+        *,
+        result: Any,
+        mirror_result: Any,
+        mirror_error: str | None,
+        tolerance: float,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Observation:
+        plan = task.plan
+        spec = plan.compare
+        base: dict[str, Any] = {
+            "service": plan.service,
+            "method": plan.method,
+            "mirror": task.mirror,
+            "seq": task.seq,
+            "recheck": task.recheck,
+        }
+        if task.error_type is not None or mirror_error is not None:
+            if task.error_type == mirror_error:
+                return Observation(outcome=Outcome.MATCH, **base)
+            error_types = (task.error_type or "none", mirror_error or "none")
+            mirror_failed = task.error_type is None
+            if task.race_window:
+                return Observation(outcome=Outcome.RACED, mirror_failed=mirror_failed, **base)
+            outcome = (
+                Outcome.CANDIDATE_ERROR
+                if mirror_failed and task.mirror is Side.CANDIDATE
+                else Outcome.DIVERGENCE
+            )
+            return Observation(
+                outcome=outcome,
+                fingerprint=fingerprint(plan.service, plan.method, (), error_types),
+                error_types=error_types,
+                arguments=_redacted_arguments(plan.parameters, args, kwargs, spec.sensitive),
+                mirror_failed=mirror_failed,
+                **base,
+            )
+        verdict = compare_values(spec, result, mirror_result, tolerance=tolerance)
+        if verdict.equal:
+            return Observation(outcome=Outcome.MATCH, **base)
+        if task.race_window:
+            return Observation(outcome=Outcome.RACED, **base)
+        return Observation(
+            outcome=Outcome.DIVERGENCE,
+            fingerprint=fingerprint(plan.service, plan.method, verdict.patterns),
+            paths=verdict.patterns,
+            differences=verdict.differences,
+            arguments=_redacted_arguments(plan.parameters, args, kwargs, spec.sensitive),
+            **base,
+        )
+
+
+def _dropped(task: Task, reason: str, *, failed: bool = True) -> Observation:
+    return Observation(
+        task.plan.service,
+        task.plan.method,
+        Outcome.DROPPED,
+        mirror=task.mirror,
+        seq=task.seq,
+        mirror_failed=failed,
+        reason=reason,
+        recheck=task.recheck,
+    )
+
+
+def _with_timing(
+    observation: Observation, mirror_seconds: float, compare_seconds: float, lag: float
+) -> Observation:
+    return replace(
+        observation,
+        mirror_seconds=mirror_seconds,
+        compare_seconds=compare_seconds,
+        lag_seconds=lag,
+    )
+
+
+def _redacted_arguments(
+    parameters: tuple[str, ...],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    sensitive: frozenset[str],
+) -> dict[str, Any]:
+    named: dict[str, Any] = {}
+    for index, value in enumerate(args):
+        name = parameters[index] if index < len(parameters) else f"arg{index}"
+        named[name] = value
+    named.update(kwargs)
+    redacted = redact(named, sensitive)
+    return dict(redacted) if isinstance(redacted, dict) else {}
+
+
+def encode_task(task: Task, plan_id: int, result: Any) -> bytes:
+    """``task`` as a compact pickled tuple; its plan travels once, by id (see :func:`serve`)."""
+    return pickle.dumps(
+        (
+            task.seq,
+            plan_id,
+            task.mirror.value,
+            task.payload,
+            result,
+            task.error_type,
+            task.tape.ids,
+            task.tape.times,
+            task.started_at,
+            task.race_window,
+            task.recheck,
+        ),
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+
+
+def _decode_task(blob: bytes, plans: Mapping[int, MethodPlan]) -> Task:
+    (seq, plan_id, mirror, payload, result, error_type, ids, times, started_at, race, recheck) = (
+        pickle.loads(blob)
+    )
+    return Task(
+        seq=seq,
+        plan=plans[plan_id],
+        mirror=Side(mirror),
+        payload=payload,
+        result=result,
+        error_type=error_type,
+        tape=Tape(ids=ids, times=times),
+        started_at=started_at,
+        authoritative_seconds=0.0,
+        race_window=race,
+        recheck=recheck,
+    )
+
+
+def compact(observation: Observation) -> Observation | Compact:
+    """A plain match shrinks to a tuple on the wire (most answers are plain matches)."""
+    if (
+        observation.outcome is Outcome.MATCH
+        and not observation.mirror_failed
+        and observation.reason is None
+    ):
+        return (observation.mirror_seconds, observation.compare_seconds, observation.lag_seconds)
+    return observation
+
+
+def serve(
+    connection: Connection,
+    factories: Mapping[Side, SideFactory],
+    lag_window: float,
+    warm: Side,
+) -> None:
+    """The worker process's loop: ``(lag_bound, [task, ...])`` in, one observation per task out.
+
+    First builds the ``warm`` side and answers ``("ready", error_or_None)``, so
+    building (opening databases) never counts against a call's deadline. Ends
+    when the pipe closes or ``None`` arrives.
+    """
+    engine = MirrorEngine(factories, lag_window)
+    connection.send(("ready", engine.prepare(warm)))
+    plans: dict[int, MethodPlan] = {}
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        lag_bound, new_plans, blobs = message
+        plans.update(new_plans)
+        for blob in blobs:
+            try:
+                task = _decode_task(blob, plans)
+            except Exception as error:  # e.g. a result class this process cannot import
+                connection.send(_undecodable(error))
+                continue
+            connection.send(compact(engine.run(task, lag_bound)))
+
+
+def _undecodable(error: Exception) -> Observation:
+    # The parent labels observations with its own copy of the task; only the
+    # outcome and reason of this one matter.
+    return Observation(
+        "", "", Outcome.DROPPED, mirror_failed=True, reason=f"worker_error:{type(error).__name__}"
+    )
