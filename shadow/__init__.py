@@ -5,7 +5,7 @@ a candidate), mirror every write to both, run reads on both, compare, and gate
 the cutover on the evidence. The public API is what ``__all__`` lists:
 
 * declaring a contract: :func:`read`, :func:`write`, :func:`read_write`,
-  :class:`Compare`, :class:`Order`;
+  :class:`Compare`, :class:`Order`, or :func:`declare` for a class you do not own;
 * the injected sources of ids and time: :class:`IdSource`, :class:`Clock` and
   their implementations;
 * running it: :class:`Runtime` with two :class:`SideFactory` objects and
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         MethodSpec,
         Order,
         contract_methods,
+        declare,
         read,
         read_write,
         write,
@@ -99,6 +100,7 @@ __all__ = [
     "UuidIds",
     "WorkerKind",
     "contract_methods",
+    "declare",
     "json_logger",
     "load_settings",
     "read",
@@ -114,6 +116,7 @@ __getattr__, __dir__ = lazy_exports(
         "MethodSpec": "shadow._contract",
         "Order": "shadow._contract",
         "contract_methods": "shadow._contract",
+        "declare": "shadow._contract",
         "read": "shadow._contract",
         "read_write": "shadow._contract",
         "write": "shadow._contract",

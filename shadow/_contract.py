@@ -16,6 +16,10 @@ The declaration says two things:
   row identity, fields to ignore, database-generated timestamps compared within
   a tolerance, and sensitive fields that are compared but never stored.
 
+A contract you do not own (an application's existing abstract base class, or
+a concrete class) is declared without a new class by :func:`declare`, which
+records the same specs on the class itself.
+
 This module sits at the bottom of the package: the reference services and the
 runtime both import it, and it imports neither.
 """
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import enum
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -36,12 +40,14 @@ __all__ = [
     "MethodSpec",
     "Order",
     "contract_methods",
+    "declare",
     "read",
     "read_write",
     "write",
 ]
 
 _SPEC_ATTRIBUTE = "__shadow_method__"
+_DECLARED_ATTRIBUTE = "__shadow_declared__"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -162,18 +168,85 @@ def read_write(compare: Compare | None = None, **options: Any) -> Callable[[F], 
     return _declare(Kind.READ_WRITE, compare, options)
 
 
+CompareSpec = Compare | Mapping[str, Any]
+"""A :class:`Compare`, or its fields as a mapping (as :func:`read` takes them)."""
+
+
+def declare(
+    contract: type,
+    *,
+    reads: Iterable[str] = (),
+    writes: Iterable[str] = (),
+    read_writes: Iterable[str] = (),
+    compare: Mapping[str, CompareSpec] | None = None,
+) -> type:
+    """Declare the methods of an existing class, without writing a new one.
+
+    For an application's own abstract base class (or a concrete class) that
+    cannot carry shadow's decorators::
+
+        declare(
+            BoardRecordStorageBase,
+            reads={"get", "get_many"},
+            writes={"save", "delete"},
+            compare={"get_many": {"order": Order.TIES, "key": "board_id",
+                                  "sort_key": "created_at"}},
+        )
+
+    The specs are recorded on ``contract`` itself, so subclasses (both
+    implementations) inherit them, and :func:`contract_methods` reads them like
+    decorated ones. A method named twice, a name that is not a public method of
+    the class, a ``compare`` entry for an undeclared method, or a method that
+    already carries a decorator is a :class:`ContractError`; public methods left
+    undeclared are still refused when a proxy is built. Returns ``contract``.
+    """
+    kinds: dict[str, Kind] = {}
+    for kind, names in ((Kind.READ, reads), (Kind.WRITE, writes), (Kind.READ_WRITE, read_writes)):
+        for name in [names] if isinstance(names, str) else names:
+            if name in kinds:
+                raise ContractError(f"{contract.__name__}.{name} is declared twice")
+            kinds[name] = kind
+    specs: dict[str, MethodSpec] = {}
+    for name, kind in kinds.items():
+        member = getattr(contract, name, None)
+        if name.startswith("_") or not callable(member):
+            raise ContractError(f"{contract.__name__} has no public method {name!r} to declare")
+        if isinstance(getattr(member, _SPEC_ATTRIBUTE, None), MethodSpec):
+            raise ContractError(f"{contract.__name__}.{name} is already declared by a decorator")
+        specs[name] = MethodSpec(name, kind, _compare_of((compare or {}).get(name)))
+    stray = set(compare or {}) - set(kinds)
+    if stray:
+        raise ContractError(
+            f"{contract.__name__}: compare given for undeclared methods: {', '.join(sorted(stray))}"
+        )
+    inherited = getattr(contract, _DECLARED_ATTRIBUTE, {})
+    setattr(contract, _DECLARED_ATTRIBUTE, {**inherited, **specs})
+    return contract
+
+
+def _compare_of(spec: CompareSpec | None) -> Compare:
+    if spec is None:
+        return Compare()
+    if isinstance(spec, Compare):
+        return spec
+    return _compare_from(dict(spec))
+
+
 def contract_methods(contract: type) -> dict[str, MethodSpec]:
     """Return the declared methods of ``contract``, by name.
 
-    Raises :class:`ContractError` naming every public method that carries no
-    declaration, so a contract is either fully declared or refused.
+    A method is declared by a decorator (:func:`read`, :func:`write`,
+    :func:`read_write`) or by :func:`declare`. Raises :class:`ContractError`
+    naming every public method that carries no declaration, so a contract is
+    either fully declared or refused.
     """
     specs: dict[str, MethodSpec] = {}
     undeclared: list[str] = []
+    declared: Mapping[str, MethodSpec] = getattr(contract, _DECLARED_ATTRIBUTE, {})
     for name, member in inspect.getmembers(contract, callable):
         if name.startswith("_"):
             continue
-        spec = getattr(member, _SPEC_ATTRIBUTE, None)
+        spec = declared.get(name) or getattr(member, _SPEC_ATTRIBUTE, None)
         if isinstance(spec, MethodSpec):
             specs[name] = spec
         else:

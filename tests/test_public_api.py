@@ -18,6 +18,7 @@ EXPECTED = {
     "MethodSpec",
     "Order",
     "contract_methods",
+    "declare",
     "read",
     "read_write",
     "write",
