@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 __all__ = ["MODULES", "available", "main"]
 
-MODULES = ("services", "queue", "comparison", "overhead")
+MODULES = ("services", "queue", "comparison", "overhead", "capture")
 """Benchmark modules in the order a full run executes them."""
 
 

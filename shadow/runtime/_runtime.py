@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from shadow._exceptions import ConfigError, DivergenceError, ShadowError
 from shadow._sources import Clock, IdSource, SystemClock, UuidIds
 from shadow._vocabulary import Mode, Side, WorkerKind
+from shadow.runtime._capture import install as install_capture
 from shadow.runtime._executor import (
     Executor,
     InlineExecutor,
@@ -105,6 +106,8 @@ class Runtime:
                     )
         for factory in self._factories.values():
             factory.resolve()
+        if initial.capture_nondeterminism:
+            install_capture()  # once per process; the worker installs it on first replay
         self.ids = TapeIds(ids or UuidIds())
         self.clock = TapeClock(clock or SystemClock())
         self.log = logger if logger is not None else structlog.get_logger("shadow.runtime")

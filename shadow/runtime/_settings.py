@@ -112,6 +112,10 @@ class ShadowSettings(BaseSettings):
     """Address the ``/metrics`` endpoint binds to (loopback unless told otherwise)."""
     reload_check_seconds: float = Field(default=1.0, ge=0.0)
     """How often the config file's mtime is checked for a live reload."""
+    capture_nondeterminism: bool = False
+    """Record what authoritative calls draw from ``uuid``, ``time``, ``datetime``,
+    ``os.urandom`` and ``random`` and replay it into the mirror (for code that does
+    not take an injected id source and clock; see ``shadow.runtime._capture``)."""
 
     @classmethod
     def settings_customise_sources(

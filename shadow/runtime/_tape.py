@@ -12,19 +12,35 @@ same uuids and the same Python-side timestamps, with no ignore rules.
 A mirror that draws more values than were recorded gets fresh ones from its
 own source (and the tape notes it): the resulting difference in ids then shows
 up in the comparison, which is the truth about that candidate.
+
+:func:`draw` is the same record-or-replay step for any other kind of value;
+:mod:`shadow.runtime._capture` uses it for what code you do not own draws from
+``uuid``, ``time``, ``datetime``, ``os.urandom`` and ``random``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from shadow._sources import Clock, IdSource
 
-__all__ = ["Tape", "TapeClock", "TapeIds", "begin_recording", "end", "recording", "replaying"]
+__all__ = [
+    "Tape",
+    "TapeClock",
+    "TapeIds",
+    "begin_recording",
+    "draw",
+    "end",
+    "recording",
+    "replaying",
+]
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -38,10 +54,18 @@ class Tape:
     id_position: int = 0
     time_position: int = 0
     overdrawn: bool = False
+    captured: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    """Other values drawn during the call, by kind (see :func:`draw`); may hold secrets."""
+    captured_positions: dict[str, int] = field(default_factory=dict)
 
     def for_replay(self) -> Tape:
         """A fresh replaying copy of this tape (positions at the start)."""
-        return Tape(ids=list(self.ids), times=list(self.times), replay=True)
+        return Tape(
+            ids=list(self.ids),
+            times=list(self.times),
+            replay=True,
+            captured={kind: list(values) for kind, values in self.captured.items()},
+        )
 
 
 _active: ContextVar[Tape | None] = ContextVar("shadow_tape", default=None)
@@ -78,6 +102,30 @@ def replaying(tape: Tape) -> Iterator[Tape]:
         yield replay
     finally:
         _active.reset(token)
+
+
+def draw(kind: str, produce: Callable[[], T]) -> T:
+    """``produce()`` outside a tape; recorded under ``kind`` while recording; replayed after.
+
+    Values of each kind replay in the order they were recorded. A replay that
+    asks for more than was recorded gets a fresh value and marks the tape
+    overdrawn, as the id and clock sources do.
+    """
+    tape = _active.get()
+    if tape is None:
+        return produce()
+    values = tape.captured.setdefault(kind, [])
+    if tape.replay:
+        position = tape.captured_positions.get(kind, 0)
+        if position < len(values):
+            tape.captured_positions[kind] = position + 1
+            replayed: T = values[position]
+            return replayed
+        tape.overdrawn = True
+        return produce()
+    value = produce()
+    values.append(value)
+    return value
 
 
 class TapeIds:

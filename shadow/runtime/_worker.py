@@ -23,6 +23,7 @@ from typing import Any
 
 from shadow._sources import SystemClock, UuidIds
 from shadow._vocabulary import Outcome, Side
+from shadow.runtime import _capture as capture
 from shadow.runtime._compare import compare_values, fingerprint, redact
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._lag import LagTracker
@@ -89,6 +90,8 @@ class MirrorEngine:
             return _dropped(task, "unpicklable", failed=False)
         mirror_error: str | None = None
         mirror_result: Any = None
+        if task.tape.captured and not capture.installed():
+            capture.install()  # the authoritative process records; replay needs the same hooks
         with replaying(task.tape):
             started = time.perf_counter()
             try:
@@ -219,6 +222,7 @@ def encode_task(task: Task, plan_id: int, result: Any) -> bytes:
             task.error_type,
             task.tape.ids,
             task.tape.times,
+            task.tape.captured,
             task.started_at,
             task.race_window,
             task.recheck,
@@ -228,9 +232,20 @@ def encode_task(task: Task, plan_id: int, result: Any) -> bytes:
 
 
 def _decode_task(blob: bytes, plans: Mapping[int, MethodPlan]) -> Task:
-    (seq, plan_id, mirror, payload, result, error_type, ids, times, started_at, race, recheck) = (
-        pickle.loads(blob)
-    )
+    (
+        seq,
+        plan_id,
+        mirror,
+        payload,
+        result,
+        error_type,
+        ids,
+        times,
+        captured,
+        started_at,
+        race,
+        recheck,
+    ) = pickle.loads(blob)
     return Task(
         seq=seq,
         plan=plans[plan_id],
@@ -238,7 +253,7 @@ def _decode_task(blob: bytes, plans: Mapping[int, MethodPlan]) -> Task:
         payload=payload,
         result=result,
         error_type=error_type,
-        tape=Tape(ids=ids, times=times),
+        tape=Tape(ids=ids, times=times, captured=captured),
         started_at=started_at,
         authoritative_seconds=0.0,
         race_window=race,
