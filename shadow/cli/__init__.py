@@ -13,7 +13,9 @@ command, :mod:`imagegen.cli`, adds ``db`` and ``demo`` and its phase plan).
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
+from typing import Annotated
 
 import typer
 
@@ -33,10 +35,31 @@ def build_app(defaults: AppDefaults | None = None) -> typer.Typer:
         ),
         no_args_is_help=True,
         pretty_exceptions_enable=False,
-        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
+    app.callback()(_options)
     cutover.register(app, defaults)
     return app
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"shadow {importlib.metadata.version('shadow')}")
+        raise typer.Exit()
+
+
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Dual-write shadow migration: run legacy and candidate side by side, compare, cut over."""
 
 
 def main() -> None:
