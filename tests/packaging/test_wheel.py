@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -22,8 +23,30 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ("pyproject.toml", "README.md", "shadow", "imagegen", "migrations")
+"""What a source distribution holds; the wheel is built from a copy of it, so setuptools'
+``build/`` directory never lands in the working tree."""
 
 pytestmark = pytest.mark.slow
+
+
+def _build_wheel(into: Path) -> Path:
+    """Build the project's wheel from a copy of its sources; return the wheel's path."""
+    source = into / "source"
+    source.mkdir()
+    for name in SOURCES:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(path, source / name)
+    _run(
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+        "--wheel-dir", into / "dist", source,
+        cwd=into,
+    )  # fmt: skip
+    (wheel,) = (into / "dist").glob("shadow-*.whl")
+    return wheel
 
 
 def _run(*command: str | Path, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -43,12 +66,7 @@ def _run(*command: str | Path, cwd: Path, check: bool = True) -> subprocess.Comp
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with the project's wheel installed; returns its bin directory."""
     base = tmp_path_factory.mktemp("wheel")
-    _run(
-        sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-        "--wheel-dir", base / "dist", ROOT,
-        cwd=base,
-    )  # fmt: skip
-    (wheel,) = (base / "dist").glob("shadow-*.whl")
+    wheel = _build_wheel(base)
     _run(sys.executable, "-m", "venv", base / "venv", cwd=base)
     purelib = Path(
         sysconfig.get_path(
@@ -61,27 +79,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python.parent
 
 
-def test_the_wheel_ships_both_packages_and_the_migrations() -> None:
+def test_the_wheel_ships_both_packages_and_the_migrations(tmp_path: Path) -> None:
     """Every package and Alembic's scripts are in the wheel, not just on disk here."""
-    dist = ROOT / "dist-check"
-    _run(
-        sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-        "--wheel-dir", dist, ROOT,
-        cwd=ROOT,
-    )  # fmt: skip
-    try:
-        (wheel,) = dist.glob("shadow-*.whl")
-        names = set(zipfile.ZipFile(wheel).namelist())
-    finally:
-        for leftover in dist.glob("*"):
-            leftover.unlink()
-        dist.rmdir()
+    names = set(zipfile.ZipFile(_build_wheel(tmp_path)).namelist())
     assert "shadow/runtime/_proxy.py" in names
     assert "imagegen/services/core/users.py" in names
     assert "imagegen/migrations/env.py" in names
     assert "imagegen/migrations/script.py.mako" in names
     assert any(name.startswith("imagegen/migrations/versions/0001_") for name in names)
     assert "shadow/py.typed" in names
+    assert not any(name.startswith(("tests/", "bench/")) for name in names)
 
 
 def test_db_upgrade_from_another_directory_uses_the_shipped_migrations(

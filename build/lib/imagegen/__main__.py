@@ -1,5 +1,0 @@
-"""``python -m imagegen``: the same as the ``shadow`` command."""
-
-from imagegen.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""One contract per service: an ABC with declared methods and its records."""

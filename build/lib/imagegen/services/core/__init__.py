@@ -1,1 +1,0 @@
-"""SQLModel implementations: the candidate layer, on SQLite, PostgreSQL and MariaDB."""

@@ -1,1 +1,0 @@
-"""Legacy implementations: hand-written SQL over the shared ``sqlite3`` connection."""
