@@ -133,12 +133,30 @@ class ReviewStatus(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class LatencySummary:
-    """Latency quantiles of one side of one method, in seconds."""
+    """Latency quantiles of one side of one method, in seconds.
+
+    ``p95_low`` / ``p95_high`` bound the p95 at 95 % confidence without
+    assuming a distribution (the order statistics whose ranks bracket the 95th
+    percentile's rank); None when unknown, and then the p95 itself stands for
+    both bounds.
+    """
 
     count: int
     p50: float
     p95: float
     p99: float
+    p95_low: float | None = None
+    p95_high: float | None = None
+
+    @property
+    def p95_lower(self) -> float:
+        """The lower confidence bound of the p95 (the p95 when unknown)."""
+        return self.p95 if self.p95_low is None else self.p95_low
+
+    @property
+    def p95_upper(self) -> float:
+        """The upper confidence bound of the p95 (the p95 when unknown)."""
+        return self.p95 if self.p95_high is None else self.p95_high
 
 
 class WorkerKind(enum.StrEnum):

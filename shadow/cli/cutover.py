@@ -168,16 +168,31 @@ def _print_verdict(verdict: GateVerdict) -> None:
     word = "PASS" if verdict.passed else "FAIL"
     typer.echo(
         f"gate phase {verdict.phase} ({', '.join(verdict.services)}): {word}"
-        f" [{verdict.current.value} -> {target}]"
+        f" [{verdict.current.value} -> {target}]: "
+        + _readiness(verdict.passed, verdict.target, verdict.blocking)
     )
     for criterion in verdict.criteria:
-        mark = "PASS" if criterion.passed else "FAIL"
+        if criterion.passed:
+            mark = "PASS"
+        elif criterion.name in verdict.required:
+            mark = "FAIL"
+        else:
+            mark = "info"  # failed, but this step does not require it
         typer.echo(f"  {mark}  {criterion.name}: {criterion.summary}")
     if verdict.target is Mode.SHADOW:
         typer.echo(
             "note: enabling shadow needs only previous_phase (shadowing is how evidence is "
             "gathered); the other criteria judge leaving shadow later"
         )
+
+
+def _readiness(ready: bool, target: Mode | None, blocking: tuple[str, ...]) -> str:
+    """One verdict, worded the same by status and gate."""
+    if target is None:
+        return "done (sqlmodel)"
+    if ready:
+        return f"ready -> {target.value}"
+    return f"blocked -> {target.value}: " + ", ".join(blocking)
 
 
 def gate(
@@ -241,9 +256,9 @@ def status(
         return
     if modes.kill_switch_on(settings.modes_file):
         typer.echo("KILL SWITCH ON: every service not in sqlmodel runs legacy-only")
-    typer.echo(f"{'phase':<6}{'service':<22}{'mode':<10}readiness")
+    typer.echo(f"{'phase':<6}{'service':<22}{'mode':<10}readiness (of the phase)")
     for row in rows:
-        readiness = "ready" if row.ready else "blocked: " + ", ".join(row.blocking)
+        readiness = _readiness(row.ready, row.target, row.blocking)
         typer.echo(f"{row.phase:<6}{row.service:<22}{row.mode.value:<10}{readiness}")
 
 

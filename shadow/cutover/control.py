@@ -12,14 +12,21 @@ Promotion rules:
   advanced) step move;
 * ``legacy -> shadow`` needs only the previous phase to be in shadow already:
   shadowing changes nothing for callers, and it is how evidence is gathered;
-* every later step needs the full gate to pass;
+* every later step needs the full gate to pass, judged on the evidence of the
+  mode being left (see :mod:`shadow.cutover.criteria`);
 * a rollback moves each chosen service one step back and needs no gate:
   ``reverse -> shadow`` and ``shadow -> legacy`` are always allowed;
   ``sqlmodel -> reverse`` needs ``force``, because legacy stopped being written
   at ``sqlmodel`` and is stale until reconciled.
 
 Every change is written to the modes file first and then recorded in the audit
-log with who, when, why and the gate verdict.
+log with who, when, why and the gate verdict. Before anything is written, the
+reason must be non-empty, the audit log's directory must exist, and the new
+modes file must be one the runtime accepts (else :class:`ConfigError`, exit 2).
+
+``status``, ``gate`` and ``promote`` give one judgement: a phase's verdict
+(:attr:`GateVerdict.passed`, the criteria its next step requires), shown the
+same way by each.
 """
 
 from __future__ import annotations
@@ -34,7 +41,13 @@ from shadow._sources import Clock, SystemClock
 from shadow._vocabulary import Mode
 from shadow.cutover.criteria import GateVerdict, evaluate_gate, phase_step
 from shadow.cutover.evidence import Evidence
-from shadow.cutover.modes import append_audit, locked, read_modes, write_modes
+from shadow.cutover.modes import (
+    append_audit,
+    check_audit_log,
+    locked,
+    read_modes,
+    write_modes,
+)
 from shadow.cutover.plan import PhasePlan, load_plan, read_toml
 from shadow.cutover.policy import PolicySet, load_policies
 from shadow.cutover.store import StoreNotFound, load_evidence
@@ -111,13 +124,17 @@ class CutoverSettings:
         policy to ``gate-policy.toml`` beside it (else the built-in defaults),
         the plan to ``default_plan`` (the application's built-in one).
         """
+        phase_plan = load_plan(plan) if plan is not None else default_plan
+        policies = load_policies(policy, settings_file=config)
+        if phase_plan is not None:
+            policies.check_phases(phase_plan.numbers)
         return cls(
             modes_file=config,
             audit_log=audit_log or config.parent / DEFAULT_AUDIT_LOG,
             declared_methods=declared_methods,
             store=store or store_url_of(config) or DEFAULT_STORE_URL,
-            plan=load_plan(plan) if plan is not None else default_plan,
-            policies=load_policies(policy, settings_file=config),
+            plan=phase_plan,
+            policies=policies,
         )
 
     def evidence(self) -> Evidence:
@@ -141,13 +158,19 @@ class CutoverSettings:
 
 @dataclass(frozen=True, slots=True)
 class ServiceStatus:
-    """One line of ``shadow status``."""
+    """One line of ``shadow status``.
+
+    ``ready`` and ``blocking`` are the verdict of the service's phase (what
+    ``shadow gate --phase N`` answers and ``shadow promote --phase N`` acts
+    on); ``target`` is the step the phase would take, None when it is done.
+    """
 
     service: str
     phase: int
     mode: Mode
     ready: bool
     blocking: tuple[str, ...]
+    target: Mode | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """As plain data."""
@@ -155,6 +178,7 @@ class ServiceStatus:
             "service": self.service,
             "phase": self.phase,
             "mode": self.mode.value,
+            "target": None if self.target is None else self.target.value,
             "ready": self.ready,
             "blocking": list(self.blocking),
         }
@@ -206,20 +230,28 @@ def _evidence_or_none(settings: CutoverSettings) -> Evidence:
 
 
 def status(settings: CutoverSettings) -> list[ServiceStatus]:
-    """Every service with its phase, mode and whether its phase's gate passes now.
+    """Every service with its phase, mode and whether its phase may take its next step.
 
-    Readiness is judged per service (its own evidence, its phase's policy), so
-    one blocked service does not hide that its phase mates are ready. Before
-    any store exists every service shows as blocked on missing evidence.
+    The judgement is the phase's gate verdict, the one ``gate --phase`` prints
+    and ``promote --phase`` acts on (a service's own verdict, ``gate
+    --service``, could differ: a pooled rate, a phase mate's soak). A store
+    that does not exist is bad input (:class:`StoreNotFound`), as for ``gate``.
     """
-    evidence = _evidence_or_none(settings)
+    evidence = settings.evidence()
     modes = settings.modes()
     rows = []
     for phase in settings.phase_plan().numbers:
+        verdict = gate(settings, phase, evidence=evidence)
         for service in settings.phase_plan().services_of(phase):
-            verdict = gate(settings, phase, service=service, evidence=evidence)
             rows.append(
-                ServiceStatus(service, phase, modes[service], verdict.passed, verdict.failed)
+                ServiceStatus(
+                    service,
+                    phase,
+                    modes[service],
+                    verdict.passed,
+                    verdict.blocking,
+                    verdict.target,
+                )
             )
     return rows
 
@@ -247,6 +279,7 @@ def promote(
     nothing is written then.
     """
     chosen = _chosen(settings, phase, service)
+    _check_change(settings, reason)
     with locked(settings.modes_file):
         return _promote_locked(settings, phase, chosen, service, actor=actor, reason=reason)
 
@@ -269,8 +302,7 @@ def _promote_locked(
     verdict = gate(settings, phase, service=service, evidence=evidence)
     if verdict.target is None:
         raise PromotionRefused(f"{', '.join(chosen)}: already at sqlmodel, nothing to promote")
-    required = ("previous_phase",) if verdict.target is Mode.SHADOW else verdict.failed
-    blocking = [name for name in verdict.failed if name in required]
+    blocking = verdict.blocking
     if blocking:
         reasons = "; ".join(f"{n}: {verdict.criterion(n).summary}" for n in blocking)
         raise PromotionRefused(
@@ -304,6 +336,7 @@ def rollback(
         chosen = settings.phase_plan().services_of(phase)
     else:
         raise ConfigError("name a --phase or a --service to roll back")
+    _check_change(settings, reason)
     with locked(settings.modes_file):
         return _rollback_locked(settings, chosen, actor=actor, reason=reason, force=force)
 
@@ -328,6 +361,13 @@ def _rollback_locked(
     return _apply(settings, "rollback", changes, actor=actor, reason=reason, verdict=None)
 
 
+def _check_change(settings: CutoverSettings, reason: str) -> None:
+    """Refuse a change that could not be recorded, before anything is read or written."""
+    if not reason.strip():
+        raise ConfigError("a reason is required (--reason TEXT): it goes to the audit log")
+    check_audit_log(settings.audit_log)
+
+
 def _apply(
     settings: CutoverSettings,
     action: str,
@@ -337,8 +377,7 @@ def _apply(
     reason: str,
     verdict: GateVerdict | None,
 ) -> Transition:
-    if not reason.strip():
-        raise ConfigError("a reason is required (--reason TEXT): it goes to the audit log")
+    _check_change(settings, reason)
     transition = Transition(action, dict(changes), verdict)
     write_modes(settings.modes_file, {name: new for name, (_, new) in changes.items()})
     body = transition.to_dict()

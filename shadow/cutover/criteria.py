@@ -24,13 +24,31 @@ The criteria, in order:
     the candidate's error rate (errors on the candidate side only) is at most
     ``max_candidate_error_rate``;
 ``latency``
-    per method, candidate p95 / legacy p95 is at most ``max_p95_ratio``;
+    per method with at least ``min_latency_samples`` calls on both sides, the
+    candidate is slower than ``max_p95_ratio`` x legacy at p95 beyond noise:
+    a method fails only when the *lower* 95 % confidence bound of its
+    candidate p95 over the *upper* bound of its legacy p95 is above the ratio,
+    and the candidate p95 exceeds legacy's by more than ``min_p95_excess``
+    (sub-millisecond calls on a loaded machine reach 10-15x from scheduling
+    alone). A point ratio over the limit that is not beyond noise passes and
+    is named in the summary as noise;
 ``soak``
     at least ``min_soak`` since the first comparison;
 ``no_dirty``
     no service of the phase has a dropped write awaiting reconciliation;
 ``previous_phase``
     the previous phase has already reached the step this phase would take.
+
+Which criteria a step needs (:func:`required_criteria`) is one rule used by
+the verdict, ``shadow gate``, ``shadow status``, ``shadow promote`` and the
+readiness gauge alike: enabling shadow (``legacy -> shadow``) needs only
+``previous_phase`` (shadowing changes nothing for callers, it is how evidence
+is gathered); every later step needs all of them.
+
+A step is judged on the evidence of the mode being left: ``shadow ->
+reverse`` on calls mirrored in shadow mode, ``reverse -> sqlmodel`` on calls
+mirrored in reverse mode (soak from the first comparison in that mode), when
+the evidence records modes (the divergence store does).
 """
 
 from __future__ import annotations
@@ -48,7 +66,14 @@ from shadow.cutover.evidence import Evidence
 from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import GatePolicy, format_duration
 
-__all__ = ["Criterion", "GateVerdict", "evaluate_gate", "phase_step", "wilson_upper_bound"]
+__all__ = [
+    "Criterion",
+    "GateVerdict",
+    "evaluate_gate",
+    "phase_step",
+    "required_criteria",
+    "wilson_upper_bound",
+]
 
 CRITERIA = (
     "min_comparisons",
@@ -109,14 +134,25 @@ class GateVerdict:
     criteria: tuple[Criterion, ...] = field(default=())
 
     @property
+    def required(self) -> tuple[str, ...]:
+        """The criteria this step needs (:func:`required_criteria`)."""
+        return required_criteria(self.target)
+
+    @property
     def passed(self) -> bool:
-        """True when every criterion passed."""
-        return all(criterion.passed for criterion in self.criteria)
+        """True when the step may be taken: every criterion it requires passed."""
+        return not self.blocking
 
     @property
     def failed(self) -> tuple[str, ...]:
-        """Names of the criteria that failed."""
+        """Names of the criteria that failed (required or not)."""
         return tuple(criterion.name for criterion in self.criteria if not criterion.passed)
+
+    @property
+    def blocking(self) -> tuple[str, ...]:
+        """Names of the failed criteria this step requires: why it may not be taken."""
+        required = self.required
+        return tuple(name for name in self.failed if name in required)
 
     def criterion(self, name: str) -> Criterion:
         """The criterion called ``name``."""
@@ -134,9 +170,22 @@ class GateVerdict:
             "target": self.target.value if self.target else None,
             "passed": self.passed,
             "failed": list(self.failed),
+            "blocking": list(self.blocking),
+            "required": list(self.required),
             "policy": self.policy.to_dict(),
             "criteria": [criterion.to_dict() for criterion in self.criteria],
         }
+
+
+def required_criteria(target: Mode | None) -> tuple[str, ...]:
+    """The criteria a step to ``target`` must pass.
+
+    Enabling shadow needs only ``previous_phase``; every other step (and the
+    no-step of a phase already at sqlmodel) needs all of them.
+    """
+    if target is Mode.SHADOW:
+        return ("previous_phase",)
+    return CRITERIA
 
 
 def phase_step(services: Collection[str], modes: Mapping[str, Mode]) -> Mode:
@@ -168,6 +217,8 @@ def evaluate_gate(
             raise ConfigError(f"no declared methods known for service {service!r}")
     current = phase_step(chosen, modes)
     target = current.next()
+    if current in (Mode.SHADOW, Mode.REVERSE):
+        evidence = evidence.in_mode(current.value)
     criteria = (
         _min_comparisons(chosen, policy, evidence, declared_methods),
         _divergence_rate(chosen, policy, evidence, declared_methods),
@@ -317,6 +368,7 @@ def _latency(
 ) -> Criterion:
     details = []
     bad = []
+    noise = []
     unjudged = []
     ratios: list[float] = []
     for service, method in _pairs(services, declared):
@@ -325,6 +377,8 @@ def _latency(
             item.legacy.count if item.legacy else 0, item.candidate.count if item.candidate else 0
         )
         ratio: float | None = None
+        ratio_low: float | None = None
+        noisy = False
         if item.legacy is None or item.candidate is None or samples < policy.min_latency_samples:
             # Too few calls for a p95: not judged, unless the method was compared often
             # enough and a side recorded no latency (the evidence itself is missing).
@@ -333,10 +387,19 @@ def _latency(
             if ok:
                 unjudged.append(f"{service}.{method} ({samples})")
         else:
-            legacy, candidate = item.legacy.p95, item.candidate.p95
-            ratio = candidate / legacy if legacy > 0 else (1.0 if candidate <= 0 else math.inf)
-            judged, ok = True, ratio <= policy.max_p95_ratio
+            legacy, candidate = item.legacy, item.candidate
+            ratio = _ratio(candidate.p95, legacy.p95)
+            ratio_low = _ratio(candidate.p95_lower, legacy.p95_upper)
+            excess = candidate.p95 - legacy.p95
+            over = ratio > policy.max_p95_ratio
+            beyond_noise = (
+                ratio_low > policy.max_p95_ratio and excess > policy.min_p95_excess.total_seconds()
+            )
+            judged, ok = True, not (over and beyond_noise)
+            noisy = over and not beyond_noise
             ratios.append(ratio)
+            if noisy:
+                noise.append(f"{service}.{method} ({ratio:.2f}x, +{excess * 1000:.2f} ms)")
         details.append(
             {
                 "service": service,
@@ -345,7 +408,9 @@ def _latency(
                 "candidate_p95": item.candidate.p95 if item.candidate else None,
                 "samples": samples,
                 "ratio": ratio,
+                "ratio_lower_bound": ratio_low,
                 "judged": judged,
+                "noise": noisy,
                 "ok": ok,
             }
         )
@@ -361,10 +426,18 @@ def _latency(
     elif ratios:
         worst = max(ratios)
         summary = (
-            f"every judged method within {policy.max_p95_ratio:g}x legacy p95 (worst {worst:.2f}x)"
+            f"every judged method within {policy.max_p95_ratio:g}x legacy p95 "
+            f"beyond noise (worst point ratio {worst:.2f}x)"
         )
     else:
         summary = "no method had enough samples to judge its p95"
+    if noise:
+        summary += (
+            f"; {len(noise)} over {policy.max_p95_ratio:g}x only within noise (95% bounds "
+            f"overlap the limit or excess <= {format_duration(policy.min_p95_excess)}): "
+            + ", ".join(noise[:3])
+            + (", ..." if len(noise) > 3 else "")
+        )
     if unjudged:
         summary += (
             f"; {len(unjudged)} not judged (< {policy.min_latency_samples} samples): "
@@ -372,6 +445,12 @@ def _latency(
             + (", ..." if len(unjudged) > 3 else "")
         )
     return Criterion("latency", not bad, summary, tuple(details))
+
+
+def _ratio(candidate: float, legacy: float) -> float:
+    if legacy > 0:
+        return candidate / legacy
+    return 1.0 if candidate <= 0 else math.inf
 
 
 def _soak(services: Collection[str], policy: GatePolicy, evidence: Evidence) -> Criterion:

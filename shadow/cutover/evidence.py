@@ -9,13 +9,13 @@ layout only needs another adapter.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
 
-__all__ = ["DivergenceGroup", "Evidence", "MethodEvidence"]
+__all__ = ["DivergenceGroup", "Evidence", "MethodEvidence", "ModeEvidence"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,14 @@ class DivergenceGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class ModeEvidence:
+    """The comparisons, latency and soak clock of calls mirrored in one mode."""
+
+    methods: tuple[MethodEvidence, ...] = ()
+    first_comparisons: Mapping[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Everything the store knows, as of ``collected_at``.
 
@@ -100,6 +108,12 @@ class Evidence:
     service. ``first_comparison_at`` starts the soak clock; ``first_comparisons``
     holds it per service when the store knows it, and then the gate uses the
     least soaked service of the phase.
+
+    ``by_mode`` holds the same per mode the calls were mirrored in (``shadow``,
+    ``reverse``) when the source records it (the divergence store does): the
+    gate then judges leaving a mode on that mode's evidence only
+    (:meth:`in_mode`). ``None`` means the source does not know modes and all
+    evidence counts for every step.
     """
 
     collected_at: datetime
@@ -109,6 +123,26 @@ class Evidence:
     groups: tuple[DivergenceGroup, ...] = ()
     dirty: frozenset[str] = frozenset()
     drops: Mapping[str, int] = field(default_factory=dict)
+    by_mode: Mapping[str, ModeEvidence] | None = None
+
+    def in_mode(self, mode: str) -> Evidence:
+        """The evidence restricted to calls mirrored in ``mode``.
+
+        Divergence groups, dirt and drops stay whole: an open group blocks
+        whatever mode it was seen in, and a dirty store is dirty for every step.
+        Unchanged when the source does not record modes.
+        """
+        if self.by_mode is None:
+            return self
+        found = self.by_mode.get(mode, ModeEvidence())
+        firsts = dict(found.first_comparisons)
+        return replace(
+            self,
+            methods=found.methods,
+            first_comparisons=firsts,
+            first_comparison_at=min(firsts.values()) if firsts else None,
+            by_mode=None,
+        )
 
     def method(self, service: str, method: str) -> MethodEvidence:
         """The evidence for one method; an empty record when it was never seen."""

@@ -16,8 +16,17 @@ sees half a file. Environment variables (``SHADOW_SERVICES__<NAME>__MODE``)
 override the file in the proxies' processes; the runbook says not to set them
 for services under cutover control.
 
+Before a write, the new file is checked with the runtime's own settings
+model (:func:`shadow.runtime.validate_settings_text`): a file the running
+proxies would reject (an unknown key, a bad value) is refused, because the
+proxies would keep their last good settings and the change (an emergency
+rollback, say) would silently not take effect. The replaced file keeps the
+old one's permission bits and owner, so the application's account can still
+read it.
+
 The audit log is JSON lines, one object per change: when, who, why, what moved
-from which mode to which, and the gate verdict that allowed it.
+from which mode to which, and the gate verdict that allowed it. Its directory
+must exist: a typo in ``--audit-log`` is refused, not created.
 """
 
 from __future__ import annotations
@@ -38,9 +47,11 @@ from tomlkit.exceptions import TOMLKitError
 from shadow._exceptions import ConfigError
 from shadow._vocabulary import Mode
 from shadow.cutover.plan import PhasePlan
+from shadow.runtime import validate_settings_text
 
 __all__ = [
     "append_audit",
+    "check_audit_log",
     "kill_switch_on",
     "locked",
     "read_audit",
@@ -108,13 +119,27 @@ def write_modes(path: Path, changes: Mapping[str, Mode]) -> None:
     for service, mode in changes.items():
         table = services.setdefault(service, tomlkit.table())
         table["mode"] = mode.value
-    _replace(path, tomlkit.dumps(document))
+    text = tomlkit.dumps(document)
+    try:
+        validate_settings_text(text, source=str(path))
+    except ConfigError as error:
+        raise ConfigError(
+            f"refusing to write {path}: the runtime would reject it and keep its old "
+            f"modes ({error}); fix the file first"
+        ) from None
+    _replace(path, text)
 
 
 def _replace(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        raise ConfigError(f"directory of the modes file does not exist: {path.parent}")
+    try:
+        previous: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        previous = None
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        _keep_access(handle, previous, path)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()
@@ -125,27 +150,64 @@ def _replace(path: Path, text: str) -> None:
         raise
 
 
+def _keep_access(handle: int, previous: os.stat_result | None, path: Path) -> None:
+    """Give the new file the old one's mode and owner (mkstemp makes it 0600, ours)."""
+    if previous is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
+        return
+    if (previous.st_uid, previous.st_gid) != (os.geteuid(), os.getegid()):
+        try:
+            os.fchown(handle, previous.st_uid, previous.st_gid)
+        except PermissionError:
+            raise ConfigError(
+                f"cannot keep the owner of {path} (uid {previous.st_uid}, gid "
+                f"{previous.st_gid}): run this as that user or as root"
+            ) from None
+    os.fchmod(handle, previous.st_mode & 0o7777)
+
+
 @contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock for changing ``path`` (a ``.lock`` file beside it).
+    """Hold an exclusive lock for changing ``path``.
 
     Two operators promoting at once would otherwise both read the old modes,
-    both pass the gate and both write: one change would silently be lost.
+    both pass the gate and both write: one change would silently be lost. The
+    lock is taken on the file's directory (the file itself is replaced, so its
+    inode cannot carry a lock), which leaves no lock file behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(f".{path.name}.lock")
-    with lock.open("a") as handle:
+    if not path.parent.is_dir():
+        raise ConfigError(f"directory of the modes file does not exist: {path.parent}")
+    handle = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.close(handle)
+
+
+def check_audit_log(path: Path) -> None:
+    """Refuse an audit log that could not be appended to (before anything is changed)."""
+    if path.is_dir():
+        raise ConfigError(f"audit log {path} is a directory")
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"directory of the audit log does not exist: {path.parent} (create it, or fix "
+            "--audit-log)"
+        )
+    target = path if path.exists() else path.parent
+    if not os.access(target, os.W_OK):
+        raise ConfigError(f"audit log {path} is not writable")
 
 
 def append_audit(path: Path, *, at: datetime, actor: str, action: str, **fields: Any) -> None:
     """Append one JSON line: ``at``, ``actor``, ``action`` and the given fields."""
     entry = {"at": at.isoformat(), "actor": actor, "action": action, **fields}
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_audit_log(path)
     # One write call of one line in append mode: concurrent writers do not interleave lines.
     with path.open("a", encoding="utf-8") as stream:
         stream.write(json.dumps(entry, sort_keys=True) + "\n")

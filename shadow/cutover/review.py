@@ -14,7 +14,7 @@ from shadow._exceptions import ConfigError
 from shadow._vocabulary import ReviewStatus
 from shadow.cutover.control import CutoverSettings
 from shadow.cutover.evidence import DivergenceGroup
-from shadow.cutover.modes import append_audit
+from shadow.cutover.modes import append_audit, check_audit_log
 from shadow.cutover.store import open_store, to_group
 
 __all__ = ["accept", "list_groups", "mark_fixed", "parse_expiry", "reopen", "show"]
@@ -71,6 +71,7 @@ def accept(
     if expires <= now:
         raise ConfigError(f"expiry {expires.isoformat()} is not in the future")
     show(settings, fingerprint)  # a clear error for an unknown fingerprint
+    check_audit_log(settings.audit_log)
     with open_store(_store_url(settings)) as store:
         store.accept(fingerprint, note, expires, now)
     append_audit(
@@ -91,6 +92,7 @@ def reopen(settings: CutoverSettings, fingerprint: str, *, actor: str) -> Diverg
     if group.status is ReviewStatus.OPEN:
         return group
     now = settings.clock.now()
+    check_audit_log(settings.audit_log)
     with open_store(_store_url(settings)) as store:
         store.reopen(fingerprint, now)
     append_audit(settings.audit_log, at=now, actor=actor, action="reopen", fingerprint=fingerprint)
@@ -104,6 +106,7 @@ def mark_fixed(
     if not note.strip():
         raise ConfigError("marking a divergence fixed needs a --note naming the fix")
     show(settings, fingerprint)
+    check_audit_log(settings.audit_log)
     now = settings.clock.now()
     with open_store(_store_url(settings)) as store:
         store.mark_fixed(fingerprint, now, note)

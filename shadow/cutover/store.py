@@ -21,8 +21,14 @@ from sqlalchemy.exc import ArgumentError
 from shadow._exceptions import ConfigError
 from shadow._sources import Clock
 from shadow._vocabulary import LatencySummary, ReviewStatus
-from shadow.cutover.evidence import DivergenceGroup, Evidence, MethodEvidence
-from shadow.runtime import DivergenceStore, StoredGroup
+from shadow.cutover.evidence import DivergenceGroup, Evidence, MethodEvidence, ModeEvidence
+from shadow.runtime import (
+    ComparisonCount,
+    DivergenceStore,
+    MethodLatency,
+    ModeComparisonCount,
+    StoredGroup,
+)
 
 __all__ = ["StoreNotFound", "load_evidence", "open_store", "to_group"]
 
@@ -61,6 +67,49 @@ def _summary(summary: LatencySummary) -> LatencySummary | None:
     return summary
 
 
+def _methods(
+    counts: list[ComparisonCount] | list[ModeComparisonCount], latency: list[MethodLatency]
+) -> tuple[MethodEvidence, ...]:
+    evidence_counts: dict[tuple[str, str], dict[str, int]] = {}
+    totals: dict[tuple[str, str], dict[str, int]] = {}
+    for row in counts:
+        key = (row.service, row.method)
+        evidence_counts.setdefault(key, {})[row.outcome] = row.evidence
+        totals.setdefault(key, {})[row.outcome] = row.total
+    sides: dict[tuple[str, str], dict[str, LatencySummary | None]] = {}
+    for item in latency:
+        sides.setdefault((item.service, item.method), {})[item.side] = _summary(item.summary)
+    return tuple(
+        MethodEvidence(
+            service,
+            method,
+            evidence_counts.get((service, method), {}),
+            legacy=sides.get((service, method), {}).get("legacy"),
+            candidate=sides.get((service, method), {}).get("candidate"),
+            totals=totals.get((service, method), {}),
+        )
+        for service, method in sorted(set(evidence_counts) | set(sides))
+    )
+
+
+def _by_mode(store: DivergenceStore) -> dict[str, ModeEvidence]:
+    counts = store.mode_comparison_counts()
+    latency = store.mode_latency()
+    firsts = store.mode_first_comparisons()
+    modes = {row.mode for row in counts} | {item.mode or "" for item in latency}
+    modes |= {mode for _, mode in firsts}
+    return {
+        mode: ModeEvidence(
+            methods=_methods(
+                [row for row in counts if row.mode == mode],
+                [item for item in latency if item.mode == mode],
+            ),
+            first_comparisons={s: at for (s, m), at in firsts.items() if m == mode},
+        )
+        for mode in sorted(modes)
+    }
+
+
 def to_group(stored: StoredGroup) -> DivergenceGroup:
     """A stored group as the cutover package's value."""
     return DivergenceGroup(
@@ -83,27 +132,7 @@ def to_group(stored: StoredGroup) -> DivergenceGroup:
 def load_evidence(url: str, *, clock: Clock) -> Evidence:
     """The evidence in the store at ``url``, as of ``clock.now()``."""
     with open_store(url) as store:
-        evidence_counts: dict[tuple[str, str], dict[str, int]] = {}
-        totals: dict[tuple[str, str], dict[str, int]] = {}
-        for row in store.comparison_counts():
-            key = (row.service, row.method)
-            evidence_counts.setdefault(key, {})[row.outcome] = row.evidence
-            totals.setdefault(key, {})[row.outcome] = row.total
-        sides: dict[tuple[str, str], dict[str, LatencySummary | None]] = {}
-        for item in store.latency():
-            summary = _summary(item.summary)
-            sides.setdefault((item.service, item.method), {})[item.side] = summary
-        methods = tuple(
-            MethodEvidence(
-                service,
-                method,
-                evidence_counts.get((service, method), {}),
-                legacy=sides.get((service, method), {}).get("legacy"),
-                candidate=sides.get((service, method), {}).get("candidate"),
-                totals=totals.get((service, method), {}),
-            )
-            for service, method in sorted(set(evidence_counts) | set(sides))
-        )
+        methods = _methods(store.comparison_counts(), store.latency())
         groups = []
         for listed in store.groups():
             full = store.group(listed.fingerprint)
@@ -123,4 +152,5 @@ def load_evidence(url: str, *, clock: Clock) -> Evidence:
             groups=tuple(groups),
             dirty=frozenset(s.service for s in states if s.dirty),
             drops=dropped,
+            by_mode=_by_mode(store),
         )

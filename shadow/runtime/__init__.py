@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         ServiceSettings,
         ShadowSettings,
         load_settings,
+        validate_settings_text,
     )
     from shadow.runtime._store import (
         LATENCY_BOUNDS,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         DivergenceStore,
         DropCount,
         MethodLatency,
+        ModeComparisonCount,
         ServiceState,
         StoredGroup,
     )
@@ -58,6 +60,7 @@ __all__ = [
     "LiveSettings",
     "MethodLatency",
     "Mode",
+    "ModeComparisonCount",
     "Observation",
     "Observer",
     "Outcome",
@@ -81,6 +84,7 @@ __all__ = [
     "load_settings",
     "normalize",
     "redact",
+    "validate_settings_text",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -108,11 +112,13 @@ __getattr__, __dir__ = lazy_exports(
         "ShadowSettings": "shadow.runtime._settings",
         "WorkerKind": "shadow._vocabulary",
         "load_settings": "shadow.runtime._settings",
+        "validate_settings_text": "shadow.runtime._settings",
         "LATENCY_BOUNDS": "shadow.runtime._store",
         "ComparisonCount": "shadow.runtime._store",
         "DivergenceStore": "shadow.runtime._store",
         "DropCount": "shadow.runtime._store",
         "MethodLatency": "shadow.runtime._store",
+        "ModeComparisonCount": "shadow.runtime._store",
         "ServiceState": "shadow.runtime._store",
         "StoredGroup": "shadow.runtime._store",
         "Tape": "shadow.runtime._tape",

@@ -25,7 +25,7 @@ from datetime import UTC
 from typing import Any
 
 from shadow._sources import Clock, SystemClock
-from shadow._vocabulary import Outcome, Side
+from shadow._vocabulary import Mode, Outcome, Side
 from shadow.runtime._breaker import CircuitBreaker
 from shadow.runtime._lag import LagTracker
 from shadow.runtime._metrics import ShadowMetrics
@@ -40,6 +40,8 @@ Observer = Callable[[Observation], None]
 
 _GROUPED = frozenset({Outcome.DIVERGENCE, Outcome.CANDIDATE_ERROR})
 _MIRROR_FAILURES = frozenset({"deadline", "worker_crash"})
+_MIRRORED_IN = {Side.CANDIDATE: Mode.SHADOW.value, Side.LEGACY: Mode.REVERSE.value}
+"""The mode a call was made in, from the side that was mirrored."""
 
 
 class Recorder:
@@ -194,6 +196,7 @@ class Recorder:
         """
         plan = task.plan
         self.latency(plan, task.mirror.other, task.authoritative_seconds)
+        mode = _MIRRORED_IN[task.mirror]
         if observation.outcome is Outcome.DROPPED:
             # The worker could not run the call (setup failure): a failure of the mirror.
             self.dropped(task, observation.reason or "worker_error", timed=True)
@@ -209,6 +212,7 @@ class Recorder:
         if not evidence:
             observation = replace(observation, evidence=False)
         self._count(plan.service, plan.method, observation.outcome, evidence)
+        self._count_in_mode(task, mode, observation, evidence)
         if observation.mirror_seconds is not None:
             self.latency(plan, task.mirror, observation.mirror_seconds)
         if observation.compare_seconds is not None:
@@ -220,6 +224,24 @@ class Recorder:
         self._notify(observation)
         if observation.outcome is Outcome.RACED and not task.recheck:
             self._recheck(task)
+
+    def _count_in_mode(
+        self, task: Task, mode: str, observation: Observation, evidence: bool
+    ) -> None:
+        """The per-mode evidence the gate judges a step on (see the store's tables)."""
+        plan = task.plan
+        at = self._batch.mode_first.get((plan.service, mode)) or self._clock.now()
+        with self._lock:
+            self._batch.add_mode_outcome(
+                plan.service, plan.method, mode, observation.outcome.value, evidence=evidence, at=at
+            )
+            self._batch.add_mode_latency(
+                plan.service, plan.method, mode, task.mirror.other.value, task.authoritative_seconds
+            )
+            if observation.mirror_seconds is not None:
+                self._batch.add_mode_latency(
+                    plan.service, plan.method, mode, task.mirror.value, observation.mirror_seconds
+                )
 
     def dropped(self, task: Task, reason: str, *, timed: bool = False) -> None:
         """A task that was not mirrored: refused at hand-off, or lost later (deadline, crash).
@@ -324,3 +346,11 @@ def _merge(target: StoreBatch, older: StoreBatch) -> None:
             current.examples = (delta.examples + current.examples)[: target.examples_per_group]
     for service, at in older.first_comparisons.items():
         target.first_comparisons[service] = min(at, target.first_comparisons.get(service, at))
+    for mode_key, (total, evidence) in older.mode_counts.items():
+        entry = target.mode_counts.setdefault(mode_key, [0, 0])
+        entry[0] += total
+        entry[1] += evidence
+    for bucket_key, count in older.mode_latency.items():
+        target.mode_latency[bucket_key] = target.mode_latency.get(bucket_key, 0) + count
+    for first_key, at in older.mode_first.items():
+        target.mode_first[first_key] = min(at, target.mode_first.get(first_key, at))

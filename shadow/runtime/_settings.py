@@ -36,6 +36,7 @@ __all__ = [
     "ServiceSettings",
     "ShadowSettings",
     "load_settings",
+    "validate_settings_text",
 ]
 
 _log = structlog.get_logger("shadow.runtime")
@@ -145,6 +146,35 @@ class ShadowSettings(BaseSettings):
         return mode
 
 
+def _unwrap(values: dict[str, Any]) -> dict[str, Any]:
+    # A [shadow] table is accepted so the settings can live in a shared file.
+    shadow_table = values.get("shadow")
+    if isinstance(shadow_table, dict) and len(values) == 1:
+        return shadow_table
+    return values
+
+
+def validate_settings_text(text: str, *, source: str) -> ShadowSettings:
+    """The settings a runtime would load from a file holding ``text``.
+
+    Exactly what :func:`load_settings` does with a file (the environment
+    applies as it would in the runtime's process), so a tool writing the file
+    (``shadow promote``) can refuse a file the runtime would reject; raises
+    :class:`ConfigError` naming ``source`` otherwise.
+    """
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source} is not valid TOML: {error}", path=source) from None
+    token = _file_values.set(_unwrap(values))
+    try:
+        return ShadowSettings()
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {_describe(error)}", path=source) from None
+    finally:
+        _file_values.reset(token)
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
@@ -159,11 +189,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {path} is not valid TOML: {error}", path=str(path)
         ) from None
-    # A [shadow] table is accepted so the settings can live in a shared file.
-    shadow_table = values.get("shadow")
-    if isinstance(shadow_table, dict) and len(values) == 1:
-        return shadow_table
-    return values
+    return _unwrap(values)
 
 
 def _describe(error: ValidationError) -> str:

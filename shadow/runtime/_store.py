@@ -38,6 +38,16 @@ Tables (all counters only ever grow):
     Dirty state (a dropped write not yet reconciled; the dropped writes
     themselves are counted in ``shadow_drops`` with kind ``write``) and the
     soak clock (the first recorded call of the service in a mirrored mode).
+``shadow_mode_comparisons``  (service, method, mode, outcome) -> ``total``, ``evidence``
+``shadow_mode_latency``  (service, method, mode, side, bucket) -> ``le``, ``count``
+``shadow_mode_services``  (service, mode) -> ``first_comparison_at``
+    The same counts, both sides' latency and soak clock, per mode the call was
+    mirrored in (``shadow``: candidate mirrored; ``reverse``: legacy mirrored),
+    for the calls that were mirrored. The cutover gate judges a step on the
+    evidence of the mode being left only: reverse -> sqlmodel needs
+    reverse-mode traffic, however much shadow-mode evidence there is. Stores
+    written before these tables existed get them empty (no per-mode evidence:
+    the gate stays shut until new traffic is recorded, the safe side).
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from __future__ import annotations
 import bisect
 import functools
 import json
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,6 +77,7 @@ __all__ = [
     "DivergenceStore",
     "DropCount",
     "MethodLatency",
+    "ModeComparisonCount",
     "ServiceState",
     "StoreBatch",
     "StoredGroup",
@@ -147,6 +159,34 @@ services = sa.Table(
     sa.Column("reconciled_at", _TIME),
     sa.Column("first_comparison_at", _TIME),
 )
+mode_comparisons = sa.Table(
+    "shadow_mode_comparisons",
+    metadata,
+    sa.Column("service", sa.String(_NAME), primary_key=True),
+    sa.Column("method", sa.String(_NAME), primary_key=True),
+    sa.Column("mode", sa.String(16), primary_key=True),
+    sa.Column("outcome", sa.String(32), primary_key=True),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("evidence", sa.BigInteger, nullable=False),
+)
+mode_latency = sa.Table(
+    "shadow_mode_latency",
+    metadata,
+    sa.Column("service", sa.String(_NAME), primary_key=True),
+    sa.Column("method", sa.String(_NAME), primary_key=True),
+    sa.Column("mode", sa.String(16), primary_key=True),
+    sa.Column("side", sa.String(16), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True),
+    sa.Column("le", sa.Double, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+mode_services = sa.Table(
+    "shadow_mode_services",
+    metadata,
+    sa.Column("service", sa.String(_NAME), primary_key=True),
+    sa.Column("mode", sa.String(16), primary_key=True),
+    sa.Column("first_comparison_at", _TIME, nullable=False),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,13 +221,29 @@ class ComparisonCount:
 
 
 @dataclass(frozen=True, slots=True)
+class ModeComparisonCount:
+    """Calls of one method mirrored in one mode, with one outcome."""
+
+    service: str
+    method: str
+    mode: str
+    outcome: str
+    total: int
+    evidence: int
+
+
+@dataclass(frozen=True, slots=True)
 class MethodLatency:
-    """The latency summary of one side of one method, as stored."""
+    """The latency summary of one side of one method, as stored.
+
+    ``mode`` is set for the per-mode summaries (:meth:`DivergenceStore.mode_latency`).
+    """
 
     service: str
     method: str
     side: str
     summary: LatencySummary
+    mode: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,9 +291,38 @@ class StoreBatch:
     groups: dict[str, _GroupDelta] = field(default_factory=dict)
     drops: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     first_comparisons: dict[str, datetime] = field(default_factory=dict)
+    mode_counts: dict[tuple[str, str, str, str], list[int]] = field(default_factory=dict)
+    mode_latency: dict[tuple[str, str, str, str, int], int] = field(default_factory=dict)
+    mode_first: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.counts or self.latency or self.groups or self.drops)
+        return bool(
+            self.counts
+            or self.latency
+            or self.groups
+            or self.drops
+            or self.mode_counts
+            or self.mode_latency
+        )
+
+    def add_mode_outcome(
+        self, service: str, method: str, mode: str, outcome: str, *, evidence: bool, at: datetime
+    ) -> None:
+        """Count one mirrored call's outcome under the mode it was mirrored in."""
+        entry = self.mode_counts.setdefault((service, method, mode, outcome), [0, 0])
+        entry[0] += 1
+        if evidence:
+            entry[1] += 1
+        if outcome in _RAN_BOTH_SIDES:
+            self.mode_first.setdefault((service, mode), at)
+
+    def add_mode_latency(
+        self, service: str, method: str, mode: str, side: str, seconds: float
+    ) -> None:
+        """Count one side's duration of a mirrored call under its mode."""
+        bucket = min(bisect.bisect_left(LATENCY_BOUNDS, seconds), len(LATENCY_BOUNDS) - 1)
+        key = (service, method, mode, side, bucket)
+        self.mode_latency[key] = self.mode_latency.get(key, 0) + 1
 
     def add_outcome(
         self, service: str, method: str, outcome: str, *, evidence: bool, at: datetime
@@ -410,6 +495,55 @@ class DivergenceStore:
             )
             for fingerprint, delta in batch.groups.items():
                 self._record_group(connection, fingerprint, delta, batch.examples_per_group)
+            _accumulate(
+                connection,
+                mode_comparisons,
+                [
+                    {
+                        "service": service,
+                        "method": method,
+                        "mode": mode,
+                        "outcome": outcome,
+                        "total": total,
+                        "evidence": evidence,
+                    }
+                    for (service, method, mode, outcome), (total, evidence) in (
+                        batch.mode_counts.items()
+                    )
+                ],
+                ("total", "evidence"),
+            )
+            _accumulate(
+                connection,
+                mode_latency,
+                [
+                    {
+                        "service": service,
+                        "method": method,
+                        "mode": mode,
+                        "side": side,
+                        "bucket": bucket,
+                        "le": LATENCY_BOUNDS[bucket],
+                        "count": count,
+                    }
+                    for (service, method, mode, side, bucket), count in batch.mode_latency.items()
+                ],
+                ("count",),
+            )
+            for (service, mode), at in batch.mode_first.items():
+                exists = connection.execute(
+                    sa.select(mode_services.c.service).where(
+                        mode_services.c.service == service, mode_services.c.mode == mode
+                    )
+                ).first()
+                if exists is None:
+                    _insert_or_retry(
+                        connection,
+                        sa.insert(mode_services).values(
+                            service=service, mode=mode, first_comparison_at=_naive(at)
+                        ),
+                        lambda: None,
+                    )
             for service, at in batch.first_comparisons.items():
                 _ensure_service(connection, service)
                 connection.execute(
@@ -573,19 +707,49 @@ class DivergenceStore:
                 (row.bucket, row._mapping["count"])
             )
         return [
-            MethodLatency(
-                service,
-                method,
-                side,
-                LatencySummary(
-                    sum(count for _, count in histogram),
-                    _quantile(histogram, 0.50),
-                    _quantile(histogram, 0.95),
-                    _quantile(histogram, 0.99),
-                ),
-            )
+            _summary(service, method, side, histogram, None)
             for (service, method, side), histogram in buckets.items()
         ]
+
+    def mode_comparison_counts(self) -> list[ModeComparisonCount]:
+        """Mirrored calls per service, method, mode and outcome."""
+        table = mode_comparisons
+        rows = self._rows(
+            sa.select(table).order_by(
+                table.c.service, table.c.method, table.c.mode, table.c.outcome
+            )
+        )
+        return [
+            ModeComparisonCount(
+                row.service, row.method, row.mode, row.outcome, row.total, row.evidence
+            )
+            for row in rows
+        ]
+
+    def mode_latency(self) -> list[MethodLatency]:
+        """Like :meth:`latency`, per mode, for mirrored calls only (both sides of each)."""
+        table = mode_latency
+        rows = self._rows(
+            sa.select(table).order_by(
+                table.c.service, table.c.method, table.c.mode, table.c.side, table.c.bucket
+            )
+        )
+        buckets: dict[tuple[str, str, str, str], list[tuple[int, int]]] = {}
+        for row in rows:
+            buckets.setdefault((row.service, row.method, row.mode, row.side), []).append(
+                (row.bucket, row._mapping["count"])
+            )
+        return [
+            _summary(service, method, side, histogram, mode)
+            for (service, method, mode, side), histogram in buckets.items()
+        ]
+
+    def mode_first_comparisons(self) -> dict[tuple[str, str], datetime]:
+        """(service, mode) -> when its first comparison in that mode was recorded."""
+        rows = self._rows(sa.select(mode_services))
+        return {
+            (row.service, row.mode): _aware(row.first_comparison_at) or datetime.min for row in rows
+        }
 
     def drops(self) -> list[DropCount]:
         """Calls not mirrored, per service, method, kind and reason."""
@@ -621,6 +785,27 @@ class DivergenceStore:
             state.first_comparison_at for state in self.services() if state.first_comparison_at
         ]
         return min(found) if found else None
+
+
+_Z95 = 1.959963984540054
+"""Two-sided 95 % normal quantile, for the order-statistic bounds of a p95."""
+
+
+def _summary(
+    service: str, method: str, side: str, histogram: list[tuple[int, int]], mode: str | None
+) -> MethodLatency:
+    """Quantiles of a histogram, with distribution-free 95 % bounds on the p95."""
+    total = sum(count for _, count in histogram)
+    spread = _Z95 * math.sqrt(0.95 * 0.05 / total) if total else 0.0
+    summary = LatencySummary(
+        total,
+        _quantile(histogram, 0.50),
+        _quantile(histogram, 0.95),
+        _quantile(histogram, 0.99),
+        p95_low=_quantile(histogram, max(0.0, 0.95 - spread)),
+        p95_high=_quantile(histogram, min(1.0, 0.95 + spread)),
+    )
+    return MethodLatency(service, method, side, summary, mode)
 
 
 def _quantile(histogram: list[tuple[int, int]], q: float) -> float:

@@ -13,7 +13,14 @@ from cutover_factories import DECLARED, NOW, PLAN, evidence, group
 
 from shadow import ConfigError, FixedClock
 from shadow._vocabulary import Mode
-from shadow.cutover.control import CutoverSettings, PromotionRefused, promote, rollback, status
+from shadow.cutover.control import (
+    CutoverSettings,
+    PromotionRefused,
+    gate,
+    promote,
+    rollback,
+    status,
+)
 from shadow.cutover.evidence import Evidence
 from shadow.cutover.modes import kill_switch_on, read_audit, read_modes, write_modes
 
@@ -156,16 +163,32 @@ def test_a_reason_is_required(tmp_path: Path) -> None:
         promote(settings_for(tmp_path), 1, actor="ana", reason="  ")
 
 
-def test_status_shows_mode_phase_and_per_service_readiness(tmp_path: Path) -> None:
+def test_status_shows_each_service_with_its_phase_verdict_as_gate_and_promote_judge_it(
+    tmp_path: Path,
+) -> None:
+    """A service's readiness in `status` is its phase's verdict: the one `gate --phase`
+    prints and `promote --phase` acts on. (Judged per service, `settings` used to show
+    ready while `promote --phase 1` refused on its phase mate's open group, and a phase
+    at legacy showed blocked on evidence while `promote` moved it.)"""
     settings = settings_for(tmp_path, evidence(groups=(group(service="state"),)))
     set_modes(settings, {"settings": Mode.SHADOW, "state": Mode.SHADOW})
     rows = {row.service: row for row in status(settings)}
     assert [row.service for row in status(settings)] == list(PLAN.services)
-    assert rows["settings"].ready and rows["settings"].mode is Mode.SHADOW
-    assert not rows["state"].ready and rows["state"].blocking == ("open_divergences",)
-    assert rows["users"].phase == 2 and rows["users"].ready
+    phase_one = gate(settings, 1)
+    for name in ("settings", "state"):
+        assert rows[name].ready is phase_one.passed is False
+        assert rows[name].blocking == phase_one.blocking == ("open_divergences",)
+        assert rows[name].target is Mode.REVERSE
+    with pytest.raises(PromotionRefused, match="open_divergences"):
+        promote(settings, 1, actor="a", reason="r")
+    # Phase 2 is at legacy: enabling shadow needs only previous_phase, so it is ready even
+    # with no evidence at all, and promote moves it, as status says.
+    assert rows["users"].phase == 2 and rows["users"].ready and gate(settings, 2).passed
     assert rows["queue"].blocking == ("previous_phase",)
     assert json.dumps(rows["state"].to_dict())
+    assert promote(settings, 2, actor="a", reason="r").changes == {
+        "users": (Mode.LEGACY, Mode.SHADOW)
+    }
 
 
 def test_settings_from_files_resolve_store_audit_log_and_policy_beside_the_config(

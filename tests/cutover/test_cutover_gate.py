@@ -114,14 +114,14 @@ def test_candidate_error_rate_above_threshold_fails() -> None:
 
 
 def test_a_slow_candidate_method_fails_latency_naming_the_ratio() -> None:
-    slow = LatencySummary(count=1000, p50=0.001, p95=0.002, p99=0.004)
+    slow = LatencySummary(count=1000, p50=0.01, p95=0.02, p99=0.04)
     methods = tuple(
         replace(m, candidate=slow) if (m.service, m.method) == ("settings", "set") else m
         for m in healthy_methods()
     )
     verdict = gate(evidence=evidence(methods=methods))
     assert verdict.failed == ("latency",)
-    assert "settings.set (10.00x)" in verdict.criterion("latency").summary
+    assert "settings.set (100.00x)" in verdict.criterion("latency").summary
 
 
 def test_latency_missing_on_one_side_of_a_well_compared_method_fails() -> None:

@@ -31,11 +31,16 @@ def test_gauge_per_phase_follows_the_gate_after_the_cache_interval(tmp_path: Pat
         clock=FixedClock(NOW),
         evidence_source=lambda _: current[0],
     )
+    # Phase 1 in shadow: its gate judges leaving shadow (at legacy it needs no evidence).
+    settings.modes_file.write_text(
+        '[services.settings]\nmode = "shadow"\n[services.state]\nmode = "shadow"\n'
+    )
     ticker = Ticker()
     registry = CollectorRegistry()
     registry.register(GateReadiness(settings, min_interval=10, monotonic=ticker))
     text = generate_latest(registry).decode()
     assert 'shadow_gate_ready{phase="1"} 1.0' in text
+    assert 'shadow_gate_ready{phase="2"} 1.0' in text  # may enable shadow: phase 1 is there
     assert 'shadow_gate_ready{phase="3"} 0.0' in text  # phase 2 has not reached shadow
     current[0] = evidence(groups=(group(),))
     assert 'shadow_gate_ready{phase="1"} 1.0' in generate_latest(registry).decode()  # cached
