@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 import runtime_kv
+from runtime_kv import KeyValue, MakeRuntime
 
-from shadow import ConfigError, ReviewStatus, StoreError
+from shadow import ConfigError, FixedClock, ReviewStatus, StoreError
+from shadow.cutover.store import load_evidence
 from shadow.runtime import DivergenceStore
 from shadow.runtime._store import StoreBatch
 
@@ -131,3 +133,22 @@ def test_several_processes_can_write_the_same_sqlite_store(tmp_path: Path) -> No
 def test_a_malformed_store_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="store_url"):
         DivergenceStore("not a url")
+
+
+def test_the_recorder_attributes_each_mirrored_call_to_its_mode(
+    make_runtime: MakeRuntime, paths: dict[str, str]
+) -> None:
+    """Real runtime, real store: calls in reverse mode are stored as reverse-mode evidence."""
+    runtime = make_runtime(mode="reverse")
+    kv = runtime.proxy(KeyValue, "kv")
+    kv.put("a", "1")
+    for _ in range(3):
+        kv.get("a")
+    runtime.close()
+    found = load_evidence(paths["store"], clock=FixedClock())
+    assert found.by_mode is not None and set(found.by_mode) == {"reverse"}
+    reverse = found.in_mode("reverse")
+    assert reverse.method("kv", "get").count("match") == 3
+    assert reverse.method("kv", "get").legacy is not None
+    assert "kv" in reverse.first_comparisons
+    assert found.in_mode("shadow").method("kv", "get").compared == 0
