@@ -25,6 +25,8 @@ else:
 __all__ = ["demo"]
 
 LOG_FILE = "shadow.log"
+EXIT_INTERRUPTED = 130
+"""The shell's status for a run stopped by SIGINT (128 + 2)."""
 
 
 def demo(
@@ -90,6 +92,8 @@ def demo(
         typer.echo(json.dumps(_as_dict(result), indent=2))
     else:
         _print_summary(result)
+    if result.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -178,10 +182,10 @@ def _print_summary(result: DemoResult) -> None:
         )
     console.print(table)
     console.print(f"divergences: {result.divergences}")
-    if not result.drained:
-        console.print("the mirror did not catch up within 120 s: the counts above are partial")
     if result.uncovered:
         console.print(f"never called: {', '.join(result.uncovered)}")
+    for problem in result.problems:
+        console.print(f"not ok: {problem}")
     console.print(f"divergence store: {result.store_url}")
     console.print(f"log (JSON lines): {result.workdir / LOG_FILE}")
 
@@ -189,6 +193,9 @@ def _print_summary(result: DemoResult) -> None:
 def _as_dict(result: DemoResult) -> dict[str, Any]:
     return {
         "ok": result.ok,
+        "problems": result.problems,
+        "interrupted": result.interrupted,
+        "dirty": result.dirty,
         "drained": result.drained,
         "requests": result.requests,
         "elapsed_seconds": round(result.elapsed_seconds, 3),

@@ -42,7 +42,7 @@ def parse_url(url: str | URL) -> URL:
     else:
         try:
             parsed = make_url(url)
-        except ArgumentError as error:
+        except (ArgumentError, ValueError) as error:  # ValueError: a non-numeric port
             raise ConfigError(f"malformed database URL {url!r}: {error}") from None
     backend = parsed.get_backend_name()
     if backend not in _SUPPORTED:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,3 +43,46 @@ class DemoOptions:
             from imagegen.db.engine import parse_url  # noqa: PLC0415 -- SQLAlchemy only when used
 
             parse_url(self.candidate_url)
+        if self.metrics_port is not None:
+            _check_port(self.metrics_port)
+        _check_workdir(self.workdir)
+        if self.candidate_factory is not None:
+            from shadow.cutover.contracts import load_object  # noqa: PLC0415 -- only when used
+
+            factory = load_object(self.candidate_factory)
+            if not callable(factory):
+                raise ConfigError(f"--candidate-factory {self.candidate_factory!r} is not callable")
+        # The runtime reads SHADOW_* variables too: a malformed one must fail here, first.
+        from shadow.runtime import validate_settings_text  # noqa: PLC0415 -- pydantic when run
+
+        validate_settings_text("", source="the environment")
+
+
+_SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def _check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--metrics-port {port} is not a port (0 for any free one, ..65535)")
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise ConfigError(f"--metrics-port {port}: {error.strerror}") from None
+
+
+def _check_workdir(workdir: Path) -> None:
+    """A directory we may create files in (it is created later, if missing)."""
+    resolved = workdir.resolve()
+    if any(resolved.is_relative_to(tree) for tree in _SYSTEM_TREES):
+        raise ConfigError(f"--workdir {workdir} is in a system tree, not a place for files")
+    existing = resolved
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"--workdir {workdir}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--workdir {workdir}: {existing} is not writable")

@@ -10,19 +10,32 @@ cutover commands (``shadow gate``, ``shadow report``, ...) can be run on it
 afterwards; ``/metrics`` also carries ``shadow_gate_ready{phase}``.
 
 Choices where the issue is silent: every run starts from fresh stores (the
-evidence of one run is not mixed with an older one); ``--ops`` counts API
-requests, each of which makes one to several service calls; the queue workers
-keep going until the API threads are done and the queue is empty.
+evidence of one run is not mixed with an older one; the previous run's
+divergence store is kept as ``divergences.previous.sqlite3``, never deleted);
+``--ops`` counts API requests, each of which makes one to several service
+calls; the queue workers keep going until the API threads are done and the
+queue is empty.
+
+Every option is validated before anything in the work directory is touched.
+A Ctrl-C (SIGINT) stops the traffic: requests in flight finish, the mirror
+is drained (its worker ignores SIGINT, so no in-flight call dies as a
+candidate error), the store is written and the summary printed; the result
+says ``interrupted`` (the command exits 130). A run is ``ok`` only without
+divergences, candidate errors, dropped calls, dirty services, services the
+candidate compared nothing of, and uncalled methods; :attr:`DemoResult.problems`
+says which.
 """
 
 from __future__ import annotations
 
 import random
+import signal
 import sqlite3
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
-from contextlib import closing
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +73,9 @@ __all__ = ["DemoOptions", "DemoResult", "ServiceSummary", "run_demo"]
 LEGACY_FILE = "legacy.sqlite3"
 CANDIDATE_FILE = "candidate.sqlite3"
 STORE_FILE = "divergences.sqlite3"
+PREVIOUS_STORE_FILE = "divergences.previous.sqlite3"
+INTERRUPTED_DRAIN_SECONDS = 30.0
+"""How long an interrupted run waits for the mirror to catch up."""
 MODES_FILE = "shadow.toml"
 
 Progress = Callable[[int, int], None]
@@ -100,20 +116,110 @@ class DemoResult:
     metrics_port: int | None
     drained: bool = True
     """False when the mirror did not catch up before the summary: its counts are partial."""
+    dirty: list[str] = field(default_factory=list)
+    """Services with a dropped write not yet reconciled (their stores may differ)."""
+    interrupted: bool = False
+    """True when a Ctrl-C stopped the traffic before every request was made."""
 
     @property
     def divergences(self) -> int:
         return sum(summary.outcomes.get("divergence", 0) for summary in self.services)
 
+    def _total(self, outcome: str) -> int:
+        return sum(summary.outcomes.get(outcome, 0) for summary in self.services)
+
+    @property
+    def not_compared(self) -> list[str]:
+        """Services called but never compared: the candidate (factory) built nothing for them."""
+        compared = ("match", "divergence", "raced", "candidate_error")
+        return [
+            summary.service
+            for summary in self.services
+            if summary.calls and not any(summary.outcomes.get(name, 0) for name in compared)
+        ]
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the run is not ok, one line each (empty when it is)."""
+        found = []
+        if self.interrupted:
+            found.append("interrupted: the counts cover only the requests made")
+        if not self.drained:
+            found.append("the mirror did not catch up: the counts are partial")
+        if self.divergences:
+            found.append(f"{self.divergences} divergences")
+        if self._total("candidate_error"):
+            found.append(f"{self._total('candidate_error')} candidate errors")
+        if self._total("dropped"):
+            found.append(f"{self._total('dropped')} calls not mirrored (dropped)")
+        if self.dirty:
+            found.append("dirty (unreconciled dropped writes): " + ", ".join(self.dirty))
+        if self.not_compared:
+            found.append(
+                "the candidate compared nothing for: "
+                + ", ".join(self.not_compared)
+                + " (did the candidate factory build them? see the log)"
+            )
+        if self.uncovered:
+            found.append(f"{len(self.uncovered)} declared methods never called")
+        return found
+
     @property
     def ok(self) -> bool:
-        """Every mirrored call compared, no divergence, and every declared method called."""
-        return self.drained and self.divergences == 0 and not self.uncovered
+        """No problem at all (see :attr:`problems`)."""
+        return not self.problems
 
 
 def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResult:
-    """Run the demo described by ``options``; ``progress(done, total)`` is told as requests end."""
+    """Run the demo described by ``options``; ``progress(done, total)`` is told as requests end.
+
+    In the main thread, SIGINT stops the traffic instead of raising
+    KeyboardInterrupt (see the module docstring).
+    """
     options.validate()
+    stop = threading.Event()
+    with _interrupts(stop):
+        return _run(options, progress, stop)
+
+
+@contextmanager
+def _interrupts(stop: threading.Event) -> Iterator[None]:
+    """While running, SIGINT sets ``stop``; a second one only repeats that we are stopping."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupted(_signum: int, _frame: object) -> None:
+        again = stop.is_set()
+        stop.set()
+        sys.stderr.write(
+            "shadow demo: "
+            + ("still stopping" if again else "interrupted: stopping the traffic")
+            + f"; draining the mirror (at most {INTERRUPTED_DRAIN_SECONDS:.0f} s)\n"
+        )
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while the worker process starts: an ignored signal stays ignored
+    across exec, so a Ctrl-C then cannot kill the child before it ignores SIGINT itself."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event) -> DemoResult:
     workdir = options.workdir.resolve()
     candidate_url = _prepare_stores(workdir, options)
     store_url = f"sqlite:///{workdir / STORE_FILE}"
@@ -132,16 +238,17 @@ def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResu
             )
         )
     )
-    runtime = Runtime(
-        LiveSettings(modes_file),
-        legacy=SideFactory(
-            "imagegen.demo.wiring:build_legacy", {"path": str(workdir / LEGACY_FILE)}
-        ),
-        candidate=_candidate_factory(options, workdir, candidate_url),
-        registry=registry,
-        ids=UuidIds(),
-        reconcile=_reconciler(workdir, candidate_url),
-    )
+    with _sigint_ignored():
+        runtime = Runtime(
+            LiveSettings(modes_file),
+            legacy=SideFactory(
+                "imagegen.demo.wiring:build_legacy", {"path": str(workdir / LEGACY_FILE)}
+            ),
+            candidate=_candidate_factory(options, workdir, candidate_url),
+            registry=registry,
+            ids=UuidIds(),
+            reconcile=_reconciler(workdir, candidate_url),
+        )
     try:
         port = (
             runtime.serve_metrics(options.metrics_port)
@@ -152,8 +259,8 @@ def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResu
             **{wiring.name: runtime.proxy(wiring.contract, wiring.name) for wiring in SERVICES}
         )
         started = time.perf_counter()
-        world, latencies, api_seconds = _drive(services, runtime, options, progress)
-        drained = runtime.flush(timeout=120.0)
+        world, latencies, api_seconds = _drive(services, runtime, options, progress, stop)
+        drained = runtime.flush(timeout=INTERRUPTED_DRAIN_SECONDS if stop.is_set() else 120.0)
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
@@ -168,6 +275,7 @@ def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResu
         elapsed=elapsed,
         port=port,
         drained=drained,
+        interrupted=stop.is_set(),
     )
 
 
@@ -177,6 +285,7 @@ def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResu
 def _prepare_stores(workdir: Path, options: DemoOptions) -> str:
     """Fresh legacy store and a candidate that is an exact copy of it; returns the candidate URL."""
     workdir.mkdir(parents=True, exist_ok=True)
+    _keep_previous_store(workdir)
     for name in (LEGACY_FILE, CANDIDATE_FILE, STORE_FILE):
         for suffix in ("", "-wal", "-shm"):
             (workdir / f"{name}{suffix}").unlink(missing_ok=True)
@@ -196,6 +305,16 @@ def _prepare_stores(workdir: Path, options: DemoOptions) -> str:
         with connectable(f"sqlite:///{legacy_path}") as legacy_engine:
             copy_rows(legacy_engine, engine)
     return url
+
+
+def _keep_previous_store(workdir: Path) -> None:
+    """Keep the last run's evidence (one consistent copy, WAL included) before starting anew."""
+    previous = workdir / STORE_FILE
+    if not previous.exists():
+        return
+    kept = workdir / PREVIOUS_STORE_FILE
+    kept.unlink(missing_ok=True)
+    _sqlite_copy(previous, kept)
 
 
 def _sqlite_copy(source: Path, target: Path) -> None:
@@ -260,7 +379,9 @@ class _Traffic:
         world: World,
         options: DemoOptions,
         progress: Progress | None,
+        stop: threading.Event | None = None,
     ) -> None:
+        self.stop = stop or threading.Event()
         self.services = services
         self.world = world
         self.options = options
@@ -279,6 +400,8 @@ class _Traffic:
         mine: list[float] = []
         next_at = time.perf_counter()
         for _ in range(count):
+            if self.stop.is_set():
+                break
             if self.interval:
                 next_at += self.interval
                 time.sleep(max(0.0, next_at - time.perf_counter()))
@@ -297,6 +420,8 @@ class _Traffic:
     def queue_worker(self, index: int) -> None:
         rng = random.Random(self.options.seed * 7919 + index)
         while True:
+            if self.stop.is_set():
+                return
             if not work_queue_item(self.services, self.world, rng):
                 if self.api_finished.is_set():
                     return
@@ -335,11 +460,17 @@ class _Traffic:
 
 
 def _drive(
-    services: ReferenceServices, runtime: Runtime, options: DemoOptions, progress: Progress | None
+    services: ReferenceServices,
+    runtime: Runtime,
+    options: DemoOptions,
+    progress: Progress | None,
+    stop: threading.Event,
 ) -> tuple[World, list[float], float]:
     world = World(clock=runtime.clock)
+    if stop.is_set():
+        return world, [], 0.0
     tour(services, world, random.Random(options.seed))
-    traffic = _Traffic(services, world, options, progress)
+    traffic = _Traffic(services, world, options, progress, stop)
     api_seconds = traffic.run()
     return world, traffic.latencies, api_seconds
 
@@ -359,11 +490,13 @@ def _summarize(
     elapsed: float,
     port: int | None,
     drained: bool,
+    interrupted: bool = False,
 ) -> DemoResult:
     store = DivergenceStore(store_url)
     try:
         counts = store.comparison_counts()
         groups = store.groups()
+        dirty = sorted(store.dirty_services())
     finally:
         store.close()
     called = {(count.service, count.method) for count in counts if count.total}
@@ -401,4 +534,6 @@ def _summarize(
         store_url=store_url,
         metrics_port=port,
         drained=drained,
+        dirty=dirty,
+        interrupted=interrupted,
     )

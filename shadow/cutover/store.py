@@ -40,7 +40,7 @@ class StoreNotFound(ConfigError):
 def _check_exists(url: str) -> None:
     try:
         parsed = sa.engine.make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a non-numeric port
         raise ConfigError(f"divergence store URL {url!r} is not a valid SQLAlchemy URL") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""

@@ -26,7 +26,12 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from shadow._exceptions import ConfigError
 from shadow._vocabulary import Mode, WorkerKind
@@ -171,6 +176,8 @@ def validate_settings_text(text: str, *, source: str) -> ShadowSettings:
         return ShadowSettings()
     except ValidationError as error:
         raise ConfigError(f"{source}: {_describe(error)}", path=source) from None
+    except SettingsError as error:
+        raise ConfigError(f"invalid shadow settings: {error}") from None
     finally:
         _file_values.reset(token)
 
@@ -215,6 +222,9 @@ def load_settings(
         return ShadowSettings(**overrides)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+    except SettingsError as error:
+        # A malformed environment variable (SHADOW_SERVICES=notjson) fails before validation.
+        raise ConfigError(f"invalid shadow settings: {error}") from None
     finally:
         _file_values.reset(token)
 

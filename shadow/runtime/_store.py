@@ -382,7 +382,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 def _create_engine(url: str) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a non-numeric port
         raise ConfigError(f"store_url {url!r} is not a valid SQLAlchemy URL") from None
     try:
         if parsed.get_backend_name() != "sqlite":

@@ -15,6 +15,7 @@ pipe, one observation out per task, in order.
 from __future__ import annotations
 
 import pickle
+import signal
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -283,7 +284,13 @@ def serve(
     First builds the ``warm`` side and answers ``("ready", error_or_None)``, so
     building (opening databases) never counts against a call's deadline. Ends
     when the pipe closes or ``None`` arrives.
+
+    Ignores SIGINT: a Ctrl-C in the terminal reaches the whole process group,
+    and the parent decides (it stops its traffic and drains this worker).
+    Interrupted here, in-flight mirror calls would die as candidate errors
+    that are not the candidate's, and print a traceback.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = MirrorEngine(factories, lag_window)
     connection.send(("ready", engine.prepare(warm)))
     plans: dict[int, MethodPlan] = {}
