@@ -205,20 +205,6 @@ def _interrupts(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-@contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while the worker process starts: an ignored signal stays ignored
-    across exec, so a Ctrl-C then cannot kill the child before it ignores SIGINT itself."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event) -> DemoResult:
     workdir = options.workdir.resolve()
     candidate_url = _prepare_stores(workdir, options)
@@ -238,17 +224,16 @@ def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event)
             )
         )
     )
-    with _sigint_ignored():
-        runtime = Runtime(
-            LiveSettings(modes_file),
-            legacy=SideFactory(
-                "imagegen.demo.wiring:build_legacy", {"path": str(workdir / LEGACY_FILE)}
-            ),
-            candidate=_candidate_factory(options, workdir, candidate_url),
-            registry=registry,
-            ids=UuidIds(),
-            reconcile=_reconciler(workdir, candidate_url),
-        )
+    runtime = Runtime(
+        LiveSettings(modes_file),
+        legacy=SideFactory(
+            "imagegen.demo.wiring:build_legacy", {"path": str(workdir / LEGACY_FILE)}
+        ),
+        candidate=_candidate_factory(options, workdir, candidate_url),
+        registry=registry,
+        ids=UuidIds(),
+        reconcile=_reconciler(workdir, candidate_url),
+    )
     try:
         port = (
             runtime.serve_metrics(options.metrics_port)
@@ -525,7 +510,7 @@ def _summarize(
     return DemoResult(
         services=summaries,
         uncovered=uncovered,
-        requests=options.ops,
+        requests=len(latencies),  # made (fewer than --ops when interrupted)
         elapsed_seconds=elapsed,
         request_latencies=latencies,
         api_seconds=api_seconds,

@@ -24,9 +24,11 @@ import collections
 import contextlib
 import multiprocessing
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
+from multiprocessing import resource_tracker
 from typing import Protocol
 
 import structlog
@@ -155,7 +157,16 @@ class ProcessWorker:
             name="shadow-mirror",
             daemon=True,
         )
-        self.process.start()
+        # The child starts with SIGINT blocked (a signal mask survives fork and exec) and
+        # ignores it before unblocking (see serve): a Ctrl-C while it is still importing
+        # would otherwise kill it with a traceback. Only this thread's mask changes. The
+        # resource tracker is started first: starting it unblocks SIGINT on its way out.
+        resource_tracker.ensure_running()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child.close()
         try:
             if not self._connection.poll(_STARTUP_SECONDS):

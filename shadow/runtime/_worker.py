@@ -291,6 +291,7 @@ def serve(
     that are not the candidate's, and print a traceback.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent
     engine = MirrorEngine(factories, lag_window)
     connection.send(("ready", engine.prepare(warm)))
     plans: dict[int, MethodPlan] = {}

@@ -44,3 +44,20 @@ def build_wrong_secret(*, ids: IdSource, clock: Clock, url: str) -> dict[str, An
     services = build_candidate(ids=ids, clock=clock, url=url)
     services["app_settings"] = _WrongSecretSettings(create_engine(url), ids=ids, clock=clock)
     return services
+
+
+def build_nothing(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
+    """A factory that builds no service at all: nothing can be compared."""
+    return {}
+
+
+class _FailingStylePresets(CoreStylePresetsService):
+    def get(self, style_preset_id: str) -> StylePresetRecord:
+        raise RuntimeError("planted candidate failure")
+
+
+def build_failing(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
+    """``style_presets.get`` raises where legacy answers: candidate errors, no divergence."""
+    services = build_candidate(ids=ids, clock=clock, url=url)
+    services["style_presets"] = _FailingStylePresets(create_engine(url), ids=ids, clock=clock)
+    return services
