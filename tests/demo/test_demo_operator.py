@@ -165,7 +165,7 @@ def test_one_ctrl_c_stops_the_traffic_drains_writes_the_store_and_exits_130(
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
     summary = json.loads(stdout)
     assert summary["interrupted"] is True and not summary["ok"]
-    assert summary["requests"] > 0
+    assert 0 < summary["requests"] < 1_000_000  # the requests made, not --ops
     outcomes = [service["outcomes"] for service in summary["services"]]
     assert sum(o.get("match", 0) for o in outcomes) > 0
     assert sum(o.get("candidate_error", 0) for o in outcomes) == 0, "killed calls stored"
