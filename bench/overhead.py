@@ -14,11 +14,19 @@ mode the mirror worker is a separate process, the default):
 
 Latency is measured around each API request in the calling thread (a request
 makes one to several service calls), from the demo's own timing.
+
+A ratio is only as good as its baseline, so every figure comes with its spread:
+each arm's minimum, median and maximum over the rounds, and the one-minute load
+average when each round started. A round where shadow mode beats legacy-only
+is flagged: on a quiet machine that is noise in the baseline (fsync latency of
+the shared disk, the other processes on two cores), never a real speed-up, and
+the figure must not be read as a met target.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 from collections.abc import Sequence
@@ -43,9 +51,12 @@ class Arm:
     throughput: float
     skipped_reads: int
     dropped_writes: int
+    load: float
+    """One-minute load average when the run started."""
 
 
 def _run(mode: Mode, ops: int, rate: float | None, workdir: Path) -> Arm:
+    load = os.getloadavg()[0]
     result: DemoResult = run_demo(DemoOptions(ops=ops, mode=mode, rate=rate, workdir=workdir))
     store = DivergenceStore(result.store_url)
     try:
@@ -59,6 +70,7 @@ def _run(mode: Mode, ops: int, rate: float | None, workdir: Path) -> Arm:
         throughput=len(latencies) / result.api_seconds if result.api_seconds else 0.0,
         skipped_reads=sum(s.outcomes.get("skipped", 0) for s in result.services),
         dropped_writes=dropped_writes,
+        load=load,
     )
 
 
@@ -74,13 +86,53 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f}"
 
 
+def _spread(values: Sequence[float], scale: float = 1000.0) -> str:
+    """min / median / max over the rounds, and the max's excess over the min."""
+    low, mid, high = min(values), statistics.median(values), max(values)
+    excess = (high / low - 1.0) * 100 if low else float("inf")
+    return (
+        f"{low * scale:.3f} / {mid * scale:.3f} / {high * scale:.3f} (max {excess:+.0f}% over min)"
+    )
+
+
+def _print_rounds(title: str, arms: dict[Mode, list[Arm]]) -> None:
+    """Each round's figures side by side, with its load and a flag where shadow beat legacy."""
+    print(f"\n{title}, per round:\n")
+    print(
+        "| round | load | legacy p50 | shadow p50 | legacy p99 | shadow p99 | req/s L | req/s S |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for index, (legacy, shadow) in enumerate(
+        zip(arms[Mode.LEGACY], arms[Mode.SHADOW], strict=True)
+    ):
+        flag = " (shadow faster: baseline noise)" if shadow.p50 < legacy.p50 else ""
+        print(
+            f"| {index + 1}{flag} | {legacy.load:.2f} | {_ms(legacy.p50)} | {_ms(shadow.p50)} "
+            f"| {_ms(legacy.p99)} | {_ms(shadow.p99)} | {legacy.throughput:.0f} "
+            f"| {shadow.throughput:.0f} |"
+        )
+
+
+def _print_spread(paced: dict[Mode, list[Arm]], saturated: dict[Mode, list[Arm]]) -> None:
+    legacy, shadow = paced[Mode.LEGACY], paced[Mode.SHADOW]
+    print("\nspread over the rounds (min / median / max):\n")
+    print(f"- legacy-only paced p50 ms: {_spread([a.p50 for a in legacy])}")
+    print(f"- shadow paced p50 ms: {_spread([a.p50 for a in shadow])}")
+    print(f"- legacy-only paced p99 ms: {_spread([a.p99 for a in legacy])}")
+    print(f"- shadow paced p99 ms: {_spread([a.p99 for a in shadow])}")
+    throughputs = [a.throughput for a in saturated[Mode.LEGACY]]
+    print(f"- legacy-only saturated req/s: {_spread(throughputs, scale=1.0)}")
+    _print_rounds("paced", paced)
+    _print_rounds("saturated", saturated)
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench overhead", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--repeat", type=int, default=None, help="interleaved rounds per arm")
     parser.add_argument("--rate", type=float, default=150.0, help="paced requests per second")
     args = parser.parse_args(list(argv))
-    rounds = args.repeat or (1 if args.quick else 3)
+    rounds = args.repeat or (1 if args.quick else 5)
     paced_ops = 200 if args.quick else 1500
     saturated_ops = 300 if args.quick else 3000
 
@@ -138,5 +190,6 @@ def main(argv: Sequence[str]) -> int:
         f"sampled out adaptively (target: zero dropped writes)"
     )
     status |= 1 if paced_drops or saturated_drops else 0
+    _print_spread(paced, saturated)
     print(f"\n{Environment.current().describe()}")
     return status
