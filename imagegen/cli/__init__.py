@@ -1,4 +1,4 @@
-"""The reference application's ``shadow`` command: the generic commands plus ``db`` and ``demo``.
+"""The reference app's ``shadow`` command: generic commands plus ``db``, ``demo``, ``explore``.
 
 The generic cutover commands come from :func:`shadow.cli.build_app` with this
 application's defaults (its phase plan and contracts, see
@@ -8,7 +8,7 @@ application's defaults (its phase plan and contracts, see
 
 from __future__ import annotations
 
-from imagegen.cli import db, demo
+from imagegen.cli import db, demo, explore
 from imagegen.cutover import REFERENCE_PLAN, reference_declared_methods
 from shadow.cli import AppDefaults, build_app, run
 
@@ -17,6 +17,7 @@ __all__ = ["app", "main"]
 app = build_app(AppDefaults(plan=REFERENCE_PLAN, declared_methods=reference_declared_methods))
 app.add_typer(db.app, name="db")
 app.command()(demo.demo)
+app.command()(explore.explore)
 
 
 def main() -> None:

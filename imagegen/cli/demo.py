@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from imagegen.demo.options import DemoOptions
+from imagegen.demo.options import DEMO_EXPLORE_SECONDS, DemoOptions
 from shadow._lazy import lazy_module
 from shadow._vocabulary import Mode, WorkerKind
 
@@ -66,6 +66,12 @@ def demo(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve /metrics on 127.0.0.1 at this port (0: any free).")
     ] = None,
+    explore_seconds: Annotated[
+        float,
+        typer.Option(
+            "--explore-seconds", help="Budget of the exploration after the traffic (0: none)."
+        ),
+    ] = DEMO_EXPLORE_SECONDS,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run the realistic workload through the proxies of all 11 services and compare."""
@@ -82,6 +88,7 @@ def demo(
         worker=_choice(WorkerKind, worker, "--worker", tuple(WorkerKind)),
         metrics_port=metrics_port,
         rate=rate,
+        explore_seconds=explore_seconds,
     )
     options.validate()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -181,6 +188,19 @@ def _print_summary(result: DemoResult) -> None:
             *sides,
         )
     console.print(table)
+    exploration = result.exploration
+    if exploration is not None:
+        calls = sum(exploration.calls.values())
+        console.print(
+            f"exploration: {exploration.examples} generated call sequences, {calls} calls "
+            f"in {exploration.elapsed_seconds:.1f} s (counted above, marked 'exploration')"
+        )
+        for found in exploration.found:
+            console.print(
+                f"  found: {found.service}.{found.method} {found.outcome} "
+                f"{', '.join(found.paths) or ' vs '.join(found.error_types)} "
+                f"fingerprint {found.fingerprint} (reproduction: {len(found.steps)} step(s))"
+            )
     console.print(f"divergences: {result.divergences}")
     if result.uncovered:
         console.print(f"never called: {', '.join(result.uncovered)}")
@@ -204,6 +224,7 @@ def _as_dict(result: DemoResult) -> dict[str, Any]:
         "application_errors": dict(result.errors),
         "store_url": result.store_url,
         "metrics_port": result.metrics_port,
+        "exploration": result.exploration.to_dict() if result.exploration else None,
         "services": [
             {
                 "service": summary.service,

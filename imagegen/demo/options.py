@@ -10,7 +10,10 @@ from pathlib import Path
 from shadow._exceptions import ConfigError
 from shadow._vocabulary import Mode, WorkerKind
 
-__all__ = ["DemoOptions"]
+__all__ = ["DEMO_EXPLORE_SECONDS", "DemoOptions"]
+
+DEMO_EXPLORE_SECONDS = 8.0
+"""The default command's exploration budget: small enough for the demo's one minute."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class DemoOptions:
     worker: WorkerKind = WorkerKind.PROCESS
     rate: float | None = None
     """API requests per second over all threads (None: as fast as they go)."""
+    explore_seconds: float = 0.0
+    """Budget of the differential exploration run after the traffic (0: none; not with --aa).
+
+    The ``shadow demo`` command explores for :data:`DEMO_EXPLORE_SECONDS` by
+    default; the Python API does not, so benchmarks measure traffic alone."""
 
     def validate(self) -> None:
         """Raise ConfigError for options that cannot work together."""
@@ -39,6 +47,8 @@ class DemoOptions:
             raise ConfigError("--aa runs legacy on both sides: it takes no candidate options")
         if self.rate is not None and self.rate <= 0:
             raise ConfigError("the request rate must be positive")
+        if self.explore_seconds < 0:
+            raise ConfigError("the exploration budget must not be negative")
         if self.candidate_url is not None:
             from imagegen.db.engine import parse_url  # noqa: PLC0415 -- SQLAlchemy only when used
 

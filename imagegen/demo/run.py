@@ -48,6 +48,7 @@ from imagegen.db.backfill import copy_rows
 from imagegen.db.engine import connectable, create_engine, create_schema
 from imagegen.db.legacy import open_legacy
 from imagegen.db.migrate import downgrade
+from imagegen.demo.explore import ReferenceTarget
 from imagegen.demo.histograms import merged_quantiles
 from imagegen.demo.options import DemoOptions
 from imagegen.demo.traffic import API_MIX, ReferenceServices, World, tour, work_queue_item
@@ -60,6 +61,7 @@ from shadow.cutover import (
     GateReadiness,
     declared_methods,
 )
+from shadow.explore import ExploreResult, explore
 from shadow.runtime import (
     DivergenceStore,
     LiveSettings,
@@ -120,6 +122,8 @@ class DemoResult:
     """Services with a dropped write not yet reconciled (their stores may differ)."""
     interrupted: bool = False
     """True when a Ctrl-C stopped the traffic before every request was made."""
+    exploration: ExploreResult | None = None
+    """What the exploration after the traffic found (None when it did not run)."""
 
     @property
     def divergences(self) -> int:
@@ -162,6 +166,8 @@ class DemoResult:
             )
         if self.uncovered:
             found.append(f"{len(self.uncovered)} declared methods never called")
+        if self.exploration is not None and self.exploration.found:
+            found.append(f"exploration found {len(self.exploration.found)} divergence group(s)")
         return found
 
     @property
@@ -249,7 +255,9 @@ def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event)
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
+    exploration = None if stop.is_set() else _explore(options, store_url)
     return _summarize(
+        exploration=exploration,
         options=options,
         workdir=workdir,
         store_url=store_url,
@@ -460,6 +468,18 @@ def _drive(
     return world, traffic.latencies, api_seconds
 
 
+def _explore(options: DemoOptions, store_url: str) -> ExploreResult | None:
+    """Differential exploration into the same store: its evidence counts like traffic's."""
+    if options.explore_seconds <= 0 or options.aa:
+        return None  # A/A: exploration's target builds the candidate from a URL, not a file copy
+    with ReferenceTarget(
+        candidate_factory=options.candidate_factory, candidate_url=options.candidate_url
+    ) as target:
+        return explore(
+            target, store=store_url, budget_seconds=options.explore_seconds, seed=options.seed
+        )
+
+
 # -- the summary ----------------------------------------------------------------------------
 
 
@@ -476,6 +496,7 @@ def _summarize(
     port: int | None,
     drained: bool,
     interrupted: bool = False,
+    exploration: ExploreResult | None = None,
 ) -> DemoResult:
     store = DivergenceStore(store_url)
     try:
@@ -521,4 +542,5 @@ def _summarize(
         drained=drained,
         dirty=dirty,
         interrupted=interrupted,
+        exploration=exploration,
     )

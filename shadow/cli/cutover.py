@@ -38,6 +38,7 @@ import typer
 from shadow._exceptions import ConfigError, StoreError
 from shadow._lazy import lazy_module
 from shadow._vocabulary import Mode
+from shadow.cli.reproductions import export_command, group_provenance
 
 if TYPE_CHECKING:
     from shadow.cutover import contracts as contract_specs
@@ -439,16 +440,25 @@ def show_command(
     settings = _review_settings(config, store, audit_log)
     try:
         data = _group_dict(review.show(settings, fingerprint), settings)
+        if settings.store is not None:
+            data.update(group_provenance(settings.store, fingerprint, data["count"]))
     except StoreError as error:
         _bad_store(error)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
     for key, value in data.items():
-        if key != "examples":
+        if key not in ("examples", "reproduction"):
             typer.echo(f"{key}: {value}")
     for number, example in enumerate(data["examples"], start=1):
         typer.echo(f"example {number}: {json.dumps(example, sort_keys=True, indent=2)}")
+    reproduction = data.get("reproduction")
+    if reproduction is not None:
+        typer.echo(
+            f"reproduction ({len(reproduction['steps'])} step(s), shrunk by exploration; "
+            f"`shadow divergences export {fingerprint} -o FILE` writes it as a test): "
+            + json.dumps(reproduction["steps"], sort_keys=True, indent=2)
+        )
 
 
 @divergences.command("accept")
@@ -512,6 +522,9 @@ def fixed_command(
     except StoreError as error:
         _bad_store(error)
     typer.echo(f"{fingerprint}: fixed")
+
+
+divergences.command("export")(export_command)
 
 
 def _review_settings(

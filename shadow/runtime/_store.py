@@ -430,6 +430,11 @@ class DivergenceStore:
         """Release the store's connections."""
         self._engine.dispose()
 
+    @property
+    def engine(self) -> Engine:
+        """The store's engine, for the provenance tables (:mod:`shadow.runtime._provenance`)."""
+        return self._engine
+
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         try:

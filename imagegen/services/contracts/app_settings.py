@@ -19,6 +19,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from shadow._contract import read, write
+from shadow._inputs import Arg, explore_inputs
 
 __all__ = ["JWT_SECRET_KEY", "AppSettingsService"]
 
@@ -26,6 +27,9 @@ JWT_SECRET_KEY = "jwt_secret"
 """The key of the seeded secret used to sign session tokens."""
 
 
+@explore_inputs(
+    key=Arg(pool="setting_key", keep=True, examples=("jwt_secret", "theme", "THEME", " theme", "")),
+)
 class AppSettingsService(ABC):
     """Server-wide settings (see the module docstring for the rules)."""
 

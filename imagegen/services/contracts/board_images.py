@@ -23,7 +23,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from imagegen.services.contracts.edges import BOARD_ID, IMAGE_NAME, USER_ID
 from shadow._contract import Order, read, write
+from shadow._inputs import explore_inputs
 
 __all__ = [
     "ASSET_CATEGORIES",
@@ -41,6 +43,11 @@ ASSET_CATEGORIES: tuple[str, ...] = ("control", "mask", "user", "other")
 """Image categories counted by ``get_asset_count_for_board``."""
 
 
+@explore_inputs(
+    board_id=BOARD_ID,
+    image_name=IMAGE_NAME,
+    user_id=USER_ID,
+)
 class BoardImagesService(ABC):
     """Links between boards and images (see the module docstring for the rules)."""
 

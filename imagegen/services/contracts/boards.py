@@ -42,9 +42,11 @@ from typing import Self
 
 from pydantic import model_validator
 
+from imagegen.services.contracts.edges import BOARD_ID, IMAGE_NAME, LIMIT, NAMES, OFFSET, USER_ID
 from imagegen.services.contracts.pages import OffsetPage, Record
 from imagegen.services.errors import RuleViolationError
 from shadow._contract import Order, read, write
+from shadow._inputs import Arg, explore_inputs
 
 __all__ = [
     "MAX_BOARD_NAME_LENGTH",
@@ -126,6 +128,14 @@ class BoardChanges(Record):
         return self
 
 
+@explore_inputs(
+    board_id=BOARD_ID,
+    user_id=USER_ID,
+    board_name=Arg(examples=NAMES),
+    cover_image_name=IMAGE_NAME,
+    offset=OFFSET,
+    limit=LIMIT,
+)
 class BoardsService(ABC):
     """Boards with sharing and visibility (see the module docstring for the rules)."""
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 import string
 from abc import ABC, abstractmethod
 
+from imagegen.services.contracts.edges import PATTERNS, USER_ID
 from shadow._contract import Order, read, write
+from shadow._inputs import Arg, explore_inputs
 
 __all__ = ["LIKE_ESCAPE", "ClientStateService", "prefix_pattern"]
 
@@ -45,6 +47,15 @@ def prefix_pattern(prefix: str) -> str:
     return escaped + "%"
 
 
+@explore_inputs(
+    user_id=USER_ID,
+    key=Arg(
+        pool="client_key",
+        keep=True,
+        examples=("gallery.view", "gallery.scroll", "GALLERY.VIEW", "gallery%", "a_b", "a/b", ""),
+    ),
+    prefix=Arg(examples=PATTERNS),
+)
 class ClientStateService(ABC):
     """Per-user UI state (see the module docstring for the rules)."""
 

@@ -42,9 +42,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from imagegen.services.contracts.edges import BOARD_ID, IMAGE_NAME, LIMIT, OFFSET, PATTERNS, USER_ID
 from imagegen.services.contracts.pages import OffsetPage, Record
 from imagegen.services.errors import RuleViolationError
 from shadow._contract import Order, read, write
+from shadow._inputs import Arg, explore_inputs
 
 __all__ = [
     "LIKE_ESCAPE",
@@ -179,6 +181,22 @@ def search_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
+@explore_inputs(
+    image_name=Arg(
+        pool="image_name",
+        keep=True,
+        examples=("never-existed.png", "", "a%.png", "a_b.png", "IMAGE-1.png"),
+    ),
+    image_names=IMAGE_NAME,
+    board_id=BOARD_ID,
+    user_id=USER_ID,
+    session_id=Arg(examples=(None, "session-1", "")),
+    width=Arg(examples=(64, 0, 1, -1, 4096), only=True),
+    height=Arg(examples=(64, 0, 1, -1, 4096), only=True),
+    search_term=Arg(examples=PATTERNS),
+    offset=OFFSET,
+    limit=LIMIT,
+)
 class ImagesService(ABC):
     """Image records of the gallery (see the module docstring for the rules)."""
 

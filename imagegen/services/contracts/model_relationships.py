@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 from imagegen.services.errors import RuleViolationError
 from shadow._contract import read, write
+from shadow._inputs import Arg, explore_inputs
 
 __all__ = ["ModelRelationshipsService", "sorted_pair"]
 
@@ -37,6 +38,12 @@ def sorted_pair(model_key_1: str, model_key_2: str) -> tuple[str, str]:
     return (model_key_1, model_key_2) if model_key_1 < model_key_2 else (model_key_2, model_key_1)
 
 
+@explore_inputs(
+    model_key=Arg(pool="model_key", harvest=("key",), examples=("never-existed-model", "")),
+    model_key_1=Arg(pool="model_key", harvest=("key",), examples=("never-existed-model",)),
+    model_key_2=Arg(pool="model_key", harvest=("key",), examples=("never-existed-model",)),
+    model_keys=Arg(pool="model_key", harvest=("key",), examples=("never-existed-model",)),
+)
 class ModelRelationshipsService(ABC):
     """Links between models (see the module docstring for the rules)."""
 

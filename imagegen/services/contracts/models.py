@@ -38,9 +38,11 @@ from typing import Any
 
 from pydantic import ConfigDict, ValidationError
 
+from imagegen.services.contracts.edges import NAMES, PAGE, PER_PAGE
 from imagegen.services.contracts.pages import Page, Record
 from imagegen.services.errors import RuleViolationError
 from shadow._contract import read, write
+from shadow._inputs import Arg, explore_inputs
 
 __all__ = [
     "ModelChanges",
@@ -132,6 +134,19 @@ def apply_model_changes(config: ModelConfig, changes: ModelChanges) -> ModelConf
         ) from None
 
 
+@explore_inputs(
+    key=Arg(pool="model_key", harvest=("key",), examples=("never-existed-model", "")),
+    hash=Arg(pool="model_hash", harvest=("hash",), examples=("never-existed-hash", "")),
+    path=Arg(pool="model_path", harvest=("path",), examples=("/models/none", "")),
+    name=Arg(examples=NAMES),
+    model_name=Arg(examples=(None, "Model 1", "model 1", "%", "_", "")),
+    base=Arg(examples=(None, "sd-1", "sdxl", "SDXL", "flux")),
+    type=Arg(examples=(None, "main", "lora", "LORA", "vae")),
+    format=Arg(examples=(None, "checkpoint", "diffusers", "")),
+    file_size=Arg(examples=(0, 1, -1, 2**31, 2**53)),
+    page=PAGE,
+    per_page=PER_PAGE,
+)
 class ModelsService(ABC):
     """The model registry (see the module docstring for the rules)."""
 

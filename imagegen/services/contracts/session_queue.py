@@ -70,8 +70,10 @@ from typing import Any, Literal
 
 from pydantic import JsonValue
 
+from imagegen.services.contracts.edges import USER_ID
 from imagegen.services.contracts.pages import CursorPage, Record
 from shadow._contract import Order, read, read_write, write
+from shadow._inputs import Arg, explore_inputs
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -217,6 +219,28 @@ class RetryResult(Record):
     item_ids: list[int]
 
 
+def _batch_items() -> Any:
+    """Exploration's values for a batch field: short lists, so groups zip (or do not)."""
+    from hypothesis import strategies as st  # noqa: PLC0415 - only imported when exploring
+
+    return st.lists(st.integers(0, 3), min_size=1, max_size=2)
+
+
+@explore_inputs(
+    queue_id=Arg(examples=("default", "scratch", "never-existed-queue", ""), only=True),
+    item_id=Arg(pool="item_id", harvest=("item_id", "item_ids"), examples=(0, -1, 999_999)),
+    item_ids=Arg(pool="item_id", harvest=("item_id", "item_ids"), examples=(0, 999_999)),
+    batch_id=Arg(pool="batch_id", examples=("never-existed-batch",)),
+    batch_ids=Arg(pool="batch_id", examples=("never-existed-batch",)),
+    user_id=USER_ID,
+    destination=Arg(examples=(None, "gallery", "nowhere", "", "GALLERY")),
+    origin=Arg(examples=(None, "workflows", "")),
+    runs=Arg(examples=(1, 2, 3, 0, -1), only=True),
+    items=Arg(strategy=_batch_items),
+    limit=Arg(examples=(1, 2, 3, 10, 0, -1), only=True),
+    cursor=Arg(pool="item_id", examples=(None, 0, 999_999)),
+    priority=Arg(examples=(0, 1, -1, 2), only=True),
+)
 class SessionQueueService(ABC):
     """The generation queue. See the module docstring for every rule both sides share."""
 

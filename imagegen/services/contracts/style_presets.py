@@ -26,8 +26,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
+from imagegen.services.contracts.edges import NAMES, USER_ID
 from imagegen.services.contracts.pages import Record
 from shadow._contract import Order, read, write
+from shadow._inputs import Arg, explore_inputs
 
 __all__ = [
     "PresetData",
@@ -87,6 +89,11 @@ class StylePresetRecord(Record):
     updated_at: datetime
 
 
+@explore_inputs(
+    style_preset_id=Arg(pool="style_preset_id", harvest=("id",), examples=("never-existed",)),
+    user_id=USER_ID,
+    name=Arg(examples=NAMES),
+)
 class StylePresetsService(ABC):
     """Style presets (see the module docstring for the rules)."""
 

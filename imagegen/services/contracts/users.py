@@ -61,9 +61,11 @@ from datetime import UTC, datetime
 
 from pydantic import Field
 
+from imagegen.services.contracts.edges import EMAIL, LIMIT, OFFSET, PASSWORD, USER_ID
 from imagegen.services.contracts.pages import OffsetPage, Record
 from imagegen.services.errors import RuleViolationError
 from shadow._contract import Order, read, read_write, write
+from shadow._inputs import Arg, explore_inputs
 
 __all__ = [
     "MAX_EMAIL_LENGTH",
@@ -136,6 +138,23 @@ class CreatedInvitation(Record):
     code: str = Field(repr=False)
 
 
+@explore_inputs(
+    user_id=USER_ID,
+    user_ids=USER_ID,
+    invited_by=USER_ID,
+    email=EMAIL,
+    password=PASSWORD,
+    display_name=Arg(examples=(None, "", "Admin", "ädmin", "x" * 300)),
+    token=Arg(
+        pool="token",
+        keep=True,
+        examples=("never-existed-token", "expired-token", "stale-token", ""),
+    ),
+    session_id=Arg(pool="session_id", examples=("never-existed-session",)),
+    code=Arg(pool="invitation_code", harvest=("code",), examples=("never-existed-code", "")),
+    limit=LIMIT,
+    offset=OFFSET,
+)
 class UsersService(ABC):
     """Accounts, sessions and invitations (see the module docstring for the rules)."""
 

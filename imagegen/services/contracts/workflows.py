@@ -53,9 +53,11 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from imagegen.services.contracts.edges import NAMES, PAGE, PATTERNS, PER_PAGE, USER_ID
 from imagegen.services.contracts.pages import Page, Record
 from imagegen.services.errors import RuleViolationError
 from shadow._contract import Order, read, write
+from shadow._inputs import Arg, explore_inputs
 
 __all__ = [
     "LIKE_ESCAPE",
@@ -224,6 +226,15 @@ def check_paging(page: int, per_page: int | None) -> None:
         raise RuleViolationError("pagination", "page must be >= 0 and per_page >= 1")
 
 
+@explore_inputs(
+    workflow_id=Arg(pool="workflow_id", examples=("never-existed-workflow",)),
+    user_id=USER_ID,
+    name=Arg(examples=NAMES),
+    query=Arg(examples=PATTERNS),
+    tags=Arg(examples=("", "shared", "portrait", "portrait, landscape", "a%", "a_b", "SHARED")),
+    page=PAGE,
+    per_page=PER_PAGE,
+)
 class WorkflowsService(ABC):
     """The workflow library (see the module docstring for the rules)."""
 
