@@ -24,6 +24,7 @@ keeps working.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -107,9 +108,14 @@ class StoredReproduction:
         }
 
 
+_READY: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+
+
 def _engine(store: DivergenceStore) -> sa.Engine:
     engine = store.engine
-    metadata.create_all(engine)
+    if engine not in _READY:  # once per engine: exploration writes after every example
+        metadata.create_all(engine)
+        _READY.add(engine)
     return engine
 
 

@@ -39,7 +39,7 @@ CAUGHT_IN_TEN_SECONDS = (
 @pytest.mark.slow
 @pytest.mark.parametrize("service", CAUGHT_IN_TEN_SECONDS)
 def test_a_planted_bug_is_caught_under_its_service_and_method(service: str, tmp_path: Path) -> None:
-    """The bug in ``service.method`` is found, shrunk, stored, and blocks the gate until accepted."""
+    """The bug in its method is found, shrunk, stored, and blocks the gate until accepted."""
     method, _why = PLANTED[service]
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     with ReferenceTarget(candidate_factory=f"planted_bugs:build_{service}") as target:
