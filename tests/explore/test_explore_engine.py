@@ -43,10 +43,11 @@ def test_pools_harvest_only_their_own_service_results_and_kept_arguments() -> No
     assert list(pools.values("secret")) == ["kept"]
 
 
+@pytest.mark.slow
 def test_a_planted_bug_is_found_shrunk_stored_and_counted_as_exploration(tmp_path: Path) -> None:
     """Exploration finds the '%' bug in ``find``, shrinks it to one call, stores it redacted."""
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    result = explore(ToyTarget(buggy=True), store=url, budget_seconds=8, seed=3)
+    result = explore(ToyTarget(buggy=True), store=url, budget_seconds=12, seed=3)
     assert result.found
     assert {(found.service, found.method) for found in result.found} == {("tags", "find")}
     found = min(result.found, key=lambda item: len(item.steps))
