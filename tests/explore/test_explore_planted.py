@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from planted_bugs import PLANTED
-from shadow.cutover.gate import _open_divergences
 
 from imagegen.demo.explore import ReferenceTarget
 from shadow._sources import SystemClock
+from shadow.cutover.criteria import _open_divergences
 from shadow.cutover.store import load_evidence
 from shadow.explore import explore
 from shadow.runtime import DivergenceStore
