@@ -1,8 +1,8 @@
 """SQLModel board_images service: SQLAlchemy Core over the SQLModel tables.
 
-The upsert is per dialect (``ON CONFLICT`` on SQLite and PostgreSQL, ``ON
-DUPLICATE KEY UPDATE`` on MariaDB); the name-list variants (which filters are
-present) are built on first use and cached, the rest at import.
+Putting an image on a board is the shared upsert (:mod:`imagegen.services.core._upsert`);
+the name-list variants (which filters are present) are built on first use in the
+service's statement cache, the rest at import.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from imagegen.db.tables import metadata
 from imagegen.services.contracts.board_images import (
@@ -20,6 +19,8 @@ from imagegen.services.contracts.board_images import (
     NO_BOARD,
     BoardImagesService,
 )
+from imagegen.services.core._base import CoreService
+from imagegen.services.core._upsert import upsert
 from imagegen.services.errors import NotFoundError
 from shadow._sources import Clock, IdSource
 
@@ -74,44 +75,16 @@ _COUNTS: dict[tuple[bool, tuple[str, ...]], sa.Select[Any]] = {
 }
 
 
-def _upsert(dialect: str) -> sa.Insert:
-    """Put an image on a board, moving it if it is on another one already."""
-    if dialect in ("mysql", "mariadb"):
-        insert = mysql.insert(_links)
-        return insert.on_duplicate_key_update(board_id=insert.inserted.board_id)
-    if dialect == "postgresql":
-        on_postgresql = postgresql.insert(_links)
-        return on_postgresql.on_conflict_do_update(
-            index_elements=[_links.c.image_name], set_={"board_id": on_postgresql.excluded.board_id}
-        )
-    on_sqlite = sqlite.insert(_links)
-    return on_sqlite.on_conflict_do_update(
-        index_elements=[_links.c.image_name], set_={"board_id": on_sqlite.excluded.board_id}
-    )
-
-
-class CoreBoardImagesService(BoardImagesService):
+class CoreBoardImagesService(CoreService, BoardImagesService):
     """Board/image links on SQLite, PostgreSQL or MariaDB."""
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        # Read-then-write transactions take SQLite's write lock up front (as the legacy
-        # layer's BEGIN IMMEDIATE does); the option means nothing to the servers.
-        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        # On the servers a read in autocommit mode is one round trip instead of three
-        # (BEGIN, SELECT, ROLLBACK); SQLite's transactions are managed by imagegen.db.engine.
-        self._reader = (
-            engine
-            if engine.dialect.name == "sqlite"
-            else engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
-        self._ids = ids
-        self._clock = clock
-        self._upsert = _upsert(engine.dialect.name)
-        self._names: dict[_NamesKey, sa.Select[Any]] = {}
+        super().__init__(engine, ids=ids, clock=clock)
+        # Put an image on a board, moving it if it is on another one already.
+        self._upsert = upsert(_links, ["image_name"], ["board_id"], self._dialect)
 
     def _names_statement(self, key: _NamesKey) -> sa.Select[Any]:
-        statement = self._names.get(key)
-        if statement is None:
+        def build() -> sa.Select[Any]:
             no_board, by_category, by_intermediate, by_user = key
             statement = _from_board(sa.select(_images.c.image_name), no_board)
             if by_category:
@@ -124,8 +97,9 @@ class CoreBoardImagesService(BoardImagesService):
                 )
             if by_user:
                 statement = statement.where(_images.c.user_id == sa.bindparam("user_id"))
-            self._names[key] = statement
-        return statement
+            return statement
+
+        return self._statement(("names", *key), build)
 
     def add_image_to_board(self, board_id: str, image_name: str) -> None:
         with self._writer.begin() as conn:

@@ -2,7 +2,8 @@
 
 Statements are built once: the fixed ones at import, the listing variants
 (admin or not, archived or not, order column, direction) and the update
-variants (which columns change) on first use, then cached. Name order is what
+variants (which columns change) on first use, in the service's statement cache
+(:class:`~imagegen.services.core._base.CoreService`). Name order is what
 SQLite's ``ORDER BY lower(board_name)`` gives -- ASCII-only case folding,
 code-point order -- rendered per dialect by :mod:`imagegen.services.core._portable`.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from imagegen.db.tables import metadata
 from imagegen.services.contracts.boards import (
@@ -27,7 +27,9 @@ from imagegen.services.contracts.boards import (
     check_page,
 )
 from imagegen.services.contracts.pages import OffsetPage
+from imagegen.services.core._base import CoreService, flag, record
 from imagegen.services.core._portable import ascii_lower, code_point_order
+from imagegen.services.core._upsert import upsert
 from imagegen.services.errors import NotFoundError
 from shadow._sources import Clock, IdSource
 
@@ -45,7 +47,7 @@ _board_columns = (
     _boards.c.created_at,
     _boards.c.updated_at,
     _boards.c.deleted_at,
-    _boards.c.archived,
+    flag(_boards.c.archived),
     _boards.c.user_id,
     _boards.c.is_public,
     _boards.c.board_visibility,
@@ -92,65 +94,19 @@ _not_archived = sa.or_(_boards.c.archived.is_(None), _boards.c.archived == sa.fa
 _ListingKey = tuple[bool, bool, BoardOrder, Direction]
 
 
-def _board(row: sa.RowMapping) -> Board:
-    return Board(
-        board_id=row["board_id"],
-        board_name=row["board_name"],
-        cover_image_name=row["cover_image_name"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        deleted_at=row["deleted_at"],
-        archived=bool(row["archived"]),
-        user_id=row["user_id"],
-        is_public=bool(row["is_public"]),
-        board_visibility=row["board_visibility"],
-    )
-
-
 def _name_key(dialect: str) -> sa.ColumnElement[Any]:
     """SQLite's ``lower(board_name)`` (ASCII folding), ordered by code point, on any backend."""
     return code_point_order(ascii_lower(_boards.c.board_name, dialect), dialect)
 
 
-def _share_upsert(dialect: str) -> sa.Insert:
-    """Insert a share, or change ``can_edit`` of an existing one (keeping ``shared_at``)."""
-    if dialect in ("mysql", "mariadb"):
-        insert = mysql.insert(_shared)
-        return insert.on_duplicate_key_update(can_edit=insert.inserted.can_edit)
-    keys = [_shared.c.board_id, _shared.c.user_id]
-    if dialect == "postgresql":
-        on_postgresql = postgresql.insert(_shared)
-        return on_postgresql.on_conflict_do_update(
-            index_elements=keys, set_={"can_edit": on_postgresql.excluded.can_edit}
-        )
-    on_sqlite = sqlite.insert(_shared)
-    return on_sqlite.on_conflict_do_update(
-        index_elements=keys, set_={"can_edit": on_sqlite.excluded.can_edit}
-    )
-
-
-class CoreBoardsService(BoardsService):
+class CoreBoardsService(CoreService, BoardsService):
     """Boards with sharing on SQLite, PostgreSQL or MariaDB."""
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        # Read-then-write transactions take SQLite's write lock up front (as the legacy
-        # layer's BEGIN IMMEDIATE does); the option means nothing to the servers.
-        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        # On the servers a read in autocommit mode is one round trip instead of three
-        # (BEGIN, SELECT, ROLLBACK); SQLite's transactions are managed by imagegen.db.engine.
-        self._reader = (
-            engine
-            if engine.dialect.name == "sqlite"
-            else engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
-        self._ids = ids
-        self._clock = clock
-        dialect = engine.dialect.name
-        self._name_key = _name_key(dialect)
-        self._share = _share_upsert(dialect)
-        self._listings: dict[_ListingKey, tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]]
-        self._listings = {}
-        self._updates: dict[frozenset[str], sa.Update] = {}
+        super().__init__(engine, ids=ids, clock=clock)
+        self._name_key = _name_key(self._dialect)
+        # Insert a share, or change ``can_edit`` of an existing one (keeping ``shared_at``).
+        self._share = upsert(_shared, ["board_id", "user_id"], ["can_edit"], self._dialect)
 
     # -- statement caches ----------------------------------------------------------
 
@@ -159,35 +115,34 @@ class CoreBoardsService(BoardsService):
     ) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
         """(all rows, one page, count) statements for one listing variant."""
         key = (is_admin, include_archived, BoardOrder(order_by), Direction(direction))
-        cached = self._listings.get(key)
-        if cached is not None:
-            return cached
-        conditions = []
-        if not is_admin:
-            conditions.append(_visible_to_user)
-        if not include_archived:
-            conditions.append(_not_archived)
-        sort = _boards.c.created_at if key[2] is BoardOrder.CREATED_AT else self._name_key
-        if key[3] is Direction.ASC:
-            ordering = (sort.asc(), _boards.c.board_id.asc())
-        else:
-            ordering = (sort.desc(), _boards.c.board_id.desc())
-        rows = sa.select(*_board_columns).where(*conditions).order_by(*ordering)
-        page = rows.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
-        count = sa.select(sa.func.count()).select_from(_boards).where(*conditions)
-        self._listings[key] = (rows, page, count)
-        return rows, page, count
+
+        def build() -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+            conditions = []
+            if not is_admin:
+                conditions.append(_visible_to_user)
+            if not include_archived:
+                conditions.append(_not_archived)
+            sort = _boards.c.created_at if key[2] is BoardOrder.CREATED_AT else self._name_key
+            if key[3] is Direction.ASC:
+                ordering = (sort.asc(), _boards.c.board_id.asc())
+            else:
+                ordering = (sort.desc(), _boards.c.board_id.desc())
+            rows = sa.select(*_board_columns).where(*conditions).order_by(*ordering)
+            page = rows.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+            count = sa.select(sa.func.count()).select_from(_boards).where(*conditions)
+            return rows, page, count
+
+        return self._statement(("listing", *key), build)
 
     def _update(self, columns: frozenset[str]) -> sa.Update:
-        statement = self._updates.get(columns)
-        if statement is None:
-            statement = (
+        return self._statement(
+            ("update", columns),
+            lambda: (
                 _boards.update()
                 .where(_boards.c.board_id == sa.bindparam("bid"))
                 .values({name: sa.bindparam(f"new_{name}") for name in sorted(columns)})
-            )
-            self._updates[columns] = statement
-        return statement
+            ),
+        )
 
     # -- helpers -------------------------------------------------------------------
 
@@ -197,7 +152,7 @@ class CoreBoardsService(BoardsService):
         row = conn.execute(statement, {"board_id": board_id}).mappings().first()
         if row is None:
             raise NotFoundError("board", board_id)
-        return _board(row)
+        return record(Board, row)
 
     # -- the contract --------------------------------------------------------------
 
@@ -265,15 +220,7 @@ class CoreBoardsService(BoardsService):
     def list_shares(self, board_id: str) -> list[BoardShare]:
         with self._reader.connect() as conn:
             rows = conn.execute(_LIST_SHARES, {"bid": board_id}).mappings().all()
-        return [
-            BoardShare(
-                board_id=row["board_id"],
-                user_id=row["user_id"],
-                can_edit=bool(row["can_edit"]),
-                shared_at=row["shared_at"],
-            )
-            for row in rows
-        ]
+        return [record(BoardShare, row) for row in rows]
 
     def get_many(
         self,
@@ -291,7 +238,7 @@ class CoreBoardsService(BoardsService):
         params: dict[str, Any] = {} if is_admin else {"user_id": user_id}
         with self._reader.connect() as conn:
             rows = conn.execute(page, {**params, "limit": limit, "offset": offset}).mappings()
-            items = [_board(row) for row in rows]
+            items = [record(Board, row) for row in rows]
             total = conn.execute(count, params).scalar_one()
         return OffsetPage[Board](items=items, offset=offset, limit=limit, total=total)
 
@@ -307,4 +254,4 @@ class CoreBoardsService(BoardsService):
         rows_statement, _, _ = self._listing(is_admin, include_archived, order_by, direction)
         params: dict[str, Any] = {} if is_admin else {"user_id": user_id}
         with self._reader.connect() as conn:
-            return [_board(row) for row in conn.execute(rows_statement, params).mappings()]
+            return [record(Board, row) for row in conn.execute(rows_statement, params).mappings()]

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from imagegen.db.tables import metadata
 from imagegen.services.contracts.client_state import LIKE_ESCAPE, ClientStateService, prefix_pattern
+from imagegen.services.core._base import CoreService
 from imagegen.services.core._portable import ascii_lower, code_point_order, like
 from imagegen.services.core._upsert import upsert
 from imagegen.services.errors import NotFoundError
@@ -26,22 +27,12 @@ _DELETE_KEY = sa.delete(_state).where(_user, _key)
 _DELETE_USER = sa.delete(_state).where(_user)
 
 
-class CoreClientStateService(ClientStateService):
+class CoreClientStateService(CoreService, ClientStateService):
     """Per-user UI state in the ``client_state`` table."""
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        self._engine = engine
-        self._ids = ids
-        self._clock = clock
-        # PostgreSQL: a read in autocommit is one round trip instead of three (BEGIN,
-        # SELECT, ROLLBACK), and READ COMMITTED gives each statement its own snapshot
-        # anyway. SQLite keeps its transactions (managed by imagegen.db.engine).
-        self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
-        dialect = engine.dialect.name
+        super().__init__(engine, ids=ids, clock=clock)
+        dialect = self._dialect
         self._set = upsert(_state, ["user_id", "key"], ["value"], dialect)
         folded_key = ascii_lower(_state.c.key, dialect)
         self._keys = (
@@ -52,7 +43,7 @@ class CoreClientStateService(ClientStateService):
 
     def set_by_key(self, user_id: str, key: str, value: str) -> str:
         try:
-            with self._engine.begin() as conn:
+            with self._writer.begin() as conn:
                 conn.execute(self._set, {"user_id": user_id, "key": key, "value": value})
         except sa.exc.IntegrityError:
             # The only constraint an upsert can break here is the users foreign key.
@@ -70,9 +61,9 @@ class CoreClientStateService(ClientStateService):
             return [str(key) for key in conn.execute(self._keys, params).scalars()]
 
     def delete_by_key(self, user_id: str, key: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(_DELETE_KEY, {"user_id": user_id, "key": key})
 
     def delete(self, user_id: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(_DELETE_USER, {"user_id": user_id})

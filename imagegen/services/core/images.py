@@ -1,11 +1,11 @@
 """SQLModel images service: SQLAlchemy Core over the SQLModel tables.
 
 Statements are built once (in ``__init__``, or once per filter combination for
-the list queries) because building a ``select`` costs more than running it on
-SQLite; the ORM session is not used at all. A duplicate ``save`` is ignored
-with each backend's own form of ``INSERT OR IGNORE`` -- on MariaDB by catching
-the duplicate-key error, because ``INSERT IGNORE`` would also swallow other
-errors and ``ON DUPLICATE KEY UPDATE`` would fire the ``updated_at`` trigger.
+the list queries and per set of changed columns for ``update``, in the
+service's statement cache) because building a ``select`` costs more than
+running it on SQLite; the ORM session is not used at all. A duplicate ``save``
+is ignored with each backend's own form of ``INSERT OR IGNORE``
+(:func:`imagegen.services.core._upsert.insert_new`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import IntegrityError
 
 from imagegen.db.tables import BoardImageTable, ImageTable
 from imagegen.services.contracts.images import (
@@ -35,7 +33,9 @@ from imagegen.services.contracts.images import (
     search_pattern,
 )
 from imagegen.services.contracts.pages import OffsetPage
+from imagegen.services.core._base import CoreService, flag, record
 from imagegen.services.core._portable import ascii_lower, like, timestamp_text
+from imagegen.services.core._upsert import execute_insert_new, insert_new
 from imagegen.services.errors import NotFoundError
 from shadow._sources import Clock, IdSource
 
@@ -51,38 +51,17 @@ _RECORD_COLUMNS = (
     _images.c.height,
     _images.c.session_id,
     _images.c.node_id,
-    _images.c.is_intermediate,
+    flag(_images.c.is_intermediate),
     _images.c.created_at,
     _images.c.updated_at,
     _images.c.deleted_at,
-    _images.c.starred,
-    _images.c.has_workflow,
+    flag(_images.c.starred),
+    flag(_images.c.has_workflow),
     _images.c.user_id,
     _images.c.image_subfolder,
 )
 _CHANGEABLE = ("image_category", "session_id", "is_intermediate", "starred")
-_MARIADB_DUPLICATE_KEY = 1062
 _CHUNK = 500
-
-
-def _record(row: Any) -> ImageRecord:
-    return ImageRecord(
-        image_name=row.image_name,
-        image_origin=row.image_origin,
-        image_category=row.image_category,
-        width=row.width,
-        height=row.height,
-        session_id=row.session_id,
-        node_id=row.node_id,
-        is_intermediate=bool(row.is_intermediate),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        deleted_at=row.deleted_at,
-        starred=bool(row.starred),
-        has_workflow=bool(row.has_workflow),
-        user_id=row.user_id,
-        image_subfolder=row.image_subfolder,
-    )
 
 
 # The list orders, by (starred_first, direction).
@@ -154,36 +133,13 @@ class _ListStatements:
         self.count = sa.select(sa.func.count()).select_from(source).where(*clauses)
 
 
-class CoreImagesService(ImagesService):
+class CoreImagesService(CoreService, ImagesService):
     """The images service on SQLModel tables (SQLite, PostgreSQL, MariaDB)."""
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        self._engine = engine
-        # Writes take SQLite's write lock up front, as the legacy BEGIN IMMEDIATE does, so
-        # a read-then-write call (delete_intermediates) never fails upgrading its lock.
-        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        # On PostgreSQL a one-statement read in autocommit mode is one round trip instead of
-        # three (BEGIN, SELECT, ROLLBACK). Not on MariaDB, where switching autocommit on and
-        # back costs round trips of its own (the queue engineer measured it slower), nor on
-        # SQLite, whose driver-level transactions imagegen.db.engine manages.
-        self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
-        self._ids = ids
-        self._clock = clock
-        self._dialect = engine.dialect.name
-        self._lists: dict[_Shape, _ListStatements] = {}
+        super().__init__(engine, ids=ids, clock=clock)
         name: sa.BindParameter[str] = sa.bindparam("image_name")
-        if self._dialect == "sqlite":
-            self._insert: sa.Insert = sa.insert(_images).prefix_with("OR IGNORE")
-        elif self._dialect == "postgresql":
-            self._insert = postgresql.insert(_images).on_conflict_do_nothing(
-                index_elements=[_images.c.image_name]
-            )
-        else:
-            self._insert = sa.insert(_images)
+        self._insert = insert_new(_images, ["image_name"], self._dialect)
         self._created_at = sa.select(_images.c.created_at).where(_images.c.image_name == name)
         self._get = sa.select(*_RECORD_COLUMNS).where(_images.c.image_name == name)
         self._metadata = sa.select(_images.c["metadata"]).where(_images.c.image_name == name)
@@ -201,13 +157,9 @@ class CoreImagesService(ImagesService):
         self._count_user_intermediates = self._count_intermediates.where(
             _images.c.user_id == sa.bindparam("user_id")
         )
-        self._updates: dict[tuple[str, ...], sa.Update] = {}
 
     def _list(self, shape: _Shape) -> _ListStatements:
-        statements = self._lists.get(shape)
-        if statements is None:
-            statements = self._lists[shape] = _ListStatements(shape, self._dialect)
-        return statements
+        return self._statement(("list", shape), lambda: _ListStatements(shape, self._dialect))
 
     def save(
         self,
@@ -244,11 +196,7 @@ class CoreImagesService(ImagesService):
         if user_id is not None:
             values["user_id"] = user_id
         with self._writer.begin() as conn:
-            try:
-                conn.execute(self._insert, values)
-            except IntegrityError as error:
-                if not _is_mariadb_duplicate(error):
-                    raise
+            execute_insert_new(conn, self._insert, values)
             created_at = conn.execute(self._created_at, {"image_name": image_name}).scalar_one()
         return SavedImage(image_name=image_name, created_at=created_at)
 
@@ -257,7 +205,7 @@ class CoreImagesService(ImagesService):
             row = conn.execute(self._get, {"image_name": image_name}).first()
         if row is None:
             raise NotFoundError("image", image_name)
-        return _record(row)
+        return record(ImageRecord, row)
 
     def get_metadata(self, image_name: str) -> dict[str, Any] | None:
         with self._reader.connect() as conn:
@@ -284,13 +232,14 @@ class CoreImagesService(ImagesService):
         if not values:
             return
         columns = tuple(values)
-        statement = self._updates.get(columns)
-        if statement is None:
-            statement = self._updates[columns] = (
+        statement = self._statement(
+            ("update", columns),
+            lambda: (
                 sa.update(_images)
                 .where(_images.c.image_name == sa.bindparam("key"))
                 .values({column: sa.bindparam(column) for column in columns})
-            )
+            ),
+        )
         with self._writer.begin() as conn:
             conn.execute(statement, {**values, "key": image_name})
 
@@ -360,7 +309,10 @@ class CoreImagesService(ImagesService):
             ).all()
             total: int = conn.execute(statements.count, params).scalar_one()
         return OffsetPage[ImageRecord](
-            items=[_record(row) for row in rows], offset=offset, limit=limit, total=total
+            items=[record(ImageRecord, row) for row in rows],
+            offset=offset,
+            limit=limit,
+            total=total,
         )
 
     def get_image_names(
@@ -407,7 +359,7 @@ class CoreImagesService(ImagesService):
         statement = self._list(shape).page[(True, OrderDirection.DESC)]
         with self._reader.connect() as conn:
             row = conn.execute(statement, {**params, "limit": 1, "offset": 0}).first()
-        return None if row is None else _record(row)
+        return None if row is None else record(ImageRecord, row)
 
 
 def _filter_params(
@@ -445,8 +397,3 @@ def _filter_params(
         bool(search_term),
     )
     return shape, params
-
-
-def _is_mariadb_duplicate(error: IntegrityError) -> bool:
-    args: tuple[Any, ...] = getattr(error.orig, "args", ())
-    return bool(args) and args[0] == _MARIADB_DUPLICATE_KEY

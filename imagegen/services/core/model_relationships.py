@@ -1,20 +1,19 @@
 """SQLModel model_relationships service: SQLAlchemy Core over the SQLModel tables.
 
 An existing pair is ignored with each backend's form of ``INSERT OR IGNORE``
-(MariaDB: the duplicate-key error is caught, see ``core.images``).
+(:func:`imagegen.services.core._upsert.insert_new`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import IntegrityError
 
 from imagegen.db.tables import ModelRelationshipTable, ModelTable
 from imagegen.services.contracts.model_relationships import ModelRelationshipsService, sorted_pair
+from imagegen.services.core._base import CoreService
+from imagegen.services.core._upsert import execute_insert_new, insert_new
 from imagegen.services.errors import NotFoundError
 from shadow._sources import Clock, IdSource
 
@@ -22,37 +21,16 @@ __all__ = ["CoreModelRelationshipsService"]
 
 _relationships: sa.Table = ModelRelationshipTable.__table__  # type: ignore[attr-defined]
 _models: sa.Table = ModelTable.__table__  # type: ignore[attr-defined]
-_MARIADB_DUPLICATE_KEY = 1062
 _CHUNK = 500  # keys per statement: SQLite refuses more than 32,766 parameters
 
 
-class CoreModelRelationshipsService(ModelRelationshipsService):
+class CoreModelRelationshipsService(CoreService, ModelRelationshipsService):
     """Model relationships on SQLModel tables (SQLite, PostgreSQL, MariaDB)."""
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        self._engine = engine
-        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        # On PostgreSQL a one-statement read in autocommit mode is one round trip instead of
-        # three (BEGIN, SELECT, ROLLBACK). Not on MariaDB, where switching autocommit on and
-        # back costs round trips of its own (the queue engineer measured it slower), nor on
-        # SQLite, whose driver-level transactions imagegen.db.engine manages.
-        self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
-        self._ids = ids
-        self._clock = clock
-        dialect = engine.dialect.name
+        super().__init__(engine, ids=ids, clock=clock)
         c = _relationships.c
-        if dialect == "sqlite":
-            self._insert: sa.Insert = sa.insert(_relationships).prefix_with("OR IGNORE")
-        elif dialect == "postgresql":
-            self._insert = postgresql.insert(_relationships).on_conflict_do_nothing(
-                index_elements=[c.model_key_1, c.model_key_2]
-            )
-        else:
-            self._insert = sa.insert(_relationships)
+        self._insert = insert_new(_relationships, ["model_key_1", "model_key_2"], self._dialect)
         self._model_exists = sa.select(_models.c.id).where(_models.c.id == sa.bindparam("key"))
         self._delete = sa.delete(_relationships).where(
             c.model_key_1 == sa.bindparam("k1"), c.model_key_2 == sa.bindparam("k2")
@@ -75,16 +53,11 @@ class CoreModelRelationshipsService(ModelRelationshipsService):
             for key in (model_key_1, model_key_2):
                 if conn.execute(self._model_exists, {"key": key}).first() is None:
                     raise NotFoundError("model", key)
-            try:
-                conn.execute(self._insert, {"model_key_1": first, "model_key_2": second})
-            except IntegrityError as error:
-                args: tuple[Any, ...] = getattr(error.orig, "args", ())
-                if not (args and args[0] == _MARIADB_DUPLICATE_KEY):
-                    raise
+            execute_insert_new(conn, self._insert, {"model_key_1": first, "model_key_2": second})
 
     def remove_model_relationship(self, model_key_1: str, model_key_2: str) -> None:
         first, second = sorted_pair(model_key_1, model_key_2)
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(self._delete, {"k1": first, "k2": second})
 
     def get_related_model_keys(self, model_key: str) -> list[str]:

@@ -26,6 +26,7 @@ from imagegen.services.contracts.models import (
     apply_model_changes,
 )
 from imagegen.services.contracts.pages import Page
+from imagegen.services.core._base import CoreService
 from imagegen.services.core._portable import ascii_lower, code_point_order
 from imagegen.services.errors import DuplicateError, NotFoundError, RuleViolationError
 from shadow._sources import Clock, IdSource
@@ -44,25 +45,12 @@ def _load(rows: Sequence[sa.Row[Any]]) -> list[ModelConfig]:
     return [ModelConfig.model_validate_json(row.config) for row in rows]
 
 
-class CoreModelsService(ModelsService):
+class CoreModelsService(CoreService, ModelsService):
     """The model registry on SQLModel tables (SQLite, PostgreSQL, MariaDB)."""
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        self._engine = engine
-        # Read-then-write calls take SQLite's write lock up front.
-        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        # On PostgreSQL a one-statement read in autocommit mode is one round trip instead of
-        # three (BEGIN, SELECT, ROLLBACK). Not on MariaDB, where switching autocommit on and
-        # back costs round trips of its own (the queue engineer measured it slower), nor on
-        # SQLite, whose driver-level transactions imagegen.db.engine manages.
-        self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
-        self._ids = ids
-        self._clock = clock
-        dialect = engine.dialect.name
+        super().__init__(engine, ids=ids, clock=clock)
+        dialect = self._dialect
         c = _models.c
         key: sa.BindParameter[str] = sa.bindparam("key")
 
@@ -107,8 +95,6 @@ class CoreModelsService(ModelsService):
         self._by_path = sa.select(c.config).where(c.path == sa.bindparam("path"))
         self._all = sa.select(c.config).order_by(*default)
         self._count = sa.select(sa.func.count()).select_from(_models)
-        self._searches: dict[tuple[Any, ...], sa.Select[Any]] = {}
-        self._pages: dict[tuple[Any, ...], sa.Select[Any]] = {}
 
     def add_model(self, config: ModelConfig) -> ModelConfig:
         stored = _dump(config)
@@ -135,7 +121,7 @@ class CoreModelsService(ModelsService):
             raise DuplicateError("model", "path")
 
     def del_model(self, key: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             if conn.execute(self._delete, {"key": key}).rowcount == 0:
                 raise NotFoundError("model", key)
 
@@ -197,13 +183,14 @@ class CoreModelsService(ModelsService):
         params = {name: value for name, value in values.items() if value is not None}
         order = (ModelOrderBy(order_by), OrderDirection(direction))
         shape = (tuple(params), order)
-        statement = self._searches.get(shape)
-        if statement is None:
-            statement = self._searches[shape] = (
+        statement = self._statement(
+            ("search", *shape),
+            lambda: (
                 sa.select(_models.c.config)
                 .where(*(self._filter_columns[name] == sa.bindparam(name) for name in params))
                 .order_by(*self._orders[order])
-            )
+            ),
+        )
         with self._reader.connect() as conn:
             return _load(conn.execute(statement, params).all())
 
@@ -230,12 +217,14 @@ class CoreModelsService(ModelsService):
             raise RuleViolationError("pagination", "page must be >= 0 and per_page >= 1")
         order = (ModelOrderBy(order_by), OrderDirection(direction))
         shape = (order, per_page is None)
-        statement = self._pages.get(shape)
-        if statement is None:
+
+        def build() -> sa.Select[Any]:
             statement = sa.select(_models.c.config).order_by(*self._orders[order])
             if per_page is not None:
                 statement = statement.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
-            self._pages[shape] = statement
+            return statement
+
+        statement = self._statement(("page", *shape), build)
         params = {} if per_page is None else {"limit": per_page, "offset": page * per_page}
         with self._engine.connect() as conn:
             total: int = conn.execute(self._count).scalar_one()

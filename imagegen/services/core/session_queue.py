@@ -45,6 +45,7 @@ from imagegen.services.contracts.session_queue import (
     RetryResult,
     SessionQueueService,
 )
+from imagegen.services.core._base import CoreService
 from imagegen.services.core.session_queue_batches import (
     chunks,
     insert_batch,
@@ -207,10 +208,12 @@ def _summary_fields(row: _Row) -> dict[str, Any]:
 
 def _item(row: _Row) -> QueueItem:
     workflow = row[_WORKFLOW]
-    return QueueItem(
-        **_summary_fields(row),
-        session=json.loads(row[_SESSION]),
-        workflow=None if workflow is None else json.loads(workflow),
+    return QueueItem.model_validate(
+        {
+            **_summary_fields(row),
+            "session": json.loads(row[_SESSION]),
+            "workflow": None if workflow is None else json.loads(workflow),
+        }
     )
 
 
@@ -221,7 +224,7 @@ def _counts(rows: Sequence[_Row]) -> dict[str, int]:
     return {**counts, "total": sum(counts.values())}
 
 
-class CoreSessionQueueService(SessionQueueService):
+class CoreSessionQueueService(CoreService, SessionQueueService):
     """The session queue on SQLAlchemy Core over the SQLModel tables.
 
     ``max_queue_size`` bounds a queue's pending items; ``queue_ids``, when
@@ -237,22 +240,8 @@ class CoreSessionQueueService(SessionQueueService):
         max_queue_size: int = 10000,
         queue_ids: Collection[str] | None = None,
     ) -> None:
-        self._engine = engine
-        # Read-then-write transactions take SQLite's write lock up front; the
-        # option means nothing to the servers, which lock rows instead.
-        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        # On PostgreSQL a read in autocommit mode is one round trip instead of three
-        # (BEGIN, SELECT, ROLLBACK). Not on MariaDB, where switching autocommit on and
-        # back costs round trips of its own (measured slower), nor on SQLite, whose
-        # driver-level autocommit imagegen.db.engine manages.
-        self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
+        super().__init__(engine, ids=ids, clock=clock)
         self._claim_in_one_statement = engine.dialect.update_returning
-        self._ids = ids
-        self._clock = clock
         self._max_queue_size = max_queue_size
         self._queue_ids = None if queue_ids is None else frozenset(queue_ids)
 
@@ -315,7 +304,7 @@ class CoreSessionQueueService(SessionQueueService):
         error_message: str | None = None,
         error_traceback: str | None = None,
     ) -> QueueItem:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(
                 _SET_STATUS,
                 {
@@ -332,14 +321,14 @@ class CoreSessionQueueService(SessionQueueService):
 
     def set_queue_item_session(self, item_id: int, session: dict[str, Any]) -> QueueItem:
         text = dump_json(session)
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(_SET_SESSION, {"id_": item_id, "session_": text})
             return self._fetch(conn, item_id)
 
     def cancel_by_batch_ids(self, queue_id: str, batch_ids: list[str]) -> int:
         unique = list(dict.fromkeys(batch_ids))
         canceled = 0
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             for chunk in chunks(unique):
                 result = conn.execute(
                     _CANCEL_BY_BATCH, {"queue_id_": queue_id, "batch_ids_": chunk}
@@ -364,13 +353,13 @@ class CoreSessionQueueService(SessionQueueService):
     def delete_queue_items_by_id(self, item_ids: list[int]) -> int:
         unique = list(dict.fromkeys(item_ids))
         deleted = 0
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             for chunk in chunks(unique):
                 deleted += conn.execute(_DELETE_BY_IDS, {"ids_": chunk}).rowcount
         return deleted
 
     def _execute_count(self, statement: sa.Executable, params: dict[str, Any]) -> int:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             count: int = conn.execute(statement, params).rowcount
         return count
 
@@ -435,7 +424,7 @@ class CoreSessionQueueService(SessionQueueService):
         with self._reader.connect() as conn:
             rows = conn.execute(statement, params).all()
         return CursorPage[QueueItemSummary](
-            items=[QueueItemSummary(**_summary_fields(row)) for row in rows[:limit]],
+            items=[QueueItemSummary.model_validate(_summary_fields(row)) for row in rows[:limit]],
             limit=limit,
             has_more=len(rows) > limit,
         )
@@ -451,7 +440,7 @@ class CoreSessionQueueService(SessionQueueService):
                     _LIST_ALL_FOR_DESTINATION,
                     {"queue_id_": queue_id, "destination_": destination},
                 ).all()
-        return [QueueItemSummary(**_summary_fields(row)) for row in rows]
+        return [QueueItemSummary.model_validate(_summary_fields(row)) for row in rows]
 
     def get_queue_status(self, queue_id: str) -> QueueStatus:
         params = {"queue_id_": queue_id}

@@ -1,6 +1,8 @@
 """SQLModel style_presets service: SQLAlchemy Core over the SQLModel tables.
 
-Statements are built once per service (``get_many`` once per visibility shape).
+Statements are built once: the fixed ones at import, ``get_many`` once per
+visibility shape and ``update`` once per set of changed columns, in the
+service's statement cache (:class:`~imagegen.services.core._base.CoreService`).
 Names are ordered by their ASCII-lowered form by code point on every backend,
 as SQLite's ``ORDER BY LOWER(name)`` does (``imagegen.services.core._portable``).
 """
@@ -21,6 +23,7 @@ from imagegen.services.contracts.style_presets import (
     StylePresetsService,
     StylePresetWithoutId,
 )
+from imagegen.services.core._base import CoreService, Row, record
 from imagegen.services.core._portable import ascii_lower, code_point_order
 from imagegen.services.errors import NotFoundError
 from shadow._sources import Clock, IdSource
@@ -45,40 +48,22 @@ _DELETE = sa.delete(_presets).where(_by_id)
 _visible_to_all = sa.or_(_presets.c.type == "default", _presets.c.is_public == sa.true())
 
 
-def _record(row: Any) -> StylePresetRecord:
-    return StylePresetRecord(
-        id=row.id,
-        name=row.name,
-        preset_data=PresetData.model_validate_json(row.preset_data),
-        type=row.type,
-        user_id=row.user_id,
-        is_public=bool(row.is_public),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+def _record(row: Row) -> StylePresetRecord:
+    return record(
+        StylePresetRecord, row, preset_data=PresetData.model_validate_json(row.preset_data)
     )
 
 
-class CoreStylePresetsService(StylePresetsService):
+class CoreStylePresetsService(CoreService, StylePresetsService):
     """Style presets in the ``style_presets`` table."""
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        self._engine = engine
-        self._ids = ids
-        self._clock = clock
-        # PostgreSQL: a read in autocommit is one round trip instead of three (BEGIN,
-        # SELECT, ROLLBACK), and READ COMMITTED gives each statement its own snapshot
-        # anyway. SQLite keeps its transactions (managed by imagegen.db.engine).
-        self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
-        dialect = engine.dialect.name
+        super().__init__(engine, ids=ids, clock=clock)
+        dialect = self._dialect
         self._order = (
             code_point_order(ascii_lower(_presets.c.name, dialect), dialect),
             code_point_order(_presets.c.id, dialect),
         )
-        self._lists: dict[tuple[bool, bool, bool], sa.Select[Any]] = {}
 
     def get(self, style_preset_id: str) -> StylePresetRecord:
         with self._reader.connect() as conn:
@@ -109,13 +94,13 @@ class CoreStylePresetsService(StylePresetsService):
         return self._get(conn, preset_id)
 
     def create(self, preset: StylePresetWithoutId, user_id: str) -> StylePresetRecord:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             return self._insert(conn, preset, user_id)
 
     def create_many(
         self, presets: Sequence[StylePresetWithoutId], user_id: str
     ) -> list[StylePresetRecord]:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             return [self._insert(conn, preset, user_id) for preset in presets]
 
     def update(self, style_preset_id: str, changes: StylePresetChanges) -> StylePresetRecord:
@@ -128,23 +113,32 @@ class CoreStylePresetsService(StylePresetsService):
             values["type"] = changes.type.value
         if changes.is_public is not None:
             values["is_public"] = changes.is_public
-        # With nothing to change the row is still touched, so updated_at moves.
-        statement = sa.update(_presets).where(_presets.c.id == style_preset_id)
-        statement = statement.values(values or {"name": _presets.c.name})
-        with self._engine.begin() as conn:
-            if conn.execute(statement).rowcount == 0:
+        columns = tuple(values)
+        statement = self._statement(
+            ("update", columns),
+            # With nothing to change the row is still touched, so updated_at moves.
+            lambda: (
+                sa.update(_presets)
+                .where(_by_id)
+                .values(
+                    {name: sa.bindparam(f"new_{name}") for name in columns}
+                    or {"name": _presets.c.name}
+                )
+            ),
+        )
+        params = {"preset_id": style_preset_id, **{f"new_{k}": v for k, v in values.items()}}
+        with self._writer.begin() as conn:
+            if conn.execute(statement, params).rowcount == 0:
                 raise NotFoundError("style_preset", style_preset_id)
             return self._get(conn, style_preset_id)
 
     def delete(self, style_preset_id: str) -> None:
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(_DELETE, {"preset_id": style_preset_id})
 
     def _list_statement(self, by_type: bool, restricted: bool, own: bool) -> sa.Select[Any]:
-        shape = (by_type, restricted, own)
-        cached = self._lists.get(shape)
-        if cached is None:
-            statement: Any = sa.select(*_COLUMNS)
+        def build() -> sa.Select[Any]:
+            statement = sa.select(*_COLUMNS)
             if by_type:
                 statement = statement.where(_presets.c.type == sa.bindparam("type"))
             if restricted and own:
@@ -153,9 +147,9 @@ class CoreStylePresetsService(StylePresetsService):
                 )
             elif restricted:
                 statement = statement.where(_visible_to_all)
-            cached = statement.order_by(*self._order)
-            self._lists[shape] = cached
-        return cached
+            return statement.order_by(*self._order)
+
+        return self._statement(("list", by_type, restricted, own), build)
 
     def get_many(
         self,

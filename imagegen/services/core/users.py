@@ -1,8 +1,8 @@
 """SQLModel users service: SQLAlchemy Core over the SQLModel tables.
 
-Statements are built once per service (building a ``select`` costs tens of
-microseconds, more than running it on SQLite) and executed on a connection per
-call: ``engine.begin()`` for writes, ``engine.connect()`` for reads. The
+Statements are built once (building a ``select`` costs tens of microseconds,
+more than running it on SQLite) and executed on a connection per call, through
+the engines of :class:`~imagegen.services.core._base.CoreService`. The
 password hash is made or checked outside any transaction, as on the legacy
 side, so ``authenticate`` reads, verifies, then writes ``last_login_at``.
 Driver errors never escape: uniqueness is checked first, and a unique
@@ -30,6 +30,7 @@ from imagegen.services.contracts.users import (
     require_password,
     secret_digest,
 )
+from imagegen.services.core._base import CoreService, record
 from imagegen.services.errors import DuplicateError, NotFoundError, RuleViolationError
 from imagegen.services.passwords import PasswordHasher
 from shadow._sources import Clock, IdSource
@@ -148,19 +149,7 @@ _MARK_INVITATION_USED = (
 )
 
 
-def _user(row: sa.RowMapping) -> User:
-    return User.model_validate(dict(row))
-
-
-def _session(row: sa.RowMapping) -> UserSession:
-    return UserSession.model_validate(dict(row))
-
-
-def _invitation(row: sa.RowMapping) -> Invitation:
-    return Invitation.model_validate(dict(row))
-
-
-class CoreUsersService(UsersService):
+class CoreUsersService(CoreService, UsersService):
     """Users, sessions and invitations on SQLite, PostgreSQL or MariaDB."""
 
     def __init__(
@@ -171,41 +160,28 @@ class CoreUsersService(UsersService):
         clock: Clock,
         passwords: PasswordHasher | None = None,
     ) -> None:
-        # Read-then-write transactions take SQLite's write lock up front (as the legacy
-        # layer's BEGIN IMMEDIATE does); the option means nothing to the servers.
-        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        # On the servers a read in autocommit mode is one round trip instead of three
-        # (BEGIN, SELECT, ROLLBACK); SQLite's transactions are managed by imagegen.db.engine.
-        self._reader = (
-            engine
-            if engine.dialect.name == "sqlite"
-            else engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
-        self._ids = ids
-        self._clock = clock
+        super().__init__(engine, ids=ids, clock=clock)
         self._passwords = passwords or PasswordHasher()
-        self._updates: dict[frozenset[str], sa.Update] = {}
 
     # -- helpers (all run on the caller's connection) --------------------------------
 
     def _update(self, columns: frozenset[str]) -> sa.Update:
         """The UPDATE of exactly ``columns``, built on first use and cached."""
-        statement = self._updates.get(columns)
-        if statement is None:
-            statement = (
+        return self._statement(
+            ("update", columns),
+            lambda: (
                 _users.update()
                 .where(_users.c.user_id == sa.bindparam("uid"))
                 .values({name: sa.bindparam(f"new_{name}") for name in sorted(columns)})
-            )
-            self._updates[columns] = statement
-        return statement
+            ),
+        )
 
     @staticmethod
     def _fetch_user(
         conn: sa.Connection, user_id: str, statement: sa.Select[Any] = _GET_USER
     ) -> User | None:
         row = conn.execute(statement, {"user_id": user_id}).mappings().first()
-        return None if row is None else _user(row)
+        return None if row is None else record(User, row)
 
     def _insert_user(
         self,
@@ -276,13 +252,13 @@ class CoreUsersService(UsersService):
             for start in range(0, len(wanted), ID_CHUNK):
                 chunk = wanted[start : start + ID_CHUNK]
                 rows = conn.execute(_GET_USERS, {"user_ids": chunk}).mappings()
-                found.update((row["user_id"], _user(row)) for row in rows)
+                found.update((row["user_id"], record(User, row)) for row in rows)
         return found
 
     def get_by_email(self, email: str) -> User | None:
         with self._reader.connect() as conn:
             row = conn.execute(_GET_BY_EMAIL, {"email": email.strip().lower()}).mappings().first()
-        return None if row is None else _user(row)
+        return None if row is None else record(User, row)
 
     def update(
         self,
@@ -374,7 +350,7 @@ class CoreUsersService(UsersService):
             rows = conn.execute(_LIST_USERS, {"limit": limit, "offset": offset}).mappings().all()
             total = conn.execute(_COUNT_USERS).scalar_one()
         return OffsetPage[User](
-            items=[_user(row) for row in rows], offset=offset, limit=limit, total=total
+            items=[record(User, row) for row in rows], offset=offset, limit=limit, total=total
         )
 
     # -- sessions ------------------------------------------------------------------
@@ -397,7 +373,7 @@ class CoreUsersService(UsersService):
                 },
             )
             row = conn.execute(_GET_SESSION, {"session_id": session_id}).mappings().one()
-        return _session(row)
+        return record(UserSession, row)
 
     def get_session_by_token(self, token: str) -> UserSession | None:
         now = as_utc(self._clock.now())
@@ -408,7 +384,7 @@ class CoreUsersService(UsersService):
                 .all()
             )
         for row in rows:
-            session = _session(row)
+            session = record(UserSession, row)
             if session.expires_at > now:
                 return session
         return None
@@ -455,7 +431,7 @@ class CoreUsersService(UsersService):
                 },
             )
             row = conn.execute(_GET_INVITATION, {"invitation_id": invitation_id}).mappings().one()
-        return CreatedInvitation(invitation=_invitation(row), code=code)
+        return CreatedInvitation(invitation=record(Invitation, row), code=code)
 
     def redeem(self, code: str, password: str, display_name: str | None = None) -> User:
         require_password(password)
@@ -469,7 +445,7 @@ class CoreUsersService(UsersService):
             )
             if row is None:
                 raise NotFoundError("invitation", "(by code)")
-            invitation = _invitation(row)
+            invitation = record(Invitation, row)
             if invitation.used_at is not None:
                 raise RuleViolationError("invitation_used", "the invitation was already used")
             if invitation.expires_at <= now:

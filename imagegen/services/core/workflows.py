@@ -2,7 +2,7 @@
 
 Fixed statements are built once per service; ``get_many`` and the counts build
 one statement per *shape* of filter (which filters are present, how many tags,
-the order) and cache it, binding the values at execution, so a repeated listing
+the order) in the service's statement cache, binding the values at execution, so a repeated listing
 pays no statement-building cost. Text matching and name ordering give SQLite's
 meaning on every backend (``imagegen.services.core._portable``); ``opened_at``
 sorts NULLs first ascending and last descending on PostgreSQL too, as SQLite
@@ -36,6 +36,7 @@ from imagegen.services.contracts.workflows import (
     split_tags,
     with_shared_tag,
 )
+from imagegen.services.core._base import CoreService, Row, record
 from imagegen.services.core._portable import ascii_lower, code_point_order, like
 from imagegen.services.errors import NotFoundError
 from shadow._sources import Clock, IdSource
@@ -96,37 +97,10 @@ _LIST_COLUMNS = (
     _wf.c.updated_at,
     _wf.c.opened_at,
 )
-_MAX_CACHED_SHAPES = 512
-# Statements by (dialect, shape), shared by every service instance: they are immutable.
-_statements: dict[tuple[Any, ...], Any] = {}
 
 
-def _record(row: Any) -> WorkflowRecord:
-    return WorkflowRecord(
-        workflow_id=row.workflow_id,
-        workflow=Workflow.model_validate_json(row.workflow),
-        name=row.name,
-        user_id=row.user_id,
-        is_public=bool(row.is_public),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        opened_at=row.opened_at,
-    )
-
-
-def _list_item(row: Any) -> WorkflowListItem:
-    return WorkflowListItem(
-        workflow_id=row.workflow_id,
-        category=row.category,
-        name=row.name,
-        description=row.description,
-        tags=row.tags,
-        user_id=row.user_id,
-        is_public=bool(row.is_public),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        opened_at=row.opened_at,
-    )
+def _record(row: Row) -> WorkflowRecord:
+    return record(WorkflowRecord, row, workflow=Workflow.model_validate_json(row.workflow))
 
 
 class _Filters:
@@ -159,24 +133,11 @@ class _Filters:
         self.shape = (tuple(sorted(self.params)), has_been_opened)
 
 
-class CoreWorkflowsService(WorkflowsService):
+class CoreWorkflowsService(CoreService, WorkflowsService):
     """The workflow library in the ``workflow_library`` table."""
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        self._engine = engine
-        self._ids = ids
-        self._clock = clock
-        # PostgreSQL: a read in autocommit is one round trip instead of three (BEGIN,
-        # SELECT, ROLLBACK), and READ COMMITTED gives each statement its own snapshot
-        # anyway. SQLite keeps its transactions (managed by imagegen.db.engine).
-        self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
-        self._dialect = engine.dialect.name
-        # SQLite: take the write lock at BEGIN for read-then-write transactions.
-        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        super().__init__(engine, ids=ids, clock=clock)
 
     # -- statement building -------------------------------------------------------
 
@@ -212,17 +173,8 @@ class CoreWorkflowsService(WorkflowsService):
             conditions.append(_wf.c.is_public == sa.bindparam("is_public"))
         return conditions
 
-    def _cached(self, key: tuple[Any, ...], build: Any) -> Any:
-        full_key = (self._dialect, *key)
-        statement = _statements.get(full_key)
-        if statement is None:
-            if len(_statements) >= _MAX_CACHED_SHAPES:
-                _statements.clear()
-            statement = _statements[full_key] = build()
-        return statement
-
     def _count_statement(self, filters: _Filters) -> Any:
-        return self._cached(
+        return self._statement(
             ("count", filters.shape),
             lambda: sa.select(sa.func.count()).select_from(_wf).where(*self._conditions(filters)),
         )
@@ -260,7 +212,7 @@ class CoreWorkflowsService(WorkflowsService):
                 statement = statement.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
             return statement
 
-        return self._cached(("list", filters.shape, order_by, direction, paged), build)
+        return self._statement(("list", filters.shape, order_by, direction, paged), build)
 
     # -- the contract ---------------------------------------------------------------
 
@@ -295,7 +247,7 @@ class CoreWorkflowsService(WorkflowsService):
         if is_public:
             document["tags"] = with_shared_tag(workflow.tags, True)
         text = Workflow.model_validate(document).model_dump_json()
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(
                 _INSERT,
                 {
@@ -314,7 +266,7 @@ class CoreWorkflowsService(WorkflowsService):
         if user_id is not None:
             statement = _UPDATE_OWNED
             params["owner"] = user_id
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             if conn.execute(statement, params).rowcount == 0:
                 raise NotFoundError("workflow", workflow.id)
             return self._get(conn, workflow.id)
@@ -345,7 +297,7 @@ class CoreWorkflowsService(WorkflowsService):
         if user_id is not None:
             statement = _OPENED_VISIBLE
             params["owner"] = user_id
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             if conn.execute(statement, params).rowcount == 0:
                 raise NotFoundError("workflow", workflow_id)
 
@@ -381,7 +333,9 @@ class CoreWorkflowsService(WorkflowsService):
             row_params.update(limit=per_page, offset=page * per_page)
         with self._reader.connect() as conn:
             total = int(conn.execute(self._count_statement(filters), filters.params).scalar_one())
-            items = [_list_item(row) for row in conn.execute(rows_statement, row_params)]
+            items = [
+                record(WorkflowListItem, row) for row in conn.execute(rows_statement, row_params)
+            ]
         return Page[WorkflowListItem](
             page=page,
             pages=page_count(total, per_page),
@@ -407,7 +361,7 @@ class CoreWorkflowsService(WorkflowsService):
             user_id=user_id,
             is_public=is_public,
         )
-        statement = self._cached(
+        statement = self._statement(
             ("by_category", filters.shape),
             lambda: (
                 sa.select(_wf.c.category, sa.func.count())
@@ -449,7 +403,7 @@ class CoreWorkflowsService(WorkflowsService):
             )
             return sa.select(*sums).where(*self._conditions(filters))
 
-        statement = self._cached(("by_tag", filters.shape, len(tags)), build)
+        statement = self._statement(("by_tag", filters.shape, len(tags)), build)
         with self._reader.connect() as conn:
             row = conn.execute(statement, params).one()
         return {tag: int(count) for tag, count in zip(tags, row, strict=True)}
@@ -461,7 +415,7 @@ class CoreWorkflowsService(WorkflowsService):
         is_public: bool | None = None,
     ) -> list[str]:
         filters = _Filters(categories=categories, user_id=user_id, is_public=is_public)
-        statement = self._cached(
+        statement = self._statement(
             ("tags", filters.shape),
             lambda: (
                 sa.select(_wf.c.tags)
