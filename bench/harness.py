@@ -11,6 +11,11 @@ the medians. :class:`Report` renders the results as a Markdown table with a line
 naming the machine and the library versions, ready to paste into
 ``docs/benchmarks.md``.
 
+The candidate arm may run on a database server instead of SQLite: inside
+:func:`candidate_server`, :func:`open_pair` gives each case module a fresh
+database on that server (dropped when the block ends), so the same cases
+measure the candidate services on PostgreSQL or MariaDB.
+
 Garbage collection stays enabled while measuring: the allocations an ORM makes
 and the collections they trigger are part of what it costs.
 """
@@ -23,7 +28,8 @@ import platform
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +53,7 @@ __all__ = [
     "Environment",
     "Report",
     "Settings",
+    "candidate_server",
     "measure",
     "open_pair",
     "percentile",
@@ -331,13 +338,73 @@ class BenchPair:
         self.engine.dispose()
 
 
+@dataclass(slots=True)
+class _Server:
+    """The server the candidate arm runs on, and what was opened on it."""
+
+    url: sqlalchemy.URL
+    databases: list[str] = field(default_factory=list)
+    pairs: list[BenchPair] = field(default_factory=list)
+
+
+_server: _Server | None = None
+
+
+def _admin(url: sqlalchemy.URL, statement: str) -> None:
+    engine = sqlalchemy.create_engine(
+        url, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool
+    )
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text(statement))
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def candidate_server(url: str | None) -> Iterator[None]:
+    """Run the candidate arm of every :func:`open_pair` in the block on the server at ``url``.
+
+    ``url`` names a database the user may create databases from (PostgreSQL
+    ``postgresql+psycopg://...`` or MariaDB ``mysql+pymysql://...``); ``None``
+    keeps SQLite. Each pair gets its own database, dropped at the end.
+    """
+    global _server  # noqa: PLW0603 -- one benchmark run at a time, scoped by this block
+    if url is None:
+        yield
+        return
+    from imagegen.db.engine import parse_url  # noqa: PLC0415
+
+    server = _Server(url=parse_url(url))
+    _server = server
+    try:
+        yield
+    finally:
+        _server = None
+        for pair in server.pairs:
+            pair.close()
+        for database in server.databases:
+            _admin(server.url, f"DROP DATABASE IF EXISTS {database}")
+
+
+def _candidate_url(workdir: Path, name: str) -> str | sqlalchemy.URL:
+    if _server is None:
+        return f"sqlite:///{workdir / f'orm-{name}.sqlite'}"
+    database = f"shadow_bench_{name}_{os.getpid()}"
+    _admin(_server.url, f"DROP DATABASE IF EXISTS {database}")
+    _admin(_server.url, f"CREATE DATABASE {database}")
+    _server.databases.append(database)
+    return _server.url.set(database=database)
+
+
 def open_pair(workdir: Path, name: str = "bench") -> BenchPair:
     """Create ``legacy-NAME.sqlite`` and ``orm-NAME.sqlite`` in ``workdir``, migrated.
 
     The legacy file goes through the legacy migrator, the other through the
-    SQLModel engine factory and Alembic. The one seed value that each side draws
-    at random (the jwt secret) is copied from legacy to the SQLModel file so the
-    two hold identical rows.
+    SQLModel engine factory and Alembic (inside :func:`candidate_server`: a fresh
+    database on the server instead of ``orm-NAME.sqlite``). The one seed value
+    that each side draws at random (the jwt secret) is copied from legacy to the
+    SQLModel database so the two hold identical rows.
     """
     # Imported here so the harness (and its report code) loads without the db layer.
     from imagegen.db.engine import create_engine, create_schema  # noqa: PLC0415
@@ -345,7 +412,7 @@ def open_pair(workdir: Path, name: str = "bench") -> BenchPair:
 
     workdir.mkdir(parents=True, exist_ok=True)
     legacy_db = open_legacy(workdir / f"legacy-{name}.sqlite")
-    engine = create_engine(f"sqlite:///{workdir / f'orm-{name}.sqlite'}")
+    engine = create_engine(_candidate_url(workdir, name))
     create_schema(engine)
     with legacy_db.transaction() as cursor:
         row = cursor.execute("SELECT value FROM app_settings WHERE key = 'jwt_secret'").fetchone()
@@ -355,4 +422,7 @@ def open_pair(workdir: Path, name: str = "bench") -> BenchPair:
                 sqlalchemy.text("UPDATE app_settings SET value = :value WHERE key = 'jwt_secret'"),
                 {"value": row[0]},
             )
-    return BenchPair(legacy_db=legacy_db, engine=engine, id_prefix=name)
+    pair = BenchPair(legacy_db=legacy_db, engine=engine, id_prefix=name)
+    if _server is not None:
+        _server.pairs.append(pair)
+    return pair

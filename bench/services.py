@@ -1,10 +1,16 @@
 """Service benchmark: every case in :mod:`bench.cases`, legacy against SQLModel.
 
     python -m bench services [SERVICE ...] [--quick] [--repeat N] [--warmup N]
+                             [--candidate-url URL] [--autocommit-reads DIALECTS]
                              [--output FILE] [--json FILE]
 
 Each case module builds its own pair of SQLite databases in a temporary
-directory, then every case it returns is measured by :func:`bench.harness.measure`.
+directory (with ``--candidate-url``, the candidate's database is a fresh one on
+that PostgreSQL or MariaDB server instead), then every case it returns is
+measured by :func:`bench.harness.measure`. ``--autocommit-reads`` replaces the
+Core services' read policy (:data:`imagegen.services.core._base.AUTOCOMMIT_READS`)
+for the run: a comma-separated list of dialects, or ``none``; it is how the
+policy's alternatives are measured.
 The Markdown table goes to stdout (and to ``--output``); progress goes to stderr.
 The exit status is 0 when every case ran, 1 when a case failed to build or run;
 a median ratio above the target is reported in the table, not as a failure.
@@ -18,12 +24,22 @@ import json
 import pkgutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import bench.cases
-from bench.harness import QUICK, STANDARD, Case, Environment, Report, Settings, measure
+from bench.harness import (
+    QUICK,
+    STANDARD,
+    Case,
+    Environment,
+    Report,
+    Settings,
+    candidate_server,
+    measure,
+)
 
 __all__ = ["case_modules", "main", "run"]
 
@@ -89,6 +105,35 @@ def _non_negative(text: str) -> int:
     return value
 
 
+_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
+
+
+def _dialects(text: str) -> frozenset[str]:
+    if text.strip() == "none":
+        return frozenset()
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(names - set(_DIALECTS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"not a dialect list: {text!r} (use none, or some of {', '.join(_DIALECTS)})"
+        )
+    return names
+
+
+@contextmanager
+def _read_policy(dialects: frozenset[str] | None) -> Iterator[None]:
+    """Replace the Core services' read policy for the block (``None``: keep it)."""
+    from imagegen.services.core import _base  # noqa: PLC0415
+
+    kept = _base.AUTOCOMMIT_READS
+    if dialects is not None:
+        _base.AUTOCOMMIT_READS = dialects
+    try:
+        yield
+    finally:
+        _base.AUTOCOMMIT_READS = kept
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench services",
@@ -100,6 +145,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="smoke run: a few repetitions")
     parser.add_argument("--repeat", type=_positive, help="repetitions per arm")
     parser.add_argument("--warmup", type=_non_negative, help="warm-up calls per arm")
+    parser.add_argument(
+        "--candidate-url",
+        metavar="URL",
+        help="run the candidate arm on this PostgreSQL or MariaDB server (default: SQLite)",
+    )
+    parser.add_argument(
+        "--autocommit-reads",
+        type=_dialects,
+        metavar="DIALECTS",
+        help="read policy to measure: comma-separated dialects whose reads autocommit, or none",
+    )
     parser.add_argument("--output", type=Path, help="also write the Markdown table here")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     return parser
@@ -133,8 +189,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    report, failures = run(factories, _settings(arguments), progress)
-    table = report.render_markdown()
+    from imagegen.db.engine import safe_url  # noqa: PLC0415
+    from imagegen.services.core import _base  # noqa: PLC0415
+    from shadow._exceptions import ConfigError  # noqa: PLC0415
+
+    try:
+        with candidate_server(arguments.candidate_url), _read_policy(arguments.autocommit_reads):
+            report, failures = run(factories, _settings(arguments), progress)
+            policy = ", ".join(sorted(_base.AUTOCOMMIT_READS)) or "none"
+    except ConfigError as error:
+        print(f"bench: error: {error}", file=sys.stderr)
+        return 2
+    candidate = "SQLite" if arguments.candidate_url is None else safe_url(arguments.candidate_url)
+    table = report.render_markdown() + (
+        f"Candidate database: {candidate}; autocommit reads on: {policy}.\n"
+    )
     print(table, end="")
     try:
         if arguments.output is not None:

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.app_settings import JWT_SECRET_KEY, AppSettingsService
 from imagegen.services.core.app_settings import CoreAppSettingsService
-from imagegen.services.errors import ServiceError
 from imagegen.services.legacy.app_settings import LegacyAppSettingsService
 from shadow import FixedClock, SequentialIds
 
@@ -27,15 +27,6 @@ SEQUENCES = 200
 STEPS = 25
 KEYS = ["theme", "Theme", "x%y", "x_y", "ключ", "", JWT_SECRET_KEY]
 VALUES = ["", "dark", "light", "0" * 64, "値🙂" * 100]
-
-
-def outcome(service: object, method: str, args: tuple[Any, ...]) -> tuple[str, Any]:
-    """What a call did: its result, or its error type and data."""
-    try:
-        return ("ok", getattr(service, method)(*args))
-    except ServiceError as error:
-        data = {k: v for k, v in vars(error).items() if not k.startswith("_")}
-        return ("error", (type(error).__name__, data))
 
 
 def _draw(rng: random.Random) -> tuple[str, tuple[Any, ...]]:
@@ -92,8 +83,8 @@ def test_random_sequences_agree_on_legacy_and_sqlmodel(
                         "DELETE FROM app_settings WHERE key = ?", (JWT_SECRET_KEY,)
                     )
                 continue
-            expected = outcome(legacy, method, args)
-            actual = outcome(orm, method, args)
+            expected = outcome(getattr(legacy, method), *args)
+            actual = outcome(getattr(orm, method), *args)
             if expected != actual:
                 pytest.fail(
                     f"seed {seed} step {step}: {method} on key "

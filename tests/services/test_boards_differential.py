@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.db.tables import metadata
@@ -32,7 +32,6 @@ from imagegen.services.contracts.boards import (
 from imagegen.services.core.board_images import CoreBoardImagesService
 from imagegen.services.core.boards import CoreBoardsService
 from imagegen.services.core.users import CoreUsersService
-from imagegen.services.errors import RuleViolationError, ServiceError
 from imagegen.services.legacy.board_images import LegacyBoardImagesService
 from imagegen.services.legacy.boards import LegacyBoardsService
 from imagegen.services.legacy.users import LegacyUsersService
@@ -52,29 +51,6 @@ IMAGES = (
     ("o1.png", "other", False, "system"),
 )
 CATEGORIES = ("general", "mask", "control", "user", "other")
-
-
-def normalize(value: Any) -> Any:
-    """Plain data with database-generated timestamps reduced to whether they are set."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump()
-    if isinstance(value, dict):
-        return {
-            key: (item is not None) if key in TIMESTAMPS else normalize(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [normalize(item) for item in value]
-    return value
-
-
-def outcome(call: Callable[[], Any]) -> Any:
-    try:
-        return ("ok", normalize(call()))
-    except RuleViolationError as error:
-        return ("error", "RuleViolationError", error.rule)
-    except ServiceError as error:
-        return ("error", type(error).__name__)
 
 
 class Side:
@@ -156,8 +132,8 @@ def sides(legacy_db: LegacyDatabase, engine: sa.Engine, seed: int) -> tuple[Side
 
 def check(call: Call, legacy: Side, candidate: Side, history: list[str]) -> Any:
     """Run one call on both sides and assert equal outcomes; returns the outcome."""
-    expected = outcome(lambda: call(legacy))
-    actual = outcome(lambda: call(candidate))
+    expected = outcome(call, legacy, timestamps=TIMESTAMPS)
+    actual = outcome(call, candidate, timestamps=TIMESTAMPS)
     history.append(f"{len(history)}: {expected}")
     assert actual == expected, "\n".join(history)
     return expected

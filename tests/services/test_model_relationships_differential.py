@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.model_relationships import ModelRelationshipsService
@@ -78,13 +79,6 @@ def random_call(rng: random.Random) -> tuple[str, Callable[[Side], Any]]:
         return f"related({first})", lambda side: side[1].get_related_model_keys(first)
     keys = rng.sample(KEYS, rng.randint(0, 4))
     return f"batch({keys})", lambda side: side[1].get_related_model_keys_batch(keys)
-
-
-def outcome(call: Callable[[Side], Any], side: Side) -> Any:
-    try:
-        return ("ok", call(side))
-    except Exception as error:  # both sides must raise the same type with the same message
-        return ("error", type(error).__name__, str(error))
 
 
 def test_legacy_and_sqlmodel_relationships_agree_on_random_call_sequences(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from pydantic import BaseModel
+from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.models import (
@@ -155,21 +155,6 @@ def random_call(rng: random.Random) -> tuple[str, Callable[[ModelsService], Any]
     return f"list_models({page}, {per_page}, {order_by}, {direction})", lambda s: s.list_models(
         page, per_page, order_by=order_by, direction=direction
     )
-
-
-def normalize(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump()
-    if isinstance(value, (list, tuple)):
-        return [normalize(item) for item in value]
-    return value
-
-
-def outcome(call: Callable[[ModelsService], Any], service: ModelsService) -> Any:
-    try:
-        return normalize(("ok", call(service)))
-    except Exception as error:  # both sides must raise the same type with the same message
-        return ["error", type(error).__name__, str(error)]
 
 
 def test_legacy_and_sqlmodel_models_agree_on_random_call_sequences(

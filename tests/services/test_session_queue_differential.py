@@ -21,11 +21,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from pydantic import BaseModel
+from differential import outcome
 
 from imagegen.services.contracts.session_queue import Batch, BatchDatum, SessionQueueService
 from imagegen.services.core.session_queue import CoreSessionQueueService
-from imagegen.services.errors import RuleViolationError, ServiceError
 from imagegen.services.legacy.session_queue import LegacySessionQueueService
 from shadow import FixedClock, SequentialIds
 
@@ -37,29 +36,6 @@ TIMESTAMPS = {"created_at", "updated_at", "started_at", "completed_at"}
 MISSING_ID = 987_654
 
 Call = Callable[[SessionQueueService], Any]
-
-
-def normalize(value: Any) -> Any:
-    """Plain data with database-generated timestamps reduced to whether they are set."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump()
-    if isinstance(value, dict):
-        return {
-            key: (item is not None) if key in TIMESTAMPS else normalize(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [normalize(item) for item in value]
-    return value
-
-
-def outcome(service: SessionQueueService, call: Call) -> Any:
-    try:
-        return ("ok", normalize(call(service)))
-    except RuleViolationError as error:
-        return ("error", type(error).__name__, error.rule)
-    except ServiceError as error:
-        return ("error", type(error).__name__)
 
 
 def random_batch(rng: random.Random) -> Batch:
@@ -251,8 +227,8 @@ def test_random_sequences_agree_on_legacy_and_sqlmodel(queue_pair: tuple[Any, sa
         batches: list[str] = []
         for step in range(STEPS):
             call = random_call(rng, known, batches)
-            expected = outcome(legacy, call)
-            actual = outcome(orm, call)
+            expected = outcome(call, legacy, timestamps=TIMESTAMPS)
+            actual = outcome(call, orm, timestamps=TIMESTAMPS)
             assert actual == expected, f"seed {seed}, step {step}: legacy/SQLModel differ"
             learn(expected, known, batches)
         for queue in QUEUES:

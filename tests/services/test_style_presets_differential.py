@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from pydantic import BaseModel
+from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.style_presets import (
@@ -27,7 +27,6 @@ from imagegen.services.contracts.style_presets import (
     StylePresetWithoutId,
 )
 from imagegen.services.core.style_presets import CoreStylePresetsService
-from imagegen.services.errors import ServiceError
 from imagegen.services.legacy.style_presets import LegacyStylePresetsService
 from shadow import FixedClock, SequentialIds
 
@@ -37,33 +36,6 @@ _TIMESTAMPS = {"created_at", "updated_at"}
 NAMES = ["noir", "Noir", "a_b", "ab", "Apple", "apple", "ÉCLAT", "éclat", "雨", "z z", " lead"]
 PROMPTS = ["", "a castle", "雨の夜 🌧️", "100% _sharp_"]
 USERS = ["alice", "bob", "system"]
-
-
-def normalize(value: Any) -> Any:
-    """Plain data, with database-generated timestamps replaced by a marker."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump()
-    if isinstance(value, dict):
-        return {
-            key: "<db-time>"
-            if key in _TIMESTAMPS and isinstance(item, datetime)
-            else normalize(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [normalize(item) for item in value]
-    return value
-
-
-def outcome(
-    service: object, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[str, Any]:
-    """What a call did: its normalized result, or its error type and data."""
-    try:
-        return ("ok", normalize(getattr(service, method)(*args, **kwargs)))
-    except ServiceError as error:
-        data = {k: v for k, v in vars(error).items() if not k.startswith("_")}
-        return ("error", (type(error).__name__, data))
 
 
 class _Draw:
@@ -149,8 +121,10 @@ def test_random_sequences_agree_on_legacy_and_sqlmodel(
         draw = _Draw(random.Random(seed))
         for step in range(STEPS):
             method, args, kwargs = draw.call()
-            expected = outcome(legacy, method, args, kwargs)
-            actual = outcome(orm, method, args, kwargs)
+            expected = outcome(
+                partial(getattr(legacy, method), **kwargs), *args, timestamps=_TIMESTAMPS
+            )
+            actual = outcome(partial(getattr(orm, method), **kwargs), *args, timestamps=_TIMESTAMPS)
             if expected != actual:
                 pytest.fail(
                     f"seed {seed} step {step}: {method}{args!r} {kwargs!r}\n"

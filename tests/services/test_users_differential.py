@@ -19,12 +19,11 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.users import SYSTEM_USER_ID, UsersService
 from imagegen.services.core.users import CoreUsersService
-from imagegen.services.errors import DuplicateError, RuleViolationError, ServiceError
 from imagegen.services.legacy.users import LegacyUsersService
 from imagegen.services.passwords import PasswordHasher
 from shadow import FixedClock, SequentialIds
@@ -37,31 +36,6 @@ PASSWORDS = ("pw", "other-pw", "")
 CHEAP = PasswordHasher(cost=2)
 
 Call = Callable[[UsersService], Any]
-
-
-def normalize(value: Any) -> Any:
-    """Plain data with database-generated timestamps reduced to whether they are set."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump()
-    if isinstance(value, dict):
-        return {
-            key: (item is not None) if key in TIMESTAMPS else normalize(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [normalize(item) for item in value]
-    return value
-
-
-def outcome(service: UsersService, call: Call) -> Any:
-    try:
-        return ("ok", normalize(call(service)))
-    except RuleViolationError as error:
-        return ("error", "RuleViolationError", error.rule)
-    except DuplicateError as error:
-        return ("error", "DuplicateError", error.field)
-    except ServiceError as error:
-        return ("error", type(error).__name__)
 
 
 class Known:
@@ -205,8 +179,8 @@ def test_random_user_sequences_agree(
                 for clock in clocks:
                     clock.advance(seconds)
             call, token = random_call(rng, known, clocks[0].now())
-            expected = outcome(legacy, call)
-            actual = outcome(candidate, call)
+            expected = outcome(call, legacy, timestamps=TIMESTAMPS)
+            actual = outcome(call, candidate, timestamps=TIMESTAMPS)
             history.append(f"{step}: {expected}")
             assert actual == expected, f"seed {seed}, step {step}:\n" + "\n".join(history)
             known.learn(expected, token)

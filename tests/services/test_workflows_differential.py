@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from pydantic import BaseModel
+from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.workflows import (
@@ -31,7 +31,6 @@ from imagegen.services.contracts.workflows import (
     WorkflowWithoutId,
 )
 from imagegen.services.core.workflows import CoreWorkflowsService
-from imagegen.services.errors import ServiceError
 from imagegen.services.legacy.workflows import LegacyWorkflowsService
 from shadow import FixedClock, SequentialIds
 
@@ -53,33 +52,6 @@ CATEGORY_FILTERS = [
     [WorkflowCategory.USER, WorkflowCategory.DEFAULT],
 ]
 _DEFAULT_ID = "d-1"
-
-
-def normalize(value: Any) -> Any:
-    """Plain data, with database-generated timestamps replaced by a marker."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump()
-    if isinstance(value, dict):
-        return {
-            key: "<db-time>"
-            if key in _TIMESTAMPS and isinstance(item, datetime)
-            else normalize(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [normalize(item) for item in value]
-    return value
-
-
-def outcome(
-    service: object, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[str, Any]:
-    """What a call did: its normalized result, or its error type and data."""
-    try:
-        return ("ok", normalize(getattr(service, method)(*args, **kwargs)))
-    except ServiceError as error:
-        data = {k: v for k, v in vars(error).items() if not k.startswith("_")}
-        return ("error", (type(error).__name__, data))
 
 
 def _reset(legacy_db: LegacyDatabase, engine: sa.Engine) -> None:
@@ -230,8 +202,10 @@ def test_random_sequences_agree_on_legacy_and_sqlmodel(
                 legacy_clock.advance(seconds)
                 orm_clock.advance(seconds)
             method, args, kwargs = draw.call()
-            expected = outcome(legacy, method, args, kwargs)
-            actual = outcome(orm, method, args, kwargs)
+            expected = outcome(
+                partial(getattr(legacy, method), **kwargs), *args, timestamps=_TIMESTAMPS
+            )
+            actual = outcome(partial(getattr(orm, method), **kwargs), *args, timestamps=_TIMESTAMPS)
             expected = _comparable(method, args, expected)
             actual = _comparable(method, args, actual)
             if expected != actual:
