@@ -10,13 +10,8 @@ import runtime_kv
 from runtime_kv import KeyValue, MakeRuntime
 from structlog.testing import capture_logs
 
-from shadow.runtime import Observation, Outcome, Runtime, Side
-
-
-def observe(runtime: Runtime) -> list[Observation]:
-    seen: list[Observation] = []
-    runtime.recorder.add_observer(seen.append)
-    return seen
+from shadow.runtime import Outcome, Runtime, Side
+from shadow.testing import capture_comparisons
 
 
 def metric(runtime: Runtime, name: str, **labels: str) -> float:
@@ -28,39 +23,39 @@ def test_mirrored_writes_are_applied_in_the_order_the_authoritative_calls_comple
     make_runtime: MakeRuntime, paths: dict[str, str], worker: str
 ) -> None:
     runtime = make_runtime(worker=worker, batch_size=7)
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
 
-    def writer(prefix: str) -> None:
-        for n in range(40):
-            kv.put(f"{prefix}{n % 5}", f"{prefix}{n}")
+        def writer(prefix: str) -> None:
+            for n in range(40):
+                kv.put(f"{prefix}{n % 5}", f"{prefix}{n}")
 
-    threads = [threading.Thread(target=writer, args=(prefix,)) for prefix in "abc"]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    kv.list_all()
-    assert runtime.flush(30)
-    # Overwrites of the same keys from three threads: only the same order gives the same rows.
-    assert runtime_kv.rows(paths["candidate"]) == runtime_kv.rows(paths["legacy"])
-    assert {item.outcome for item in seen} == {Outcome.MATCH}
-    assert len(seen) == 121
+        threads = [threading.Thread(target=writer, args=(prefix,)) for prefix in "abc"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        kv.list_all()
+        assert runtime.flush(30)
+        # Overwrites of the same keys from three threads: only the same order gives the same rows.
+        assert runtime_kv.rows(paths["candidate"]) == runtime_kv.rows(paths["legacy"])
+        assert {item.outcome for item in seen} == {Outcome.MATCH}
+        assert len(seen) == 121
 
 
 def test_the_process_worker_really_runs_the_mirror_in_another_process(
     make_runtime: MakeRuntime,
 ) -> None:
     runtime = make_runtime(worker="process")
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    assert kv.worker_pid() == os.getpid()  # the caller gets the authoritative answer
-    assert runtime.flush(30)
-    (observation,) = seen
-    # worker_pid answers differently on the two sides: the mirror's pid is another process.
-    assert observation.outcome is Outcome.DIVERGENCE
-    mirror_pid = observation.differences[0].mirror
-    assert isinstance(mirror_pid, int) and mirror_pid != os.getpid()
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        assert kv.worker_pid() == os.getpid()  # the caller gets the authoritative answer
+        assert runtime.flush(30)
+        (observation,) = seen
+        # worker_pid answers differently on the two sides: the mirror's pid is another process.
+        assert observation.outcome is Outcome.DIVERGENCE
+        mirror_pid = observation.differences[0].mirror
+        assert isinstance(mirror_pid, int) and mirror_pid != os.getpid()
 
 
 @pytest.mark.parametrize("worker", ["process", "thread"])
@@ -72,25 +67,27 @@ def test_a_hanging_candidate_read_is_dropped_at_the_deadline_and_mirroring_goes_
         deadline_seconds=0.5,
         candidate_options={"fault": "hang", "fault_method": "get"},
     )
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "1")
-    assert kv.get("a").value == "1"  # returns at once, whatever the candidate does
-    kv.put("b", "2")
-    with capture_logs() as logs:
-        assert runtime.flush(30)
-    outcomes = [(item.method, item.outcome, item.reason) for item in seen]
-    assert outcomes == [
-        ("put", Outcome.MATCH, None),
-        ("get", Outcome.DROPPED, "deadline"),
-        ("put", Outcome.MATCH, None),
-    ]
-    assert (
-        metric(runtime, "shadow_comparisons_total", service="kv", method="get", outcome="dropped")
-        == 1
-    )
-    assert not runtime.recorder.is_dirty("kv")  # a dropped read leaves the stores alike
-    assert any(line["event"] == "shadow_mirror_abandoned" for line in logs)
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "1")
+        assert kv.get("a").value == "1"  # returns at once, whatever the candidate does
+        kv.put("b", "2")
+        with capture_logs() as logs:
+            assert runtime.flush(30)
+        outcomes = [(item.method, item.outcome, item.reason) for item in seen]
+        assert outcomes == [
+            ("put", Outcome.MATCH, None),
+            ("get", Outcome.DROPPED, "deadline"),
+            ("put", Outcome.MATCH, None),
+        ]
+        assert (
+            metric(
+                runtime, "shadow_comparisons_total", service="kv", method="get", outcome="dropped"
+            )
+            == 1
+        )
+        assert not runtime.recorder.is_dirty("kv")  # a dropped read leaves the stores alike
+        assert any(line["event"] == "shadow_mirror_abandoned" for line in logs)
 
 
 def test_a_dropped_write_marks_the_service_dirty_until_reconciled(
@@ -104,44 +101,44 @@ def test_a_dropped_write_marks_the_service_dirty_until_reconciled(
     runtime._reconcile = lambda service, source: runtime_kv.copy_entries(
         paths[source.value], paths[source.other.value]
     )
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "1")
-    assert runtime.flush(30)
-    assert runtime.recorder.is_dirty("kv")
-    assert metric(runtime, "shadow_service_dirty", service="kv") == 1
-    assert metric(runtime, "shadow_dropped_writes_total", service="kv", method="put") == 1
-    assert runtime.store.dirty_services() == {"kv"}
-    kv.list_all()
-    assert runtime.flush(30)
-    # The stores differ now, but a dirty service's comparisons are not evidence.
-    assert seen[-1].outcome is Outcome.DIVERGENCE and seen[-1].evidence is False
-    assert runtime.store.groups() == []
-    runtime.reconcile("kv")
-    assert not runtime.recorder.is_dirty("kv")
-    assert runtime.store.dirty_services() == frozenset()
-    kv.list_all()
-    assert runtime.flush(30)
-    assert seen[-1].outcome is Outcome.MATCH and seen[-1].evidence is True
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "1")
+        assert runtime.flush(30)
+        assert runtime.recorder.is_dirty("kv")
+        assert metric(runtime, "shadow_service_dirty", service="kv") == 1
+        assert metric(runtime, "shadow_dropped_writes_total", service="kv", method="put") == 1
+        assert runtime.store.dirty_services() == {"kv"}
+        kv.list_all()
+        assert runtime.flush(30)
+        # The stores differ now, but a dirty service's comparisons are not evidence.
+        assert seen[-1].outcome is Outcome.DIVERGENCE and seen[-1].evidence is False
+        assert runtime.store.groups() == []
+        runtime.reconcile("kv")
+        assert not runtime.recorder.is_dirty("kv")
+        assert runtime.store.dirty_services() == frozenset()
+        kv.list_all()
+        assert runtime.flush(30)
+        assert seen[-1].outcome is Outcome.MATCH and seen[-1].evidence is True
 
 
 def test_a_crashed_worker_process_is_replaced(make_runtime: MakeRuntime) -> None:
     runtime = make_runtime(
         worker="process", candidate_options={"fault": "exit", "fault_method": "delete"}
     )
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "1")
-    kv.delete("a")
-    kv.put("b", "2")
-    assert runtime.flush(60)
-    outcomes = [(item.method, item.outcome, item.reason) for item in seen]
-    assert outcomes == [
-        ("put", Outcome.MATCH, None),
-        ("delete", Outcome.DROPPED, "worker_crash"),
-        ("put", Outcome.MATCH, None),
-    ]
-    assert runtime.recorder.is_dirty("kv")
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "1")
+        kv.delete("a")
+        kv.put("b", "2")
+        assert runtime.flush(60)
+        outcomes = [(item.method, item.outcome, item.reason) for item in seen]
+        assert outcomes == [
+            ("put", Outcome.MATCH, None),
+            ("delete", Outcome.DROPPED, "worker_crash"),
+            ("put", Outcome.MATCH, None),
+        ]
+        assert runtime.recorder.is_dirty("kv")
 
 
 def test_the_breaker_opens_after_repeated_failures_and_says_so(make_runtime: MakeRuntime) -> None:
@@ -151,17 +148,19 @@ def test_the_breaker_opens_after_repeated_failures_and_says_so(make_runtime: Mak
         breaker_reset_seconds=3600,
         candidate_options={"fault": "raise", "fault_method": "put"},
     )
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    with capture_logs() as logs:
-        for n in range(5):
-            kv.put(f"k{n}", "v")
-    assert [item.outcome for item in seen] == [Outcome.CANDIDATE_ERROR] * 3 + [Outcome.DROPPED] * 2
-    assert {item.reason for item in seen[3:]} == {"breaker_open"}
-    assert metric(runtime, "shadow_circuit_breaker_open", service="kv") == 1
-    opened = [line for line in logs if line["event"] == "shadow_circuit_breaker_open"]
-    assert len(opened) == 1 and opened[0]["service"] == "kv"
-    assert runtime.recorder.is_dirty("kv")
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        with capture_logs() as logs:
+            for n in range(5):
+                kv.put(f"k{n}", "v")
+        assert [item.outcome for item in seen] == [Outcome.CANDIDATE_ERROR] * 3 + [
+            Outcome.DROPPED
+        ] * 2
+        assert {item.reason for item in seen[3:]} == {"breaker_open"}
+        assert metric(runtime, "shadow_circuit_breaker_open", service="kv") == 1
+        opened = [line for line in logs if line["event"] == "shadow_circuit_breaker_open"]
+        assert len(opened) == 1 and opened[0]["service"] == "kv"
+        assert runtime.recorder.is_dirty("kv")
 
 
 def test_a_full_queue_samples_reads_away_before_it_drops_a_write(
@@ -176,47 +175,47 @@ def test_a_full_queue_samples_reads_away_before_it_drops_a_write(
         deadline_seconds=60,
         candidate_options={"gate": release.wait},
     )
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "1")
-    assert runtime.flush(30)
-    kv.get("a")  # blocks the worker until released
-    for n in range(8):
-        kv.put(f"w{n}", "x")
-    assert runtime.executor.depth() == 9
-    for _ in range(20):
-        kv.get("a")
-    skipped = [item for item in seen if item.outcome is Outcome.SKIPPED]
-    assert len(skipped) == 20 and {item.reason for item in skipped} == {"adaptive"}
-    assert not runtime.recorder.is_dirty("kv")  # no write dropped so far
-    kv.put("w8", "x")  # the last slot
-    kv.put("w9", "x")  # the queue is full: dropped
-    dropped = [item for item in seen if item.outcome is Outcome.DROPPED]
-    assert [(item.method, item.reason) for item in dropped] == [("put", "queue_full")]
-    assert runtime.recorder.is_dirty("kv")
-    release.set()
-    assert runtime.flush(30)
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "1")
+        assert runtime.flush(30)
+        kv.get("a")  # blocks the worker until released
+        for n in range(8):
+            kv.put(f"w{n}", "x")
+        assert runtime.executor.depth() == 9
+        for _ in range(20):
+            kv.get("a")
+        skipped = [item for item in seen if item.outcome is Outcome.SKIPPED]
+        assert len(skipped) == 20 and {item.reason for item in skipped} == {"adaptive"}
+        assert not runtime.recorder.is_dirty("kv")  # no write dropped so far
+        kv.put("w8", "x")  # the last slot
+        kv.put("w9", "x")  # the queue is full: dropped
+        dropped = [item for item in seen if item.outcome is Outcome.DROPPED]
+        assert [(item.method, item.reason) for item in dropped] == [("put", "queue_full")]
+        assert runtime.recorder.is_dirty("kv")
+        release.set()
+        assert runtime.flush(30)
 
 
 def test_reverse_mode_builds_legacy_in_the_worker_process(
     make_runtime: MakeRuntime, paths: dict[str, str]
 ) -> None:
     runtime = make_runtime(worker="process", mode="reverse")
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "1")
-    assert runtime.flush(30)
-    assert [(item.mirror, item.outcome) for item in seen] == [(Side.LEGACY, Outcome.MATCH)]
-    assert runtime_kv.rows(paths["legacy"]) == runtime_kv.rows(paths["candidate"])
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "1")
+        assert runtime.flush(30)
+        assert [(item.mirror, item.outcome) for item in seen] == [(Side.LEGACY, Outcome.MATCH)]
+        assert runtime_kv.rows(paths["legacy"]) == runtime_kv.rows(paths["candidate"])
 
 
 def test_a_result_that_cannot_reach_the_worker_process_is_dropped_not_failed(
     make_runtime: MakeRuntime,
 ) -> None:
     runtime = make_runtime(worker="process", default_mode="shadow")
-    seen = observe(runtime)
-    handles = runtime.proxy(runtime_kv.Handles, "handles")
-    assert "lock" in handles.lock()  # the caller gets its result regardless
-    assert runtime.flush(30)
-    assert [(item.outcome, item.reason) for item in seen] == [(Outcome.DROPPED, "unpicklable")]
-    assert not runtime.recorder.breaker("handles").is_open
+    with capture_comparisons(runtime) as seen:
+        handles = runtime.proxy(runtime_kv.Handles, "handles")
+        assert "lock" in handles.lock()  # the caller gets its result regardless
+        assert runtime.flush(30)
+        assert [(item.outcome, item.reason) for item in seen] == [(Outcome.DROPPED, "unpicklable")]
+        assert not runtime.recorder.breaker("handles").is_open

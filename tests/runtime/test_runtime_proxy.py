@@ -28,12 +28,7 @@ from shadow.runtime import (
     SideFactory,
     json_logger,
 )
-
-
-def observe(runtime: Runtime) -> list[Observation]:
-    seen: list[Observation] = []
-    runtime.recorder.add_observer(seen.append)
-    return seen
+from shadow.testing import capture_comparisons
 
 
 def count(runtime: Runtime, method: str, outcome: str) -> float:
@@ -84,18 +79,18 @@ def test_a_candidate_returning_another_value_is_a_divergence_under_its_method_an
     make_runtime: MakeRuntime,
 ) -> None:
     runtime = make_runtime(candidate_options={"fault": "wrong", "fault_method": "get"})
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "abc")
-    assert kv.get("a").value == "abc"
-    divergences = [item for item in seen if item.outcome is Outcome.DIVERGENCE]
-    assert [(item.service, item.method, item.paths) for item in divergences] == [
-        ("kv", "get", ("root['value']",))
-    ]
-    assert divergences[0].differences[0].authoritative == "abc"
-    assert divergences[0].differences[0].mirror == "ABC"
-    assert count(runtime, "get", "divergence") == 1
-    assert count(runtime, "put", "match") == 1
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "abc")
+        assert kv.get("a").value == "abc"
+        divergences = [item for item in seen if item.outcome is Outcome.DIVERGENCE]
+        assert [(item.service, item.method, item.paths) for item in divergences] == [
+            ("kv", "get", ("root['value']",))
+        ]
+        assert divergences[0].differences[0].authoritative == "abc"
+        assert divergences[0].differences[0].mirror == "ABC"
+        assert count(runtime, "get", "divergence") == 1
+        assert count(runtime, "put", "match") == 1
 
 
 def test_the_authoritative_exception_reaches_the_caller_unchanged(
@@ -117,53 +112,53 @@ def test_an_error_on_one_side_only_is_a_divergence_with_both_error_types(
     make_runtime: MakeRuntime, paths: dict[str, str]
 ) -> None:
     runtime = make_runtime()
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    # Put a row into the candidate store only, behind the runtime's back.
-    runtime_kv.SqliteKeyValue(paths["candidate"], ids=runtime.ids, clock=runtime.clock).put(
-        "ghost", "x"
-    )
-    with pytest.raises(KeyMissingError):
-        kv.get("ghost")
-    (observation,) = seen
-    assert observation.outcome is Outcome.DIVERGENCE
-    assert observation.error_types == ("runtime_kv.KeyMissingError", "none")
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        # Put a row into the candidate store only, behind the runtime's back.
+        runtime_kv.SqliteKeyValue(paths["candidate"], ids=runtime.ids, clock=runtime.clock).put(
+            "ghost", "x"
+        )
+        with pytest.raises(KeyMissingError):
+            kv.get("ghost")
+        (observation,) = seen
+        assert observation.outcome is Outcome.DIVERGENCE
+        assert observation.error_types == ("runtime_kv.KeyMissingError", "none")
 
 
 def test_sensitive_fields_are_compared_but_redacted_in_what_is_reported(
     make_runtime: MakeRuntime, paths: dict[str, str]
 ) -> None:
     runtime = make_runtime()
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "1", secret="hunter2")
-    # Change the secret in the candidate store only: a divergence on a sensitive field.
-    runtime_kv.SqliteKeyValue(paths["candidate"], ids=runtime.ids, clock=runtime.clock).put(
-        "a", "1", secret="other"
-    )
-    with capture_logs() as logs:
-        kv.get("a")
-    runtime.flush()
-    (divergence,) = [item for item in seen if item.outcome is Outcome.DIVERGENCE]
-    assert divergence.paths == ("root['secret']",)
-    assert divergence.differences[0].authoritative == REDACTED
-    assert divergence.differences[0].mirror == REDACTED
-    stored = runtime.store.group(divergence.fingerprint or "")
-    assert stored is not None
-    assert "hunter2" not in repr(stored.examples) and "other" not in repr(stored.examples)
-    assert "hunter2" not in repr(logs) and "other" not in repr(logs)
-    assert [line["fingerprint"] for line in logs if line["event"] == "shadow_divergence"] == [
-        divergence.fingerprint
-    ]
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "1", secret="hunter2")
+        # Change the secret in the candidate store only: a divergence on a sensitive field.
+        runtime_kv.SqliteKeyValue(paths["candidate"], ids=runtime.ids, clock=runtime.clock).put(
+            "a", "1", secret="other"
+        )
+        with capture_logs() as logs:
+            kv.get("a")
+        runtime.flush()
+        (divergence,) = [item for item in seen if item.outcome is Outcome.DIVERGENCE]
+        assert divergence.paths == ("root['secret']",)
+        assert divergence.differences[0].authoritative == REDACTED
+        assert divergence.differences[0].mirror == REDACTED
+        stored = runtime.store.group(divergence.fingerprint or "")
+        assert stored is not None
+        assert "hunter2" not in repr(stored.examples) and "other" not in repr(stored.examples)
+        assert "hunter2" not in repr(logs) and "other" not in repr(logs)
+        assert [line["fingerprint"] for line in logs if line["event"] == "shadow_divergence"] == [
+            divergence.fingerprint
+        ]
 
 
 def test_sensitive_arguments_are_redacted_in_examples(make_runtime: MakeRuntime) -> None:
     runtime = make_runtime(candidate_options={"fault": "wrong", "fault_method": "put"})
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "1", secret="hunter2")
-    (divergence,) = [item for item in seen if item.outcome is Outcome.DIVERGENCE]
-    assert divergence.arguments == {"key": "a", "value": "1", "secret": REDACTED}
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "1", secret="hunter2")
+        (divergence,) = [item for item in seen if item.outcome is Outcome.DIVERGENCE]
+        assert divergence.arguments == {"key": "a", "value": "1", "secret": REDACTED}
 
 
 def test_a_raced_read_is_not_a_divergence_and_is_rechecked(
@@ -171,66 +166,68 @@ def test_a_raced_read_is_not_a_divergence_and_is_rechecked(
 ) -> None:
     """A write sequenced while a read runs makes a mismatch ``raced``; the re-check matches."""
     runtime = make_runtime(worker="inline")
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "old")
-    authoritative: Any = runtime.implementation(
-        runtime.settings.effective_mode("kv").authoritative, "kv"
-    )
-    original_get = type(authoritative).get
-    raced_once: list[Entry] = []
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "old")
+        authoritative: Any = runtime.implementation(
+            runtime.settings.effective_mode("kv").authoritative, "kv"
+        )
+        original_get = type(authoritative).get
+        raced_once: list[Entry] = []
 
-    def get_then_let_a_writer_in(self: Any, key: str) -> Entry:
-        entry = original_get(self, key)
-        if self is authoritative and not raced_once:
-            # After the authoritative read fetched "old" and before it is handed
-            # off, another thread's write completes and is mirrored first.
-            raced_once.append(entry)
-            writer = threading.Thread(target=kv.put, args=("a", "new"))
-            writer.start()
-            writer.join()
-        return entry
+        def get_then_let_a_writer_in(self: Any, key: str) -> Entry:
+            entry = original_get(self, key)
+            if self is authoritative and not raced_once:
+                # After the authoritative read fetched "old" and before it is handed
+                # off, another thread's write completes and is mirrored first.
+                raced_once.append(entry)
+                writer = threading.Thread(target=kv.put, args=("a", "new"))
+                writer.start()
+                writer.join()
+            return entry
 
-    type(authoritative).get = get_then_let_a_writer_in  # type: ignore[method-assign]
-    try:
-        assert kv.get("a").value == "old"
-    finally:
-        type(authoritative).get = original_get  # type: ignore[method-assign]
-    outcomes = [(item.method, item.outcome, item.recheck) for item in seen]
-    assert outcomes[-2:] == [("get", Outcome.RACED, False), ("get", Outcome.MATCH, True)]
-    assert ("put", Outcome.MATCH, False) in outcomes
-    assert not [item for item in seen if item.outcome is Outcome.DIVERGENCE]
+        type(authoritative).get = get_then_let_a_writer_in  # type: ignore[method-assign]
+        try:
+            assert kv.get("a").value == "old"
+        finally:
+            type(authoritative).get = original_get  # type: ignore[method-assign]
+        outcomes = [(item.method, item.outcome, item.recheck) for item in seen]
+        assert outcomes[-2:] == [("get", Outcome.RACED, False), ("get", Outcome.MATCH, True)]
+        assert ("put", Outcome.MATCH, False) in outcomes
+        assert not [item for item in seen if item.outcome is Outcome.DIVERGENCE]
 
 
 def test_unordered_lists_match_in_any_order_and_ordered_ones_do_not(
     make_runtime: MakeRuntime,
 ) -> None:
     runtime = make_runtime(candidate_options={"list_reversed": True})
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    for key, value in [("a", "x"), ("b", "x"), ("c", "y")]:
-        kv.put(key, value)
-    kv.list_all()  # UNORDERED: reversed rows still match
-    kv.by_value()  # TIES on value: a/b tie (any order), c after them
-    outcomes = {item.method: item.outcome for item in seen}
-    assert outcomes["list_all"] is Outcome.MATCH
-    assert outcomes["by_value"] is Outcome.MATCH
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        for key, value in [("a", "x"), ("b", "x"), ("c", "y")]:
+            kv.put(key, value)
+        kv.list_all()  # UNORDERED: reversed rows still match
+        kv.by_value()  # TIES on value: a/b tie (any order), c after them
+        outcomes = {item.method: item.outcome for item in seen}
+        assert outcomes["list_all"] is Outcome.MATCH
+        assert outcomes["by_value"] is Outcome.MATCH
 
 
 def test_ties_still_check_the_declared_order_between_runs(
     make_runtime: MakeRuntime, paths: dict[str, str]
 ) -> None:
     runtime = make_runtime()
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "x")
-    kv.put("b", "y")
-    # Candidate store only: swap the values, so its rows come in another order of runs.
-    candidate = runtime_kv.SqliteKeyValue(paths["candidate"], ids=runtime.ids, clock=runtime.clock)
-    candidate.put("a", "z")
-    kv.by_value()
-    (observation,) = [item for item in seen if item.method == "by_value"]
-    assert observation.outcome is Outcome.DIVERGENCE
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "x")
+        kv.put("b", "y")
+        # Candidate store only: swap the values, so its rows come in another order of runs.
+        candidate = runtime_kv.SqliteKeyValue(
+            paths["candidate"], ids=runtime.ids, clock=runtime.clock
+        )
+        candidate.put("a", "z")
+        kv.by_value()
+        (observation,) = [item for item in seen if item.method == "by_value"]
+        assert observation.outcome is Outcome.DIVERGENCE
 
 
 def test_sampled_out_reads_are_skipped_and_not_mirrored(make_runtime: MakeRuntime) -> None:
@@ -247,25 +244,25 @@ def test_legacy_mode_passes_through_and_observes_nothing(
     make_runtime: MakeRuntime, paths: dict[str, str]
 ) -> None:
     runtime = make_runtime(mode="legacy")
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "1")
-    assert runtime_kv.rows(paths["candidate"]) == []
-    assert seen == []
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "1")
+        assert runtime_kv.rows(paths["candidate"]) == []
+        assert seen == []
 
 
 def test_reverse_mode_makes_the_candidate_authoritative_and_mirrors_to_legacy(
     make_runtime: MakeRuntime, paths: dict[str, str]
 ) -> None:
     runtime = make_runtime(mode="reverse", legacy_options={"fault": "wrong", "fault_method": "get"})
-    seen = observe(runtime)
-    kv = runtime.proxy(KeyValue, "kv")
-    kv.put("a", "abc")
-    assert kv.get("a").value == "abc"  # the candidate's answer, not legacy's "ABC"
-    assert runtime_kv.rows(paths["legacy"]) == runtime_kv.rows(paths["candidate"])
-    (divergence,) = [item for item in seen if item.outcome is Outcome.DIVERGENCE]
-    assert divergence.method == "get"
-    assert divergence.mirror is not None and divergence.mirror.value == "legacy"
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "abc")
+        assert kv.get("a").value == "abc"  # the candidate's answer, not legacy's "ABC"
+        assert runtime_kv.rows(paths["legacy"]) == runtime_kv.rows(paths["candidate"])
+        (divergence,) = [item for item in seen if item.outcome is Outcome.DIVERGENCE]
+        assert divergence.method == "get"
+        assert divergence.mirror is not None and divergence.mirror.value == "legacy"
 
 
 def test_the_kill_switch_forces_legacy_only(
@@ -320,12 +317,12 @@ def test_a_service_left_dirty_by_an_earlier_run_stays_dirty(make_runtime: MakeRu
     first.recorder.mark_dirty("kv", 0, method="put", reason="test")
     first.close()
     second = make_runtime()
-    seen = observe(second)
-    kv = second.proxy(KeyValue, "kv")
-    gauge = second.metrics.registry.get_sample_value("shadow_service_dirty", {"service": "kv"})
-    assert gauge == 1
-    kv.put("a", "1")
-    assert seen[-1].outcome is Outcome.MATCH and seen[-1].evidence is False
+    with capture_comparisons(second) as seen:
+        kv = second.proxy(KeyValue, "kv")
+        gauge = second.metrics.registry.get_sample_value("shadow_service_dirty", {"service": "kv"})
+        assert gauge == 1
+        kv.put("a", "1")
+        assert seen[-1].outcome is Outcome.MATCH and seen[-1].evidence is False
 
 
 def test_json_logs_have_one_line_per_divergence_without_sensitive_values(
