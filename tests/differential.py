@@ -53,7 +53,7 @@ def outcome(
     *args: Any,
     timestamps: Collection[str] = (),
     drop: Collection[str] = (),
-) -> tuple[str, Any] | tuple[str, str, Any]:
+) -> tuple[Any, ...]:
     """``("ok", normalized result)`` or ``("error", type name, details)`` of ``call(*args)``.
 
     Keyword arguments of the call go in with :func:`functools.partial`.

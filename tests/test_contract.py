@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import pytest
 
@@ -60,8 +61,6 @@ def test_private_methods_need_no_declaration() -> None:
         ({"order": Order.UNORDERED}, "key"),
     ],
 )
-def test_incomplete_order_declarations_are_refused(
-    options: dict[str, object], message: str
-) -> None:
+def test_incomplete_order_declarations_are_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ContractError, match=message):
         read(**options)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cutover_contracts import CONTRACTS, PLAN_TOML
 
 from imagegen.cli import main
 from imagegen.cutover import REFERENCE_CONTRACTS, REFERENCE_PLAN, reference_declared_methods
@@ -21,6 +20,7 @@ from shadow.cutover.modes import read_audit
 from shadow.cutover.store import load_evidence
 from shadow.runtime import DivergenceStore
 from shadow.runtime._store import StoreBatch  # the runtime writes batches; tests fill a real store
+from tests.cutover.cutover_contracts import CONTRACTS, PLAN_TOML
 
 START = datetime.now(UTC) - timedelta(hours=1)
 FINGERPRINT = "fp-settings-get-value"
@@ -78,7 +78,7 @@ class Workspace:
             "SHADOW_STORE_URL": self.store_url,
             "SHADOW_AUDIT_LOG": str(self.root / "audit.jsonl"),
             "SHADOW_PHASE_PLAN": str(self.root / "plan.toml"),
-            "SHADOW_CONTRACTS": "cutover_contracts:CONTRACTS",
+            "SHADOW_CONTRACTS": "tests.cutover.cutover_contracts:CONTRACTS",
             "SHADOW_ACTOR": "tester",
         }
         for name, value in environment.items():
@@ -201,8 +201,11 @@ def test_a_fixed_group_seen_again_blocks_the_gate_again(workspace: Workspace) ->
         (("divergences", "accept", FINGERPRINT, "--note", "x", "--expires", "soon"), "bad expiry"),
         (("report", "--format", "pdf"), "unknown report format"),
         (("gate", "--phase", "1", "--contracts", "no_such_module:X"), "cannot import"),
-        (("gate", "--phase", "1", "--contracts", "cutover_contracts:PLAN_TOML"), "not a mapping"),
-        (("gate", "--phase", "1", "--contracts", "cutover_contracts:BAD"), "not int"),
+        (
+            ("gate", "--phase", "1", "--contracts", "tests.cutover.cutover_contracts:PLAN_TOML"),
+            "not a mapping",
+        ),
+        (("gate", "--phase", "1", "--contracts", "tests.cutover.cutover_contracts:BAD"), "not int"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cutover_factories import DECLARED, NOW, PLAN, evidence, group
 
 from shadow import ConfigError, FixedClock
 from shadow._vocabulary import Mode
@@ -23,6 +22,7 @@ from shadow.cutover.control import (
 )
 from shadow.cutover.evidence import Evidence
 from shadow.cutover.modes import kill_switch_on, read_audit, read_modes, write_modes
+from tests.cutover.cutover_factories import DECLARED, NOW, PLAN, evidence, group
 
 
 def settings_for(tmp_path: Path, found: Evidence | None = None) -> CutoverSettings:

@@ -60,7 +60,7 @@ def test_a_planted_phase_1_divergence_fails_the_gate_until_its_group_is_accepted
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.syspath_prepend(str(Path(__file__).parent))  # for the worker process too
-    demo(tmp_path, candidate_factory="cutover_planted:build_candidate")
+    demo(tmp_path, candidate_factory="tests.cutover.cutover_planted:build_candidate")
     code, out, err = shadow(tmp_path, monkeypatch, capsys, "gate", "--phase", "1", "--json")
     assert code == 1, out + err
     verdict = json.loads(out)

@@ -6,13 +6,21 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from cutover_factories import DECLARED, FAST, NOW, PLAN, evidence, group, healthy_methods
 
 from shadow import ConfigError
 from shadow._vocabulary import LatencySummary, Mode, ReviewStatus
 from shadow.cutover.criteria import CRITERIA, GateVerdict, evaluate_gate, wilson_upper_bound
 from shadow.cutover.evidence import MethodEvidence
 from shadow.cutover.policy import GatePolicy
+from tests.cutover.cutover_factories import (
+    DECLARED,
+    FAST,
+    NOW,
+    PLAN,
+    evidence,
+    group,
+    healthy_methods,
+)
 
 ALL_SHADOW = {service: Mode.SHADOW for service in PLAN.services}
 

@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cutover_factories import DECLARED, FAST, NOW, PLAN, evidence, healthy_methods
 
 from shadow import ConfigError, FixedClock
 from shadow._vocabulary import LatencySummary, Mode
@@ -26,6 +25,7 @@ from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import GatePolicy, PolicySet, load_policies
 from shadow.runtime import DivergenceStore
 from shadow.runtime._store import StoreBatch
+from tests.cutover.cutover_factories import DECLARED, FAST, NOW, PLAN, evidence, healthy_methods
 
 START = NOW - timedelta(hours=48)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cutover_factories import DECLARED, NOW, PLAN, evidence, group
 from prometheus_client import CollectorRegistry, generate_latest
 
 from shadow import FixedClock, StoreError
 from shadow.cutover.control import CutoverSettings
 from shadow.cutover.evidence import Evidence
 from shadow.cutover.readiness import GateReadiness
+from tests.cutover.cutover_factories import DECLARED, NOW, PLAN, evidence, group
 
 
 class Ticker:

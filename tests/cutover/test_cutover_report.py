@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cutover_factories import DECLARED, NOW, PLAN, evidence, group, healthy_methods
 
 from shadow import ConfigError
 from shadow._vocabulary import Mode, Outcome, ReviewStatus
@@ -26,6 +25,7 @@ from shadow.cutover.report import (
     render,
     render_markdown,
 )
+from tests.cutover.cutover_factories import DECLARED, NOW, PLAN, evidence, group, healthy_methods
 
 MODES = {s: Mode.SHADOW for s in PLAN.services} | {"queue": Mode.LEGACY}
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cutover_factories import DECLARED, NOW, PLAN, evidence
-
 from shadow import FixedClock
 from shadow.cutover.control import CutoverSettings, promote, rollback
 from shadow.runtime import LiveSettings, Mode, load_settings
+from tests.cutover.cutover_factories import DECLARED, NOW, PLAN, evidence
 
 
 class Ticker:

@@ -24,7 +24,7 @@ from shadow.cutover.control import CutoverSettings
 from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import GatePolicy, PolicySet
 from shadow.cutover.readiness import GateReadiness
-from shadow.runtime import Runtime, ShadowSettings, SideFactory, WorkerKind
+from shadow.runtime import Mode, Runtime, ServiceSettings, ShadowSettings, SideFactory, WorkerKind
 
 
 class KeyValue(ABC):
@@ -82,7 +82,7 @@ def running_workload(tmp_path: Path) -> Iterator[Workload]:
     registry = CollectorRegistry()
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
     settings = ShadowSettings(
-        services={"kv": {"mode": "shadow"}},  # type: ignore[dict-item]
+        services={"kv": ServiceSettings(mode=Mode.SHADOW)},
         worker=WorkerKind.THREAD,
         store_url=store_url,
         store_flush_seconds=0.2,

@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from dashboard_files import (
+
+from tests.dashboards.dashboard_files import (
     DASHBOARDS,
     ROOT,
     RULE_TESTS,
@@ -19,7 +20,7 @@ from dashboard_files import (
     panel_expressions,
     recording_rule_names,
 )
-from promql_names import metric_names
+from tests.dashboards.promql_names import metric_names
 
 PROMTOOL = shutil.which("promtool")
 # Locally a missing promtool skips; in CI (CI=true, where .ci/run installs it) it fails.

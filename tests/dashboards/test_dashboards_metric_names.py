@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard_files import DASHBOARDS, RULES, load, panel_expressions, recording_rule_names
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from promql_names import metric_names
-from shadow_workload import running_workload
+
+from tests.dashboards.dashboard_files import (
+    DASHBOARDS,
+    RULES,
+    load,
+    panel_expressions,
+    recording_rule_names,
+)
+from tests.dashboards.promql_names import metric_names
+from tests.dashboards.shadow_workload import running_workload
 
 # The names fixed by the lead (interfaces brief); the exposition must carry them all.
 FIXED_FAMILIES = {

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_files import DASHBOARDS, RULES, concrete, load, panel_expressions
 from prometheus_client import CollectorRegistry, start_http_server
-from shadow_workload import running_workload
 
 from imagegen.cutover import REFERENCE_PLAN, reference_declared_methods
 from imagegen.demo import DemoOptions, run_demo
 from shadow.cutover import CutoverSettings, GateReadiness
+from tests.dashboards.dashboard_files import DASHBOARDS, RULES, concrete, load, panel_expressions
+from tests.dashboards.shadow_workload import running_workload
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = [

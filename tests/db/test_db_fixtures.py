@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
-from conftest import Backend  # type: ignore[import-not-found]
 
 from imagegen.db.engine import create_engine
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.db.tables import AppSettingTable, SessionQueueTable, UserTable
+from tests.conftest import Backend
 
 queue = SessionQueueTable.__table__  # type: ignore[attr-defined]
 users = UserTable.__table__  # type: ignore[attr-defined]

@@ -61,7 +61,7 @@ def _image(connection: sa.Connection, name: str) -> None:
     )
 
 
-def _one(engine: sa.Engine, statement: sa.Select[tuple[datetime | None]]) -> datetime | None:
+def _one(engine: sa.Engine, statement: sa.Select[datetime | None]) -> datetime | None:
     with engine.connect() as connection:
         return connection.execute(statement).scalar_one()
 

@@ -36,7 +36,7 @@ def test_sqlite_engine_reads_each_legacy_format_as_the_same_instant(
         ).scalar_one()
     assert read == INSTANT
     assert read.tzinfo is not None and read.utcoffset() is not None
-    assert read.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    assert read.utcoffset().total_seconds() == 0
 
 
 def test_current_timestamp_format_reads_as_whole_second_utc() -> None:

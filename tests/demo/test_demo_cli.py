@@ -23,7 +23,8 @@ import pytest
 
 from shadow.runtime import DivergenceStore
 
-HERE = Path(__file__).parent
+# The repository root: the planted factories import as tests.demo.planted_candidate.
+ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 METRIC_FAMILIES = (
     "shadow_comparisons_total",
@@ -142,8 +143,8 @@ def test_a_planted_difference_is_reported_under_its_service_method_and_path(tmp_
         "--ops",
         "100",
         "--candidate-factory",
-        "planted_candidate:build",
-        env={"PYTHONPATH": str(HERE)},
+        "tests.demo.planted_candidate:build",
+        env={"PYTHONPATH": str(ROOT)},
     )
     assert returncode == 1, "a divergence must fail the run"
     by_service = {s["service"]: s for s in summary["services"]}

@@ -24,7 +24,8 @@ import pytest
 from shadow.runtime import DivergenceStore
 from shadow.runtime._store import StoreBatch
 
-HERE = Path(__file__).parent
+# The repository root: the planted factories import as tests.demo.planted_candidate.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def shadow(
@@ -35,7 +36,7 @@ def shadow(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(HERE), **(env or {})},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         check=False,
     )
 
@@ -68,7 +69,7 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], message: str) 
         (["--metrics-port", "-1"], {}, "--metrics-port -1"),
         (["--candidate-url", "postgresql+psycopg://u@127.0.0.1:abc/db"], {}, "malformed"),
         (["--candidate-factory", "nosuch_module:build"], {}, "nosuch_module"),
-        (["--candidate-factory", "planted_candidate:WRONG_SECRET"], {}, "not callable"),
+        (["--candidate-factory", "tests.demo.planted_candidate:WRONG_SECRET"], {}, "not callable"),
         ([], {"SHADOW_SERVICES": "notjson"}, "invalid shadow settings"),
     ],
 )
@@ -104,7 +105,7 @@ def run_json(workdir: Path, *args: str) -> tuple[int, dict[str, Any]]:
 
 def test_candidate_errors_fail_the_run_and_say_so(tmp_path: Path) -> None:
     code, summary = run_json(
-        tmp_path, "--ops", "60", "--candidate-factory", "planted_candidate:build_failing"
+        tmp_path, "--ops", "60", "--candidate-factory", "tests.demo.planted_candidate:build_failing"
     )
     assert code == 1 and not summary["ok"]
     assert any("candidate errors" in problem for problem in summary["problems"]), summary
@@ -115,7 +116,7 @@ def test_a_candidate_factory_that_builds_nothing_fails_the_run_and_says_so(
     tmp_path: Path,
 ) -> None:
     code, summary = run_json(
-        tmp_path, "--ops", "20", "--candidate-factory", "planted_candidate:build_nothing"
+        tmp_path, "--ops", "20", "--candidate-factory", "tests.demo.planted_candidate:build_nothing"
     )
     assert code == 1 and not summary["ok"]
     assert any("compared nothing" in problem for problem in summary["problems"]), summary
@@ -145,7 +146,7 @@ def test_one_ctrl_c_stops_the_traffic_drains_writes_the_store_and_exits_130(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(HERE)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         start_new_session=True,  # a terminal's Ctrl-C reaches the whole process group
     )
     try:

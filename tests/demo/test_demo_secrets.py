@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from planted_candidate import WRONG_SECRET
+from tests.demo.planted_candidate import WRONG_SECRET
 
-HERE = Path(__file__).parent
+# The repository root: the planted factories import as tests.demo.planted_candidate.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _shadow(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -20,7 +21,7 @@ def _shadow(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "PYTHONPATH": str(HERE)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=False,
     )
 
@@ -36,7 +37,7 @@ def test_a_diverging_jwt_secret_is_recorded_but_no_secret_is_stored_logged_or_re
         "--ops",
         "60",
         "--candidate-factory",
-        "planted_candidate:build_wrong_secret",
+        "tests.demo.planted_candidate:build_wrong_secret",
         cwd=tmp_path,
     )
     assert demo.returncode == 1, demo.stderr[-2000:]

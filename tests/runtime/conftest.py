@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
-from runtime_kv import MakeRuntime
 
 from shadow import FixedClock, SequentialIds
 from shadow.runtime import Runtime, ServiceSettings, ShadowSettings, SideFactory
+from tests.runtime.runtime_kv import MakeRuntime
 
 
 @pytest.fixture(autouse=True)
@@ -55,10 +55,12 @@ def make_runtime(paths: dict[str, str]) -> Iterator[MakeRuntime]:
                 **settings,
             ),
             legacy=SideFactory(
-                "runtime_kv:build", {"path": paths["legacy"], **(legacy_options or {})}
+                "tests.runtime.runtime_kv:build",
+                {"path": paths["legacy"], **(legacy_options or {})},
             ),
             candidate=SideFactory(
-                "runtime_kv:build", {"path": paths["candidate"], **(candidate_options or {})}
+                "tests.runtime.runtime_kv:build",
+                {"path": paths["candidate"], **(candidate_options or {})},
             ),
             registry=CollectorRegistry(),
             ids=SequentialIds("kv"),

@@ -4,8 +4,9 @@ The runtime is generic; these tests prove it on a contract of their own. The
 implementation can be told to misbehave in one method (``fault`` on
 ``fault_method``) so a test can plant a candidate that raises, hangs, returns
 something else or kills its process. The factories are importable as
-``runtime_kv:build`` so the process worker can build them in the child (pytest
-puts this directory on ``sys.path``, and spawned children inherit it).
+``tests.runtime.runtime_kv:build`` so the process worker can build them in the
+child (pytest puts the repository root on ``sys.path``, and spawned children
+inherit it).
 """
 
 from __future__ import annotations

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from runtime_kv import KeyValue, MakeRuntime
 
 from shadow import StoreError
 from shadow.runtime._breaker import CircuitBreaker
 from shadow.runtime._lag import LagTracker
+from tests.runtime.runtime_kv import KeyValue, MakeRuntime
+
+
+def _is_open(breaker: CircuitBreaker) -> bool:
+    """The breaker's state read through a call, so no earlier assert's narrowing sticks."""
+    return breaker.is_open
 
 
 def test_the_breaker_opens_at_the_threshold_half_opens_after_the_reset_and_closes() -> None:
@@ -27,7 +32,7 @@ def test_the_breaker_opens_at_the_threshold_half_opens_after_the_reset_and_close
     now[0] = 22.0
     assert breaker.allow()
     breaker.success()
-    assert not breaker.is_open and breaker.allow()
+    assert not _is_open(breaker) and breaker.allow()
     assert changes == [True, True, False]
 
 

@@ -6,12 +6,12 @@ import os
 import threading
 
 import pytest
-import runtime_kv
-from runtime_kv import KeyValue, MakeRuntime
 from structlog.testing import capture_logs
 
 from shadow.runtime import Outcome, Runtime, Side
 from shadow.testing import capture_comparisons
+from tests.runtime import runtime_kv
+from tests.runtime.runtime_kv import KeyValue, MakeRuntime
 
 
 def metric(runtime: Runtime, name: str, **labels: str) -> float:
@@ -119,7 +119,8 @@ def test_a_dropped_write_marks_the_service_dirty_until_reconciled(
         assert runtime.store.dirty_services() == frozenset()
         kv.list_all()
         assert runtime.flush(30)
-        assert seen[-1].outcome is Outcome.MATCH and seen[-1].evidence is True
+        rechecked = seen[-1]
+        assert rechecked.outcome is Outcome.MATCH and rechecked.evidence is True
 
 
 def test_a_crashed_worker_process_is_replaced(make_runtime: MakeRuntime) -> None:

@@ -6,12 +6,12 @@ import os
 import urllib.request
 from pathlib import Path
 
-import runtime_kv
 from prometheus_client import CollectorRegistry, generate_latest
-from runtime_kv import KeyValue, MakeRuntime
 
 from shadow import FixedClock, SequentialIds
 from shadow.runtime import LiveSettings, Mode, Runtime, SideFactory
+from tests.runtime import runtime_kv
+from tests.runtime.runtime_kv import KeyValue, MakeRuntime
 
 FAMILIES = {
     "shadow_comparisons": "counter",
@@ -90,9 +90,9 @@ def test_a_mode_change_in_the_file_is_applied_live(tmp_path: Path, paths: dict[s
     live = LiveSettings(config, reload_check_seconds=0)
     with Runtime(
         live,
-        legacy=SideFactory("runtime_kv:build", {"path": paths["legacy"]}),
+        legacy=SideFactory("tests.runtime.runtime_kv:build", {"path": paths["legacy"]}),
         candidate=SideFactory(
-            "runtime_kv:build",
+            "tests.runtime.runtime_kv:build",
             {"path": paths["candidate"], "fault": "wrong", "fault_method": "get"},
         ),
         registry=CollectorRegistry(),
@@ -126,8 +126,8 @@ def test_entering_dual_write_live_marks_the_service_dirty(
     )
     with Runtime(
         LiveSettings(config, reload_check_seconds=0),
-        legacy=SideFactory("runtime_kv:build", {"path": paths["legacy"]}),
-        candidate=SideFactory("runtime_kv:build", {"path": paths["candidate"]}),
+        legacy=SideFactory("tests.runtime.runtime_kv:build", {"path": paths["legacy"]}),
+        candidate=SideFactory("tests.runtime.runtime_kv:build", {"path": paths["candidate"]}),
         registry=CollectorRegistry(),
     ) as runtime:
         kv = runtime.proxy(KeyValue, "kv")

@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import runtime_kv
 from prometheus_client import CollectorRegistry
-from runtime_kv import Entry, KeyMissingError, KeyValue, MakeRuntime
 from structlog.testing import capture_logs
 
 from shadow import ContractError, read
@@ -29,6 +27,8 @@ from shadow.runtime import (
     json_logger,
 )
 from shadow.testing import capture_comparisons
+from tests.runtime import runtime_kv
+from tests.runtime.runtime_kv import Entry, KeyMissingError, KeyValue, MakeRuntime
 
 
 def count(runtime: Runtime, method: str, outcome: str) -> float:
@@ -122,7 +122,7 @@ def test_an_error_on_one_side_only_is_a_divergence_with_both_error_types(
             kv.get("ghost")
         (observation,) = seen
         assert observation.outcome is Outcome.DIVERGENCE
-        assert observation.error_types == ("runtime_kv.KeyMissingError", "none")
+        assert observation.error_types == ("tests.runtime.runtime_kv.KeyMissingError", "none")
 
 
 def test_sensitive_fields_are_compared_but_redacted_in_what_is_reported(
@@ -176,7 +176,7 @@ def test_a_raced_read_is_not_a_divergence_and_is_rechecked(
         raced_once: list[Entry] = []
 
         def get_then_let_a_writer_in(self: Any, key: str) -> Entry:
-            entry = original_get(self, key)
+            entry: Entry = original_get(self, key)
             if self is authoritative and not raced_once:
                 # After the authoritative read fetched "old" and before it is handed
                 # off, another thread's write completes and is mirrored first.
@@ -186,11 +186,11 @@ def test_a_raced_read_is_not_a_divergence_and_is_rechecked(
                 writer.join()
             return entry
 
-        type(authoritative).get = get_then_let_a_writer_in  # type: ignore[method-assign]
+        type(authoritative).get = get_then_let_a_writer_in
         try:
             assert kv.get("a").value == "old"
         finally:
-            type(authoritative).get = original_get  # type: ignore[method-assign]
+            type(authoritative).get = original_get
         outcomes = [(item.method, item.outcome, item.recheck) for item in seen]
         assert outcomes[-2:] == [("get", Outcome.RACED, False), ("get", Outcome.MATCH, True)]
         assert ("put", Outcome.MATCH, False) in outcomes
@@ -303,7 +303,12 @@ def test_a_handed_off_task_never_shows_its_arguments_or_drawn_ids_in_a_repr(
     runtime = make_runtime()
     handed: list[Any] = []
     original = runtime.hand_off
-    runtime.hand_off = lambda task: (handed.append(task), original(task))  # type: ignore[method-assign]
+
+    def record_then_hand_off(task: Any) -> None:
+        handed.append(task)
+        original(task)
+
+    runtime.hand_off = record_then_hand_off  # type: ignore[method-assign]
     kv = runtime.proxy(KeyValue, "kv")
     kv.put("a", "1", secret="hunter2")
     (task,) = handed
@@ -335,9 +340,9 @@ def test_json_logs_have_one_line_per_divergence_without_sensitive_values(
             store_url=paths["store"],
             services={"kv": ServiceSettings(mode="shadow")},
         ),
-        legacy=SideFactory("runtime_kv:build", {"path": paths["legacy"]}),
+        legacy=SideFactory("tests.runtime.runtime_kv:build", {"path": paths["legacy"]}),
         candidate=SideFactory(
-            "runtime_kv:build",
+            "tests.runtime.runtime_kv:build",
             {"path": paths["candidate"], "fault": "wrong", "fault_method": "put"},
         ),
         registry=CollectorRegistry(),
@@ -384,8 +389,8 @@ def test_a_live_switch_to_a_side_that_cannot_be_built_keeps_the_old_route(
     )
     with Runtime(
         LiveSettings(config, reload_check_seconds=0),
-        legacy=SideFactory("runtime_kv:build", {"path": paths["legacy"]}),
-        candidate=SideFactory("runtime_kv:build_nothing"),
+        legacy=SideFactory("tests.runtime.runtime_kv:build", {"path": paths["legacy"]}),
+        candidate=SideFactory("tests.runtime.runtime_kv:build_nothing"),
         registry=CollectorRegistry(),
     ) as runtime:
         kv = runtime.proxy(KeyValue, "kv")

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import runtime_kv
-from runtime_kv import KeyValue, MakeRuntime
 
 from shadow import ConfigError, FixedClock, ReviewStatus, StoreError
 from shadow.cutover.store import load_evidence
 from shadow.runtime import DivergenceStore
 from shadow.runtime._store import StoreBatch
+from tests.runtime import runtime_kv
+from tests.runtime.runtime_kv import KeyValue, MakeRuntime
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

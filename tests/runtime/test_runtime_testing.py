@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
-import runtime_kv
-from runtime_kv import KeyValue
 
 from shadow import DivergenceError, FixedClock, SequentialIds
 from shadow.runtime import Outcome, SideFactory
 from shadow.testing import capture_comparisons, shadow_runtime, strict
+from tests.runtime import runtime_kv
+from tests.runtime.runtime_kv import KeyValue
 
 
-def factories(tmp_path: Path, **candidate: Any) -> dict[str, SideFactory]:
+class Sides(TypedDict):
+    """The two side factories ``shadow_runtime`` takes."""
+
+    legacy: SideFactory
+    candidate: SideFactory
+
+
+def factories(tmp_path: Path, **candidate: Any) -> Sides:
     return {
         "legacy": SideFactory(runtime_kv.build, {"path": str(tmp_path / "l.db")}),
         "candidate": SideFactory(runtime_kv.build, {"path": str(tmp_path / "c.db"), **candidate}),

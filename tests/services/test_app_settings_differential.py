@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.app_settings import JWT_SECRET_KEY, AppSettingsService
 from imagegen.services.core.app_settings import CoreAppSettingsService
 from imagegen.services.legacy.app_settings import LegacyAppSettingsService
 from shadow import FixedClock, SequentialIds
+from tests.differential import outcome
 
 SEQUENCES = 200
 STEPS = 25

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.db.tables import metadata
@@ -37,6 +36,7 @@ from imagegen.services.legacy.boards import LegacyBoardsService
 from imagegen.services.legacy.users import LegacyUsersService
 from imagegen.services.passwords import PasswordHasher
 from shadow import FixedClock, SequentialIds
+from tests.differential import outcome
 
 SEQUENCES = 200
 STEPS = 25

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.client_state import ClientStateService
 from imagegen.services.core.client_state import CoreClientStateService
 from imagegen.services.legacy.client_state import LegacyClientStateService
 from shadow import FixedClock, SequentialIds
+from tests.differential import outcome
 
 SEQUENCES = 200
 STEPS = 25

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.db.tables import ImageTable
@@ -36,6 +35,7 @@ from imagegen.services.contracts.images import (
 from imagegen.services.core.images import CoreImagesService
 from imagegen.services.legacy.images import LegacyImagesService
 from shadow import FixedClock, SequentialIds
+from tests.differential import outcome
 
 SEQUENCES = 200
 CALLS = 20

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.model_relationships import ModelRelationshipsService
@@ -25,6 +24,7 @@ from imagegen.services.core.models import CoreModelsService
 from imagegen.services.legacy.model_relationships import LegacyModelRelationshipsService
 from imagegen.services.legacy.models import LegacyModelsService
 from shadow import FixedClock, SequentialIds
+from tests.differential import outcome
 
 SEQUENCES = 200
 CALLS = 25

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pytest
 from pydantic import ValidationError
@@ -221,7 +221,7 @@ def test_update_model_merges_only_the_set_fields(models: ModelsService) -> None:
 def test_update_model_cannot_change_the_key(models: ModelsService) -> None:
     models.add_model(config("k1"))
     with pytest.raises(RuleViolationError) as caught:
-        models.update_model("k1", ModelChanges(key="k9"))  # type: ignore[call-arg]
+        models.update_model("k1", ModelChanges(key="k9"))
     assert caught.value.rule == "key_mismatch"
 
 
@@ -297,7 +297,16 @@ def test_search_by_attr_orders_as_requested(registry: ModelsService) -> None:
         assert found == expected, (order_by, direction)
 
 
-FILTER_CASES: list[tuple[dict[str, str], list[str]]] = [
+class SearchFilters(TypedDict, total=False):
+    """The keyword filters of ``search_by_attr``."""
+
+    model_name: str
+    base: str
+    type: str
+    format: str
+
+
+FILTER_CASES: list[tuple[SearchFilters, list[str]]] = [
     ({"base": "sd-1"}, ["m5", "m6", "m4", "m2", "m7", "m8"]),
     ({"type": "lora"}, ["m3"]),
     ({"format": "diffusers"}, ["m4", "m1"]),

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.models import (
@@ -29,6 +28,7 @@ from imagegen.services.contracts.models import (
 from imagegen.services.core.models import CoreModelsService
 from imagegen.services.legacy.models import LegacyModelsService
 from shadow import FixedClock, SequentialIds
+from tests.differential import outcome
 
 SEQUENCES = 200
 CALLS = 20

@@ -6,6 +6,7 @@ suite checks both implementations on every backend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -327,7 +328,7 @@ def test_a_terminal_item_never_changes_and_is_returned_unchanged(
 
 def test_status_changes_and_reads_of_a_missing_item_raise_not_found(backend: Any) -> None:
     queue = make(backend)
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: queue.get_queue_item(404),
         lambda: queue.complete_queue_item(404),
         lambda: queue.fail_queue_item(404, "E", "m", "tb"),

@@ -21,12 +21,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from differential import outcome
 
-from imagegen.services.contracts.session_queue import Batch, BatchDatum, SessionQueueService
+from imagegen.services.contracts.session_queue import (
+    Batch,
+    BatchDatum,
+    QueueItemStatus,
+    SessionQueueService,
+)
 from imagegen.services.core.session_queue import CoreSessionQueueService
 from imagegen.services.legacy.session_queue import LegacySessionQueueService
 from shadow import FixedClock, SequentialIds
+from tests.differential import outcome
 
 SEQUENCES = 200
 STEPS = 24
@@ -143,7 +148,8 @@ def random_read(
     if kind == 3:
         limit, priority = rng.randint(1, 4), rng.randint(0, 3)
         cursor = item_id() if rng.random() < 0.6 else None
-        status = rng.choice([None, "pending", "canceled"])
+        statuses: list[QueueItemStatus | None] = [None, "pending", "canceled"]
+        status = rng.choice(statuses)
         destination = rng.choice(DESTINATIONS)
         return lambda s: s.list_queue_items(
             queue, limit, priority, cursor, status=status, destination=destination

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.style_presets import (
@@ -29,6 +28,7 @@ from imagegen.services.contracts.style_presets import (
 from imagegen.services.core.style_presets import CoreStylePresetsService
 from imagegen.services.legacy.style_presets import LegacyStylePresetsService
 from shadow import FixedClock, SequentialIds
+from tests.differential import outcome
 
 SEQUENCES = 200
 STEPS = 20

@@ -19,7 +19,6 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.users import SYSTEM_USER_ID, UsersService
@@ -27,6 +26,7 @@ from imagegen.services.core.users import CoreUsersService
 from imagegen.services.legacy.users import LegacyUsersService
 from imagegen.services.passwords import PasswordHasher
 from shadow import FixedClock, SequentialIds
+from tests.differential import outcome
 
 SEQUENCES = 200
 STEPS = 30

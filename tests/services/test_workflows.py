@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from imagegen.services.contracts.workflows import (
     Direction,
     Workflow,
     WorkflowCategory,
+    WorkflowListItem,
     WorkflowMeta,
     WorkflowOrderBy,
     WorkflowsService,
@@ -69,8 +71,8 @@ def _add_default(backend: Backend, workflow_id: str, name: str, tags: str = "") 
         conn.execute(sa.insert(_library).values(workflow_id=workflow_id, workflow=text))
 
 
-def _ids(page_items: list[object]) -> list[str]:
-    return [item.workflow_id for item in page_items]  # type: ignore[attr-defined]
+def _ids(page_items: Sequence[WorkflowListItem]) -> list[str]:
+    return [item.workflow_id for item in page_items]
 
 
 # -- get / create ---------------------------------------------------------------------

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from differential import outcome
 
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.workflows import (
@@ -33,6 +32,7 @@ from imagegen.services.contracts.workflows import (
 from imagegen.services.core.workflows import CoreWorkflowsService
 from imagegen.services.legacy.workflows import LegacyWorkflowsService
 from shadow import FixedClock, SequentialIds
+from tests.differential import outcome
 
 SEQUENCES = 200
 STEPS = 20
@@ -161,7 +161,7 @@ class _Draw:
         return (order_by, direction, rng.choice(CATEGORY_FILTERS)), kwargs
 
 
-def _comparable(method: str, args: tuple[Any, ...], result: tuple[str, Any]) -> tuple[str, Any]:
+def _comparable(method: str, args: tuple[Any, ...], result: tuple[Any, ...]) -> tuple[Any, ...]:
     if method == "get_many" and result[0] == "ok" and args[0] in ("created_at", "updated_at"):
         page = dict(result[1])
         page["items"] = sorted(page["items"], key=lambda item: item["workflow_id"])
