@@ -14,15 +14,18 @@ import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["MODULES", "available", "main"]
+__all__ = ["BY_NAME_ONLY", "MODULES", "available", "main"]
 
 MODULES = ("services", "queue", "comparison", "overhead", "capture")
 """Benchmark modules in the order a full run executes them."""
 
+BY_NAME_ONLY = ("read_policy",)
+"""Benchmark modules a full run leaves out: they need a database server (``--candidate-url``)."""
 
-def available() -> list[str]:
-    """The benchmark modules of :data:`MODULES` that exist in this checkout."""
-    return [name for name in MODULES if importlib.util.find_spec(f"bench.{name}") is not None]
+
+def available(names: Sequence[str] = MODULES) -> list[str]:
+    """The benchmark modules of ``names`` that exist in this checkout."""
+    return [name for name in names if importlib.util.find_spec(f"bench.{name}") is not None]
 
 
 def _entry_point(name: str) -> Callable[[Sequence[str]], int]:
@@ -37,9 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     present = available()
     if arguments and not arguments[0].startswith("-"):
         name, rest = arguments[0], arguments[1:]
-        if name not in present:
+        runnable = present + available(BY_NAME_ONLY)
+        if name not in runnable:
             print(
-                f"bench: error: unknown benchmark {name!r} (available: {', '.join(present)})",
+                f"bench: error: unknown benchmark {name!r} (available: {', '.join(runnable)})",
                 file=sys.stderr,
             )
             return 2
