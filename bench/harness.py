@@ -409,6 +409,7 @@ def open_pair(workdir: Path, name: str = "bench") -> BenchPair:
     # Imported here so the harness (and its report code) loads without the db layer.
     from imagegen.db.engine import create_engine, create_schema  # noqa: PLC0415
     from imagegen.db.legacy import open_legacy  # noqa: PLC0415
+    from imagegen.db.tables import metadata  # noqa: PLC0415
 
     workdir.mkdir(parents=True, exist_ok=True)
     legacy_db = open_legacy(workdir / f"legacy-{name}.sqlite")
@@ -417,10 +418,11 @@ def open_pair(workdir: Path, name: str = "bench") -> BenchPair:
     with legacy_db.transaction() as cursor:
         row = cursor.execute("SELECT value FROM app_settings WHERE key = 'jwt_secret'").fetchone()
     if row is not None:
+        # Built from the table, not written as SQL: ``key`` is a reserved word on MariaDB.
+        settings = metadata.tables["app_settings"]
         with engine.begin() as connection:
             connection.execute(
-                sqlalchemy.text("UPDATE app_settings SET value = :value WHERE key = 'jwt_secret'"),
-                {"value": row[0]},
+                settings.update().where(settings.c.key == "jwt_secret").values(value=row[0])
             )
     pair = BenchPair(legacy_db=legacy_db, engine=engine, id_prefix=name)
     if _server is not None:

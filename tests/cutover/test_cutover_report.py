@@ -205,6 +205,7 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_html_report_renders_the_verdict_and_the_charts_in_headless_chromium(
     tmp_path: Path,

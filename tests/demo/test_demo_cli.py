@@ -70,6 +70,7 @@ def assert_clean_run(returncode: int, summary: dict[str, Any]) -> None:
         assert service["outcomes"].get("candidate_error", 0) == 0, service
 
 
+@pytest.mark.slow
 def test_default_demo_calls_every_method_and_reports_zero_divergences(tmp_path: Path) -> None:
     returncode, summary = run_demo(tmp_path, "--ops", "200")
     assert_clean_run(returncode, summary)
@@ -91,11 +92,13 @@ def test_default_demo_calls_every_method_and_reports_zero_divergences(tmp_path: 
     assert (tmp_path / "shadow.toml").is_file()
 
 
+@pytest.mark.slow
 def test_reverse_mode_demo_reports_zero_divergences(tmp_path: Path) -> None:
     returncode, summary = run_demo(tmp_path, "--ops", "150", "--mode", "reverse")
     assert_clean_run(returncode, summary)
 
 
+@pytest.mark.slow
 def test_aa_noise_check_with_legacy_on_both_sides_reports_zero_divergences(tmp_path: Path) -> None:
     returncode, summary = run_demo(tmp_path, "--ops", "150", "--aa")
     assert_clean_run(returncode, summary)
@@ -137,6 +140,7 @@ def test_demo_with_a_mariadb_candidate_reports_zero_divergences(
     assert_clean_run(returncode, summary)
 
 
+@pytest.mark.slow
 def test_a_planted_difference_is_reported_under_its_service_method_and_path(tmp_path: Path) -> None:
     returncode, summary = run_demo(
         tmp_path,
@@ -173,6 +177,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_metrics_scraped_during_a_demo_have_every_family_and_pass_promtool(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
@@ -225,6 +230,7 @@ def test_metrics_scraped_during_a_demo_have_every_family_and_pass_promtool(tmp_p
     assert demo.returncode == 0, stderr[-2000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [

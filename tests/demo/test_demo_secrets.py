@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.demo.planted_candidate import WRONG_SECRET
 
 # The repository root: the planted factories import as tests.demo.planted_candidate.
@@ -26,6 +28,7 @@ def _shadow(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_a_diverging_jwt_secret_is_recorded_but_no_secret_is_stored_logged_or_reported(
     tmp_path: Path,
 ) -> None:

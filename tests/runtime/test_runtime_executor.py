@@ -58,6 +58,7 @@ def test_the_process_worker_really_runs_the_mirror_in_another_process(
         assert isinstance(mirror_pid, int) and mirror_pid != os.getpid()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("worker", ["process", "thread"])
 def test_a_hanging_candidate_read_is_dropped_at_the_deadline_and_mirroring_goes_on(
     make_runtime: MakeRuntime, worker: str
@@ -123,6 +124,7 @@ def test_a_dropped_write_marks_the_service_dirty_until_reconciled(
         assert rechecked.outcome is Outcome.MATCH and rechecked.evidence is True
 
 
+@pytest.mark.slow
 def test_a_crashed_worker_process_is_replaced(make_runtime: MakeRuntime) -> None:
     runtime = make_runtime(
         worker="process", candidate_options={"fault": "exit", "fault_method": "delete"}

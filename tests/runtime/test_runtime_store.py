@@ -111,6 +111,7 @@ def test_dirty_state_is_stored_and_cleared(store_url: str) -> None:
     store.close()
 
 
+@pytest.mark.slow
 def test_several_processes_can_write_the_same_sqlite_store(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     DivergenceStore(url).close()

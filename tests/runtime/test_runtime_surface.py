@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from prometheus_client import REGISTRY
 
 import shadow.runtime
@@ -17,6 +18,7 @@ def test_all_is_sorted_constants_classes_functions_and_every_name_exists() -> No
         assert getattr(shadow.runtime, name) is not None
 
 
+@pytest.mark.slow
 def test_the_runtime_imports_nothing_from_the_reference_services_or_databases() -> None:
     code = (
         "import sys, shadow.runtime, shadow.testing; "

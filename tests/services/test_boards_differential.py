@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from imagegen.db.legacy import LegacyDatabase
@@ -251,6 +252,7 @@ def learn_board(result: Any, boards: list[str]) -> None:
         boards.append(data["board_id"])
 
 
+@pytest.mark.slow
 def test_random_board_sequences_agree(
     make_pair: Callable[[], tuple[LegacyDatabase, sa.Engine]],
 ) -> None:
@@ -270,6 +272,7 @@ def test_random_board_sequences_agree(
         empty_boards(legacy_db, engine)
 
 
+@pytest.mark.slow
 def test_random_board_image_sequences_agree(
     make_pair: Callable[[], tuple[LegacyDatabase, sa.Engine]],
 ) -> None:

@@ -213,6 +213,7 @@ def random_call(rng: random.Random, pair: Pair) -> tuple[str, Callable[[ImagesSe
     )
 
 
+@pytest.mark.slow
 def test_legacy_and_sqlmodel_images_agree_on_random_call_sequences(
     make_pair: Callable[[], tuple[LegacyDatabase, sa.Engine]],
 ) -> None:

@@ -81,6 +81,7 @@ def random_call(rng: random.Random) -> tuple[str, Callable[[Side], Any]]:
     return f"batch({keys})", lambda side: side[1].get_related_model_keys_batch(keys)
 
 
+@pytest.mark.slow
 def test_legacy_and_sqlmodel_relationships_agree_on_random_call_sequences(
     make_pair: Callable[[], tuple[LegacyDatabase, sa.Engine]],
 ) -> None:

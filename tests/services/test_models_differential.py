@@ -157,6 +157,7 @@ def random_call(rng: random.Random) -> tuple[str, Callable[[ModelsService], Any]
     )
 
 
+@pytest.mark.slow
 def test_legacy_and_sqlmodel_models_agree_on_random_call_sequences(
     make_pair: Callable[[], tuple[LegacyDatabase, sa.Engine]],
 ) -> None:

@@ -211,6 +211,7 @@ def queue_pair(request: pytest.FixtureRequest, make_pair: Any) -> tuple[Any, sa.
     return legacy_db, server_engine
 
 
+@pytest.mark.slow
 def test_random_sequences_agree_on_legacy_and_sqlmodel(queue_pair: tuple[Any, sa.Engine]) -> None:
     legacy_db, engine = queue_pair
     for seed in range(SEQUENCES):

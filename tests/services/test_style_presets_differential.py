@@ -102,6 +102,7 @@ def _without_fsync(legacy_db: LegacyDatabase, engine: sa.Engine) -> sa.Engine:
     return engine
 
 
+@pytest.mark.slow
 def test_random_sequences_agree_on_legacy_and_sqlmodel(
     make_pair: Callable[[], tuple[LegacyDatabase, sa.Engine]],
 ) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from imagegen.db.legacy import LegacyDatabase
@@ -157,6 +158,7 @@ def without_fsync(legacy_db: LegacyDatabase, engine: sa.Engine) -> None:
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_random_user_sequences_agree(
     make_pair: Callable[[], tuple[LegacyDatabase, sa.Engine]],
 ) -> None:
