@@ -260,10 +260,7 @@ class CoreImagesService(CoreService, ImagesService):
         with self._writer.begin() as conn:
             rows = conn.execute(self._intermediates).all()
             conn.execute(self._delete_intermediates)
-        locations = [
-            ImageLocation(image_name=row.image_name, image_subfolder=row.image_subfolder)
-            for row in rows
-        ]
+        locations = [record(ImageLocation, row) for row in rows]
         return sorted(locations, key=lambda location: location.image_name)
 
     def get_intermediates_count(self, user_id: str | None = None) -> int:
