@@ -103,6 +103,7 @@ def run_json(workdir: Path, *args: str) -> tuple[int, dict[str, Any]]:
     return done.returncode, json.loads(done.stdout)
 
 
+@pytest.mark.slow
 def test_candidate_errors_fail_the_run_and_say_so(tmp_path: Path) -> None:
     code, summary = run_json(
         tmp_path, "--ops", "60", "--candidate-factory", "tests.demo.planted_candidate:build_failing"
@@ -112,6 +113,7 @@ def test_candidate_errors_fail_the_run_and_say_so(tmp_path: Path) -> None:
     assert summary["divergences"] == 0 or "divergences" in " ".join(summary["problems"])
 
 
+@pytest.mark.slow
 def test_a_candidate_factory_that_builds_nothing_fails_the_run_and_says_so(
     tmp_path: Path,
 ) -> None:
@@ -124,6 +126,7 @@ def test_a_candidate_factory_that_builds_nothing_fails_the_run_and_says_so(
     assert not previous  # first run: nothing to keep
 
 
+@pytest.mark.slow
 def test_a_rerun_keeps_the_previous_runs_divergence_store(tmp_path: Path) -> None:
     previous_run(tmp_path)
     run_json(tmp_path, "--ops", "20")
