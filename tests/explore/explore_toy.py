@@ -84,7 +84,7 @@ class MemoryTags(Tags):
 
 
 def build(*, ids: IdSource, clock: Clock, store: str, buggy: bool = False) -> dict[str, Any]:
-    """The side factory (``explore_toy:build``)."""
+    """The side factory (``tests.explore.explore_toy:build``)."""
     del clock
     return {"tags": MemoryTags(store, ids, buggy)}
 
@@ -104,7 +104,7 @@ class ToyTarget(Target):
         return {"tag_id": ["t-0"], "secret": ["s3cret"]}
 
     def describe(self) -> Mapping[str, Any]:
-        return {"factory": "explore_toy:ToyTarget", "kwargs": {"buggy": self.buggy}}
+        return {"factory": "tests.explore.explore_toy:ToyTarget", "kwargs": {"buggy": self.buggy}}
 
     @contextmanager
     def sides(self) -> Iterator[tuple[SideFactory, SideFactory]]:
@@ -114,8 +114,10 @@ class ToyTarget(Target):
             _STORES[name] = dict(TEMPLATE)
         try:
             yield (
-                SideFactory("explore_toy:build", {"store": names[0]}),
-                SideFactory("explore_toy:build", {"store": names[1], "buggy": self.buggy}),
+                SideFactory("tests.explore.explore_toy:build", {"store": names[0]}),
+                SideFactory(
+                    "tests.explore.explore_toy:build", {"store": names[1], "buggy": self.buggy}
+                ),
             )
         finally:
             for name in names:

@@ -6,7 +6,6 @@ import runpy
 from pathlib import Path
 
 import pytest
-from explore_toy import Tags, ToyTarget
 from hypothesis import given, settings
 
 from shadow import ConfigError, DivergenceError
@@ -20,6 +19,7 @@ from shadow.runtime._provenance import (
     load_reproduction,
     origin_counts,
 )
+from tests.explore.explore_toy import Tags, ToyTarget
 
 
 def test_declared_inputs_are_inherited_and_only_args_are_accepted() -> None:

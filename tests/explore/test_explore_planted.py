@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from planted_bugs import PLANTED
 
 from imagegen.demo.explore import ReferenceTarget
 from shadow._sources import SystemClock
@@ -23,6 +22,7 @@ from shadow.cutover.store import load_evidence
 from shadow.explore import explore
 from shadow.runtime import DivergenceStore
 from shadow.runtime._provenance import load_reproduction
+from tests.explore.planted_bugs import PLANTED
 
 # The services whose planted bug a 10-second budget catches reliably on a loaded
 # two-core machine (measured); the others need a larger budget (see CHANGELOG).
@@ -42,7 +42,7 @@ def test_a_planted_bug_is_caught_under_its_service_and_method(service: str, tmp_
     """The bug in its method is found, shrunk, stored, and blocks the gate until accepted."""
     method, _why = PLANTED[service]
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    with ReferenceTarget(candidate_factory=f"planted_bugs:build_{service}") as target:
+    with ReferenceTarget(candidate_factory=f"tests.explore.planted_bugs:build_{service}") as target:
         result = explore(target, store=url, budget_seconds=10, seed=0, services=[service])
     mine = [found for found in result.found if (found.service, found.method) == (service, method)]
     assert mine, f"missed: found {[(f.service, f.method) for f in result.found]}"
