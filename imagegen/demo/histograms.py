@@ -1,10 +1,9 @@
 """Service-level latency quantiles from the runtime's Prometheus histograms.
 
-The runtime keeps ``shadow_call_duration_seconds`` per service, method and
-side. A service's p50/p99 over all its methods is estimated the way
-Prometheus' ``histogram_quantile`` does it: add the cumulative bucket counts
-of every method, find the bucket holding the rank, interpolate linearly inside
-it. So the demo's summary shows the same numbers a Grafana panel would.
+The runtime keeps ``shadow_call_duration_seconds`` per service and side. A
+service's p50/p99 is estimated the way Prometheus' ``histogram_quantile`` does
+it: add the cumulative bucket counts of the service's series, find the bucket
+holding the rank, interpolate linearly inside it. So the demo's summary shows the same numbers a Grafana panel would.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ _FAMILY = "shadow_call_duration_seconds"
 def merged_quantiles(
     registry: CollectorRegistry, service: str, quantiles: tuple[float, float] = (0.5, 0.99)
 ) -> dict[str, tuple[float, float]]:
-    """``{side: (q1, q2)}`` in seconds for ``service`` over all its methods (sides seen only)."""
+    """``{side: (q1, q2)}`` in seconds for ``service`` (sides seen only)."""
     buckets: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     for family in registry.collect():
         if family.name != _FAMILY:

@@ -158,9 +158,7 @@ class Recorder:
 
     def latency(self, plan: MethodPlan, side: Side, seconds: float) -> None:
         """Record the duration of one call on ``side``."""
-        self._child(self._metrics.call_duration, plan.service, plan.method, side.value).observe(
-            seconds
-        )
+        self._child(self._metrics.call_duration, plan.service, side.value).observe(seconds)
         with self._lock:
             self._batch.add_latency(plan.service, plan.method, side.value, seconds)
 
@@ -216,7 +214,7 @@ class Recorder:
         if observation.mirror_seconds is not None:
             self.latency(plan, task.mirror, observation.mirror_seconds)
         if observation.compare_seconds is not None:
-            self._child(self._metrics.compare_duration, plan.service, plan.method).observe(
+            self._child(self._metrics.compare_duration, plan.service).observe(
                 observation.compare_seconds
             )
         if observation.outcome in _GROUPED:

@@ -1,0 +1,158 @@
+"""What a Prometheus scrape of the runtime costs: exposition size and serve time while the demo runs.
+
+The demo runs in a child process (its own interpreter, as an application
+scraped by Prometheus would), paced so that it keeps all 11 reference services
+busy for the whole measurement, serving ``/metrics`` on a loopback port. This
+process scrapes it every ``--interval`` seconds the way Prometheus does (one
+HTTP GET, the whole body read) and records, per scrape, the wall time from
+request to the last byte, the body's size and its sample count.
+
+Targets (issue 13): the exposition under 150 KB, served in under 50 ms (judged
+on the 95th percentile of the scrapes; the maximum is printed too), and no
+``_created`` series. The gate-readiness collector the demo registers is part
+of what is served, so its cost is measured too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.harness import Environment, percentile
+
+__all__ = ["main"]
+
+MAX_BYTES = 150 * 1024
+MAX_SERVE_SECONDS = 0.050
+
+# The child: the demo with its log lines in a file (terminal I/O is not what is measured).
+_DEMO = """
+import sys, structlog
+from pathlib import Path
+from imagegen.demo import DemoOptions, run_demo
+log = open(sys.argv[1], "w", encoding="utf-8")
+structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log))
+run_demo(DemoOptions(ops=int(sys.argv[2]), rate=float(sys.argv[3]), workdir=Path(sys.argv[4]),
+                     metrics_port=int(sys.argv[5])))
+"""
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """One scrape: how long it took, how big it was, what it held."""
+
+    seconds: float
+    size: int
+    samples: int
+    created: int
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _scrape(url: str) -> Scrape:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = response.read()
+    seconds = time.perf_counter() - started
+    samples = [
+        sample
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    ]
+    created = sum(1 for sample in samples if sample.name.endswith("_created"))
+    return Scrape(seconds, len(body), len(samples), created)
+
+
+def _measure(ops: int, rate: float, interval: float, root: Path) -> list[Scrape]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _DEMO, str(root / "demo.log"), str(ops), str(rate)]
+        + [str(root / "demo"), str(port)],
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    scrapes: list[Scrape] = []
+    try:
+        deadline = time.monotonic() + 120
+        while child.poll() is None and time.monotonic() < deadline:
+            try:
+                scrape = _scrape(url)
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)  # the demo is still preparing its stores
+                continue
+            # The first scrapes come before every service has taken traffic: skip two.
+            scrapes.append(scrape)
+            time.sleep(interval)
+    finally:
+        child.terminate()
+        child.wait(timeout=60)
+    return scrapes[2:]
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench metrics", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--repeat", type=int, default=None, help="demo runs (default 1)")
+    parser.add_argument("--rate", type=float, default=100.0, help="demo requests per second")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between scrapes")
+    args = parser.parse_args(list(argv))
+    ops = 600 if args.quick else 3000
+    scrapes: list[Scrape] = []
+    with tempfile.TemporaryDirectory(prefix="shadow-bench-metrics-") as scratch:
+        for number in range(args.repeat or 1):
+            run = Path(scratch) / f"run-{number}"
+            run.mkdir()
+            scrapes += _measure(ops, args.rate, args.interval, run)
+    if not scrapes:
+        print("bench metrics: error: the demo's /metrics never answered", file=sys.stderr)
+        return 1
+    times = [scrape.seconds for scrape in scrapes]
+    p95 = percentile(times, 0.95)
+    size = max(scrape.size for scrape in scrapes)
+    samples = max(scrape.samples for scrape in scrapes)
+    created = max(scrape.created for scrape in scrapes)
+    print(Environment.current().describe())
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; {len(scrapes)} scrapes every {args.interval:g} s "
+        f"of a demo paced at {args.rate:g} requests/s ({ops} requests per run)\n"
+    )
+    print("| measure | value | target | met |")
+    print("|---|---:|---:|:---:|")
+    rows = [
+        ("exposition size (KB, largest)", size / 1024, MAX_BYTES / 1024, size <= MAX_BYTES),
+        ("samples (largest)", samples, None, True),
+        ("`_created` samples", created, 0, created == 0),
+        ("serve time p50 (ms)", statistics.median(times) * 1000, None, True),
+        ("serve time p95 (ms)", p95 * 1000, MAX_SERVE_SECONDS * 1000, p95 <= MAX_SERVE_SECONDS),
+        ("serve time max (ms)", max(times) * 1000, None, True),
+    ]
+    status = 0
+    for name, value, target, met in rows:
+        status |= 0 if met else 1
+        shown_target = "" if target is None else f"<= {target:g}"
+        verdict = "" if target is None else ("yes" if met else "no")
+        print(f"| {name} | {value:,.1f} | {shown_target} | {verdict} |")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
