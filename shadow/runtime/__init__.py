@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         redact,
     )
     from shadow.runtime._factory import SideFactory
-    from shadow.runtime._logging import json_logger
+    from shadow.runtime._logging import json_logger, stdlib_logger
     from shadow.runtime._metrics import ShadowMetrics
     from shadow.runtime._observation import Observation
     from shadow.runtime._recorder import Observer
@@ -84,6 +84,7 @@ __all__ = [
     "load_settings",
     "normalize",
     "redact",
+    "stdlib_logger",
     "validate_settings_text",
 ]
 
@@ -102,6 +103,7 @@ __getattr__, __dir__ = lazy_exports(
         "redact": "shadow.runtime._compare",
         "SideFactory": "shadow.runtime._factory",
         "json_logger": "shadow.runtime._logging",
+        "stdlib_logger": "shadow.runtime._logging",
         "ShadowMetrics": "shadow.runtime._metrics",
         "Observation": "shadow.runtime._observation",
         "Observer": "shadow.runtime._recorder",

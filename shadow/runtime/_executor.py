@@ -31,11 +31,10 @@ from collections.abc import Callable, Mapping
 from multiprocessing import resource_tracker
 from typing import Protocol
 
-import structlog
-
 from shadow._vocabulary import Outcome, Side
 from shadow.runtime._compare import normalize
 from shadow.runtime._factory import SideFactory
+from shadow.runtime._logging import runtime_logger
 from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Task
 from shadow.runtime._recorder import Recorder
 from shadow.runtime._worker import Compact, MirrorEngine, encode_task, serve
@@ -49,7 +48,7 @@ __all__ = [
     "Worker",
 ]
 
-_log = structlog.get_logger("shadow.runtime")
+_log = runtime_logger
 
 _STARTUP_SECONDS = 120.0
 

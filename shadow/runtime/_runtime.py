@@ -17,7 +17,6 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import structlog
 from prometheus_client import CollectorRegistry
 
 from shadow._exceptions import ConfigError, DivergenceError, ShadowError
@@ -33,6 +32,7 @@ from shadow.runtime._executor import (
     queue_gauges,
 )
 from shadow.runtime._factory import SideFactory
+from shadow.runtime._logging import runtime_logger
 from shadow.runtime._metrics import ShadowMetrics
 from shadow.runtime._observation import Task
 from shadow.runtime._proxy import ServiceProxy, build_proxy
@@ -110,7 +110,7 @@ class Runtime:
             install_capture()  # once per process; the worker installs it on first replay
         self.ids = TapeIds(ids or UuidIds())
         self.clock = TapeClock(clock or SystemClock())
-        self.log = logger if logger is not None else structlog.get_logger("shadow.runtime")
+        self.log = logger if logger is not None else runtime_logger
         self.metrics = ShadowMetrics(registry if registry is not None else CollectorRegistry())
         self._owns_store = store is None
         self.store = store if store is not None else DivergenceStore(initial.store_url)

@@ -23,7 +23,6 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -35,6 +34,7 @@ from pydantic_settings import (
 
 from shadow._exceptions import ConfigError
 from shadow._vocabulary import Mode, WorkerKind
+from shadow.runtime._logging import runtime_logger
 
 __all__ = [
     "LiveSettings",
@@ -44,7 +44,7 @@ __all__ = [
     "validate_settings_text",
 ]
 
-_log = structlog.get_logger("shadow.runtime")
+_log = runtime_logger
 
 
 class ServiceSettings(BaseModel):
