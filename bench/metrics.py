@@ -1,4 +1,4 @@
-"""What a Prometheus scrape of the runtime costs: exposition size and serve time while the demo runs.
+"""What a Prometheus scrape of the runtime costs: exposition size and serve time under the demo.
 
 The demo runs in a child process (its own interpreter, as an application
 scraped by Prometheus would), paced so that it keeps all 11 reference services
@@ -85,8 +85,16 @@ def _measure(ops: int, rate: float, interval: float, root: Path) -> list[Scrape]
     port = _free_port()
     url = f"http://127.0.0.1:{port}/metrics"
     child = subprocess.Popen(
-        [sys.executable, "-c", _DEMO, str(root / "demo.log"), str(ops), str(rate)]
-        + [str(root / "demo"), str(port)],
+        [
+            sys.executable,
+            "-c",
+            _DEMO,
+            str(root / "demo.log"),
+            str(ops),
+            str(rate),
+            str(root / "demo"),
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         env={**os.environ, "NO_COLOR": "1"},
     )

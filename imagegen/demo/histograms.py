@@ -3,7 +3,8 @@
 The runtime keeps ``shadow_call_duration_seconds`` per service and side. A
 service's p50/p99 is estimated the way Prometheus' ``histogram_quantile`` does
 it: add the cumulative bucket counts of the service's series, find the bucket
-holding the rank, interpolate linearly inside it. So the demo's summary shows the same numbers a Grafana panel would.
+holding the rank, interpolate linearly inside it. So the demo's summary shows
+the same numbers a Grafana panel would.
 """
 
 from __future__ import annotations

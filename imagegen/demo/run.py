@@ -57,6 +57,7 @@ from shadow._contract import contract_methods
 from shadow._sources import UuidIds
 from shadow.cutover import (
     POLICY_FILE_NAME,
+    AuditLogMetrics,
     CutoverSettings,
     GateReadiness,
     declared_methods,
@@ -220,16 +221,14 @@ def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event)
     if not policy_file.exists():  # an operator's edited policy survives later runs
         policy_file.write_text(DEMO_POLICY_TOML)
 
-    registry = CollectorRegistry()
-    registry.register(
-        GateReadiness(
-            CutoverSettings.from_files(
-                modes_file,
-                declared_methods=declared_methods({w.name: w.contract for w in SERVICES}),
-                default_plan=REFERENCE_PLAN,
-            )
-        )
+    cutover = CutoverSettings.from_files(
+        modes_file,
+        declared_methods=declared_methods({w.name: w.contract for w in SERVICES}),
+        default_plan=REFERENCE_PLAN,
     )
+    registry = CollectorRegistry()
+    registry.register(GateReadiness(cutover))
+    registry.register(AuditLogMetrics(cutover.audit_log))  # promotions as dashboard annotations
     runtime = Runtime(
         LiveSettings(modes_file),
         legacy=SideFactory(

@@ -15,6 +15,7 @@ from shadow._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from shadow._vocabulary import LatencySummary, Mode, ReviewStatus
+    from shadow.cutover.audit_metrics import AuditLogMetrics
     from shadow.cutover.contracts import declared_methods
     from shadow.cutover.control import (
         CutoverSettings,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "POLICY_FILE_NAME",
+    "AuditLogMetrics",
     "Criterion",
     "CutoverSettings",
     "DivergenceGroup",
@@ -77,6 +79,7 @@ __getattr__, __dir__ = lazy_exports(
         "LatencySummary": "shadow._vocabulary",
         "Mode": "shadow._vocabulary",
         "ReviewStatus": "shadow._vocabulary",
+        "AuditLogMetrics": "shadow.cutover.audit_metrics",
         "declared_methods": "shadow.cutover.contracts",
         "CutoverSettings": "shadow.cutover.control",
         "PromotionRefused": "shadow.cutover.control",

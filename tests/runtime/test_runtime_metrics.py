@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import urllib.request
 from pathlib import Path
 
 import pytest
+import runtime_kv
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from shadow import FixedClock, SequentialIds
@@ -90,7 +92,9 @@ def test_leaving_out_created_does_not_change_other_metrics_of_the_process(
     """Only the runtime's families lose ``_created``: no process-wide switch is flipped."""
     runtime = make_runtime()
     runtime.proxy(KeyValue, "kv")
-    application = Counter("app_requests", "The application's own counter.", registry=CollectorRegistry())
+    application = Counter(
+        "app_requests", "The application's own counter.", registry=CollectorRegistry()
+    )
     application.inc()
     names = {sample.name for family in application.collect() for sample in family.samples}
     assert names == {"app_requests_total", "app_requests_created"}
@@ -108,7 +112,7 @@ def test_latency_buckets_span_the_measured_range() -> None:
     assert CALL_BUCKETS[0] <= 0.000025 and CALL_BUCKETS[-1] >= 0.1
     assert COMPARE_BUCKETS[0] <= 0.00001 and COMPARE_BUCKETS[-1] >= 0.025
     for buckets in (CALL_BUCKETS, COMPARE_BUCKETS):
-        ratios = [high / low for low, high in zip(buckets, buckets[1:], strict=False)]
+        ratios = [high / low for low, high in itertools.pairwise(buckets)]
         assert max(ratios) <= 10 and len(buckets) <= 12
 
 
