@@ -120,7 +120,7 @@ def test_red_thresholds_sit_at_the_alert_levels() -> None:
 def test_runbook_links_on_the_dashboard_panels_and_alerts_share_one_base() -> None:
     base = runbook_base(DASHBOARD)
     anchors = _runbook_anchors()
-    assert [link["url"] for link in DASHBOARD["links"]][0] == "${runbook_url}"
+    assert DASHBOARD["links"][0]["url"] == "${runbook_url}"
     linked = [p for p in panels(DASHBOARD) if p.get("links")]
     assert len(linked) >= 8
     for panel in linked:

@@ -44,9 +44,9 @@ def _module(dashboard: dict[str, object]) -> str:
 def _tsc(directory: Path, files: list[Path]) -> subprocess.CompletedProcess[str]:
     assert NODE is not None, "node is required in CI"
     # The checked modules sit beside node_modules so `@grafana/schema` resolves.
+    options = ["--noEmit", "--strict", "--target", "es2022", "--module", "esnext"]
     return subprocess.run(
-        [NODE, str(TSC), "--noEmit", "--strict", "--target", "es2022", "--module", "esnext"]
-        + ["--moduleResolution", "bundler", *map(str, files)],
+        [NODE, str(TSC), *options, "--moduleResolution", "bundler", *map(str, files)],
         cwd=directory,
         capture_output=True,
         text=True,
