@@ -86,5 +86,23 @@ def alert_runbook_urls() -> dict[str, str]:
     return urls
 
 
+def alert_expressions() -> dict[str, str]:
+    """Each alert's expression (one line each in the rules file), by alert name."""
+    found: dict[str, str] = {}
+    alert = ""
+    for line in RULES.read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("- alert:"):
+            alert = stripped.split(":", 1)[1].strip()
+        elif stripped.startswith("expr:") and alert:
+            found[alert] = stripped.removeprefix("expr:").strip()
+    return found
+
+
+def without_threshold(expression: str) -> str:
+    """An alert expression without its final comparison: what must return data when healthy."""
+    return re.sub(r"\s*(>|==)\s*[0-9.]+\s*$", "", expression)
+
+
 def recording_rule_names() -> set[str]:
     return set(re.findall(r"^\s*- record:\s*(\S+)\s*$", RULES.read_text(), flags=re.MULTILINE))

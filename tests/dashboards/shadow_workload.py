@@ -20,6 +20,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from shadow import read, write
+from shadow.cutover.audit_metrics import AuditLogMetrics
 from shadow.cutover.control import CutoverSettings
 from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import GatePolicy, PolicySet
@@ -67,6 +68,7 @@ class Workload:
     registry: CollectorRegistry
     port: int
     proxy: KeyValue
+    cutover: CutoverSettings
 
     def run(self, calls: int) -> None:
         """``calls`` writes and reads, a few of them on diverging keys."""
@@ -105,7 +107,8 @@ def running_workload(tmp_path: Path) -> Iterator[Workload]:
             policies=PolicySet(GatePolicy(min_comparisons=1)),
         )
         registry.register(GateReadiness(cutover, min_interval=1.0))
+        registry.register(AuditLogMetrics(cutover.audit_log))
         port = runtime.serve_metrics(0)
-        yield Workload(runtime, registry, port, proxy)
+        yield Workload(runtime, registry, port, proxy, cutover)
     finally:
         runtime.close()

@@ -1,5 +1,6 @@
-"""End to end: a real Prometheus scrapes a running shadow workload, and every panel's
-expression (and every recording rule) returns data."""
+"""End to end: a real Prometheus scrapes running shadow workloads, and every panel's and
+annotation's expression, every recording rule and every alert's expression (without its
+threshold) returns data."""
 
 from __future__ import annotations
 
@@ -22,9 +23,18 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from imagegen.cutover import REFERENCE_PLAN, reference_declared_methods
 from imagegen.demo import DemoOptions, run_demo
-from shadow.cutover import CutoverSettings, GateReadiness
-from tests.dashboards.dashboard_files import DASHBOARDS, RULES, concrete, load, panel_expressions
-from tests.dashboards.shadow_workload import running_workload
+from shadow.cutover import CutoverSettings, GateReadiness, rollback
+from shadow.cutover.modes import append_audit
+from tests.dashboards.dashboard_files import (
+    DASHBOARDS,
+    RULES,
+    alert_expressions,
+    concrete,
+    load,
+    panel_expressions,
+    without_threshold,
+)
+from tests.dashboards.shadow_workload import Workload, running_workload
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = [
@@ -91,24 +101,32 @@ def prometheus(tmp_path: Path, targets: list[str]) -> Iterator[int]:
 
 
 @pytest.fixture
-def prometheus_scraping(tmp_path: Path) -> Iterator[int]:
-    """A Prometheus on 127.0.0.1 scraping a running workload every second; its port."""
+def prometheus_scraping(tmp_path: Path) -> Iterator[tuple[int, list[Workload]]]:
+    """A Prometheus scraping two running workloads (two instances) every second.
+
+    Each runtime serves its own /metrics: the "one scrape target per process"
+    way of running several application processes (docs/runtime.md).
+    """
     assert PROMETHEUS is not None, "prometheus is required in CI"
-    with running_workload(tmp_path) as workload:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    with running_workload(tmp_path / "one") as one, running_workload(tmp_path / "two") as two:
         stop = threading.Event()
 
         def drive() -> None:
             # Bounded: at most DEADLINE_SECONDS of traffic, a few hundred calls a second.
             until = time.monotonic() + DEADLINE_SECONDS
             while not stop.is_set() and time.monotonic() < until:
-                workload.run(20)
+                one.run(10)
+                two.run(10)
                 time.sleep(0.05)
 
         driver = threading.Thread(target=drive, daemon=True)
         driver.start()
         try:
-            with prometheus(tmp_path, [f"127.0.0.1:{workload.port}"]) as port:
-                yield port
+            targets = [f"127.0.0.1:{one.port}", f"127.0.0.1:{two.port}"]
+            with prometheus(tmp_path, targets) as port:
+                yield port, [one, two]
         finally:
             stop.set()
             driver.join(timeout=10)
@@ -140,6 +158,11 @@ def panel_queries() -> dict[str, str]:
     }
 
 
+ALERTS = {
+    f"alert {name} (without its threshold)": without_threshold(expression)
+    for name, expression in alert_expressions().items()
+}
+
 RECORDED = {
     "service:shadow_divergence_ratio:rate5m": "service:shadow_divergence_ratio:rate5m",
     "service_outcome:shadow_comparisons:rate5m": "service_outcome:shadow_comparisons:rate5m",
@@ -149,22 +172,36 @@ RECORDED = {
 }
 
 
-def test_every_panel_and_recording_rule_returns_data_from_a_real_prometheus(
-    prometheus_scraping: int,
+def wait_for_the_audit_counter(port: int) -> None:
+    """Until Prometheus has scraped the audit counters at 0 (so a change is a step it sees)."""
+    query = {"audit": 'shadow_cutover_actions_total{action="promote"}'}
+    assert wait_for_data(port, query, time.monotonic() + DEADLINE_SECONDS), "no audit counter"
+
+
+def test_every_panel_rule_and_alert_returns_data_from_a_real_prometheus(
+    prometheus_scraping: tuple[int, list[Workload]],
 ) -> None:
-    wanted = panel_queries() | RECORDED
-    found = wait_for_data(prometheus_scraping, wanted, time.monotonic() + DEADLINE_SECONDS)
+    port, workloads = prometheus_scraping
+    wait_for_the_audit_counter(port)
+    first = workloads[0].cutover
+    append_audit(first.audit_log, at=first.clock.now(), actor="test", action="promote", reason="t")
+    wanted = panel_queries() | RECORDED | ALERTS
+    found = wait_for_data(port, wanted, time.monotonic() + DEADLINE_SECONDS)
     missing = sorted(set(wanted) - set(found))
     assert not missing, f"no data for: {missing}"
-    targets = api(prometheus_scraping, "/api/v1/targets")["data"]["activeTargets"]
-    assert [target["health"] for target in targets] == ["up"]
+    targets = api(port, "/api/v1/targets")["data"]["activeTargets"]
+    assert [target["health"] for target in targets] == ["up", "up"]
     # The planted divergence shows: the divergence ratio of kv is above zero.
     ratio = api(
-        prometheus_scraping,
-        "/api/v1/query",
-        query='service:shadow_divergence_ratio:rate5m{service="kv"} > 0',
+        port, "/api/v1/query", query='service:shadow_divergence_ratio:rate5m{service="kv"} > 0'
     )
     assert ratio["data"]["result"], "the planted divergence did not reach Prometheus"
+    # Two processes, two instances: the per-instance mode panel tells them apart.
+    [per_instance] = [name for name in found if "Mode per instance" in name]
+    assert found[per_instance] == 2
+    # A lean exposition: the scrape itself is far below the slow-scrape alert.
+    slow = api(port, "/api/v1/query", query='scrape_duration_seconds{job="shadow"} > 1')
+    assert not slow["data"]["result"], slow
 
 
 def test_every_panel_returns_data_while_prometheus_scrapes_a_running_demo(tmp_path: Path) -> None:
@@ -200,7 +237,12 @@ def test_every_panel_returns_data_while_prometheus_scrapes_a_running_demo(tmp_pa
     try:
         targets = [f"127.0.0.1:{demo_port}", f"127.0.0.1:{readiness_port}"]
         with prometheus(tmp_path, targets) as port:
-            wanted = panel_queries() | RECORDED
+            wait_for_the_audit_counter(port)
+            # A real rollback while the demo runs: the audit log's entry becomes the
+            # promotions annotation, and the demo's processes pick the mode change up.
+            last_phase = max(settings.phase_plan().numbers)
+            rollback(settings, actor="test", reason="exercise the annotation", phase=last_phase)
+            wanted = panel_queries() | RECORDED | ALERTS
             found = wait_for_data(port, wanted, time.monotonic() + DEADLINE_SECONDS)
             assert demo.is_alive() or not failures, failures
             missing = sorted(set(wanted) - set(found))
