@@ -61,6 +61,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client import values as _values
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
@@ -89,17 +90,19 @@ _QUEUE_REFRESH_SECONDS = 1.0
 class _WithoutCreated(Collector):
     """Exports the families of a private registry, leaving out their ``_created`` samples."""
 
-    def __init__(self, families: CollectorRegistry, metrics: Callable[[], Iterable[Collector]]):
+    def __init__(
+        self, families: CollectorRegistry, metrics: Callable[[], Iterable[MetricWrapperBase]]
+    ) -> None:
         self._families = families
         self._metrics = metrics
 
-    def collect(self) -> Iterator[object]:
+    def collect(self) -> Iterator[Metric]:
         for family in self._families.collect():
             # Each collect() builds fresh Metric objects: replacing the list is safe.
             family.samples = [s for s in family.samples if not _is_created(s)]
             yield family
 
-    def describe(self) -> Iterator[object]:
+    def describe(self) -> Iterator[Metric]:
         for metric in self._metrics():
             yield from metric.describe()
 
