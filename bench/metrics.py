@@ -93,6 +93,7 @@ def _measure(
     if source is not None:
         env["PYTHONPATH"] = str(source)
     url = f"http://127.0.0.1:{port}/metrics"
+    errors = (root / "demo.err").open("w", encoding="utf-8")
     child = subprocess.Popen(
         [
             sys.executable,
@@ -105,12 +106,14 @@ def _measure(
             str(port),
         ],
         stdout=subprocess.DEVNULL,
+        stderr=errors,  # a mirror process stopped with the demo complains there
         env=env,
         cwd=root,  # `python -c` puts the working directory first on sys.path
     )
     scrapes: list[Scrape] = []
     try:
-        deadline = time.monotonic() + 120
+        # Generous: a loaded machine runs the paced demo far slower than ops / rate.
+        deadline = time.monotonic() + 120 + 4 * ops / rate
         while child.poll() is None and time.monotonic() < deadline:
             try:
                 scrape = _scrape(url)
@@ -123,6 +126,7 @@ def _measure(
     finally:
         child.terminate()
         child.wait(timeout=60)
+        errors.close()
     return scrapes[2:]
 
 
