@@ -6,9 +6,11 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-from dashboard_files import (
+
+from tests.dashboards.dashboard_files import (
     DASHBOARDS,
     ROOT,
     RULES,
@@ -41,7 +43,7 @@ NO_SERVICE_LABEL = (
 )
 
 
-def _by_title(title: str) -> dict[str, object]:
+def _by_title(title: str) -> dict[str, Any]:
     [panel] = [p for p in panels(DASHBOARD) if p["title"] == title]
     return panel
 

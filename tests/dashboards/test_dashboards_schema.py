@@ -19,7 +19,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from dashboard_files import DASHBOARDS, load
+
+from tests.dashboards.dashboard_files import DASHBOARDS, load
 
 HERE = Path(__file__).resolve().parent / "grafana_schema"
 TSC = HERE / "node_modules" / "typescript" / "bin" / "tsc"

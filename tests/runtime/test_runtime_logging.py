@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
-from runtime_kv import KeyValue, MakeRuntime
 
 from shadow.runtime import stdlib_logger
+from tests.runtime.runtime_kv import KeyValue, MakeRuntime
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import runtime_kv
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from shadow import FixedClock, SequentialIds

@@ -23,15 +23,16 @@ _CHILD = """
 import sys, time
 from pathlib import Path
 from prometheus_client import CollectorRegistry
-from runtime_kv import KeyValue
+from tests.runtime.runtime_kv import KeyValue
 from shadow.runtime import Runtime, ShadowSettings, SideFactory
 from shadow.runtime._metrics import MULTIPROCESS
 assert MULTIPROCESS, "PROMETHEUS_MULTIPROC_DIR was not seen"
 root, calls = Path(sys.argv[1]), int(sys.argv[2])
 settings = ShadowSettings(worker="inline", services={"kv": {"mode": "shadow"}},
                           store_url=f"sqlite:///{root / 'store.db'}")
-with Runtime(settings, legacy=SideFactory("runtime_kv:build", {"path": str(root / "l.db")}),
-             candidate=SideFactory("runtime_kv:build", {"path": str(root / "c.db")}),
+build = "tests.runtime.runtime_kv:build"
+with Runtime(settings, legacy=SideFactory(build, {"path": str(root / "l.db")}),
+             candidate=SideFactory(build, {"path": str(root / "c.db")}),
              registry=CollectorRegistry()) as runtime:
     kv = runtime.proxy(KeyValue, "kv")
     for index in range(calls):
@@ -45,11 +46,11 @@ print("done")
 
 def _run_child(directory: Path, root: Path, calls: int) -> None:
     root.mkdir()
-    here = Path(__file__).resolve().parent
+    repository = Path(__file__).resolve().parents[2]  # so `tests.runtime` imports
     env = {
         **os.environ,
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
-        "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(repository), os.environ.get("PYTHONPATH", "")]),
     }
     child = subprocess.run(
         [sys.executable, "-c", _CHILD, str(root), str(calls)],
@@ -64,7 +65,8 @@ def _run_child(directory: Path, root: Path, calls: int) -> None:
 
 def _exposition(directory: Path) -> tuple[CollectorRegistry, str]:
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(directory))
+    # prometheus_client's multiprocess module has no annotations.
+    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
     return registry, generate_latest(registry).decode()
 
 
@@ -96,7 +98,7 @@ def test_counts_of_several_processes_add_up_in_one_exposition(tmp_path: Path) ->
 
     # A process that exited is marked dead (gunicorn's child_exit hook): its live gauges go.
     [first] = first_pids
-    mark_process_dead(int(first.rsplit("_", 1)[1]), str(directory))
+    mark_process_dead(int(first.rsplit("_", 1)[1]), str(directory))  # type: ignore[no-untyped-call]
     registry, _ = _exposition(directory)
     remaining = {
         sample.labels["pid"]
