@@ -99,10 +99,18 @@ class Compare:
     runtime replaces it with a redaction marker. ``sensitive_result`` marks the
     whole result as secret (``get_jwt_secret``).
     ``timestamps`` are values a database generates (DEFAULT, triggers); they
-    never agree to the microsecond between two stores written moments apart,
-    so the runtime compares them within the measured lag between the two
-    executions plus ``timestamp_precision`` seconds (a second-precision
-    ``CURRENT_TIMESTAMP`` truncates up to one second).
+    never agree to the microsecond between two stores written moments apart.
+    In a read's result they are compared within the largest recent write lag
+    plus ``timestamp_precision`` seconds (a second-precision
+    ``CURRENT_TIMESTAMP`` truncates up to one second). In a write's result a
+    value is accepted only if it could have been produced by the call that
+    returned it -- inside that side's own execution window, widened by the
+    column's precision -- or, on both sides, predates the call (see
+    ``shadow.runtime._stamps``). ``timestamp_precisions`` gives a column's own
+    precision, in seconds (``0.001`` for a millisecond column), as
+    ``(name, seconds)`` pairs; a column not named there has
+    ``timestamp_precision``. The declaration decorators also accept
+    ``timestamps`` as a mapping of name to precision.
     """
 
     order: Order = Order.ORDERED
@@ -112,6 +120,7 @@ class Compare:
     ignore: frozenset[str] = field(default_factory=frozenset)
     timestamps: frozenset[str] = field(default_factory=frozenset)
     timestamp_precision: float = 1.0
+    timestamp_precisions: tuple[tuple[str, float], ...] = ()
     sensitive: frozenset[str] = field(default_factory=frozenset)
     sensitive_result: bool = False
 
@@ -120,6 +129,19 @@ class Compare:
             raise ContractError("Order.TIES needs a sort_key naming the declared order")
         if self.order is not Order.ORDERED and not self.key:
             raise ContractError(f"Order.{self.order.name} needs a key identifying a row")
+        for name, seconds in self.timestamp_precisions:
+            if name not in self.timestamps or not seconds > 0:
+                raise ContractError(
+                    f"timestamp_precisions: {name!r} must be one of the timestamps,"
+                    " with a precision above 0 seconds"
+                )
+
+    def precision_of(self, name: str) -> float:
+        """How finely the store records timestamp field ``name``, in seconds."""
+        for field_name, seconds in self.timestamp_precisions:
+            if field_name == name:
+                return seconds
+        return self.timestamp_precision
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +166,9 @@ def _declare(kind: Kind, compare: Compare | None, options: dict[str, Any]) -> Ca
 
 
 def _compare_from(options: dict[str, Any]) -> Compare:
+    stamps = options.get("timestamps")
+    if isinstance(stamps, Mapping):
+        options["timestamp_precisions"] = tuple(sorted(stamps.items()))
     for name in ("ignore", "timestamps", "sensitive"):
         if name in options:
             options[name] = _frozen(options[name])

@@ -34,13 +34,14 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from deepdiff import DeepDiff
 from pydantic import BaseModel
 
 from shadow._contract import Compare, Order
+from shadow.runtime._stamps import StampRule, Window
 
 __all__ = [
     "REDACTED",
@@ -182,21 +183,30 @@ _EQUAL = Verdict(equal=True)
 
 
 def compare_values(
-    spec: Compare, authoritative: Any, mirror: Any, *, tolerance: float = 0.0
+    spec: Compare,
+    authoritative: Any,
+    mirror: Any,
+    *,
+    tolerance: float = 0.0,
+    windows: tuple[Window, Window] | None = None,
 ) -> Verdict:
     """Compare two results under ``spec``; ``tolerance`` is in seconds for ``timestamps``.
 
-    Both values may be raw results (models, records) or already normalized.
+    ``tolerance`` is the largest recent write lag plus the spec's
+    ``timestamp_precision``. ``windows`` -- when each side's call ran,
+    (authoritative, mirror) -- are given for writes: their timestamps are then
+    judged by the window rule of :mod:`shadow.runtime._stamps`, not by the
+    tolerance alone. Both values may be raw results (models, records) or
+    already normalized.
     """
+    stamps = StampRule(spec, tolerance, windows)
     try:
         # Fast paths on the raw values: equal raw results are equal after
         # normalizing; so are results whose only differences are timestamps
         # within the tolerance or ignored fields, position by position.
         if _raw_equal(authoritative, mirror):
             return _EQUAL
-        if (spec.timestamps or spec.ignore) and _raw_close(
-            authoritative, mirror, spec, timedelta(seconds=tolerance)
-        ):
+        if (spec.timestamps or spec.ignore) and _raw_close(authoritative, mirror, spec, stamps):
             return _EQUAL
     except Exception:  # an exotic __eq__ or a naive/aware mix only costs the fast path
         pass
@@ -206,10 +216,10 @@ def compare_values(
     right = _arrange(spec, normal_right, tolerance)
     if left == right:
         return _EQUAL
-    if spec.order is Order.TIES and _ties_agree(spec, normal_left, normal_right, tolerance):
+    if spec.order is Order.TIES and _ties_agree(spec, normal_left, normal_right, stamps):
         return _EQUAL
     if spec.timestamps:
-        right = _align(left, right, spec.timestamps, timedelta(seconds=tolerance))
+        right = _align(left, right, stamps)
         if left == right:
             return _EQUAL
     return Verdict(equal=False, differences=_explain(spec, left, right))
@@ -230,12 +240,12 @@ def _raw_equal(left: Any, right: Any) -> bool:
     return (left == right) is True
 
 
-def _raw_close(left: Any, right: Any, spec: Compare, tolerance: timedelta) -> bool:
+def _raw_close(left: Any, right: Any, spec: Compare, stamps: StampRule) -> bool:
     """Like :func:`_raw_equal`, but skipping ``ignore`` fields and allowing ``timestamps``
-    to differ by up to ``tolerance``. Lists are compared position by position."""
+    that ``stamps`` accepts. Lists are compared position by position."""
     if type(left) is list and type(right) is list:
         return len(left) == len(right) and all(
-            _raw_close(first, second, spec, tolerance)
+            _raw_close(first, second, spec, stamps)
             for first, second in zip(left, right, strict=True)
         )
     if isinstance(left, BaseModel):
@@ -251,10 +261,10 @@ def _raw_close(left: Any, right: Any, spec: Compare, tolerance: timedelta) -> bo
         if value == other or key in spec.ignore:
             continue
         if key in spec.timestamps and isinstance(value, datetime) and isinstance(other, datetime):
-            if abs(value - other) <= tolerance:
+            if stamps.accepts(key, value, other):
                 continue
             return False
-        if not _raw_close(value, other, spec, tolerance):
+        if not _raw_close(value, other, spec, stamps):
             return False
     return True
 
@@ -293,7 +303,7 @@ def _arrange(spec: Compare, value: Any, tolerance: float) -> Any:
     return _with_rows(spec, value, _sort_runs(spec, rows, tolerance))
 
 
-def _ties_agree(spec: Compare, left: Any, right: Any, tolerance: float) -> bool:
+def _ties_agree(spec: Compare, left: Any, right: Any, stamps: StampRule) -> bool:
     """Same rows, equal within the tolerance, and ordered differently only where tied.
 
     Rows stamped by each database while the mirror lagged by varying amounts
@@ -304,7 +314,14 @@ def _ties_agree(spec: Compare, left: Any, right: Any, tolerance: float) -> bool:
     checks the rule itself: the mirror's order may invert a pair of rows only
     when the authoritative side has them tied (equal sort keys within the
     tolerance). O(n^2) pairs, run only when the fast comparisons failed.
+
+    A single record under ``TIES`` (``rows`` unset, the result one row) is the
+    *first* row of the declared order: when two rows tie for first place the
+    two stores may each return either, so another row is accepted when its
+    sort key ties with the authoritative row's (see :func:`_first_rows_tie`).
     """
+    if spec.rows is None and isinstance(left, dict) and isinstance(right, dict):
+        return _first_rows_tie(spec, left, right, stamps)
     left_rows, right_rows = _rows_of(spec, left), _rows_of(spec, right)
     if not isinstance(left_rows, list) or not isinstance(right_rows, list):
         return False
@@ -315,23 +332,40 @@ def _ties_agree(spec: Compare, left: Any, right: Any, tolerance: float) -> bool:
     position = {_row_key(spec, row): index for index, row in enumerate(left_rows)}
     if len(position) != len(left_rows):
         return False
-    window = timedelta(seconds=tolerance)
     mirror_order: list[int] = []
     for row in right_rows:
         index = position.get(_row_key(spec, row))
         if index is None:
             return False
         authoritative_row = left_rows[index]
-        if _align(authoritative_row, row, spec.timestamps, window) != authoritative_row:
+        if _align(authoritative_row, row, stamps) != authoritative_row:
             return False
         mirror_order.append(index)
     for later, second in enumerate(mirror_order):
         for first in mirror_order[:later]:
             if first > second and not _same_sort_key(
-                spec, left_rows[second], left_rows[first], tolerance
+                spec, left_rows[second], left_rows[first], stamps.tolerance
             ):
                 return False
     return True
+
+
+def _first_rows_tie(
+    spec: Compare, left: dict[str, Any], right: dict[str, Any], stamps: StampRule
+) -> bool:
+    """Two "first row" results that differ only because rows tie for first place.
+
+    The same row is compared field by field as usual. A different row is
+    accepted when its sort key ties with the authoritative row's: equal, with
+    timestamps within the read tolerance (the two stores stamp one write up
+    to the write lag apart, so a near-tie on one store can be an exact tie or
+    the reverse order on the other). Nothing else of that row can be checked
+    -- the authoritative side never returned it -- which is the price of an
+    order that does not decide between them.
+    """
+    if _row_key(spec, left) == _row_key(spec, right):
+        return bool(_align(left, right, stamps) == left)
+    return _same_sort_key(spec, left, right, stamps.tolerance)
 
 
 def _sort_runs(spec: Compare, rows: list[Any], tolerance: float) -> list[Any]:
@@ -368,43 +402,24 @@ def _same_sort_key(spec: Compare, first: Any, second: Any, tolerance: float) -> 
 # -- timestamp tolerance --------------------------------------------------------------------
 
 
-def _as_instant(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def _align(left: Any, right: Any, names: frozenset[str], tolerance: timedelta) -> Any:
-    """``right`` with each timestamp field within ``tolerance`` of ``left`` set to ``left``."""
+def _align(left: Any, right: Any, stamps: StampRule) -> Any:
+    """``right`` with each timestamp field that ``stamps`` accepts set to ``left``'s value."""
     if isinstance(left, dict) and isinstance(right, dict):
         aligned = {}
         for key, value in right.items():
             if key not in left or left[key] == value:
                 aligned[key] = value
-            elif key in names and _close(left[key], value, tolerance):
+            elif key in stamps.spec.timestamps and stamps.accepts(key, left[key], value):
                 aligned[key] = left[key]
             else:
-                aligned[key] = _align(left[key], value, names, tolerance)
+                aligned[key] = _align(left[key], value, stamps)
         return aligned
     if isinstance(left, list) and isinstance(right, list):
         return [
-            _align(left[index], value, names, tolerance) if index < len(left) else value
+            _align(left[index], value, stamps) if index < len(left) else value
             for index, value in enumerate(right)
         ]
     return right
-
-
-def _close(left: Any, right: Any, tolerance: timedelta) -> bool:
-    first, second = _as_instant(left), _as_instant(right)
-    if first is None or second is None:
-        return False
-    return abs(first - second) <= tolerance
 
 
 # -- explaining a mismatch ------------------------------------------------------------------

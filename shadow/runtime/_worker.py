@@ -29,6 +29,7 @@ from shadow.runtime._compare import compare_values, fingerprint, redact
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._lag import LagTracker
 from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Task
+from shadow.runtime._stamps import Window
 from shadow.runtime._tape import Tape, TapeClock, TapeIds, replaying
 
 __all__ = ["Compact", "MirrorEngine", "compact", "encode_task", "error_name", "serve"]
@@ -94,6 +95,7 @@ class MirrorEngine:
         if task.tape.captured and not capture.installed():
             capture.install()  # the authoritative process records; replay needs the same hooks
         with replaying(task.tape):
+            started_at = time.time()
             started = time.perf_counter()
             try:
                 mirror_result = getattr(implementation, plan.method)(*args, **kwargs)
@@ -101,8 +103,14 @@ class MirrorEngine:
                 mirror_error = error_name(error)
             mirror_seconds = time.perf_counter() - started
         lag = time.time() - task.started_at
+        windows: tuple[Window, Window] | None = None
         if plan.kind.mutates:
             self._lags.add(lag)
+            # A write's own timestamps must fall inside its own side's window.
+            windows = (
+                Window(task.started_at, task.started_at + task.authoritative_seconds),
+                Window(started_at, started_at + mirror_seconds),
+            )
         tolerance = max(lag_bound, self._lags.maximum(), lag) + plan.compare.timestamp_precision
         compare_started = time.perf_counter()
         observation = self._compare(
@@ -111,6 +119,7 @@ class MirrorEngine:
             mirror_result=mirror_result,
             mirror_error=mirror_error,
             tolerance=tolerance,
+            windows=windows,
             args=args,
             kwargs=kwargs,
         )
@@ -125,6 +134,7 @@ class MirrorEngine:
         mirror_result: Any,
         mirror_error: str | None,
         tolerance: float,
+        windows: tuple[Window, Window] | None,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Observation:
@@ -157,7 +167,7 @@ class MirrorEngine:
                 mirror_failed=mirror_failed,
                 **base,
             )
-        verdict = compare_values(spec, result, mirror_result, tolerance=tolerance)
+        verdict = compare_values(spec, result, mirror_result, tolerance=tolerance, windows=windows)
         if verdict.equal:
             return Observation(outcome=Outcome.MATCH, **base)
         if task.race_window:
@@ -225,6 +235,7 @@ def encode_task(task: Task, plan_id: int, result: Any) -> bytes:
             task.tape.times,
             task.tape.captured,
             task.started_at,
+            task.authoritative_seconds,
             task.race_window,
             task.recheck,
         ),
@@ -244,6 +255,7 @@ def _decode_task(blob: bytes, plans: Mapping[int, MethodPlan]) -> Task:
         times,
         captured,
         started_at,
+        authoritative_seconds,
         race,
         recheck,
     ) = pickle.loads(blob)
@@ -256,7 +268,7 @@ def _decode_task(blob: bytes, plans: Mapping[int, MethodPlan]) -> Task:
         error_type=error_type,
         tape=Tape(ids=ids, times=times, captured=captured),
         started_at=started_at,
-        authoritative_seconds=0.0,
+        authoritative_seconds=authoritative_seconds,
         race_window=race,
         recheck=recheck,
     )

@@ -603,3 +603,46 @@ def test_declared_specs_let_the_runtime_accept_ties_but_not_a_wrong_order() -> N
     assert not compare_values(
         names_spec, names, names.model_copy(update={"starred_count": 2})
     ).equal
+
+
+def test_two_images_of_a_board_with_the_same_created_at_resolve_by_name(
+    backend: Backend, images: ImagesService
+) -> None:
+    """Regression (issue 10, point 8): a tie on starred and created_at is broken by name.
+
+    The later-saved image (``a.png``) is what an index scan in descending order
+    meets first, so an order without a tie-breaker returned it on one store and
+    ``z.png`` on another; every backend now returns the name-last one.
+    """
+    _gallery(backend, images, [("z.png", 5, False), ("a.png", 5, False), ("m.png", 1, False)])
+    _board(backend, "b1")
+    _put_on_board(backend, "b1", "z.png", "a.png", "m.png")
+    record = images.get_most_recent_image_for_board("b1")
+    assert record is not None and record.image_name == "z.png"
+    page = images.get_many(0, 2, starred_first=False, board_id="b1")
+    assert _names(page) == ["z.png", "a.png"]
+    ascending = images.get_many(0, 1, starred_first=False, order_dir=OrderDirection.ASC)
+    assert _names(ascending) == ["m.png"]
+
+
+def test_most_recent_image_accepts_either_of_two_tied_images_but_not_an_older_one() -> None:
+    """Two images saved within the write lag may each be "most recent" on one store.
+
+    The mirror stamps the same two saves up to the lag later, so a near-tie on
+    one store can be an exact tie, or the other order, on the other: the
+    comparison accepts the other tied image. An image whose created_at is
+    beyond the tolerance, a different starred flag, or a missing result is
+    still a divergence.
+    """
+    spec = contract_methods(ImagesService)["get_most_recent_image_for_board"].compare
+    first = _record("z.png", T0 + timedelta(milliseconds=2))
+    tied = _record("a.png", T0 + timedelta(milliseconds=3))
+    older = _record("m.png", T0 - timedelta(seconds=5))
+    starred = _record("a.png", T0 + timedelta(milliseconds=3), starred=True)
+    assert compare_values(spec, first, tied, tolerance=0.01).equal
+    assert compare_values(spec, first, first.model_copy(), tolerance=0.0).equal
+    assert not compare_values(spec, first, older, tolerance=1.0).equal
+    assert not compare_values(spec, first, starred, tolerance=1.0).equal
+    assert not compare_values(spec, first, None, tolerance=1.0).equal
+    other_owner = first.model_copy(update={"user_id": "mallory"})
+    assert not compare_values(spec, first, other_owner, tolerance=1.0).equal

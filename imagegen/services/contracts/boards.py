@@ -63,7 +63,9 @@ __all__ = [
 
 MAX_BOARD_NAME_LENGTH = 300
 
-_TIMESTAMPS = ("created_at", "updated_at")
+# Database-generated, with the column's precision in seconds (updated_at is a
+# CURRENT_TIMESTAMP column: whole seconds).
+_TIMESTAMPS = {"created_at": 0.001, "updated_at": 1.0}
 
 
 class BoardVisibility(enum.StrEnum):
@@ -169,7 +171,7 @@ class BoardsService(ABC):
     def unshare(self, board_id: str, user_id: str) -> None:
         """Stop sharing a board with a user; silent when it was not shared."""
 
-    @read(timestamps=("shared_at",))
+    @read(timestamps={"shared_at": 0.001})
     @abstractmethod
     def list_shares(self, board_id: str) -> list[BoardShare]:
         """The board's shares, ordered by ``user_id``."""

@@ -25,12 +25,15 @@ written here where it is silent):
   text differently by each backend; a date (``2026-08-19``) or a date and minute
   (``2026-08-19 01:13``) matches the same rows on all of them.
 * Order: ``starred DESC, created_at <order_dir>`` when ``starred_first``, else
-  ``created_at <order_dir>``; rows with equal keys come in any order, and
-  ``get_image_names`` lists names in that same order.
+  ``created_at <order_dir>``, then ``image_name <order_dir>``: DOMAIN.md leaves
+  ties unordered, but an undecided order under ``LIMIT`` lets two stores (or two
+  query plans) return different rows for one page, so both implementations
+  break ties by name; the comparison still allows ties in any order (the two
+  stores' timestamps differ). ``get_image_names`` lists names in that same order.
 * ``delete_intermediates`` deletes every intermediate image (all users) and
   returns the deleted ones' locations sorted by name (code point order).
 * ``get_most_recent_image_for_board`` is the first non-intermediate image of the
-  board in ``starred DESC, created_at DESC`` order, or ``None``.
+  board in ``starred DESC, created_at DESC, image_name DESC`` order, or ``None``.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ __all__ = [
 ]
 
 # Database-generated datetimes of an image row.
-_TIMESTAMPS = {"created_at", "updated_at"}
+_TIMESTAMPS = {"created_at": 0.001, "updated_at": 0.001}  # millisecond columns
 # metadata holds prompts (PII); a search term is usually a piece of one.
 _SENSITIVE = {"metadata", "search_term"}
 
@@ -308,7 +311,16 @@ class ImagesService(ABC):
     ) -> ImageNames:
         """Every matching name in list order, with starred and total counts."""
 
-    @read(timestamps=_TIMESTAMPS)
+    # The first row of get_many's order: two images of the board tied for first place
+    # (equal starred and created_at on one store, within the write lag on the other)
+    # may each be the answer, so the comparison accepts either (Order.TIES on a
+    # single record); both implementations break exact ties by name, the same way.
+    @read(
+        order=Order.TIES,
+        key=("image_name",),
+        sort_key=("starred", "created_at"),
+        timestamps=_TIMESTAMPS,
+    )
     @abstractmethod
     def get_most_recent_image_for_board(self, board_id: str) -> ImageRecord | None:
         """The board's first non-intermediate image (starred, then newest), or None."""

@@ -95,7 +95,8 @@ __all__ = [
 QueueItemStatus = Literal["pending", "in_progress", "completed", "failed", "canceled"]
 TERMINAL_STATUSES: tuple[QueueItemStatus, ...] = ("completed", "failed", "canceled")
 
-_TIMESTAMPS = {"created_at", "updated_at", "started_at", "completed_at"}
+# Millisecond columns (defaults and triggers), precision in seconds.
+_TIMESTAMPS = {"created_at": 0.001, "updated_at": 0.001, "started_at": 0.001, "completed_at": 0.001}
 # The session (and the batch graph it is built from) is PII: prompts live in it.
 # Field values are usually prompt text too.
 _SENSITIVE = {"session", "batch", "field_values", "graph"}

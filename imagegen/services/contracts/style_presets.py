@@ -40,7 +40,7 @@ __all__ = [
     "StylePresetsService",
 ]
 
-_TIMESTAMPS = {"created_at", "updated_at"}
+_TIMESTAMPS = {"created_at": 0.001, "updated_at": 0.001}  # millisecond columns
 _SENSITIVE = {"preset_data", "positive_prompt", "negative_prompt"}
 
 

@@ -86,7 +86,8 @@ SYSTEM_USER_ID = "system"
 
 MAX_EMAIL_LENGTH = 254
 
-_USER_TIMESTAMPS = ("created_at", "updated_at")
+_USER_TIMESTAMPS = {"created_at": 0.001, "updated_at": 0.001}  # millisecond columns
+_CREATED_AT = {"created_at": 0.001}
 _PII = ("email", "display_name")
 _SECRETS = ("password", "token", "code")
 _SENSITIVE = _PII + _SECRETS
@@ -225,12 +226,12 @@ class UsersService(ABC):
     def list_users(self, limit: int = 100, offset: int = 0) -> OffsetPage[User]:
         """Accounts (not ``system``), newest first; ``total`` counts them all."""
 
-    @write(timestamps=("created_at",), sensitive=_SENSITIVE)
+    @write(timestamps=_CREATED_AT, sensitive=_SENSITIVE)
     @abstractmethod
     def create_session(self, user_id: str, token: str, expires_at: datetime) -> UserSession:
         """Start a session for ``user_id``; only the token's hash is stored."""
 
-    @read(timestamps=("created_at",), sensitive=_SENSITIVE)
+    @read(timestamps=_CREATED_AT, sensitive=_SENSITIVE)
     @abstractmethod
     def get_session_by_token(self, token: str) -> UserSession | None:
         """The live session for ``token`` (not expired, user active), or ``None``."""
@@ -250,7 +251,7 @@ class UsersService(ABC):
     def purge_expired(self, now: datetime) -> int:
         """Delete sessions that expired at or before ``now``; return how many."""
 
-    @write(timestamps=("created_at",), sensitive=_SENSITIVE)
+    @write(timestamps=_CREATED_AT, sensitive=_SENSITIVE)
     @abstractmethod
     def create_invitation(
         self, email: str, invited_by: str, is_admin: bool, expires_at: datetime

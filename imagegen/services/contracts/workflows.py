@@ -79,7 +79,7 @@ __all__ = [
     "with_shared_tag",
 ]
 
-_TIMESTAMPS = {"created_at", "updated_at"}
+_TIMESTAMPS = {"created_at": 0.001, "updated_at": 0.001}  # millisecond columns
 
 SHARED_TAG = "shared"
 """The tag ``update_is_public`` adds to a public workflow's document."""

@@ -68,9 +68,11 @@ _CHUNK = 500
 _ORDERS: dict[tuple[bool, OrderDirection], tuple[sa.ColumnElement[Any], ...]] = {
     (starred_first, direction): (
         *((_images.c.starred.desc(),) if starred_first else ()),
-        _images.c.created_at.asc()
-        if direction is OrderDirection.ASC
-        else _images.c.created_at.desc(),
+        *(
+            (_images.c.created_at.asc(), _images.c.image_name.asc())
+            if direction is OrderDirection.ASC
+            else (_images.c.created_at.desc(), _images.c.image_name.desc())
+        ),
     )
     for starred_first in (True, False)
     for direction in OrderDirection

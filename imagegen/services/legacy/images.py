@@ -115,7 +115,8 @@ def _filters(
 def _order(starred_first: bool, order_dir: OrderDirection) -> str:
     direction = "ASC" if OrderDirection(order_dir) is OrderDirection.ASC else "DESC"
     prefix = "images.starred DESC, " if starred_first else ""
-    return f" ORDER BY {prefix}images.created_at {direction}"
+    # image_name breaks ties: without it LIMIT picks among equal rows by query plan.
+    return f" ORDER BY {prefix}images.created_at {direction}, images.image_name {direction}"
 
 
 class LegacyImagesService(ImagesService):
