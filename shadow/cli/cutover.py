@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from shadow.cutover import contracts as contract_specs
     from shadow.cutover import control, modes, review
     from shadow.cutover import report as reports
+    from shadow.cutover import stories as story_lists
     from shadow.cutover.criteria import GateVerdict
     from shadow.cutover.evidence import DivergenceGroup
     from shadow.cutover.plan import PhasePlan
@@ -54,6 +55,7 @@ else:
     modes = lazy_module("shadow.cutover.modes")
     reports = lazy_module("shadow.cutover.report")
     review = lazy_module("shadow.cutover.review")
+    story_lists = lazy_module("shadow.cutover.stories")
 
 __all__ = ["AppDefaults", "divergences", "register"]
 
@@ -394,6 +396,7 @@ def _group_dict(group: DivergenceGroup, settings: control.CutoverSettings) -> di
         "note": group.note,
         "expires_at": group.expires_at.isoformat() if group.expires_at else None,
         "examples": [dict(example) for example in group.examples],
+        "root": group.root,
     }
 
 
@@ -409,21 +412,25 @@ def list_command(
     store: StoreOption = None,
     audit_log: AuditOption = None,
 ) -> None:
-    """Divergence groups, most frequent first."""
+    """Divergence groups, most frequent first; each root's consequences indented under it."""
     settings = _review_settings(config, store, audit_log)
     try:
         groups = review.list_groups(settings, service=service, state=state)
     except StoreError as error:
         _bad_store(error)
+    ordered = [
+        (group, depth) for story in story_lists.stories(groups) for depth, group in enumerate(story.groups)
+    ]
     if as_json:
-        typer.echo(json.dumps([_group_dict(g, settings) for g in groups], indent=2))
+        typer.echo(json.dumps([_group_dict(g, settings) for g, _ in ordered], indent=2))
         return
     if not groups:
         typer.echo("no divergence groups")
-    for group in groups:
+    for group, depth in ordered:
         data = _group_dict(group, settings)
+        marker = "  ↳ " if depth else ""  # a consequence of the root listed above it
         typer.echo(
-            f"{group.fingerprint}  {group.service}.{group.method}  x{group.count}  "
+            f"{marker}{group.fingerprint}  {group.service}.{group.method}  x{group.count}  "
             f"{data['state']}  last {data['last_seen']}  {', '.join(group.paths) or '-'}"
         )
 
@@ -439,9 +446,15 @@ def show_command(
     """One group with its redacted examples."""
     settings = _review_settings(config, store, audit_log)
     try:
-        data = _group_dict(review.show(settings, fingerprint), settings)
+        group = review.show(settings, fingerprint)
+        data = _group_dict(group, settings)
         if settings.store is not None:
             data.update(group_provenance(settings.store, fingerprint, data["count"]))
+        data["consequences"] = [
+            other.fingerprint
+            for other in review.list_groups(settings, service=group.service)
+            if other.root == fingerprint
+        ]
     except StoreError as error:
         _bad_store(error)
     if as_json:

@@ -69,7 +69,17 @@ METHOD_HEADER = [
     "p95 ratio",
 ]
 
-GROUP_HEADER = ["fingerprint", "method", "count", "state", "note", "expires", "paths", "errors"]
+GROUP_HEADER = [
+    "fingerprint",
+    "method",
+    "count",
+    "state",
+    "note",
+    "expires",
+    "paths",
+    "errors",
+    "consequence of",
+]
 
 
 def group_row(group: Mapping[str, Any]) -> list[str]:
@@ -83,4 +93,5 @@ def group_row(group: Mapping[str, Any]) -> list[str]:
         group["expires_at"] or "-",
         ", ".join(group["paths"]) or "-",
         ", ".join(group["error_types"]) or "-",
+        group.get("root") or "-",
     ]

@@ -70,6 +70,9 @@ class DivergenceGroup:
     examples: tuple[Mapping[str, Any], ...] = ()
     outcome: str = "divergence"
     """``divergence`` (results differ) or ``candidate_error`` (only one side raised)."""
+    root: str | None = None
+    """The root group's fingerprint when this group is one of its consequences
+    (a later divergence of the same service the root's bug probably caused)."""
 
     def blocks(self, now: datetime) -> bool:
         """True when the group keeps the gate shut at ``now``.

@@ -30,6 +30,7 @@ from shadow.cutover.evidence import DivergenceGroup, Evidence
 from shadow.cutover.html import render_html
 from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import PolicySet
+from shadow.cutover.stories import stories
 
 __all__ = [
     "FORMATS",
@@ -68,7 +69,13 @@ def _group(group: DivergenceGroup, evidence: Evidence) -> dict[str, Any]:
         "note": group.note,
         "expires_at": group.expires_at.isoformat() if group.expires_at else None,
         "examples": [dict(example) for example in group.examples],
+        "root": group.root,
     }
+
+
+def _in_story_order(groups: tuple[DivergenceGroup, ...]) -> list[DivergenceGroup]:
+    """Each root group followed by its consequences (``shadow.cutover.stories``)."""
+    return [group for story in stories(groups) for group in story.groups]
 
 
 def build_report(
@@ -117,7 +124,9 @@ def build_report(
                     "dirty": service in evidence.dirty,
                     "drops": evidence.drops.get(service, 0),
                     "methods": methods,
-                    "groups": [_group(g, evidence) for g in evidence.groups_of({service})],
+                    "groups": [
+                        _group(g, evidence) for g in _in_story_order(evidence.groups_of({service}))
+                    ],
                 }
             )
     return {

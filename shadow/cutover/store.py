@@ -126,6 +126,7 @@ def to_group(stored: StoredGroup) -> DivergenceGroup:
         expires_at=stored.expires_at,
         examples=stored.examples,
         outcome=stored.outcome,
+        root=stored.root,
     )
 
 

@@ -218,7 +218,7 @@ class Recorder:
                 observation.compare_seconds
             )
         if observation.outcome in _GROUPED:
-            self._divergence(observation)
+            self._divergence(observation, write=plan.kind.mutates)
         self._notify(observation)
         if observation.outcome is Outcome.RACED and not task.recheck:
             self._recheck(task)
@@ -252,7 +252,7 @@ class Recorder:
             self.breaker(task.plan.service).failure()
         self.unmirrored(task.plan, Outcome.DROPPED, reason, task.seq)
 
-    def _divergence(self, observation: Observation) -> None:
+    def _divergence(self, observation: Observation, *, write: bool = False) -> None:
         fingerprint = observation.fingerprint or ""
         # A dirty service diverges by construction: still one line, but at debug level.
         log = self._log.warning if observation.evidence else self._log.debug
@@ -273,6 +273,9 @@ class Recorder:
             "seen_at": now.astimezone(UTC).isoformat(),
             "outcome": observation.outcome.value,
             "mirror": observation.mirror.value if observation.mirror else None,
+            # A divergent write may leave the stores drifted: later groups of the
+            # service are linked to it as its consequences (shadow_group_roots).
+            "write": write,
             "arguments": dict(observation.arguments),
             "error_types": list(observation.error_types),
             "differences": [

@@ -30,6 +30,15 @@ Tables (all counters only ever grow):
 ``shadow_examples``  id -> ``fingerprint``, ``seen_at``, ``example`` (JSON)
     The first few redacted examples of each group: arguments, differences
     (path, change, authoritative, mirror values) and error types.
+``shadow_group_roots``  fingerprint -> ``root``, ``linked_at``
+    "One bug, one story": a group first recorded while its service already
+    had an open root group is linked to the earliest such group that either
+    came from a write (the stores may have drifted since) or shares an id
+    with it (an argument or differing value of their examples): the later
+    group is a *consequence* shown under that root. Written once, when the
+    group is first recorded; a group is never its own root, nor a root's
+    child's child (links point at roots only). Every group still counts for
+    the gate on its own.
 ``shadow_drops``  (service, method, kind, reason) -> ``count``
     Calls not mirrored: ``kind`` read | write; ``reason`` queue_full,
     breaker_open, deadline, worker_crash, unpicklable, ...
@@ -70,6 +79,7 @@ from sqlalchemy.pool import StaticPool
 
 from shadow._exceptions import ConfigError, StoreError
 from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
+from shadow.runtime._roots import example_ids
 
 __all__ = [
     "LATENCY_BOUNDS",
@@ -132,6 +142,13 @@ groups = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("expires_at", _TIME),
     sa.Column("reviewed_at", _TIME),
+)
+roots = sa.Table(
+    "shadow_group_roots",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("root", sa.String(64), nullable=False, index=True),
+    sa.Column("linked_at", _TIME, nullable=False),
 )
 examples = sa.Table(
     "shadow_examples",
@@ -207,6 +224,8 @@ class StoredGroup:
     expires_at: datetime | None
     reviewed_at: datetime | None
     examples: tuple[Mapping[str, Any], ...] = ()
+    root: str | None = None
+    """The fingerprint of the root group this one is a consequence of, if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,6 +609,13 @@ class DivergenceStore:
                 ),
                 lambda: connection.execute(update),
             )
+            root = _find_root(connection, fingerprint, delta)
+            if root is not None:
+                connection.execute(
+                    sa.insert(roots).values(
+                        fingerprint=fingerprint, root=root, linked_at=_naive(delta.first_seen)
+                    )
+                )
         stored = connection.execute(
             sa.select(sa.func.count()).where(examples.c.fingerprint == fingerprint)
         ).scalar_one()
@@ -668,7 +694,11 @@ class DivergenceStore:
 
     def groups(self, *, status: str | None = None, service: str | None = None) -> list[StoredGroup]:
         """Divergence groups, most frequent first, optionally filtered."""
-        statement = sa.select(groups).order_by(groups.c.count.desc(), groups.c.fingerprint)
+        statement = (
+            sa.select(groups, roots.c.root)
+            .outerjoin(roots, roots.c.fingerprint == groups.c.fingerprint)
+            .order_by(groups.c.count.desc(), groups.c.fingerprint)
+        )
         if status is not None:
             statement = statement.where(groups.c.status == str(status))
         if service is not None:
@@ -677,7 +707,11 @@ class DivergenceStore:
 
     def group(self, fingerprint: str) -> StoredGroup | None:
         """One group with its stored examples, or None."""
-        found = self._rows(sa.select(groups).where(groups.c.fingerprint == fingerprint))
+        found = self._rows(
+            sa.select(groups, roots.c.root)
+            .outerjoin(roots, roots.c.fingerprint == groups.c.fingerprint)
+            .where(groups.c.fingerprint == fingerprint)
+        )
         if not found:
             return None
         stored = self._rows(
@@ -844,7 +878,44 @@ def _group(row: sa.Row[Any], stored_examples: tuple[Mapping[str, Any], ...] = ()
         expires_at=_aware(row.expires_at),
         reviewed_at=_aware(row.reviewed_at),
         examples=stored_examples,
+        root=row._mapping.get("root"),
     )
+
+
+def _find_root(connection: Connection, fingerprint: str, delta: _GroupDelta) -> str | None:
+    """The root group a newly recorded group is a consequence of (see ``shadow_group_roots``).
+
+    Candidates are the service's open groups first seen no later than the new
+    one that are not consequences themselves, earliest first; the first that
+    came from a write, or shares an id with the new group's examples, is it.
+    """
+    candidates = connection.execute(
+        sa.select(groups.c.fingerprint)
+        .outerjoin(roots, roots.c.fingerprint == groups.c.fingerprint)
+        .where(
+            groups.c.service == delta.service,
+            groups.c.status == ReviewStatus.OPEN.value,
+            groups.c.fingerprint != fingerprint,
+            groups.c.first_seen <= _naive(delta.first_seen),
+            roots.c.root.is_(None),
+        )
+        .order_by(groups.c.first_seen, groups.c.fingerprint)
+    ).all()
+    if not candidates:
+        return None
+    wanted = set().union(*(example_ids(example) for example in delta.examples))
+    for (candidate,) in candidates:
+        stored = [
+            json.loads(text)
+            for (text,) in connection.execute(
+                sa.select(examples.c.example).where(examples.c.fingerprint == candidate)
+            )
+        ]
+        if any(example.get("write") for example in stored):
+            return str(candidate)
+        if wanted and wanted & set().union(*(example_ids(example) for example in stored)):
+            return str(candidate)
+    return None
 
 
 def _accumulate(

@@ -308,3 +308,37 @@ def test_status_without_a_store_is_bad_input_like_gate(
     assert result.returncode == 2, result.stdout
     assert "divergence store not found" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_divergences_list_shows_consequences_under_their_root(workspace: Workspace) -> None:
+    """A write's divergence, then a read's on the same service: the read is listed under it."""
+    store = DivergenceStore(workspace.store_url)
+    try:
+        fill(store)
+        for offset, (fingerprint, method, write) in enumerate(
+            (("fp-root-write", "set", True), ("fp-later-read", "get", False))
+        ):
+            at = START + timedelta(seconds=offset)
+            batch = StoreBatch()
+            batch.add_divergence(
+                fingerprint,
+                service="settings",
+                method=method,
+                outcome="divergence",
+                paths=("root",),
+                error_types=(),
+                at=at,
+                example={"seen_at": at.isoformat(), "write": write},
+            )
+            # The read diverges more often: most-frequent-first would list it on top.
+            for _ in range(1 if write else 5):
+                store.record(batch)
+    finally:
+        store.close()
+    lines = workspace.run("divergences", "list").stdout.splitlines()
+    assert lines[0].startswith("fp-root-write  settings.set")
+    assert lines[1].startswith("  ↳ fp-later-read  settings.get")
+    shown = json.loads(workspace.run("divergences", "show", "fp-root-write", "--json").stdout)
+    assert shown["consequences"] == ["fp-later-read"] and shown["root"] is None
+    child = json.loads(workspace.run("divergences", "show", "fp-later-read", "--json").stdout)
+    assert child["root"] == "fp-root-write"
