@@ -57,6 +57,8 @@ class Task:
     started_at: float
     """Wall-clock time the authoritative call started (``time.time()``)."""
     authoritative_seconds: float
+    finished_at: float = 0.0
+    """Wall-clock time the authoritative call returned (``time.time()``), for its window."""
     race_window: bool = False
     """True when a write was sequenced while this read ran: a mismatch is ``raced``."""
     recheck: bool = False

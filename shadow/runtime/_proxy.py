@@ -245,6 +245,7 @@ class ServiceProxy:
         finally:
             end(token)
         elapsed = time.perf_counter() - started
+        finished_at = time.time()
         assert route.mirror is not None
         task = Task(
             seq=0,
@@ -256,6 +257,7 @@ class ServiceProxy:
             tape=tape,
             started_at=started_at,
             authoritative_seconds=elapsed,
+            finished_at=finished_at,
         )
         return result, error, task
 

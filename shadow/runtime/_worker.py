@@ -102,14 +102,19 @@ class MirrorEngine:
             except Exception as error:
                 mirror_error = error_name(error)
             mirror_seconds = time.perf_counter() - started
-        lag = time.time() - task.started_at
+            finished_at = time.time()
+        lag = finished_at - task.started_at
         windows: tuple[Window, Window] | None = None
         if plan.kind.mutates:
             self._lags.add(lag)
             # A write's own timestamps must fall inside its own side's window.
             windows = (
-                Window(task.started_at, task.started_at + task.authoritative_seconds),
-                Window(started_at, started_at + mirror_seconds),
+                Window.around(
+                    task.started_at,
+                    task.finished_at or task.started_at + task.authoritative_seconds,
+                    task.authoritative_seconds,
+                ),
+                Window.around(started_at, finished_at, mirror_seconds),
             )
         tolerance = max(lag_bound, self._lags.maximum(), lag) + plan.compare.timestamp_precision
         compare_started = time.perf_counter()
@@ -236,6 +241,7 @@ def encode_task(task: Task, plan_id: int, result: Any) -> bytes:
             task.tape.captured,
             task.started_at,
             task.authoritative_seconds,
+            task.finished_at,
             task.race_window,
             task.recheck,
         ),
@@ -256,6 +262,7 @@ def _decode_task(blob: bytes, plans: Mapping[int, MethodPlan]) -> Task:
         captured,
         started_at,
         authoritative_seconds,
+        finished_at,
         race,
         recheck,
     ) = pickle.loads(blob)
@@ -269,6 +276,7 @@ def _decode_task(blob: bytes, plans: Mapping[int, MethodPlan]) -> Task:
         tape=Tape(ids=ids, times=times, captured=captured),
         started_at=started_at,
         authoritative_seconds=authoritative_seconds,
+        finished_at=finished_at,
         race_window=race,
         recheck=recheck,
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from shadow import Compare, write
 from shadow.runtime import compare_values
 from shadow.runtime._stamps import StampRule, Window
@@ -114,3 +116,18 @@ def test_declared_precisions_come_from_a_timestamps_mapping() -> None:
     assert spec.precision_of("created_at") == 0.001
     assert spec.precision_of("updated_at") == 1.0
     assert Compare(timestamps=frozenset({"x"})).precision_of("x") == 1.0
+
+
+def test_a_wall_clock_step_during_the_call_stays_inside_its_window() -> None:
+    """Windows are bounded by both wall-clock readings and the monotonic duration.
+
+    Stepped forward by 5 ms during a 1 ms call, the wall clock reads 100.000
+    and 100.006: a stamp at 100.005 is inside. Stepped back by 5 ms, it reads
+    100.000 and 99.996: a stamp at 99.9955 is inside.
+    """
+    forward = Window.around(100.0, 100.006, 0.001)
+    assert (forward.start, forward.end) == (100.0, 100.006)
+    backward = Window.around(100.0, 99.996, 0.001)
+    assert backward.start == pytest.approx(99.995) and backward.end == pytest.approx(100.001)
+    rule = StampRule(SPEC, TOLERANCE, (backward, MIRROR))
+    assert rule.accepts("updated_at", at(99.9955), at(102.005))
