@@ -419,7 +419,9 @@ def list_command(
     except StoreError as error:
         _bad_store(error)
     ordered = [
-        (group, depth) for story in story_lists.stories(groups) for depth, group in enumerate(story.groups)
+        (group, depth)
+        for story in story_lists.stories(groups)
+        for depth, group in enumerate(story.groups)
     ]
     if as_json:
         typer.echo(json.dumps([_group_dict(g, settings) for g, _ in ordered], indent=2))
