@@ -94,15 +94,17 @@ class MirrorEngine:
         mirror_result: Any = None
         if task.tape.captured and not capture.installed():
             capture.install()  # the authoritative process records; replay needs the same hooks
+        # The wall clock is read outside the replay: captured nondeterminism
+        # serves time.time() from the tape inside it.
+        started_at = time.time()
         with replaying(task.tape):
-            started_at = time.time()
             started = time.perf_counter()
             try:
                 mirror_result = getattr(implementation, plan.method)(*args, **kwargs)
             except Exception as error:
                 mirror_error = error_name(error)
             mirror_seconds = time.perf_counter() - started
-            finished_at = time.time()
+        finished_at = time.time()
         lag = finished_at - task.started_at
         windows: tuple[Window, Window] | None = None
         if plan.kind.mutates:
