@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from cutover_factories import DECLARED, NOW, PLAN, evidence, group
-
+from shadow.cutover.evidence import DivergenceGroup
 from shadow.cutover.plan import Mode
 from shadow.cutover.policy import PolicySet
 from shadow.cutover.report import build_report, render_markdown
 from shadow.cutover.stories import stories
+from tests.cutover.cutover_factories import DECLARED, NOW, PLAN, evidence, group
 
 
-def _linked(fingerprint: str, root: str | None, *, minutes: int, count: int = 1) -> object:
+def _linked(fingerprint: str, root: str | None, *, minutes: int, count: int = 1) -> DivergenceGroup:
     return dataclasses.replace(
         group(fingerprint=fingerprint, count=count),
         root=root,

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from runtime_kv import KeyValue, MakeRuntime
 
 from shadow.runtime import DivergenceStore
 from shadow.runtime._store import StoreBatch
+from tests.runtime.runtime_kv import KeyValue, MakeRuntime
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
