@@ -17,8 +17,9 @@ import sqlalchemy as sa
 
 from imagegen.db import migrate
 from imagegen.db.engine import connectable, create_engine, create_schema
-from imagegen.db.legacy import LATEST_VERSION, LegacyDatabase
+from imagegen.db.legacy import LATEST_VERSION, LegacyDatabase, Provenance, check_file, provenance
 from imagegen.db.legacy import migrate as migrate_legacy
+from imagegen.db.legacy._chain import CHAIN
 from imagegen.db.parity import compare, describe, parity, read_only_sqlite
 from shadow._exceptions import ConfigError
 
@@ -26,13 +27,21 @@ __all__ = ["AdoptResult", "adopt", "check", "init_legacy", "parity", "upgrade"]
 
 
 def init_legacy(path: str | Path) -> list[int]:
-    """Create or migrate the legacy database at ``path``; return the versions applied."""
+    """Create or migrate the legacy database at ``path``; return the versions applied.
+
+    An existing file is judged read-only first: a database this legacy chain
+    did not build (a foreign ``migrations`` history, unknown tables or
+    columns) or one at a newer version is refused with a
+    :class:`~shadow.ConfigError` saying what is unknown, and nothing is written.
+    """
     file = Path(path)
     if not file.parent.is_dir():
         raise ConfigError(f"directory does not exist: {file.parent}")
     if file.is_dir():
         raise ConfigError(f"{file} is a directory, not a database file")
     try:
+        if file.exists():
+            check_file(file)
         db = LegacyDatabase(file)
         try:
             return migrate_legacy(db)
@@ -96,28 +105,49 @@ def adopt(path: str | Path) -> AdoptResult:
     return AdoptResult(adopted=True, revision=head)
 
 
-def _legacy_version(connection: sa.Connection) -> int | None:
-    """The legacy migrator's version (see ``imagegen.db.legacy.current_version``), read-only."""
-    has_table = connection.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
-    ).first()
-    if has_table is None:
-        return None
-    version = connection.exec_driver_sql("SELECT MAX(version) FROM migrations").scalar()
-    return None if version is None else int(version)
+def _provenance(path: str | Path, legacy: sa.Engine) -> Provenance:
+    """Who built the database (see ``imagegen.db.legacy.provenance``), read-only."""
+    try:
+        with legacy.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            return provenance(raw, CHAIN)
+    except (sa.exc.DatabaseError, sqlite3.DatabaseError) as error:
+        reason = getattr(error, "orig", None) or error
+        raise ConfigError(f"{path} is not a usable SQLite database: {reason}") from None
+
+
+def _version_refusal(path: str | Path, found: Provenance) -> str | None:
+    """Why adopt cannot take this database's legacy version, and what to do; None if it can.
+
+    The advice must work when followed: only a database of our own chain at an
+    older version is sent to ``init-legacy``, which refuses the others.
+    """
+    if found.foreign:
+        return (
+            f"{path} was not built by this legacy migrator: {'; '.join(found.foreign)}; "
+            "adopt and init-legacy only handle databases this migrator built, so this one "
+            "cannot be adopted (keep it with the application that built it)"
+        )
+    if found.newer:
+        return (
+            f"legacy version is {found.version}, newer than this chain's latest "
+            f"({found.latest}); adopt needs version {LATEST_VERSION} and init-legacy cannot "
+            "downgrade, so this database cannot be adopted"
+        )
+    if found.version != LATEST_VERSION:
+        shown = found.version if found.version is not None else "none"
+        return (
+            f"legacy version is {shown}, adopt needs version {LATEST_VERSION}: "
+            f"run `shadow db init-legacy {path}` first"
+        )
+    return None
 
 
 def _adopt_gate(path: str | Path, legacy: sa.Engine) -> list[str]:
-    try:
-        with legacy.connect() as connection:
-            version = _legacy_version(connection)
-    except sa.exc.DatabaseError as error:
-        raise ConfigError(f"{path} is not a usable SQLite database: {error.orig}") from None
-    if version != LATEST_VERSION:
-        return [
-            f"legacy version is {version if version is not None else 'none'}, adopt needs "
-            f"version {LATEST_VERSION}: run `shadow db init-legacy {path}` first"
-        ]
+    refusal = _version_refusal(path, _provenance(path, legacy))
+    if refusal is not None:
+        return [refusal]
     with tempfile.TemporaryDirectory(prefix="shadow-adopt-") as scratch:
         reference = create_engine(f"sqlite:///{Path(scratch) / 'reference.db'}")
         try:

@@ -21,6 +21,9 @@ from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from imagegen.db.parity import default_meaning
+from shadow._exceptions import ConfigError
+
 __all__ = [
     "ENVIRONMENT_OPTIONS",
     "MIGRATIONS_DIR",
@@ -50,22 +53,58 @@ def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return not (type_ == "table" and name in _NOT_OURS)
 
 
-def _drop_backend_gaps(context: MigrationContext, upgrade_ops: ops.UpgradeOps) -> None:
-    """Remove differences that are the backend's limits, not drift.
+def _rendered_default(default: Any, dialect: sa.Dialect) -> str | None:
+    """A server default's SQL for ``dialect``; None when it has none or cannot be rendered."""
+    argument = getattr(default, "arg", default)
+    if argument is None or isinstance(argument, str):
+        return argument
+    text = getattr(argument, "text", None)
+    if isinstance(text, str):
+        return text
+    try:
+        return str(argument.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    except sa.exc.CompileError:
+        return None
 
+
+def _same_default(op: ops.AlterColumnOp, dialect: sa.Dialect) -> bool:
+    """Whether a default change is only spelling (``'NOW'``/``'now'``, case, layout).
+
+    Alembic compares defaults as text; :func:`imagegen.db.parity.default_meaning`
+    compares what they mean, so another migrator's spelling is not drift.
+    """
+    database = _rendered_default(op.existing_server_default, dialect)
+    models = _rendered_default(op.modify_server_default, dialect)
+    if database is None or models is None:
+        return False
+    type_ = op.existing_type if op.existing_type is not None else sa.types.NullType()
+    return default_meaning(database, type_) == default_meaning(models, type_)
+
+
+def _drop_backend_gaps(context: MigrationContext, upgrade_ops: ops.UpgradeOps) -> None:
+    """Remove differences that are spelling or the backend's limits, not drift.
+
+    A server default spelled differently with the same meaning is no change.
     MariaDB cannot declare a generated column NOT NULL (the schema enforces it
     with a CHECK there), so its reflected generated columns are nullable.
     """
-    if context.dialect.name not in _MARIADB:
-        return
     from imagegen.db.tables import metadata  # noqa: PLC0415
 
+    mariadb = context.dialect.name in _MARIADB
     for table_ops in upgrade_ops.ops:
         if not isinstance(table_ops, ops.ModifyTableOps):
             continue
         kept: list[ops.MigrateOperation] = []
         for op in table_ops.ops:
-            if isinstance(op, ops.AlterColumnOp) and op.modify_nullable is not None:
+            if (
+                isinstance(op, ops.AlterColumnOp)
+                and op.modify_server_default is not False
+                and _same_default(op, context.dialect)
+            ):
+                op.modify_server_default = False
+                if not op.has_changes():
+                    continue
+            if mariadb and isinstance(op, ops.AlterColumnOp) and op.modify_nullable is not None:
                 table = metadata.tables.get(op.table_name)
                 column = table.c.get(op.column_name) if table is not None else None
                 if column is not None and column.computed is not None:
@@ -154,32 +193,52 @@ def drift(engine: sa.Engine) -> list[str]:
     return problems + schema_differences(engine)
 
 
-def schema_differences(engine: sa.Engine) -> list[str]:
+def schema_differences(engine: sa.Engine, metadata: sa.MetaData | None = None) -> list[str]:
     """Differences between the database's schema and the models, one line each.
 
     Alembic's autogenerate comparison: tables, columns, types, nullability,
-    server defaults, indexes, unique and foreign-key constraints. Read-only.
+    server defaults (by meaning, see :func:`_compare_server_default`), indexes,
+    unique and foreign-key constraints. Read-only. ``metadata`` defaults to the
+    reference application's models. A model's SQL construct that cannot be
+    rendered for this backend at all is a :class:`~shadow.ConfigError`.
     """
-    from imagegen.db.tables import metadata  # noqa: PLC0415  (the models are heavy to import)
+    if metadata is None:
+        from imagegen.db.tables import metadata as models  # noqa: PLC0415  (heavy to import)
+
+        metadata = models
 
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection, opts={**ENVIRONMENT_OPTIONS, "target_metadata": metadata}
         )
-        upgrade_ops = produce_migrations(context, metadata).upgrade_ops
+        try:
+            upgrade_ops = produce_migrations(context, metadata).upgrade_ops
+        except sa.exc.CompileError as error:
+            raise ConfigError(
+                f"cannot compare the models with this {connection.dialect.name} database: "
+                f"a model's SQL cannot be rendered for {connection.dialect.name}: "
+                f"{_first_line(error)}"
+            ) from None
         assert upgrade_ops is not None
         _drop_backend_gaps(context, upgrade_ops)
-        return [_describe(diff) for diff in upgrade_ops.as_diffs()]
+        return [_describe(diff, connection.dialect) for diff in upgrade_ops.as_diffs()]
 
 
-def _describe(diff: Any) -> str:
+def _first_line(error: Exception) -> str:
+    return str(error).split("(Background on this error", 1)[0].strip().splitlines()[0]
+
+
+def _describe(diff: Any, dialect: sa.Dialect) -> str:
     """One line for an autogenerate diff tuple (or a list of column modifications)."""
     if isinstance(diff, list):
-        return "; ".join(_describe(item) for item in diff)
+        return "; ".join(_describe(item, dialect) for item in diff)
     kind, *details = diff
     if kind.startswith("modify_"):
         _schema, table, column, _existing, before, after = details
-        return f"{kind}: {table}.{column}: database has {_show(before)}, models have {_show(after)}"
+        return (
+            f"{kind}: {table}.{column}: database has {_show(before, dialect)}, "
+            f"models have {_show(after, dialect)}"
+        )
     if kind in ("add_table", "remove_table"):
         return f"{kind}: {details[0].name}"
     if kind in ("add_column", "remove_column"):
@@ -194,8 +253,30 @@ def _describe(diff: Any) -> str:
     return " ".join(str(part) for part in diff)
 
 
-def _show(value: Any) -> str:
-    """A type, default or flag as it reads in DDL."""
+def _show(value: Any, dialect: sa.Dialect) -> str:
+    """A type, default or flag as it reads in DDL for ``dialect``.
+
+    A SQL construct is compiled for the database's own dialect (a custom one
+    like :class:`~imagegen.db.types.UtcNow` has no generic spelling); one that
+    cannot be compiled there is shown by its class and attributes, never raised.
+    """
     argument = getattr(value, "arg", value)
     text = getattr(argument, "text", argument)
-    return repr(text) if isinstance(text, str) else str(text)
+    if isinstance(text, str):
+        return repr(text)
+    if isinstance(text, sa.types.TypeEngine):
+        try:
+            return str(text.compile(dialect=dialect))
+        except sa.exc.CompileError:
+            return repr(text)
+    if isinstance(text, sa.sql.ClauseElement):
+        try:
+            return repr(str(text.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
+        except sa.exc.CompileError:
+            attributes = ", ".join(
+                f"{name}={attribute!r}"
+                for name, attribute in vars(text).items()
+                if not name.startswith("_")
+            )
+            return f"{type(text).__name__}({attributes})"
+    return str(text)

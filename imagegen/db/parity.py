@@ -3,11 +3,16 @@
 Both schemas are reflected into the same backend-neutral shape and compared
 table by table: columns (type class, nullability, default, generated
 expression's JSON path), primary keys, foreign keys with their ``ON DELETE``,
-unique constraints, indexes (by name, columns and uniqueness) and triggers
+unique constraints, indexes (by definition: columns or expressions,
+uniqueness and partial-index predicate, whatever their names) and triggers
 (by name on every backend; by SQL text too when both sides are SQLite).
 
 Normalizations, so only real differences are reported:
 
+* SQL text (trigger bodies, index expressions, defaults) compares in one
+  canonical spelling (:mod:`imagegen.db.sqltext`): letter case outside string
+  literals, whitespace and quoting of identifiers do not count;
+* an index renamed keeps its definition, so it is not a difference;
 * types compare by class (text, integer, boolean, datetime, ...), not by
   spelling: ``TEXT`` on SQLite and ``VARCHAR(255)`` on MariaDB are both text,
   and MariaDB's ``TINYINT(1)`` is its boolean;
@@ -18,18 +23,27 @@ Normalizations, so only real differences are reported:
 * MariaDB's automatic indexes for foreign keys and unique constraints, and the
   bookkeeping tables (``migrations``, ``alembic_version``, ``sqlite_sequence``)
   are ignored.
+
+What reflection cannot read (SQLAlchemy warns, e.g. about an index on
+expressions) is never silently dropped: SQLite's expression indexes are read
+from their SQL instead, and any other reflection warning becomes a reported
+line "could not be fully read", so parity never says "match" about a part it
+did not see.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from imagegen.db.sqltext import normalized_sql, sql_tokens
 from shadow._exceptions import ConfigError
 
 __all__ = ["ColumnShape", "TableShape", "compare", "describe", "parity", "read_only_sqlite"]
@@ -57,8 +71,29 @@ class TableShape:
         default_factory=set
     )
     unique: set[tuple[str, ...]] = field(default_factory=set)
-    indexes: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)
+    indexes: Counter[IndexShape] = field(default_factory=Counter)
     triggers: dict[str, str | None] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+    """What reflection warned it could not read: reported, never compared as equal."""
+
+
+@dataclass(frozen=True, order=True)
+class IndexShape:
+    """An index by definition, not by name: its key parts, uniqueness and predicate.
+
+    A key part is a column name, or a normalized expression for an index on
+    expressions; ``where`` is a partial index's normalized predicate.
+    """
+
+    parts: tuple[str, ...]
+    unique: bool
+    where: str | None = None
+
+    def __str__(self) -> str:
+        text = f"({', '.join(self.parts)})"
+        if self.unique:
+            text = f"unique {text}"
+        return f"{text} where {self.where}" if self.where else text
 
 
 def _type_class(type_: sa.types.TypeEngine[Any]) -> str:
@@ -106,9 +141,20 @@ def _default(text: str | None, type_class: str) -> str | None:
     if type_class == "boolean" and lowered in _BOOLEANS:
         return _BOOLEANS[lowered]
     value = re.sub(r"::[a-z ]+$", "", value)
-    if value.startswith("'") and value.endswith("'"):
-        return repr(value[1:-1].replace("''", "'"))
-    return value
+    tokens = sql_tokens(value)
+    if len(tokens) == 1 and tokens[0].startswith("'"):
+        return repr(tokens[0][1:-1].replace("''", "'"))
+    return " ".join(tokens)
+
+
+def default_meaning(text: str | None, type_: sa.types.TypeEngine[Any]) -> str | None:
+    """What a server default means, however the backend or migrator spelled it.
+
+    ``now(ms)``, ``now(s)``, ``false``/``true``, a quoted string's value, or
+    the SQL in canonical spelling; None for no default. Two defaults with the
+    same meaning are equivalent (``shadow db check`` and ``parity`` use this).
+    """
+    return _default(text, _type_class(type_))
 
 
 _BOOLEANS = {"false": "false", "0": "false", "'0'": "false", "true": "true", "1": "true"}
@@ -133,7 +179,7 @@ def _triggers(connection: sa.Connection) -> dict[str, dict[str, str | None]]:
             "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger'"
         )
         for table, name, sql in rows:
-            found.setdefault(table, {})[name] = " ".join(sql.split())
+            found.setdefault(table, {})[name] = normalized_sql(sql)
     elif dialect == "postgresql":
         rows = connection.exec_driver_sql(
             "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
@@ -161,7 +207,68 @@ def describe(engine: sa.Engine) -> dict[str, TableShape]:
         for table in inspector.get_table_names():
             if table in _IGNORED_TABLES:
                 continue
-            shapes[table] = _describe_table(inspector, table, triggers.get(table, {}))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", sa.exc.SAWarning)
+                shape = _describe_table(inspector, table, triggers.get(table, {}))
+            if connection.dialect.name == "sqlite":
+                shape.indexes.update(_sqlite_expression_indexes(connection, table, caught))
+            for warning in caught:
+                if _TYPE_ARGUMENTS_DROPPED.search(str(warning.message)):
+                    continue  # e.g. INTEGER(11): types compare by class, which was read
+                if issubclass(warning.category, sa.exc.SAWarning):
+                    shape.unreadable.append(str(warning.message))
+                else:  # not about reflection: pass it on as it was
+                    warnings.warn_explicit(
+                        warning.message, warning.category, warning.filename, warning.lineno
+                    )
+            shapes[table] = shape
+    return shapes
+
+
+_TYPE_ARGUMENTS_DROPPED = re.compile(r"Could not instantiate type .* with reflected arguments")
+_EXPRESSION_INDEX_SKIPPED = re.compile(
+    r"Skipped unsupported reflection of expression-based index (\S+)"
+)
+_INDEX_DEFINITION = re.compile(
+    r"create (unique )?index (if not exists )?\S+ on \S+ \( (.*?) \)(?: where (.*))?"
+)
+
+
+def _key_parts(tokens: str) -> tuple[str, ...]:
+    """Split an index's normalized key list at its top-level commas."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for token in tokens.split(" "):
+        depth += {"(": 1, ")": -1}.get(token, 0)
+        if token == "," and depth == 0:
+            parts.append(" ".join(current))
+            current = []
+        else:
+            current.append(token)
+    parts.append(" ".join(current))
+    return tuple(parts)
+
+
+def _sqlite_expression_indexes(
+    connection: sa.Connection, table: str, caught: list[warnings.WarningMessage]
+) -> list[IndexShape]:
+    """SQLite indexes on expressions, which SQLAlchemy skips with a warning, read from their SQL."""
+    shapes = []
+    for warning in list(caught):
+        match = _EXPRESSION_INDEX_SKIPPED.search(str(warning.message))
+        if match is None:
+            continue
+        sql = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?",
+            (match.group(1), table),
+        ).scalar()
+        definition = _INDEX_DEFINITION.fullmatch(normalized_sql(sql or ""))
+        if definition is None:
+            continue  # not ours to parse: the warning stays and is reported as unreadable
+        caught.remove(warning)
+        unique, _, parts, where = definition.groups()
+        shapes.append(IndexShape(_key_parts(parts), bool(unique), where))
     return shapes
 
 
@@ -206,8 +313,17 @@ def _describe_table(
             continue
         if "duplicates_constraint" in index:
             continue
-        columns = tuple(str(column) for column in index["column_names"])
-        shape.indexes[name] = (columns, bool(index["unique"]))
+        expressions = index.get("expressions") or index["column_names"]
+        parts = tuple(normalized_sql(str(part)) for part in expressions)
+        where = next(
+            (
+                normalized_sql(str(value))
+                for key, value in (index.get("dialect_options") or {}).items()
+                if key.endswith("_where") and value is not None
+            ),
+            None,
+        )
+        shape.indexes[IndexShape(parts, bool(index["unique"]), where)] += 1
     return shape
 
 
@@ -243,11 +359,25 @@ def _compare_table(table: str, legacy: TableShape, candidate: TableShape) -> lis
         ("primary key", legacy.primary_key, candidate.primary_key),
         ("foreign keys", sorted(legacy.foreign_keys), sorted(candidate.foreign_keys)),
         ("unique constraints", sorted(legacy.unique), sorted(candidate.unique)),
-        ("indexes", legacy.indexes, candidate.indexes),
     ]
     for label, ours, theirs in pairs:
         if ours != theirs:
             problems.append(f"table {table}: {label} differ: legacy {ours}, Alembic {theirs}")
+    if legacy.indexes != candidate.indexes:
+        sides = [
+            f"only in the {side} schema: {', '.join(map(str, sorted(only.elements(), key=str)))}"
+            for side, only in (
+                ("legacy", legacy.indexes - candidate.indexes),
+                ("Alembic", candidate.indexes - legacy.indexes),
+            )
+            if only
+        ]
+        problems.append(f"table {table}: indexes differ: {'; '.join(sides)}")
+    for side, shape in (("legacy", legacy), ("Alembic", candidate)):
+        problems.extend(
+            f"table {table}: the {side} schema could not be fully read: {reason}"
+            for reason in shape.unreadable
+        )
     if set(legacy.triggers) != set(candidate.triggers):
         problems.append(
             f"table {table}: triggers differ: legacy {sorted(legacy.triggers)},"

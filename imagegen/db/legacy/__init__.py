@@ -5,19 +5,28 @@ from __future__ import annotations
 from imagegen.db.legacy._connection import LegacyDatabase
 from imagegen.db.legacy._migrator import (
     LATEST_VERSION,
+    ForeignDatabaseError,
     MigrationChainError,
+    check_file,
     current_version,
     migrate,
     open_legacy,
+    require_ours,
     validate_chain,
 )
+from imagegen.db.legacy._provenance import Provenance, provenance
 
 __all__ = [
     "LATEST_VERSION",
+    "ForeignDatabaseError",
     "LegacyDatabase",
     "MigrationChainError",
+    "Provenance",
+    "check_file",
     "current_version",
     "migrate",
     "open_legacy",
+    "provenance",
+    "require_ours",
     "validate_chain",
 ]
