@@ -34,7 +34,6 @@ did not see.
 from __future__ import annotations
 
 import re
-import sqlite3
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from imagegen.db.legacy import open_read_only
 from imagegen.db.sqltext import normalized_sql, sql_tokens
 from shadow._exceptions import ConfigError
 
@@ -179,7 +179,8 @@ def _triggers(connection: sa.Connection) -> dict[str, dict[str, str | None]]:
             "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger'"
         )
         for table, name, sql in rows:
-            found.setdefault(table, {})[name] = normalized_sql(sql)
+            # SQLite names are case-insensitive: TG_X and tg_x are one trigger
+            found.setdefault(table, {})[name.lower()] = normalized_sql(sql)
     elif dialect == "postgresql":
         rows = connection.exec_driver_sql(
             "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
@@ -255,9 +256,13 @@ def _sqlite_expression_indexes(
 ) -> list[IndexShape]:
     """SQLite indexes on expressions, which SQLAlchemy skips with a warning, read from their SQL."""
     shapes = []
+    read: set[str] = set()
     for warning in list(caught):
         match = _EXPRESSION_INDEX_SKIPPED.search(str(warning.message))
         if match is None:
+            continue
+        if match.group(1) in read:  # reflection warns once per call that lists indexes
+            caught.remove(warning)
             continue
         sql = connection.exec_driver_sql(
             "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?",
@@ -267,6 +272,7 @@ def _sqlite_expression_indexes(
         if definition is None:
             continue  # not ours to parse: the warning stays and is reported as unreadable
         caught.remove(warning)
+        read.add(match.group(1))
         unique, _, parts, where = definition.groups()
         shapes.append(IndexShape(_key_parts(parts), bool(unique), where))
     return shapes
@@ -396,9 +402,9 @@ def read_only_sqlite(path: str | Path) -> sa.Engine:
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"no such SQLite database file: {file}")
-    uri = f"{file.resolve().as_uri()}?mode=ro"
+
     return sa.create_engine(
-        "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True), poolclass=sa.NullPool
+        "sqlite://", creator=lambda: open_read_only(file), poolclass=sa.NullPool
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imagegen.db.legacy._connection import LegacyDatabase
+from imagegen.db.legacy._connection import LegacyDatabase, open_read_only
 from imagegen.db.legacy._migrator import (
     LATEST_VERSION,
     ForeignDatabaseError,
@@ -26,6 +26,7 @@ __all__ = [
     "current_version",
     "migrate",
     "open_legacy",
+    "open_read_only",
     "provenance",
     "require_ours",
     "validate_chain",

@@ -7,8 +7,25 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-__all__ = ["LegacyDatabase"]
+__all__ = ["LegacyDatabase", "open_read_only"]
+
+
+def open_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A connection that reads an existing SQLite file and leaves no trace on disk.
+
+    ``mode=ro`` alone still creates ``-wal``/``-shm`` files next to a WAL-mode
+    database, and a read-only connection cannot remove them again. When there
+    is no ``-wal`` file, everything is in the main file, so it is opened
+    ``immutable`` (no locks, no side files). When a ``-wal`` file exists another
+    connection may be writing; it is read normally (the files already exist).
+    Callers that go on to write must judge the database again on a normal
+    connection: an immutable read is a snapshot.
+    """
+    file = Path(path).resolve()
+    flags = "mode=ro" if Path(f"{file}-wal").exists() else "mode=ro&immutable=1"
+    return sqlite3.connect(f"{file.as_uri()}?{flags}", uri=True)
 
 
 class LegacyDatabase:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from imagegen.db.legacy._chain import CHAIN, Migration
-from imagegen.db.legacy._connection import LegacyDatabase
+from imagegen.db.legacy._connection import LegacyDatabase, open_read_only
 from imagegen.db.legacy._provenance import ForeignDatabaseError, Provenance, provenance
 from shadow._exceptions import ConfigError
 
@@ -158,7 +158,7 @@ def check_file(path: str | Path, chain: Mapping[int, Migration] = CHAIN) -> Prov
     Returns the provenance of a database that is ours.
     """
     validate_chain(chain)
-    connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    connection = open_read_only(path)
     try:
         found = provenance(connection, chain)
     finally:
