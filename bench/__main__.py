@@ -16,11 +16,12 @@ from collections.abc import Callable, Sequence
 
 __all__ = ["BY_NAME_ONLY", "MODULES", "available", "main"]
 
-MODULES = ("services", "queue", "comparison", "overhead", "capture", "metrics")
+MODULES = ("services", "queue", "comparison", "overhead", "capture", "metrics", "coverage")
 """Benchmark modules in the order a full run executes them."""
 
-BY_NAME_ONLY = ("read_policy",)
-"""Benchmark modules a full run leaves out: they need a database server (``--candidate-url``)."""
+BY_NAME_ONLY = ("read_policy", "mutation")
+"""Benchmark modules a full run leaves out: ``read_policy`` needs a database server
+(``--candidate-url``), ``mutation`` takes about an hour."""
 
 
 def available(names: Sequence[str] = MODULES) -> list[str]:

@@ -72,6 +72,10 @@ def demo(
             "--explore-seconds", help="Budget of the exploration after the traffic (0: none)."
         ),
     ] = DEMO_EXPLORE_SECONDS,
+    coverage: Annotated[
+        bool,
+        typer.Option(help="Measure which candidate lines and branches compared calls run."),
+    ] = DemoOptions.coverage,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run the realistic workload through the proxies of all 11 services and compare."""
@@ -89,6 +93,7 @@ def demo(
         metrics_port=metrics_port,
         rate=rate,
         explore_seconds=explore_seconds,
+        coverage=coverage,
     )
     options.validate()
     workdir.mkdir(parents=True, exist_ok=True)

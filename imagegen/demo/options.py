@@ -38,6 +38,8 @@ class DemoOptions:
 
     The ``shadow demo`` command explores for :data:`DEMO_EXPLORE_SECONDS` by
     default; the Python API does not, so benchmarks measure traffic alone."""
+    coverage: bool = True
+    """Measure the candidate's coverage under compared calls (the runtime's ``coverage``)."""
 
     def validate(self) -> None:
         """Raise ConfigError for options that cannot work together."""

@@ -322,6 +322,7 @@ def _write_modes_file(workdir: Path, options: DemoOptions, store_url: str) -> Pa
     )
     document["store_url"] = store_url
     document["worker"] = options.worker.value
+    document["coverage"] = options.coverage
     services = tomlkit.table()
     for wiring in SERVICES:
         entry = tomlkit.table()

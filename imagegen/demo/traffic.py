@@ -280,6 +280,10 @@ def poll_queue(services: ReferenceServices, world: World, rng: random.Random) ->
         if page.items:
             with world.tolerate():
                 queue.get_queue_item(page.items[0].item_id)
+        if page.has_more:
+            # "Load more": the next page from the keyset position of the last item shown.
+            last = page.items[-1]
+            queue.list_queue_items(QUEUE_ID, limit=20, priority=last.priority, cursor=last.item_id)
 
 
 def read_library(services: ReferenceServices, world: World, rng: random.Random) -> None:
@@ -438,6 +442,7 @@ def _tour_library(s: ReferenceServices, world: World, rng: random.Random) -> Non
     s.workflows.update_is_public(first, True)
     s.workflows.update_opened_at(first)
     s.workflows.get_many(WorkflowOrderBy.NAME, Direction.ASC, per_page=10, query="Work")
+    s.workflows.get_many(WorkflowOrderBy.NAME, Direction.ASC, page=1, per_page=2)
     s.workflows.counts_by_category([WorkflowCategory.USER, WorkflowCategory.DEFAULT])
     s.workflows.counts_by_tag(["portrait", "landscape"])
     s.workflows.get_all_tags()
@@ -490,6 +495,21 @@ def _tour_gallery(s: ReferenceServices, world: World, rng: random.Random) -> Non
     s.boards.get_many(world.users[2][0], False, BoardOrder.BOARD_NAME, BoardDirection.ASC)
     s.boards.get_all(owner, False)
     s.boards.unshare(board_id, world.users[2][0])
+    # Unsharing one of several shares must leave the others: shared with three users,
+    # the one whose id sorts in the middle is unshared (a neighbour on either side).
+    others = sorted(user_id for user_id, _, _ in world.users if user_id != owner)[:3]
+    for user_id in others:
+        s.boards.share(board_id, user_id, can_edit=False)
+    if len(others) == 3:
+        s.boards.unshare(board_id, others[1])
+    s.boards.list_shares(board_id)
+    # A public board is listed for every user, an owner's private one only for its owner.
+    s.boards.update(world.boards[1], BoardChanges(board_visibility=BoardVisibility.PUBLIC))
+    if len(world.users) > 3:
+        s.boards.get_many(world.users[3][0], False, BoardOrder.BOARD_NAME, BoardDirection.ASC)
+    for user_id in others:
+        with world.tolerate():
+            s.boards.unshare(board_id, user_id)
 
     for _ in range(6):
         save_generated_image(s, world, rng)
@@ -515,6 +535,11 @@ def _tour_gallery(s: ReferenceServices, world: World, rng: random.Random) -> Non
         s.images.save(name, ImageOrigin.EXTERNAL, ImageCategory.USER, 64, 64, has_workflow=False)
     s.images.delete(spare[0])
     s.images.delete_many(spare[1:])
+    for name in spare:  # every one of them is gone
+        with world.tolerate():
+            s.images.get(name)
+    with world.tolerate():  # an image that never existed cannot go on a board
+        s.board_images.add_image_to_board(board_id, "never-saved.png")
     doomed = s.boards.save("Temporary", owner)
     s.boards.delete(doomed.board_id)
 
@@ -532,6 +557,7 @@ def _tour_models(s: ReferenceServices, world: World, rng: random.Random) -> None
     s.models.search_by_path(_model_config(1).path)
     s.models.search_by_hash(_model_config(2).hash)
     s.models.list_models(0, 3)
+    s.models.list_models(1, 3)  # a page past the first: the offset counts
     s.models.update_model(key, ModelChanges(description="updated"))
     s.models.replace_model(key, _model_config(1).model_copy(update={"name": "Replaced"}))
     s.model_relationships.add_model_relationship(world.models[1], world.models[0])
@@ -539,6 +565,8 @@ def _tour_models(s: ReferenceServices, world: World, rng: random.Random) -> None
     s.model_relationships.get_related_model_keys(world.models[0])
     s.model_relationships.get_related_model_keys_batch(world.models[:2])
     s.model_relationships.remove_model_relationship(world.models[0], world.models[2])
+    with world.tolerate():  # refused: one of the models does not exist
+        s.model_relationships.add_model_relationship(world.models[0], "no-such-model")
     spare_model = s.models.add_model(_model_config(99))
     s.models.del_model(spare_model.key)
     s.models.all_models()
@@ -559,7 +587,12 @@ def _tour_queue(s: ReferenceServices, world: World, rng: random.Random) -> None:
     q.get_batch_status(QUEUE_ID, first_batch.batch_id)
     q.get_counts_by_destination(QUEUE_ID, "gallery")
     q.list_all_queue_items(QUEUE_ID)
-    q.list_queue_items(QUEUE_ID, limit=2, priority=0)
+    first_page = q.list_queue_items(QUEUE_ID, limit=2, priority=0)
+    for destination in ("gallery", "canvas"):
+        q.list_queue_items(QUEUE_ID, limit=5, priority=0, destination=destination)
+    if first_page.items:
+        last = first_page.items[-1]
+        q.list_queue_items(QUEUE_ID, limit=2, priority=last.priority, cursor=last.item_id)
     if item is not None:
         q.set_queue_item_session(item.item_id, _session_blob(item.item_id))
         q.fail_queue_item(item.item_id, "ValueError", "bad seed", "Traceback…")

@@ -41,6 +41,7 @@ from shadow._vocabulary import Mode
 from shadow.cli.reproductions import export_command, group_provenance
 
 if TYPE_CHECKING:
+    from shadow.cutover import _format as formats
     from shadow.cutover import contracts as contract_specs
     from shadow.cutover import control, modes, review
     from shadow.cutover import report as reports
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 else:
     # Loaded when a command runs: `shadow --help` needs none of the runtime.
     contract_specs = lazy_module("shadow.cutover.contracts")
+    formats = lazy_module("shadow.cutover._format")
     control = lazy_module("shadow.cutover.control")
     modes = lazy_module("shadow.cutover.modes")
     reports = lazy_module("shadow.cutover.report")
@@ -259,10 +261,18 @@ def status(
         return
     if modes.kill_switch_on(settings.modes_file):
         typer.echo("KILL SWITCH ON: every service not in sqlmodel runs legacy-only")
-    typer.echo(f"{'phase':<6}{'service':<22}{'mode':<10}readiness (of the phase)")
+    typer.echo(f"{'phase':<6}{'service':<22}{'mode':<10}{'coverage':<10}readiness (of the phase)")
     for row in rows:
         readiness = _readiness(row.ready, row.target, row.blocking)
-        typer.echo(f"{row.phase:<6}{row.service:<22}{row.mode.value:<10}{readiness}")
+        share = "-" if row.coverage is None else f"{row.coverage.share:.0%}"
+        typer.echo(f"{row.phase:<6}{row.service:<22}{row.mode.value:<10}{share:<10}{readiness}")
+    never = [row for row in rows if row.coverage is not None and row.coverage.missing]
+    for row in never:
+        assert row.coverage is not None
+        where = "; ".join(
+            f"{path}: {formats.format_lines(lines)}" for path, lines in row.coverage.missing.items()
+        )
+        typer.echo(f"never run by a compared call, {row.service}: {where}")
 
 
 def promote(

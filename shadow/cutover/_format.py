@@ -6,14 +6,17 @@ cannot drift apart in what a cell says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shadow._vocabulary import Outcome
 
 __all__ = [
+    "COVERAGE_HEADER",
     "GROUP_HEADER",
     "METHOD_HEADER",
+    "coverage_row",
+    "format_lines",
     "format_ratio",
     "format_seconds",
     "group_row",
@@ -94,4 +97,34 @@ def group_row(group: Mapping[str, Any]) -> list[str]:
         ", ".join(group["paths"]) or "-",
         ", ".join(group["error_types"]) or "-",
         group.get("root") or "-",
+    ]
+
+
+def format_lines(lines: Sequence[int]) -> str:
+    """``1-3, 7, 9-10``: line numbers as ranges."""
+    ordered = sorted(lines)
+    ranges: list[str] = []
+    index = 0
+    while index < len(ordered):
+        start = end = ordered[index]
+        while index + 1 < len(ordered) and ordered[index + 1] == end + 1:
+            index += 1
+            end = ordered[index]
+        ranges.append(str(start) if start == end else f"{start}-{end}")
+        index += 1
+    return ", ".join(ranges)
+
+
+COVERAGE_HEADER = ["service", "share run", "lines run", "branches run", "lines never run"]
+
+
+def coverage_row(service: str, coverage: Mapping[str, Any]) -> list[str]:
+    """One row of the candidate-coverage table."""
+    never = "; ".join(f"{path}: {lines}" for path, lines in coverage["missing"].items())
+    return [
+        service,
+        f"{coverage['share']:.1%}",
+        f"{coverage['lines_hit']}/{coverage['lines']}",
+        f"{coverage['branches_hit']}/{coverage['branches']}",
+        never or "none",
     ]

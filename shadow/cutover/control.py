@@ -40,7 +40,7 @@ from shadow._exceptions import ConfigError, ShadowError
 from shadow._sources import Clock, SystemClock
 from shadow._vocabulary import Mode
 from shadow.cutover.criteria import GateVerdict, evaluate_gate, phase_step
-from shadow.cutover.evidence import Evidence
+from shadow.cutover.evidence import CoverageEvidence, Evidence
 from shadow.cutover.modes import (
     append_audit,
     check_audit_log,
@@ -171,6 +171,8 @@ class ServiceStatus:
     ready: bool
     blocking: tuple[str, ...]
     target: Mode | None = None
+    coverage: CoverageEvidence | None = None
+    """How much of the candidate's code compared calls ran (when measured)."""
 
     def to_dict(self) -> dict[str, Any]:
         """As plain data."""
@@ -181,6 +183,12 @@ class ServiceStatus:
             "target": None if self.target is None else self.target.value,
             "ready": self.ready,
             "blocking": list(self.blocking),
+            "coverage": None
+            if self.coverage is None
+            else {
+                "share": self.coverage.share,
+                "missing": {path: list(lines) for path, lines in self.coverage.missing.items()},
+            },
         }
 
 
@@ -251,6 +259,7 @@ def status(settings: CutoverSettings) -> list[ServiceStatus]:
                     verdict.passed,
                     verdict.blocking,
                     verdict.target,
+                    evidence.coverage.get(service),
                 )
             )
     return rows

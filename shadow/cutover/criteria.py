@@ -32,6 +32,12 @@ The criteria, in order:
     (sub-millisecond calls on a loaded machine reach 10-15x from scheduling
     alone). A point ratio over the limit that is not beyond noise passes and
     is named in the summary as noise;
+    per method, candidate p95 / legacy p95 is at most ``max_p95_ratio``;
+``coverage``
+    with ``min_coverage`` set, each service's candidate code was run by
+    compared calls to at least that share of its lines and branches (measured
+    by the runtime with ``coverage`` on; a service with no measurement fails);
+    without it, the criterion passes and only shows what was measured;
 ``soak``
     at least ``min_soak`` since the first comparison;
 ``no_dirty``
@@ -81,6 +87,7 @@ CRITERIA = (
     "open_divergences",
     "candidate_errors",
     "latency",
+    "coverage",
     "soak",
     "no_dirty",
     "previous_phase",
@@ -225,6 +232,7 @@ def evaluate_gate(
         _open_divergences(chosen, evidence),
         _candidate_errors(chosen, policy, evidence, declared_methods),
         _latency(chosen, policy, evidence, declared_methods),
+        _coverage(chosen, policy, evidence),
         _soak(chosen, policy, evidence),
         _no_dirty(chosen, evidence),
         _previous_phase(phase, target, plan, modes),
@@ -451,6 +459,32 @@ def _ratio(candidate: float, legacy: float) -> float:
     if legacy > 0:
         return candidate / legacy
     return 1.0 if candidate <= 0 else math.inf
+
+
+def _coverage(services: Collection[str], policy: GatePolicy, evidence: Evidence) -> Criterion:
+    details = []
+    short = []
+    for service in services:
+        measured = evidence.coverage.get(service)
+        share = measured.share if measured is not None else None
+        ok = policy.min_coverage is None or (share is not None and share >= policy.min_coverage)
+        details.append({"service": service, "share": share, "ok": ok})
+        if not ok:
+            short.append(f"{service} ({'not measured' if share is None else f'{share:.0%}'})")
+    shares = [item["share"] for item in details if item["share"] is not None]
+    lowest = f"lowest {min(shares):.0%}" if shares else "none measured"
+    if policy.min_coverage is None:
+        summary = f"not required (no min_coverage); {lowest}"
+    elif short:
+        summary = (
+            f"{len(short)} of {len(details)} services below {policy.min_coverage:.0%} of their "
+            "candidate code run by compared calls: " + ", ".join(short[:5])
+        )
+        if len(short) > 5:
+            summary += f", ... ({len(short) - 5} more)"
+    else:
+        summary = f"every service's candidate code run to >= {policy.min_coverage:.0%} ({lowest})"
+    return Criterion("coverage", not short, summary, tuple(details))
 
 
 def _soak(services: Collection[str], policy: GatePolicy, evidence: Evidence) -> Criterion:

@@ -15,7 +15,7 @@ from typing import Any
 
 from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
 
-__all__ = ["DivergenceGroup", "Evidence", "MethodEvidence", "ModeEvidence"]
+__all__ = ["CoverageEvidence", "DivergenceGroup", "Evidence", "MethodEvidence", "ModeEvidence"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,25 @@ class MethodEvidence:
     def compared(self) -> int:
         """Calls that ran on both sides and were compared (the gate's sample size)."""
         return sum(self.count(outcome) for outcome in Outcome if outcome.judged)
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageEvidence:
+    """How much of one service's candidate code compared calls ran (``runtime.coverage``)."""
+
+    service: str
+    lines: int
+    lines_hit: int
+    branches: int
+    branches_hit: int
+    missing: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    """Measurable lines never run, per source file."""
+
+    @property
+    def share(self) -> float:
+        """Lines and branches run over those measurable (coverage.py's total), 0 when none."""
+        measurable = self.lines + self.branches
+        return (self.lines_hit + self.branches_hit) / measurable if measurable else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +165,9 @@ class Evidence:
             first_comparison_at=min(firsts.values()) if firsts else None,
             by_mode=None,
         )
+
+    coverage: Mapping[str, CoverageEvidence] = field(default_factory=dict)
+    """Per service, when the runtime measured the candidate's coverage."""
 
     def method(self, service: str, method: str) -> MethodEvidence:
         """The evidence for one method; an empty record when it was never seen."""

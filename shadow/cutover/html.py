@@ -13,8 +13,10 @@ from typing import Any
 
 from shadow._vocabulary import Outcome
 from shadow.cutover._format import (
+    COVERAGE_HEADER,
     GROUP_HEADER,
     METHOD_HEADER,
+    coverage_row,
     format_seconds,
     group_row,
     method_row,
@@ -176,6 +178,12 @@ def render_html(report: Mapping[str, Any]) -> str:
     methods = [method_row(s["service"], m) for s in services for m in s["methods"]]
     groups = "".join(_groups(s) for s in services) or "<p>No divergence groups.</p>"
     dirty = [f"{s['service']} ({s['drops']} drops)" for s in services if s["dirty"]]
+    measured = [coverage_row(s["service"], s["coverage"]) for s in services if s.get("coverage")]
+    coverage = (
+        _table(COVERAGE_HEADER, measured, id="coverage")
+        if measured
+        else "<p>Not measured (the runtime's <code>coverage</code> setting is off).</p>"
+    )
     latency = "".join(
         f"<h3>{escape(s['service'])}</h3>{latency_chart(s)}" for s in services if s["methods"]
     )
@@ -199,6 +207,8 @@ def render_html(report: Mapping[str, Any]) -> str:
         + _table(METHOD_HEADER, methods, id="methods")
         + "<h2>Divergence groups</h2>"
         + groups
+        + "<h2>Candidate code run by compared calls</h2>"
+        + coverage
         + f"<h2>Dropped writes</h2><p>Dirty: {escape(', '.join(dirty) or 'none')}.</p>"
         + "</body></html>\n"
     )

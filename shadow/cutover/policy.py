@@ -12,6 +12,7 @@ overrides single values for phase N; every key is optional::
     min_p95_excess = "5ms"         # a slower p95 by at most this is never a failure
     min_latency_samples = 20       # fewer samples on a side: that method's ratio is not judged
     min_soak = "24h"               # since the first comparison; s, m, h or d
+    min_coverage = 0.8             # optional: share of each service's candidate code run
 
     [phase.3]
     max_p95_ratio = 1.5
@@ -93,6 +94,9 @@ class GatePolicy:
     """A candidate p95 slower than legacy's by at most this never fails the latency
     criterion, whatever the ratio: sub-millisecond calls on a loaded machine differ
     by 10x from scheduling alone (seen in the demo), which is not a regression."""
+    min_coverage: float | None = None
+    """Least share (0-1) of each service's candidate lines and branches that compared
+    calls must have run (``runtime.coverage`` on); None: not a criterion."""
 
     def __post_init__(self) -> None:
         if self.min_comparisons < 1:
@@ -110,6 +114,8 @@ class GatePolicy:
             raise ConfigError("min_soak must not be negative")
         if self.min_p95_excess < timedelta(0):
             raise ConfigError("min_p95_excess must not be negative")
+        if self.min_coverage is not None and not 0 <= self.min_coverage <= 1:
+            raise ConfigError("min_coverage must be a share in [0, 1]")
 
     def to_dict(self) -> dict[str, object]:
         """The policy as plain data (durations written as in policy files)."""
@@ -128,6 +134,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "min_latency_samples": (int,),
     "min_soak": (str,),
     "min_p95_excess": (str,),
+    "min_coverage": (int, float),
 }
 
 

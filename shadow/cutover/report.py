@@ -17,8 +17,11 @@ from typing import Any
 from shadow._exceptions import ConfigError
 from shadow._vocabulary import LatencySummary, Mode, Outcome
 from shadow.cutover._format import (
+    COVERAGE_HEADER,
     GROUP_HEADER,
     METHOD_HEADER,
+    coverage_row,
+    format_lines,
     format_ratio,
     format_seconds,
     group_row,
@@ -26,7 +29,7 @@ from shadow.cutover._format import (
     verdict_word,
 )
 from shadow.cutover.criteria import GateVerdict, evaluate_gate
-from shadow.cutover.evidence import DivergenceGroup, Evidence
+from shadow.cutover.evidence import CoverageEvidence, DivergenceGroup, Evidence
 from shadow.cutover.html import render_html
 from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import PolicySet
@@ -78,6 +81,19 @@ def _in_story_order(groups: tuple[DivergenceGroup, ...]) -> list[DivergenceGroup
     return [group for story in stories(groups) for group in story.groups]
 
 
+def _coverage(measured: CoverageEvidence | None) -> dict[str, Any] | None:
+    if measured is None:
+        return None
+    return {
+        "share": measured.share,
+        "lines": measured.lines,
+        "lines_hit": measured.lines_hit,
+        "branches": measured.branches,
+        "branches_hit": measured.branches_hit,
+        "missing": {path: format_lines(lines) for path, lines in measured.missing.items()},
+    }
+
+
 def build_report(
     *,
     plan: PhasePlan,
@@ -127,6 +143,7 @@ def build_report(
                     "groups": [
                         _group(g, evidence) for g in _in_story_order(evidence.groups_of({service}))
                     ],
+                    "coverage": _coverage(evidence.coverage.get(service)),
                 }
             )
     return {
@@ -192,6 +209,14 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             lines += ["```"]
     if not any(service["groups"] for service in report["services"]):
         lines += ["", "No divergence groups."]
+    lines += ["", "## Candidate code run by compared calls", ""]
+    measured = [
+        coverage_row(s["service"], s["coverage"]) for s in report["services"] if s["coverage"]
+    ]
+    if measured:
+        lines += _table(COVERAGE_HEADER, measured)
+    else:
+        lines += ["Not measured (the runtime's `coverage` setting is off)."]
     dirty = [f"{s['service']} ({s['drops']} drops)" for s in report["services"] if s["dirty"]]
     lines += ["", "## Dropped writes", "", "Dirty: " + (", ".join(dirty) or "none") + "."]
     return "\n".join(lines) + "\n"

@@ -21,7 +21,13 @@ from sqlalchemy.exc import ArgumentError
 from shadow._exceptions import ConfigError
 from shadow._sources import Clock
 from shadow._vocabulary import LatencySummary, ReviewStatus
-from shadow.cutover.evidence import DivergenceGroup, Evidence, MethodEvidence, ModeEvidence
+from shadow.cutover.evidence import (
+    CoverageEvidence,
+    DivergenceGroup,
+    Evidence,
+    MethodEvidence,
+    ModeEvidence,
+)
 from shadow.runtime import (
     ComparisonCount,
     DivergenceStore,
@@ -154,4 +160,15 @@ def load_evidence(url: str, *, clock: Clock) -> Evidence:
             dirty=frozenset(s.service for s in states if s.dirty),
             drops=dropped,
             by_mode=_by_mode(store),
+            coverage={
+                item.service: CoverageEvidence(
+                    item.service,
+                    item.lines,
+                    item.lines_hit,
+                    item.branches,
+                    item.branches_hit,
+                    item.missing,
+                )
+                for item in store.coverage()
+            },
         )

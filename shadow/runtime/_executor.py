@@ -33,6 +33,7 @@ from typing import Protocol
 
 from shadow._vocabulary import Outcome, Side
 from shadow.runtime._compare import normalize
+from shadow.runtime._coverage import CoverageReport
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._logging import runtime_logger
 from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Task
@@ -102,6 +103,9 @@ class InlineExecutor:
 
     def submit(self, task: Task) -> bool:
         observation = self._engine.run(task, self._recorder.lags.maximum())
+        report = self._engine.coverage_report()
+        if report is not None:
+            self._recorder.coverage(report)
         self._recorder.observe(task, observation)
         self._recorder.maybe_flush()
         return True
@@ -129,8 +133,9 @@ class Worker(Protocol):
         """Hand over a batch (raises OSError when the worker is gone)."""
         ...
 
-    def receive(self, timeout: float) -> Observation | Compact | _Silence | _Gone:
-        """The next observation (a plain match may come compact), TIMEOUT, or GONE."""
+    def receive(self, timeout: float) -> Observation | Compact | CoverageReport | _Silence | _Gone:
+        """The next observation (a plain match may come compact), a coverage report,
+        TIMEOUT, or GONE."""
         ...
 
     def kill(self) -> None:
@@ -146,13 +151,18 @@ class ProcessWorker:
     """A worker process (spawned, so no state is inherited), fed over a pipe."""
 
     def __init__(
-        self, factories: Mapping[Side, SideFactory], lag_window: float, warm: Side
+        self,
+        factories: Mapping[Side, SideFactory],
+        lag_window: float,
+        warm: Side,
+        *,
+        coverage: bool = False,
     ) -> None:
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
         self.process = context.Process(
             target=serve,
-            args=(child, dict(factories), lag_window, warm),
+            args=(child, dict(factories), lag_window, warm, coverage),
             name="shadow-mirror",
             daemon=True,
         )
@@ -193,11 +203,11 @@ class ProcessWorker:
             blobs.append(_encoded(task, plan_id))
         self._connection.send((lag_bound, new_plans, blobs))
 
-    def receive(self, timeout: float) -> Observation | Compact | _Silence | _Gone:
+    def receive(self, timeout: float) -> Observation | Compact | CoverageReport | _Silence | _Gone:
         try:
             if not self._connection.poll(timeout):
                 return TIMEOUT
-            answer: Observation | Compact = self._connection.recv()
+            answer: Observation | Compact | CoverageReport = self._connection.recv()
         except (EOFError, OSError):
             return GONE
         return answer
@@ -238,12 +248,19 @@ class ThreadWorker:
     """A worker thread in this process (cheaper to start; shares the GIL with callers)."""
 
     def __init__(
-        self, factories: Mapping[Side, SideFactory], lag_window: float, warm: Side
+        self,
+        factories: Mapping[Side, SideFactory],
+        lag_window: float,
+        warm: Side,
+        *,
+        coverage: bool = False,
     ) -> None:
         self._inbox: queue.SimpleQueue[tuple[float, list[Task]] | None] = queue.SimpleQueue()
-        self._outbox: queue.SimpleQueue[Observation | str | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[Observation | CoverageReport | str | None] = (
+            queue.SimpleQueue()
+        )
         self._abandoned = threading.Event()
-        self._engine = MirrorEngine(factories, lag_window)
+        self._engine = MirrorEngine(factories, lag_window, coverage=coverage)
         self.thread = threading.Thread(
             target=self._loop, args=(warm,), name="shadow-mirror", daemon=True
         )
@@ -259,21 +276,23 @@ class ThreadWorker:
             if message is None or self._abandoned.is_set():
                 return
             lag_bound, tasks = message
-            for task in tasks:
+            for index, task in enumerate(tasks):
                 observation = self._engine.run(task, lag_bound)
                 if self._abandoned.is_set():
                     return
+                if index == len(tasks) - 1 and (report := self._engine.coverage_report()):
+                    self._outbox.put(report)
                 self._outbox.put(observation)
 
     def send(self, tasks: list[Task], lag_bound: float) -> None:
         self._inbox.put((lag_bound, tasks))
 
-    def receive(self, timeout: float) -> Observation | _Silence | _Gone:
+    def receive(self, timeout: float) -> Observation | CoverageReport | _Silence | _Gone:
         try:
             answer = self._outbox.get(timeout=timeout)
         except queue.Empty:
             return TIMEOUT
-        if not isinstance(answer, Observation):
+        if not isinstance(answer, Observation | CoverageReport):
             return GONE
         return answer
 
@@ -427,6 +446,9 @@ class QueuedExecutor:
             return
         for index, task in enumerate(batch):
             answer = worker.receive(self._deadline)
+            while isinstance(answer, CoverageReport):
+                self._recorder.coverage(answer)
+                answer = worker.receive(self._deadline)
             if isinstance(answer, tuple):
                 answer = _expand(task, answer)
             if isinstance(answer, Observation):

@@ -27,6 +27,7 @@ from typing import Any
 from shadow._sources import Clock, SystemClock
 from shadow._vocabulary import Mode, Outcome, Side
 from shadow.runtime._breaker import CircuitBreaker
+from shadow.runtime._coverage import CoverageReport
 from shadow.runtime._lag import LagTracker
 from shadow.runtime._metrics import ShadowMetrics
 from shadow.runtime._observation import MethodPlan, Observation, Task
@@ -300,6 +301,12 @@ class Recorder:
                 example=example,
             )
 
+    def coverage(self, report: CoverageReport) -> None:
+        """Fold a worker's coverage news into the next store write."""
+        with self._lock:
+            for file in report.files:
+                self._batch.add_coverage(file)
+
     def _notify(self, observation: Observation) -> None:
         for observer in self._observers:
             observer(observation)
@@ -345,6 +352,15 @@ def _merge(target: StoreBatch, older: StoreBatch) -> None:
             current.count += delta.count
             current.first_seen = min(current.first_seen, delta.first_seen)
             current.examples = (delta.examples + current.examples)[: target.examples_per_group]
+    for coverage_key, file_delta in older.coverage.items():
+        newer = target.coverage.get(coverage_key)
+        if newer is None:
+            target.coverage[coverage_key] = file_delta
+        elif newer.source_hash == file_delta.source_hash:
+            newer.measurable_lines = newer.measurable_lines or file_delta.measurable_lines
+            newer.measurable_branches = newer.measurable_branches or file_delta.measurable_branches
+            newer.lines |= file_delta.lines
+            newer.branches |= file_delta.branches
     for service, at in older.first_comparisons.items():
         target.first_comparisons[service] = min(at, target.first_comparisons.get(service, at))
     for mode_key, (total, evidence) in older.mode_counts.items():

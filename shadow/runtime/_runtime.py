@@ -141,12 +141,13 @@ class Runtime:
         window = settings.lag_window_seconds
         factories = self._factories
         if settings.worker is WorkerKind.INLINE:
-            return InlineExecutor(MirrorEngine(factories, window), self.recorder)
+            engine = MirrorEngine(factories, window, coverage=settings.coverage)
+            return InlineExecutor(engine, self.recorder)
 
         def start(warm: Side) -> ProcessWorker | ThreadWorker:
             if settings.worker is WorkerKind.PROCESS:
-                return ProcessWorker(factories, window, warm)
-            return ThreadWorker(factories, window, warm)
+                return ProcessWorker(factories, window, warm, coverage=settings.coverage)
+            return ThreadWorker(factories, window, warm, coverage=settings.coverage)
 
         return QueuedExecutor(
             start,

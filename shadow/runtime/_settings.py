@@ -122,6 +122,10 @@ class ShadowSettings(BaseSettings):
     """Record what authoritative calls draw from ``uuid``, ``time``, ``datetime``,
     ``os.urandom`` and ``random`` and replay it into the mirror (for code that does
     not take an injected id source and clock; see ``shadow.runtime._capture``)."""
+    coverage: bool = False
+    """Measure which lines and branches of the candidate compared calls run (coverage.py,
+    in the mirror worker; read when the runtime starts). Off by default: it costs
+    worker CPU (docs/benchmarks.md, "Coverage as evidence")."""
 
     @classmethod
     def settings_customise_sources(

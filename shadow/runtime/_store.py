@@ -57,6 +57,15 @@ Tables (all counters only ever grow):
     reverse-mode traffic, however much shadow-mode evidence there is. Stores
     written before these tables existed get them empty (no per-mode evidence:
     the gate stays shut until new traffic is recorded, the safe side).
+``shadow_coverage_files``  (service, path) -> ``source_hash``
+    The version of each candidate source file coverage was measured on
+    (``runtime.coverage`` on): a report about another version of the file
+    replaces what was stored for it, so line numbers never mix across versions.
+``shadow_coverage``  (service, path, kind, item) -> ``hit``
+    Every measurable line (``kind`` line, ``item`` "12") and branch (``kind``
+    branch, ``item`` "12>14"; a negative target leaves the function) of a
+    service's candidate code, and whether a compared call ever ran it: the
+    union over every run and worker that wrote to this store.
 """
 
 from __future__ import annotations
@@ -79,6 +88,7 @@ from sqlalchemy.pool import StaticPool
 
 from shadow._exceptions import ConfigError, StoreError
 from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
+from shadow.runtime._coverage import Branch, FileCoverage
 from shadow.runtime._roots import example_ids
 
 __all__ = [
@@ -88,6 +98,7 @@ __all__ = [
     "DropCount",
     "MethodLatency",
     "ModeComparisonCount",
+    "ServiceCoverage",
     "ServiceState",
     "StoreBatch",
     "StoredGroup",
@@ -204,6 +215,22 @@ mode_services = sa.Table(
     sa.Column("mode", sa.String(16), primary_key=True),
     sa.Column("first_comparison_at", _TIME, nullable=False),
 )
+coverage_files = sa.Table(
+    "shadow_coverage_files",
+    metadata,
+    sa.Column("service", sa.String(_NAME), primary_key=True),
+    sa.Column("path", sa.String(255), primary_key=True),
+    sa.Column("source_hash", sa.String(32), nullable=False),
+)
+coverage_items = sa.Table(
+    "shadow_coverage",
+    metadata,
+    sa.Column("service", sa.String(_NAME), primary_key=True),
+    sa.Column("path", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("item", sa.String(32), primary_key=True),
+    sa.Column("hit", sa.Boolean, nullable=False),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +314,35 @@ class ServiceState:
     first_comparison_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceCoverage:
+    """How much of one service's candidate code compared calls have run (all runs together)."""
+
+    service: str
+    lines: int
+    """Measurable lines (statements inside function bodies)."""
+    lines_hit: int
+    branches: int
+    branches_hit: int
+    missing: Mapping[str, tuple[int, ...]]
+    """Lines never run, per source file (only files with some)."""
+
+    @property
+    def share(self) -> float:
+        """Lines and branches run over lines and branches measurable (coverage.py's total)."""
+        measurable = self.lines + self.branches
+        return (self.lines_hit + self.branches_hit) / measurable if measurable else 0.0
+
+
+@dataclass(slots=True)
+class _CoverageDelta:
+    source_hash: str
+    measurable_lines: frozenset[int] | None
+    measurable_branches: frozenset[Branch] | None
+    lines: set[int]
+    branches: set[Branch]
+
+
 @dataclass(slots=True)
 class _GroupDelta:
     service: str
@@ -313,6 +369,7 @@ class StoreBatch:
     mode_counts: dict[tuple[str, str, str, str], list[int]] = field(default_factory=dict)
     mode_latency: dict[tuple[str, str, str, str, int], int] = field(default_factory=dict)
     mode_first: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    coverage: dict[tuple[str, str], _CoverageDelta] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
@@ -322,6 +379,7 @@ class StoreBatch:
             or self.drops
             or self.mode_counts
             or self.mode_latency
+            or self.coverage
         )
 
     def add_mode_outcome(
@@ -342,6 +400,25 @@ class StoreBatch:
         bucket = min(bisect.bisect_left(LATENCY_BOUNDS, seconds), len(LATENCY_BOUNDS) - 1)
         key = (service, method, mode, side, bucket)
         self.mode_latency[key] = self.mode_latency.get(key, 0) + 1
+
+    def add_coverage(self, file: FileCoverage) -> None:
+        """Fold one file's coverage news in (a newer version of the file replaces an older)."""
+        key = (file.service, file.path)
+        delta = self.coverage.get(key)
+        if delta is None or delta.source_hash != file.source_hash:
+            self.coverage[key] = _CoverageDelta(
+                file.source_hash,
+                file.measurable_lines,
+                file.measurable_branches,
+                set(file.lines),
+                set(file.branches),
+            )
+            return
+        if delta.measurable_lines is None:
+            delta.measurable_lines = file.measurable_lines
+            delta.measurable_branches = file.measurable_branches
+        delta.lines |= file.lines
+        delta.branches |= file.branches
 
     def add_outcome(
         self, service: str, method: str, outcome: str, *, evidence: bool, at: datetime
@@ -568,6 +645,8 @@ class DivergenceStore:
                         ),
                         lambda: None,
                     )
+            for (service, path), file_delta in batch.coverage.items():
+                _record_coverage(connection, service, path, file_delta)
             for service, at in batch.first_comparisons.items():
                 _ensure_service(connection, service)
                 connection.execute(
@@ -814,6 +893,38 @@ class DivergenceStore:
             for row in rows
         ]
 
+    def coverage(self) -> list[ServiceCoverage]:
+        """Per service, how much of its candidate code compared calls ran (by service name)."""
+        rows = self._rows(
+            sa.select(coverage_items).order_by(
+                coverage_items.c.service, coverage_items.c.path, coverage_items.c.kind
+            )
+        )
+        totals: dict[str, list[int]] = {}
+        missing: dict[str, dict[str, list[int]]] = {}
+        for row in rows:
+            entry = totals.setdefault(row.service, [0, 0, 0, 0])
+            offset = 0 if row.kind == "line" else 2
+            entry[offset] += 1
+            if row.hit:
+                entry[offset + 1] += 1
+            elif row.kind == "line":
+                missing.setdefault(row.service, {}).setdefault(row.path, []).append(int(row.item))
+        return [
+            ServiceCoverage(
+                service,
+                lines=counts[0],
+                lines_hit=counts[1],
+                branches=counts[2],
+                branches_hit=counts[3],
+                missing={
+                    path: tuple(sorted(lines))
+                    for path, lines in sorted(missing.get(service, {}).items())
+                },
+            )
+            for service, counts in totals.items()
+        ]
+
     def dirty_services(self) -> frozenset[str]:
         """Services with a dropped write not yet reconciled."""
         return frozenset(state.service for state in self.services() if state.dirty)
@@ -1014,4 +1125,79 @@ def _ensure_service(connection: Connection, service: str) -> None:
             connection,
             sa.insert(services).values(service=service, dirty=False),
             lambda: None,
+        )
+
+
+def _coverage_keys(delta: _CoverageDelta) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(measurable, hit) items of a delta as (kind, item) keys."""
+    measurable = [("line", str(line)) for line in delta.measurable_lines or ()]
+    measurable += [("branch", f"{a}>{b}") for a, b in delta.measurable_branches or ()]
+    hits = [("line", str(line)) for line in delta.lines]
+    hits += [("branch", f"{a}>{b}") for a, b in delta.branches]
+    return measurable, hits
+
+
+def _record_coverage(
+    connection: Connection, service: str, path: str, delta: _CoverageDelta
+) -> None:
+    """Merge one file's coverage into the store: measurable items once, hits only ever set."""
+    where = sa.and_(coverage_items.c.service == service, coverage_items.c.path == path)
+    stored = connection.execute(
+        sa.select(coverage_files.c.source_hash).where(
+            coverage_files.c.service == service, coverage_files.c.path == path
+        )
+    ).scalar_one_or_none()
+    measurable, hits = _coverage_keys(delta)
+    if stored != delta.source_hash:
+        if delta.measurable_lines is None:
+            return  # hits about a version of the file this store does not describe
+        connection.execute(sa.delete(coverage_items).where(where))
+        if stored is None:
+            _insert_or_retry(
+                connection,
+                sa.insert(coverage_files).values(
+                    service=service, path=path, source_hash=delta.source_hash
+                ),
+                lambda: None,
+            )
+        connection.execute(
+            sa.update(coverage_files)
+            .where(coverage_files.c.service == service, coverage_files.c.path == path)
+            .values(source_hash=delta.source_hash)
+        )
+    if measurable:
+        existing = {
+            (row.kind, row.item)
+            for row in connection.execute(
+                sa.select(coverage_items.c.kind, coverage_items.c.item).where(where)
+            )
+        }
+        new = [
+            {"service": service, "path": path, "kind": kind, "item": item, "hit": False}
+            for kind, item in measurable
+            if (kind, item) not in existing
+        ]
+        if new:
+            try:
+                with connection.begin_nested():
+                    connection.execute(sa.insert(coverage_items), new)
+            except IntegrityError:  # another worker inserted some meanwhile: one by one
+                for row in new:
+                    _insert_or_retry(
+                        connection, sa.insert(coverage_items).values(**row), lambda: None
+                    )
+    if hits:
+        connection.execute(
+            sa.update(coverage_items)
+            .where(
+                coverage_items.c.service == sa.bindparam("b_service"),
+                coverage_items.c.path == sa.bindparam("b_path"),
+                coverage_items.c.kind == sa.bindparam("b_kind"),
+                coverage_items.c.item == sa.bindparam("b_item"),
+            )
+            .values(hit=True),
+            [
+                {"b_service": service, "b_path": path, "b_kind": kind, "b_item": item}
+                for kind, item in hits
+            ],
         )

@@ -14,6 +14,7 @@ pipe, one observation out per task, in order.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import signal
 import time
@@ -26,6 +27,7 @@ from shadow._sources import SystemClock, UuidIds
 from shadow._vocabulary import Outcome, Side
 from shadow.runtime import _capture as capture
 from shadow.runtime._compare import compare_values, fingerprint, redact
+from shadow.runtime._coverage import CoverageMeter, CoverageReport
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._lag import LagTracker
 from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Task
@@ -49,8 +51,12 @@ def error_name(error: BaseException) -> str:
 class MirrorEngine:
     """Runs tasks on the mirror implementations and compares (one thread at a time)."""
 
-    def __init__(self, factories: Mapping[Side, SideFactory], lag_window: float) -> None:
+    def __init__(
+        self, factories: Mapping[Side, SideFactory], lag_window: float, *, coverage: bool = False
+    ) -> None:
         self._factories = dict(factories)
+        # Coverage of the candidate's code under compared calls (runtime.coverage).
+        self._coverage = CoverageMeter() if coverage else None
         self._sides: dict[Side, Mapping[str, Any]] = {}
         self._lags = LagTracker(lag_window)
         # A mirror that draws more ids or times than the authoritative call did
@@ -72,6 +78,20 @@ class MirrorEngine:
         except Exception as error:
             return f"{type(error).__name__}: {error}"
         return None
+
+    def coverage_report(self) -> CoverageReport | None:
+        """Coverage news since the last call (None when off or nothing is new)."""
+        if self._coverage is None:
+            return None
+        try:
+            return self._coverage.report()
+        except Exception:  # coverage is evidence about the candidate, never a reason to fail
+            return None
+
+    def _measured(self, task: Task, implementation: Any) -> contextlib.AbstractContextManager[None]:
+        if self._coverage is None or task.mirror is not Side.CANDIDATE:
+            return contextlib.nullcontext()
+        return self._coverage.measuring(task.plan.service, implementation)
 
     def run(self, task: Task, lag_bound: float) -> Observation:
         """Mirror one task and compare; never raises (a failure is an observation)."""
@@ -97,7 +117,7 @@ class MirrorEngine:
         # The wall clock is read outside the replay: captured nondeterminism
         # serves time.time() from the tape inside it.
         started_at = time.time()
-        with replaying(task.tape):
+        with replaying(task.tape), self._measured(task, implementation):
             started = time.perf_counter()
             try:
                 mirror_result = getattr(implementation, plan.method)(*args, **kwargs)
@@ -300,12 +320,15 @@ def serve(
     factories: Mapping[Side, SideFactory],
     lag_window: float,
     warm: Side,
+    coverage: bool = False,
 ) -> None:
     """The worker process's loop: ``(lag_bound, [task, ...])`` in, one observation per task out.
 
     First builds the ``warm`` side and answers ``("ready", error_or_None)``, so
     building (opening databases) never counts against a call's deadline. Ends
-    when the pipe closes or ``None`` arrives.
+    when the pipe closes or ``None`` arrives. With ``coverage``, a
+    :class:`CoverageReport` of what is new goes out just before the last
+    answer of a batch, so the parent has read it by the time the batch is done.
 
     Ignores SIGINT: a Ctrl-C in the terminal reaches the whole process group,
     and the parent decides (it stops its traffic and drains this worker).
@@ -314,7 +337,7 @@ def serve(
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent
-    engine = MirrorEngine(factories, lag_window)
+    engine = MirrorEngine(factories, lag_window, coverage=coverage)
     connection.send(("ready", engine.prepare(warm)))
     plans: dict[int, MethodPlan] = {}
     while True:
@@ -326,13 +349,17 @@ def serve(
             return
         lag_bound, new_plans, blobs = message
         plans.update(new_plans)
-        for blob in blobs:
+        last = len(blobs) - 1
+        for index, blob in enumerate(blobs):
             try:
                 task = _decode_task(blob, plans)
             except Exception as error:  # e.g. a result class this process cannot import
-                connection.send(_undecodable(error))
-                continue
-            connection.send(compact(engine.run(task, lag_bound)))
+                answer: Observation | Compact = _undecodable(error)
+            else:
+                answer = compact(engine.run(task, lag_bound))
+            if index == last and (report := engine.coverage_report()) is not None:
+                connection.send(report)
+            connection.send(answer)
 
 
 def _undecodable(error: Exception) -> Observation:

@@ -19,6 +19,7 @@ from shadow.cutover.contracts import declared_methods
 from shadow.cutover.modes import read_audit
 from shadow.cutover.store import load_evidence
 from shadow.runtime import DivergenceStore
+from shadow.runtime._coverage import FileCoverage
 from shadow.runtime._store import StoreBatch  # the runtime writes batches; tests fill a real store
 from tests.cutover.cutover_contracts import CONTRACTS, PLAN_TOML
 
@@ -342,3 +343,44 @@ def test_divergences_list_shows_consequences_under_their_root(workspace: Workspa
     assert shown["consequences"] == ["fp-later-read"] and shown["root"] is None
     child = json.loads(workspace.run("divergences", "show", "fp-later-read", "--json").stdout)
     assert child["root"] == "fp-root-write"
+
+
+def test_status_report_and_gate_show_coverage_per_service(workspace: Workspace) -> None:
+    """Coverage the runtime stored: its share in ``status``, its lines never run in
+    ``status`` and ``report``, and a ``min_coverage`` the service misses fails the gate."""
+    with_store(workspace)
+    batch = StoreBatch()
+    batch.add_coverage(
+        FileCoverage(
+            service="settings",
+            path="app/settings.py",
+            source_hash="v1",
+            measurable_lines=frozenset({10, 11, 12, 20}),
+            measurable_branches=frozenset(),
+            lines=frozenset({10, 11, 12}),
+            branches=frozenset(),
+        )
+    )
+    store = DivergenceStore(workspace.store_url)
+    try:
+        store.record(batch)
+    finally:
+        store.close()
+    status = workspace.run("status")
+    assert status.returncode == 0, status.stderr
+    settings_row = next(line for line in status.stdout.splitlines() if " settings " in line)
+    assert "75%" in settings_row
+    assert "never run by a compared call, settings: app/settings.py: 20" in status.stdout
+    rows = json.loads(workspace.run("status", "--json").stdout)
+    assert rows[0]["coverage"] == {"share": 0.75, "missing": {"app/settings.py": [20]}}
+    assert "| settings | 75.0% | 3/4 | 0/0 | app/settings.py: 20 |" in (
+        workspace.run("report", "--format", "md").stdout
+    )
+    policy = workspace.root / "gate-policy.toml"
+    policy.write_text(policy.read_text() + "min_coverage = 0.8\n")
+    verdict = workspace.run("gate", "--phase", "1", "--json")
+    assert verdict.returncode == 1
+    assert "coverage" in json.loads(verdict.stdout)["failed"]
+    policy.write_text(policy.read_text().replace("min_coverage = 0.8", "min_coverage = 0.75"))
+    verdict = workspace.run("gate", "--phase", "1", "--json")
+    assert "coverage" not in json.loads(verdict.stdout)["failed"]
