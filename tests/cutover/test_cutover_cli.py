@@ -376,6 +376,7 @@ def test_status_report_and_gate_show_coverage_per_service(workspace: Workspace) 
     assert "| settings | 75.0% | 3/4 | 0/0 | app/settings.py: 20 |" in (
         workspace.run("report", "--format", "md").stdout
     )
+    in_shadow(workspace)  # the step out of shadow is the one judged on evidence
     policy = workspace.root / "gate-policy.toml"
     policy.write_text(policy.read_text() + "min_coverage = 0.8\n")
     verdict = workspace.run("gate", "--phase", "1", "--json")
