@@ -354,10 +354,11 @@ def main(argv: Sequence[str]) -> int:
     (workdir / "results.json").write_text(
         json.dumps([mutant.__dict__ for mutant in mutants], indent=1)
     )
-    print(
-        f"\nper-mutant budget: demo --ops {args.ops}, exploration {args.explore_seconds:g} s, "
-        f"timeout {args.timeout:g} s"
-    )
+    if not args.report_only:  # a report of an older session cannot know its budget
+        print(
+            f"\nper-mutant budget: demo --ops {args.ops}, exploration "
+            f"{args.explore_seconds:g} s, timeout {args.timeout:g} s"
+        )
     print(f"\n{Environment.current().describe()}")
     print(
         f"load average (1/5/15 min) at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}"
