@@ -11,14 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from imagegen.db.data_rules import DEFAULT_TOLERANCE_SECONDS, reference_rules
+from imagegen.db.tables import metadata
 from shadow.cutover import PhasePlan, declared_methods
 from shadow.cutover.contracts import load_object
+from shadow.data import DataSchema
 
 __all__ = [
     "DEMO_POLICY_TOML",
     "REFERENCE_CONTRACTS",
     "REFERENCE_PLAN",
+    "SERVICE_TABLES",
     "reference_contracts",
+    "reference_data_schema",
     "reference_declared_methods",
 ]
 
@@ -47,6 +52,32 @@ REFERENCE_CONTRACTS = {
     "session_queue": "imagegen.services.contracts.session_queue:SessionQueueService",
 }
 """The reference app's contract per service, as import paths (loaded on use)."""
+
+
+SERVICE_TABLES: dict[str, tuple[str, ...]] = {
+    "app_settings": ("app_settings",),
+    "client_state": ("client_state",),
+    "style_presets": ("style_presets",),
+    "workflows": ("workflow_library",),
+    # Deleting a user cascades to these, so reconciling users must copy them too.
+    "users": ("users", "user_sessions", "user_invitations", "shared_boards", "client_state"),
+    "boards": ("boards", "shared_boards", "board_images"),
+    "board_images": ("board_images",),
+    "images": ("images", "board_images"),
+    "models": ("models", "model_relationships"),
+    "model_relationships": ("model_relationships",),
+    "session_queue": ("session_queue",),
+}
+"""The tables whose rows make up each service's state: what reconciling it copies."""
+
+
+def reference_data_schema(tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS) -> DataSchema:
+    """What ``shadow data`` needs of the reference app: its 14 tables, rules and services.
+
+    ``tolerance_seconds`` bounds how far apart two stores may stamp the
+    timestamps the database fills itself (:mod:`imagegen.db.data_rules`).
+    """
+    return DataSchema(metadata, reference_rules(tolerance_seconds), SERVICE_TABLES)
 
 
 def reference_contracts() -> Mapping[str, type]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from imagegen.cutover import SERVICE_TABLES
 from imagegen.db.engine import create_engine
 from imagegen.db.legacy import LegacyDatabase
 from imagegen.services.contracts.app_settings import AppSettingsService
@@ -113,23 +114,6 @@ SERVICES: tuple[ServiceWiring, ...] = (
         frozenset({"max_queue_size"}),
     ),
 )
-
-
-SERVICE_TABLES: dict[str, tuple[str, ...]] = {
-    "app_settings": ("app_settings",),
-    "client_state": ("client_state",),
-    "style_presets": ("style_presets",),
-    "workflows": ("workflow_library",),
-    # Deleting a user cascades to these, so reconciling users must copy them too.
-    "users": ("users", "user_sessions", "user_invitations", "shared_boards", "client_state"),
-    "boards": ("boards", "shared_boards", "board_images"),
-    "board_images": ("board_images",),
-    "images": ("images", "board_images"),
-    "models": ("models", "model_relationships"),
-    "model_relationships": ("model_relationships",),
-    "session_queue": ("session_queue",),
-}
-"""The tables whose rows make up each service's state: what reconciling it copies."""
 
 
 def phase_plan() -> dict[str, int]:

@@ -729,6 +729,25 @@ class DivergenceStore:
                 .values(dirty=False, dirty_since=None, reconciled_at=_naive(at))
             )
 
+    def mark_verified(self, service: str, *, started: datetime, at: datetime) -> bool:
+        """Clear ``service`` after a verification (begun at ``started``) found its data equal.
+
+        Records ``at`` as its ``reconciled_at``. A service that became dirty
+        after ``started`` stays dirty: the verification could not have seen
+        that write. Returns True when the service is clean afterwards.
+        """
+        with self._transaction() as connection:
+            _ensure_service(connection, service)
+            result = connection.execute(
+                sa.update(services)
+                .where(
+                    services.c.service == service,
+                    sa.or_(services.c.dirty_since.is_(None), services.c.dirty_since <= _naive(started)),
+                )
+                .values(dirty=False, dirty_since=None, reconciled_at=_naive(at))
+            )
+            return bool(result.rowcount)
+
     # -- review ------------------------------------------------------------------------
 
     def accept(

@@ -1,0 +1,330 @@
+"""Online backfill: copy a live store's rows into the target while dual-writes go on.
+
+:func:`backfill` copies every table of a schema, parents before children, in
+primary-key chunks: read ``chunk_size`` rows of the source past the last key
+copied, write them to the target in one transaction, record the last key in a
+checkpoint file, and go on. The run can stop at any point (a crash, Ctrl-C)
+and the next run with the same checkpoint continues after the last chunk
+committed; a chunk committed but not yet checkpointed is copied again, which
+changes nothing (below).
+
+The rule that keeps newer rows: **copy if absent, then verify.** While the
+backfill runs, the runtime keeps mirroring every write to the target, and a
+mirrored write is always at least as new as a copied row. So a chunk only
+inserts rows whose key the target does not have yet; it never overwrites a
+row that is there, whoever wrote it. What this cannot see: a row updated or
+deleted on the source after the backfill read it and before the mirrored
+write of that change reached the target (the mirrored update found no row to
+change, then the older copy arrived). :func:`~shadow.data.verify` after the
+mirror has caught up finds exactly those keys, and
+:func:`~shadow.data.repair` copies their current, authoritative rows.
+
+Autoincrement counters are raised on the target before a table is copied and
+after it: the target must hand out the same next id as the source, or a
+mirrored insert gets a different id there. Raise them before dual-writing
+starts (``backfill`` with ``counters_only``) so the first mirrored insert gets
+the right one.
+
+A throttle caps the copy rate (rows per second over the run), so the
+backfill leaves the authoritative store room for its own traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from shadow._exceptions import ConfigError
+from shadow.data._read import Key, key_getter, ordered_rows
+from shadow.data._rules import TableRules
+from shadow.data._write import insert_if_absent, next_counter, sync_counter
+
+__all__ = ["BackfillReport", "Checkpoint", "TableBackfill", "backfill", "sync_counters"]
+
+Progress = Callable[[str, int, int], None]
+"""``progress(table, rows_done, rows_expected)``, told after each chunk."""
+
+DEFAULT_CHUNK = 5000
+
+
+@dataclass
+class _TableMark:
+    after: Key | None = None
+    copied: int = 0
+    done: bool = False
+
+
+def _to_json(key: Key | None) -> Any:
+    return list(key) if isinstance(key, tuple) else key
+
+
+def _from_json(value: Any) -> Key | None:
+    return tuple(value) if isinstance(value, list) else value
+
+
+class Checkpoint:
+    """Where a backfill stands, per table: the last key copied, kept in a JSON file.
+
+    The file names the source and target it belongs to; resuming with other
+    stores is refused, so a checkpoint never skips rows of a different copy.
+    It is replaced atomically after every chunk (written beside, then
+    renamed), so a crash leaves the previous or the new state, never half.
+    """
+
+    def __init__(self, path: Path | None, source: str, target: str) -> None:
+        self.path = path
+        self.source = source
+        self.target = target
+        self.tables: dict[str, _TableMark] = {}
+        if path is not None and path.exists():
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text())
+            stores = (data["source"], data["target"])
+            tables = {
+                name: _TableMark(_from_json(mark["after"]), int(mark["copied"]), bool(mark["done"]))
+                for name, mark in data["tables"].items()
+            }
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ConfigError(f"backfill checkpoint {path} is not a checkpoint file") from None
+        if stores != (self.source, self.target):
+            raise ConfigError(
+                f"backfill checkpoint {path} belongs to {stores[0]} -> {stores[1]}, not this copy;"
+                " remove it (or give another --checkpoint) to start over"
+            )
+        self.tables = tables
+
+    def mark(self, table: str) -> _TableMark:
+        """The state of ``table`` (fresh when it was never started)."""
+        return self.tables.setdefault(table, _TableMark())
+
+    def save(self) -> None:
+        """Write the checkpoint (atomically); no-op without a path."""
+        if self.path is None:
+            return
+        data = {
+            "source": self.source,
+            "target": self.target,
+            "tables": {
+                name: {"after": _to_json(m.after), "copied": m.copied, "done": m.done}
+                for name, m in self.tables.items()
+            },
+        }
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(partial, self.path)
+
+
+@dataclass(frozen=True)
+class TableBackfill:
+    """What the backfill did to one table (in this run and, from the checkpoint, before)."""
+
+    table: str
+    copied: int
+    """Rows read from the source and offered to the target, over every run."""
+    inserted: int
+    """Rows this run inserted (absent on the target); -1 when the engine does not say."""
+    skipped: int
+    """Rows the target refused (a parent deleted meanwhile); verification sees them."""
+    resumed: bool
+    seconds: float
+    next_id: int | None = None
+    """The target's next autoincrement id afterwards, for a table with a counter."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data."""
+        return {
+            "table": self.table,
+            "copied": self.copied,
+            "inserted": self.inserted,
+            "skipped": self.skipped,
+            "resumed": self.resumed,
+            "seconds": round(self.seconds, 3),
+            "next_id": self.next_id,
+        }
+
+
+@dataclass(frozen=True)
+class BackfillReport:
+    """A backfill run over several tables."""
+
+    source: str
+    target: str
+    tables: tuple[TableBackfill, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data."""
+        return {
+            "source": self.source,
+            "target": self.target,
+            "tables": [table.to_dict() for table in self.tables],
+        }
+
+
+class _Throttle:
+    """Sleeps so that rows copied stay at or below ``rate`` per second on average."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.started = time.monotonic()
+        self.rows = 0
+
+    def after(self, rows: int) -> None:
+        if not self.rate:
+            return
+        self.rows += rows
+        ahead = self.rows / self.rate - (time.monotonic() - self.started)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def _insert_chunk(target: sa.Engine, table: sa.Table, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Insert-if-absent ``rows``; returns (inserted, skipped)."""
+    try:
+        with target.begin() as writer:
+            return insert_if_absent(writer, table, rows), 0
+    except IntegrityError:
+        pass
+    # A row of the chunk broke a constraint other than its key (a foreign key
+    # whose parent was deleted since the chunk was read): copy the others.
+    inserted = skipped = 0
+    with target.begin() as writer:
+        for row in rows:
+            try:
+                with writer.begin_nested():
+                    count = insert_if_absent(writer, table, [row])
+            except IntegrityError:
+                skipped += 1
+            else:
+                inserted = -1 if count < 0 or inserted < 0 else inserted + count
+    return inserted, skipped
+
+
+def sync_counters(source: sa.Engine, target: sa.Engine, tables: Sequence[TableRules]) -> dict[str, int]:
+    """Raise the target's autoincrement counters to the source's; next id per table."""
+    synced: dict[str, int] = {}
+    for rules in tables:
+        with source.connect() as reader:
+            wanted = next_counter(reader, rules.table)
+        if wanted is None:
+            continue
+        after = sync_counter(target, rules.table, wanted)
+        if after is not None:
+            synced[rules.name] = after
+    return synced
+
+
+def _backfill_table(
+    source: sa.Engine,
+    target: sa.Engine,
+    rules: TableRules,
+    checkpoint: Checkpoint,
+    *,
+    chunk_size: int,
+    throttle: _Throttle,
+    progress: Progress | None,
+    pause: Callable[[str, list[dict[str, Any]]], None] | None,
+) -> TableBackfill:
+    started = time.monotonic()
+    mark = checkpoint.mark(rules.name)
+    resumed = mark.after is not None or mark.done
+    inserted = skipped = 0
+    columns = rules.writable
+    get_key = key_getter(len(rules.key))
+    with source.connect() as reader:
+        expected = reader.execute(sa.select(sa.func.count()).select_from(rules.table)).scalar_one()
+    sync_counters(source, target, [rules])
+    while not mark.done:
+        with source.connect() as reader:
+            batch = list(
+                ordered_rows(
+                    reader,
+                    rules,
+                    columns,
+                    batch=chunk_size,
+                    typed=True,
+                    after=mark.after,
+                    limit=chunk_size,
+                    code_point_order=False,
+                )
+            )
+        if not batch:
+            mark.done = True
+            checkpoint.save()
+            break
+        rows = [dict(row._mapping) for row in batch]  # type: ignore[attr-defined]
+        if pause is not None:
+            pause(rules.name, rows)
+        count, refused = _insert_chunk(target, rules.table, rows)
+        inserted = -1 if count < 0 or inserted < 0 else inserted + count
+        skipped += refused
+        mark.after = get_key(batch[-1])
+        mark.copied += len(batch)
+        checkpoint.save()
+        if progress is not None:
+            progress(rules.name, mark.copied, max(expected, mark.copied))
+        throttle.after(len(batch))
+    counters = sync_counters(source, target, [rules])
+    return TableBackfill(
+        rules.name,
+        mark.copied,
+        inserted,
+        skipped,
+        resumed,
+        time.monotonic() - started,
+        counters.get(rules.name),
+    )
+
+
+def backfill(
+    source: sa.Engine,
+    target: sa.Engine,
+    tables: Sequence[TableRules],
+    *,
+    checkpoint: Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    max_rows_per_second: float | None = None,
+    progress: Progress | None = None,
+    pause: Callable[[str, list[dict[str, Any]]], None] | None = None,
+) -> BackfillReport:
+    """Copy ``tables`` (in the given order: parents first) from ``source`` to ``target``.
+
+    See the module docstring for the rule and the checkpoint. ``pause(table,
+    rows)`` is called between reading a chunk and writing it (a test seam: the
+    moment a concurrent mirrored write can slip in).
+    """
+    if chunk_size < 1:
+        raise ConfigError("the chunk size must be at least 1")
+    if max_rows_per_second is not None and max_rows_per_second <= 0:
+        raise ConfigError("the throttle (rows per second) must be positive")
+    names = (_masked(source), _masked(target))
+    state = Checkpoint(checkpoint, *names)
+    throttle = _Throttle(max_rows_per_second)
+    done = tuple(
+        _backfill_table(
+            source,
+            target,
+            rules,
+            state,
+            chunk_size=chunk_size,
+            throttle=throttle,
+            progress=progress,
+            pause=pause,
+        )
+        for rules in tables
+    )
+    return BackfillReport(*names, done)
+
+
+def _masked(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)

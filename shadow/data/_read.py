@@ -1,0 +1,150 @@
+"""Reading a table in primary-key order, the same order on every engine.
+
+Verification merges two key-ordered streams, so both must be sorted the way
+Python compares the keys: text by code point, integers by value. SQLite's
+default ``BINARY`` collation already is; PostgreSQL and MariaDB sort text by
+their collation (``en_US``, ``utf8mb4_general_ci``: case-insensitive, accents
+folded), so text key columns are sorted with the engine's binary collation
+there (``"C"``, ``utf8mb4_nopad_bin``). A stream that still comes back out of
+order is refused (:class:`KeyOrderError`) rather than reported as missing rows.
+
+Rows stream with a server-side cursor where the driver has one, so memory
+holds one batch, not the table.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from shadow._exceptions import ShadowError
+from shadow.data._rules import TableRules
+
+__all__ = ["Key", "KeyOrderError", "key_filter", "key_getter", "ordered_rows", "raw", "rows_for_keys", "sort_key"]
+
+Key = Any
+"""A primary-key value: a scalar for a one-column key, a tuple for a composite one."""
+
+_BINARY_COLLATION = {"postgresql": '"C"', "mysql": "utf8mb4_nopad_bin", "mariadb": "utf8mb4_nopad_bin"}
+
+
+class KeyOrderError(ShadowError):
+    """An engine returned keys out of code-point order: the merge cannot be trusted."""
+
+
+def _is_text(column: sa.Column[Any]) -> bool:
+    column_type = column.type
+    return isinstance(column_type, sa.String) or isinstance(
+        getattr(column_type, "impl", None), sa.String
+    )
+
+
+def sort_key(column: sa.Column[Any], dialect: str) -> sa.ColumnElement[Any]:
+    """``column`` as an ORDER BY / range term in code-point order on ``dialect``."""
+    collation = _BINARY_COLLATION.get(dialect)
+    if collation is None or not _is_text(column):
+        return column
+    return column.collate(collation)
+
+
+def key_getter(width: int, offset: int = 0) -> Callable[[Sequence[Any]], Key]:
+    """Extract the key (the first ``width`` values from ``offset``) from a row."""
+    if width == 1:
+        return operator.itemgetter(offset)
+    return operator.itemgetter(*range(offset, offset + width))
+
+
+def raw(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """``column`` read without its type's result processing (the driver's own value)."""
+    return sa.type_coerce(column, sa.types.NullType()).label(column.name)
+
+
+def ordered_rows(
+    connection: sa.Connection,
+    rules: TableRules,
+    columns: Sequence[sa.Column[Any]],
+    *,
+    batch: int,
+    typed: bool = False,
+    after: Key | None = None,
+    limit: int | None = None,
+    code_point_order: bool = True,
+) -> Iterator[Sequence[Any]]:
+    """Rows of ``columns`` (key columns first) in code-point key order.
+
+    ``after`` starts past a key (exclusive); ``limit`` stops after that many
+    rows. ``typed`` applies the column types (what a copy writes); otherwise
+    the driver's raw values come back (what verification normalizes lazily).
+    """
+    dialect = connection.dialect.name
+    keys = rules.key
+    statement = sa.select(*(c if typed else raw(c) for c in columns)).order_by(
+        *(sort_key(c, dialect) for c in keys)
+    )
+    if after is not None:
+        statement = statement.where(_after(keys, after, dialect))
+    if limit is not None:
+        statement = statement.limit(limit)
+    result = connection.execution_options(stream_results=True, yield_per=batch).execute(statement)
+    width = len(keys)
+    get_key = key_getter(width)
+    previous: Key | None = None
+    for partition in result.partitions():
+        for row in partition:
+            key = get_key(row)
+            if code_point_order and previous is not None and not previous < key:
+                raise KeyOrderError(
+                    f"{rules.name}: {dialect} returned keys out of order; its collation does "
+                    "not sort like code points"
+                )
+            previous = key
+            yield row
+
+
+def _after(keys: Sequence[sa.Column[Any]], after: Key, dialect: str) -> sa.ColumnElement[bool]:
+    if len(keys) == 1:
+        return sort_key(keys[0], dialect) > after
+    return sa.tuple_(*(sort_key(c, dialect) for c in keys)) > sa.tuple_(*after)
+
+
+def key_filter(
+    keys: Sequence[sa.Column[Any]], chunk: Sequence[Key], dialect: str
+) -> sa.ColumnElement[bool]:
+    """``keys IN chunk``, matching exactly even where the collation folds case.
+
+    The plain ``IN`` lets the engine use the key's index; the second, binary
+    one makes ``'abc'`` stop matching ``'ABC'`` on MariaDB, so a repair never
+    touches a row it was not given.
+    """
+    if len(keys) == 1:
+        values = list(chunk)
+        plain = keys[0].in_(values)
+        exact = sort_key(keys[0], dialect)
+        return plain if exact is keys[0] else sa.and_(plain, exact.in_(values))
+    tuples = [tuple(key) for key in chunk]
+    plain = sa.tuple_(*keys).in_(tuples)
+    exacts = [sort_key(c, dialect) for c in keys]
+    if all(e is c for e, c in zip(exacts, keys, strict=True)):
+        return plain
+    return sa.and_(plain, sa.tuple_(*exacts).in_(tuples))
+
+
+def rows_for_keys(
+    connection: sa.Connection,
+    rules: TableRules,
+    columns: Sequence[sa.Column[Any]],
+    keys: Sequence[Key],
+    *,
+    typed: bool = False,
+) -> dict[Key, Sequence[Any]]:
+    """The rows of ``keys`` that exist, by key (one query)."""
+    if not keys:
+        return {}
+    statement = sa.select(*(c if typed else raw(c) for c in columns)).where(
+        key_filter(rules.key, keys, connection.dialect.name)
+    )
+    get_key = key_getter(len(rules.key))
+    return {get_key(row): row for row in connection.execute(statement)}

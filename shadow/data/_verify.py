@@ -1,0 +1,427 @@
+"""Row-level verification: do two stores hold the same rows, and which keys differ?
+
+:func:`verify` compares every table of a :class:`~shadow.data.DataSchema` on a
+source (authoritative) and a target store. Per table both sides are read once,
+in primary-key order (code-point order on every engine, see
+:mod:`shadow.data._read`), in chunks of ``chunk_size`` rows with a server-side
+cursor, and merged by key:
+
+* a key on one side only is *missing* on the other;
+* a key on both sides whose raw values are equal is equal (the fast path:
+  equal data costs one read of each side and one tuple comparison per row);
+* otherwise every column is normalized through its rule
+  (:mod:`shadow.data._rules`: the legacy timestamp formats, 0/1 booleans, JSON
+  text, tolerances) and compared, and the row is *differing* if a column still
+  differs, with the names of those columns.
+
+Why no digests and bisection as data-diff does: bisection saves moving rows
+out of a database that can hash them in SQL. SQLite cannot, and the legacy
+layer's three timestamp formats can only be normalized by the table's types in
+Python, so every row crosses into the verifier once anyway. Merging the two
+sorted streams then finds the differing rows in that same single pass, with no
+second read of any chunk, and memory holds one chunk per side.
+
+Rows written while a verification runs can make a key look different for a
+moment (the mirror applies the write a little later). ``settle`` re-reads the
+keys found different after that many seconds and keeps only those still
+different: online, a verification then reports only what persists.
+
+Results carry keys and column names, never values: a differing password hash
+is named, never shown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from shadow.data._read import Key, key_getter, ordered_rows, rows_for_keys
+from shadow.data._rules import TableRules
+
+__all__ = [
+    "Progress",
+    "RowDifference",
+    "TableVerification",
+    "VerificationReport",
+    "verify",
+    "verify_keys",
+    "verify_table",
+]
+
+Progress = Callable[[str, int, int], None]
+"""``progress(table, rows_done, rows_expected)``, told after each chunk."""
+
+DEFAULT_CHUNK = 5000
+DEFAULT_MAX_KEYS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RowDifference:
+    """A key present on both sides whose row differs, and the columns that differ."""
+
+    key: Key
+    columns: tuple[str, ...]
+
+
+def _json_key(key: Key) -> list[Any]:
+    return list(key) if isinstance(key, tuple) else [key]
+
+
+@dataclass(frozen=True)
+class TableVerification:
+    """What verifying one table found.
+
+    The key lists hold at most ``max_keys`` entries each (the counts are
+    always exact); ``truncated`` says when one was cut. Keys are scalars for
+    one-column keys and tuples for composite ones.
+    """
+
+    table: str
+    key_columns: tuple[str, ...]
+    source_rows: int
+    target_rows: int
+    missing_on_target: tuple[Key, ...]
+    """Keys on the source only (the target lost or never got them)."""
+    missing_on_source: tuple[Key, ...]
+    """Keys on the target only (extra rows the authoritative side does not have)."""
+    differing: tuple[RowDifference, ...]
+    missing_on_target_count: int
+    missing_on_source_count: int
+    differing_count: int
+    declared: Mapping[str, str]
+    """Columns not compared exactly, and how they are treated (never silent)."""
+    started_at: datetime
+    finished_at: datetime
+    truncated: bool = False
+
+    @property
+    def equal(self) -> bool:
+        """True when nothing is missing on either side and no row differs."""
+        return not (
+            self.missing_on_target_count or self.missing_on_source_count or self.differing_count
+        )
+
+    @property
+    def compared(self) -> int:
+        """Rows compared: keys seen on either side."""
+        return self.source_rows + self.missing_on_source_count
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the verification."""
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (keys as lists of values)."""
+        return {
+            "table": self.table,
+            "equal": self.equal,
+            "key_columns": list(self.key_columns),
+            "compared": self.compared,
+            "source_rows": self.source_rows,
+            "target_rows": self.target_rows,
+            "missing_on_target": self.missing_on_target_count,
+            "missing_on_source": self.missing_on_source_count,
+            "differing": self.differing_count,
+            "missing_on_target_keys": [_json_key(k) for k in self.missing_on_target],
+            "missing_on_source_keys": [_json_key(k) for k in self.missing_on_source],
+            "differing_rows": [
+                {"key": _json_key(d.key), "columns": list(d.columns)} for d in self.differing
+            ],
+            "truncated": self.truncated,
+            "declared": dict(self.declared),
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """A verification of several tables, source against target."""
+
+    source: str
+    target: str
+    tables: tuple[TableVerification, ...] = field(default=())
+
+    @property
+    def equal(self) -> bool:
+        """True when every table is equal."""
+        return all(table.equal for table in self.tables)
+
+    def table(self, name: str) -> TableVerification:
+        """The result for table ``name``."""
+        for table in self.tables:
+            if table.table == name:
+                return table
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data."""
+        return {
+            "source": self.source,
+            "target": self.target,
+            "equal": self.equal,
+            "tables": [table.to_dict() for table in self.tables],
+        }
+
+
+class _Findings:
+    """Keys found so far for one table, capped at ``max_keys`` per kind."""
+
+    def __init__(self, max_keys: int) -> None:
+        self.max_keys = max_keys
+        self.missing_on_target: list[Key] = []
+        self.missing_on_source: list[Key] = []
+        self.differing: list[RowDifference] = []
+        self.counts = [0, 0, 0]
+        self.source_rows = 0
+        self.target_rows = 0
+
+    def lost(self, key: Key) -> None:
+        self.counts[0] += 1
+        if len(self.missing_on_target) < self.max_keys:
+            self.missing_on_target.append(key)
+
+    def extra(self, key: Key) -> None:
+        self.counts[1] += 1
+        if len(self.missing_on_source) < self.max_keys:
+            self.missing_on_source.append(key)
+
+    def differs(self, key: Key, columns: tuple[str, ...]) -> None:
+        self.counts[2] += 1
+        if len(self.differing) < self.max_keys:
+            self.differing.append(RowDifference(key, columns))
+
+    def result(
+        self, rules: TableRules, started: datetime, clock: Callable[[], datetime]
+    ) -> TableVerification:
+        return TableVerification(
+            table=rules.name,
+            key_columns=tuple(c.name for c in rules.key),
+            source_rows=self.source_rows,
+            target_rows=self.target_rows,
+            missing_on_target=tuple(self.missing_on_target),
+            missing_on_source=tuple(self.missing_on_source),
+            differing=tuple(self.differing),
+            missing_on_target_count=self.counts[0],
+            missing_on_source_count=self.counts[1],
+            differing_count=self.counts[2],
+            declared=rules.declared(),
+            started_at=started,
+            finished_at=clock(),
+            truncated=any(
+                count > self.max_keys for count in self.counts
+            ),
+        )
+
+
+class _RowComparer:
+    """Column-by-column comparison of two raw rows, through the table's rules."""
+
+    def __init__(self, rules: TableRules) -> None:
+        columns = rules.compared
+        self.names = tuple(c.name for c in columns)
+        self.rules = tuple(rules.rule(c) for c in columns)
+        self.width = len(rules.key)
+
+    def differing_columns(self, left: Sequence[Any], right: Sequence[Any]) -> tuple[str, ...]:
+        differing = []
+        for index in range(self.width, len(self.names)):
+            a, b = left[index], right[index]
+            if a == b:
+                continue
+            rule = self.rules[index]
+            if not rule.same(rule.normalize(a), rule.normalize(b)):
+                differing.append(self.names[index])
+        return tuple(differing)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _merge(
+    source: Iterator[Sequence[Any]],
+    target: Iterator[Sequence[Any]],
+    comparer: _RowComparer,
+    findings: _Findings,
+    tick: Callable[[int], None],
+    chunk_size: int,
+) -> None:
+    get_key = key_getter(comparer.width)
+    done = 0
+    s = next(source, None)
+    t = next(target, None)
+    ks = get_key(s) if s is not None else None
+    kt = get_key(t) if t is not None else None
+    while s is not None or t is not None:
+        if t is None or (s is not None and ks < kt):
+            findings.lost(ks)
+            findings.source_rows += 1
+            s = next(source, None)
+            ks = get_key(s) if s is not None else None
+        elif s is None or kt < ks:
+            findings.extra(kt)
+            findings.target_rows += 1
+            t = next(target, None)
+            kt = get_key(t) if t is not None else None
+        else:
+            if s != t:
+                columns = comparer.differing_columns(s, t)
+                if columns:
+                    findings.differs(ks, columns)
+            findings.source_rows += 1
+            findings.target_rows += 1
+            s = next(source, None)
+            ks = get_key(s) if s is not None else None
+            t = next(target, None)
+            kt = get_key(t) if t is not None else None
+        done += 1
+        if done % chunk_size == 0:
+            tick(findings.source_rows)
+
+
+def verify_table(
+    source: sa.Engine,
+    target: sa.Engine,
+    rules: TableRules,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    max_keys: int = DEFAULT_MAX_KEYS,
+    settle: float | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], datetime] = _now,
+) -> TableVerification:
+    """Compare one table on ``source`` and ``target`` (see the module docstring)."""
+    started = clock()
+    columns = rules.compared
+    findings = _Findings(max_keys)
+    with source.connect() as reader, target.connect() as other:
+        expected = reader.execute(sa.select(sa.func.count()).select_from(rules.table)).scalar_one()
+
+        def tick(done: int) -> None:
+            if progress is not None:
+                progress(rules.name, done, expected)
+
+        _merge(
+            ordered_rows(reader, rules, columns, batch=chunk_size),
+            ordered_rows(other, rules, columns, batch=chunk_size),
+            _RowComparer(rules),
+            findings,
+            tick,
+            chunk_size,
+        )
+        tick(findings.source_rows)
+    result = findings.result(rules, started, clock)
+    if settle is not None and not result.equal and not result.truncated:
+        time.sleep(settle)
+        recheck = verify_keys(source, target, rules, _listed_keys(result), clock=clock)
+        result = _settled(result, recheck)
+    return result
+
+
+def _listed_keys(result: TableVerification) -> list[Key]:
+    return [
+        *result.missing_on_target,
+        *result.missing_on_source,
+        *(d.key for d in result.differing),
+    ]
+
+
+def _settled(first: TableVerification, recheck: TableVerification) -> TableVerification:
+    """The first pass's counts corrected by a re-check of its listed keys."""
+    return TableVerification(
+        table=first.table,
+        key_columns=first.key_columns,
+        source_rows=first.source_rows
+        - first.missing_on_target_count
+        + recheck.missing_on_target_count,
+        target_rows=first.target_rows
+        - first.missing_on_source_count
+        + recheck.missing_on_source_count,
+        missing_on_target=recheck.missing_on_target,
+        missing_on_source=recheck.missing_on_source,
+        differing=recheck.differing,
+        missing_on_target_count=recheck.missing_on_target_count,
+        missing_on_source_count=recheck.missing_on_source_count,
+        differing_count=recheck.differing_count,
+        declared=first.declared,
+        started_at=first.started_at,
+        finished_at=recheck.finished_at,
+    )
+
+
+def verify_keys(
+    source: sa.Engine,
+    target: sa.Engine,
+    rules: TableRules,
+    keys: Iterable[Key],
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    clock: Callable[[], datetime] = _now,
+) -> TableVerification:
+    """Compare only the rows of ``keys`` (a re-check after a repair or a settle).
+
+    ``source_rows`` / ``target_rows`` count the given keys found on each side.
+    """
+    started = clock()
+    wanted = sorted(set(keys))
+    comparer = _RowComparer(rules)
+    columns = rules.compared
+    findings = _Findings(max(len(wanted), 1))
+    with source.connect() as reader, target.connect() as other:
+        for start in range(0, len(wanted), chunk_size):
+            chunk = wanted[start : start + chunk_size]
+            left = rows_for_keys(reader, rules, columns, chunk)
+            right = rows_for_keys(other, rules, columns, chunk)
+            for key in chunk:
+                s, t = left.get(key), right.get(key)
+                findings.source_rows += s is not None
+                findings.target_rows += t is not None
+                if s is None and t is None:
+                    continue
+                if t is None:
+                    findings.lost(key)
+                elif s is None:
+                    findings.extra(key)
+                elif s != t:
+                    differing = comparer.differing_columns(s, t)
+                    if differing:
+                        findings.differs(key, differing)
+    return findings.result(rules, started, clock)
+
+
+def verify(
+    source: sa.Engine,
+    target: sa.Engine,
+    tables: Sequence[TableRules],
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    max_keys: int = DEFAULT_MAX_KEYS,
+    settle: float | None = None,
+    progress: Progress | None = None,
+) -> VerificationReport:
+    """Verify every table of ``tables``; the report names the stores by masked URL."""
+    results = tuple(
+        verify_table(
+            source,
+            target,
+            rules,
+            chunk_size=chunk_size,
+            max_keys=max_keys,
+            settle=settle,
+            progress=progress,
+        )
+        for rules in tables
+    )
+    return VerificationReport(_masked(source), _masked(target), results)
+
+
+def _masked(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)

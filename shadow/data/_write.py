@@ -1,0 +1,187 @@
+"""Writing copied rows into a target store, per engine.
+
+Three operations, each in the caller's transaction:
+
+* :func:`insert_if_absent`: insert rows whose key is not there yet and leave
+  present ones alone (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL,
+  ``ON DUPLICATE KEY UPDATE key = key`` on MariaDB: unlike ``INSERT IGNORE``
+  these skip only key conflicts, never a ``NOT NULL`` or type error);
+* :func:`rewrite`: replace rows with given values exactly, as a delete and an
+  insert with the target's triggers and foreign-key actions off for that
+  transaction. An ``UPDATE`` would not do: the schema's triggers set
+  ``updated_at`` (and the queue's timestamps) to *now* on every update, and
+  deleting a parent with cascades on would take its children with it;
+* :func:`sync_counter`: raise an autoincrement counter so the target's next
+  generated id is at least the source's.
+
+How triggers and foreign-key actions are switched off per engine: SQLite
+``PRAGMA foreign_keys = OFF`` (outside the transaction; SQLite ignores it
+inside one; its triggers here are ``UPDATE`` triggers, which a delete and an
+insert do not fire), PostgreSQL ``SET LOCAL session_replication_role =
+replica`` (needs a superuser or, from PostgreSQL 15, a role granted that
+setting), MariaDB ``SET FOREIGN_KEY_CHECKS = 0`` (cascades do not run then;
+its triggers here are ``BEFORE UPDATE`` ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from shadow.data._read import Key, key_filter
+
+__all__ = ["insert_if_absent", "next_counter", "rewrite", "rewriting", "sync_counter"]
+
+
+def insert_if_absent(
+    connection: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """Insert the rows whose key is absent; return how many were inserted (-1: unknown)."""
+    if not rows:
+        return 0
+    dialect = connection.dialect.name
+    statement: Any
+    if dialect == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect in ("mysql", "mariadb"):
+        first = next(iter(table.primary_key.columns))
+        statement = mysql.insert(table).on_duplicate_key_update({first.name: first})
+    else:
+        raise NotImplementedError(f"no insert-if-absent for {dialect}")
+    result = connection.execute(statement, list(rows))
+    if dialect in ("mysql", "mariadb"):
+        # SQLAlchemy connects with CLIENT_FOUND_ROWS, so a skipped duplicate counts
+        # as a row too: the number inserted is not known there.
+        return -1
+    return max(result.rowcount, 0)
+
+
+@contextmanager
+def rewriting(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction on ``engine`` with triggers and foreign-key actions off (see above)."""
+    dialect = engine.dialect.name
+    with engine.connect() as connection:
+        if dialect == "sqlite":
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                if dialect == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+                elif dialect in ("mysql", "mariadb"):
+                    connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+                yield connection
+                if dialect in ("mysql", "mariadb"):
+                    connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+        finally:
+            if dialect == "sqlite":
+                connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+                connection.commit()
+            elif dialect in ("mysql", "mariadb"):
+                connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+
+
+def rewrite(
+    connection: sa.Connection,
+    table: sa.Table,
+    keys: Sequence[Key],
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """Make the rows of ``keys`` exactly ``rows`` (in a :func:`rewriting` transaction)."""
+    if not keys:
+        return
+    key_columns = tuple(table.primary_key.columns)
+    connection.execute(
+        sa.delete(table).where(key_filter(key_columns, keys, connection.dialect.name))
+    )
+    if rows:
+        connection.execute(sa.insert(table), list(rows))
+
+
+def _counter_column(table: sa.Table) -> sa.Column[Any] | None:
+    column = table.autoincrement_column
+    return column if column is not None else None
+
+
+def next_counter(connection: sa.Connection, table: sa.Table) -> int | None:
+    """The id the store would generate next for ``table`` (None: no counter).
+
+    Ids of deleted rows count as used where the engine remembers them
+    (``sqlite_sequence``, a PostgreSQL sequence, MariaDB's ``AUTO_INCREMENT``).
+    """
+    column = _counter_column(table)
+    if column is None:
+        return None
+    dialect = connection.dialect.name
+    highest = connection.execute(sa.select(sa.func.max(column))).scalar() or 0
+    used = 0
+    if dialect == "sqlite":
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
+        ).scalar()
+        if exists:
+            used = (
+                connection.exec_driver_sql(
+                    "SELECT seq FROM sqlite_sequence WHERE name = ?", (table.name,)
+                ).scalar()
+                or 0
+            )
+    elif dialect == "postgresql":
+        sequence = connection.exec_driver_sql(
+            "SELECT pg_get_serial_sequence(%s, %s)", (table.name, column.name)
+        ).scalar()
+        if sequence:
+            row = connection.exec_driver_sql(
+                f"SELECT last_value, is_called FROM {sequence}"  # noqa: S608  (name from the catalog)
+            ).one()
+            used = row.last_value if row.is_called else row.last_value - 1
+    elif dialect in ("mysql", "mariadb"):
+        used = (
+            connection.exec_driver_sql(
+                "SELECT auto_increment - 1 FROM information_schema.tables"
+                " WHERE table_schema = DATABASE() AND table_name = %s",
+                (table.name,),
+            ).scalar()
+            or 0
+        )
+    return int(max(highest, used)) + 1
+
+
+def sync_counter(target: sa.Engine, table: sa.Table, at_least: int) -> int | None:
+    """Raise ``table``'s counter on ``target`` so its next id is at least ``at_least``.
+
+    Never lowers it (a mirrored insert may already have used higher ids).
+    Returns the target's next id afterwards, or None when the table has no counter.
+    On MariaDB the change is DDL, which commits by itself, so it runs alone.
+    """
+    column = _counter_column(table)
+    if column is None:
+        return None
+    with target.begin() as connection:
+        current = next_counter(connection, table) or 1
+        wanted = max(current, at_least)
+        if wanted == current:
+            return current
+        dialect = connection.dialect.name
+        if dialect == "sqlite":
+            connection.exec_driver_sql("DELETE FROM sqlite_sequence WHERE name = ?", (table.name,))
+            connection.exec_driver_sql(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table.name, wanted - 1)
+            )
+        elif dialect == "postgresql":
+            sequence = connection.exec_driver_sql(
+                "SELECT pg_get_serial_sequence(%s, %s)", (table.name, column.name)
+            ).scalar()
+            if sequence:
+                connection.exec_driver_sql("SELECT setval(%s, %s, false)", (sequence, wanted))
+        elif dialect in ("mysql", "mariadb"):
+            connection.exec_driver_sql(
+                f"ALTER TABLE `{table.name}` AUTO_INCREMENT = {int(wanted)}"
+            )
+    return wanted
