@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from shadow._exceptions import ConfigError
 from shadow.data._read import Key, key_getter, ordered_rows
 from shadow.data._rules import TableRules
-from shadow.data._write import insert_if_absent, next_counter, sync_counter
+from shadow.data._write import insert_if_absent_sql, next_counter, row_converter, sync_counter
 
 __all__ = ["BackfillReport", "Checkpoint", "TableBackfill", "backfill", "sync_counters"]
 
@@ -188,11 +188,14 @@ class _Throttle:
             time.sleep(ahead)
 
 
-def _insert_chunk(target: sa.Engine, table: sa.Table, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Insert-if-absent ``rows``; returns (inserted, skipped)."""
+def _insert_chunk(target: sa.Engine, sql: str, rows: list[tuple[Any, ...]]) -> tuple[int, int]:
+    """Insert-if-absent ``rows`` (driver parameters for ``sql``); returns (inserted, skipped)."""
+    mariadb = target.dialect.name in ("mysql", "mariadb")
     try:
         with target.begin() as writer:
-            return insert_if_absent(writer, table, rows), 0
+            result = writer.exec_driver_sql(sql, rows)
+            # MariaDB reports a skipped duplicate as a found row: unknown there.
+            return (-1 if mariadb else max(result.rowcount, 0)), 0
     except IntegrityError:
         pass
     # A row of the chunk broke a constraint other than its key (a foreign key
@@ -202,11 +205,11 @@ def _insert_chunk(target: sa.Engine, table: sa.Table, rows: list[dict[str, Any]]
         for row in rows:
             try:
                 with writer.begin_nested():
-                    count = insert_if_absent(writer, table, [row])
+                    count = writer.exec_driver_sql(sql, row).rowcount
             except IntegrityError:
                 skipped += 1
             else:
-                inserted = -1 if count < 0 or inserted < 0 else inserted + count
+                inserted = -1 if mariadb else inserted + max(count, 0)
     return inserted, skipped
 
 
@@ -240,7 +243,10 @@ def _backfill_table(
     resumed = mark.after is not None or mark.done
     inserted = skipped = 0
     columns = rules.writable
+    names = [c.name for c in columns]
     get_key = key_getter(len(rules.key))
+    convert = row_converter(columns, source.dialect, target.dialect)
+    sql = insert_if_absent_sql(rules.table, columns, target.dialect)
     with source.connect() as reader:
         expected = reader.execute(sa.select(sa.func.count()).select_from(rules.table)).scalar_one()
     sync_counters(source, target, [rules])
@@ -252,7 +258,6 @@ def _backfill_table(
                     rules,
                     columns,
                     batch=chunk_size,
-                    typed=True,
                     after=mark.after,
                     limit=chunk_size,
                     code_point_order=False,
@@ -262,10 +267,10 @@ def _backfill_table(
             mark.done = True
             checkpoint.save()
             break
-        rows = [dict(row._mapping) for row in batch]  # type: ignore[attr-defined]
+        rows = [convert(row) for row in batch]
         if pause is not None:
-            pause(rules.name, rows)
-        count, refused = _insert_chunk(target, rules.table, rows)
+            pause(rules.name, [dict(zip(names, row, strict=True)) for row in batch])
+        count, refused = _insert_chunk(target, sql, rows)
         inserted = -1 if count < 0 or inserted < 0 else inserted + count
         skipped += refused
         mark.after = get_key(batch[-1])

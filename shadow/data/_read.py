@@ -28,7 +28,7 @@ __all__ = ["Key", "KeyOrderError", "key_filter", "key_getter", "ordered_rows", "
 Key = Any
 """A primary-key value: a scalar for a one-column key, a tuple for a composite one."""
 
-_BINARY_COLLATION = {"postgresql": '"C"', "mysql": "utf8mb4_nopad_bin", "mariadb": "utf8mb4_nopad_bin"}
+_BINARY_COLLATION = {"postgresql": "C", "mysql": "utf8mb4_nopad_bin", "mariadb": "utf8mb4_nopad_bin"}
 
 
 class KeyOrderError(ShadowError):

@@ -9,7 +9,7 @@ not compared exactly:
 
 * every column gets a normalizer from its SQLAlchemy type (:func:`default_rule`):
   datetimes (of any ``DateTime`` type, including a ``TypeDecorator`` over one)
-  become aware UTC datetimes whether they arrive as text, naive or aware values;
+  become UTC datetimes whether they arrive as text, naive or aware values;
   booleans become ``bool``; everything else is kept as the driver returns it;
 * :class:`Json` parses JSON text and re-serializes it canonically;
 * :class:`Tolerance` compares a timestamp within a number of seconds (columns
@@ -46,20 +46,20 @@ Normalizer = Callable[[Any], Any]
 
 
 def normalize_datetime(value: Any) -> Any:
-    """An aware UTC datetime from text (any ISO form), a naive (UTC) or an aware datetime.
+    """A naive UTC datetime from text (any ISO form), a naive (UTC) or an aware datetime.
 
-    Values that are none of those (``None``, or a malformed text) are returned
-    unchanged, so they compare unequal to a real instant rather than raising.
+    Naive UTC rather than aware: the legacy texts without an offset parse
+    straight to it, which is the common case and the cheap one. Values that
+    are none of those (``None``, or a malformed text) are returned unchanged,
+    so they compare unequal to a real instant rather than raising.
     """
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
             return value
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 

@@ -32,6 +32,7 @@ is named, never shown.
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shadow.data._read import Key, key_getter, ordered_rows, rows_for_keys
-from shadow.data._rules import TableRules
+from shadow.data._rules import ColumnRule, Exact, TableRules, _identity
 
 __all__ = [
     "Progress",
@@ -222,24 +223,41 @@ class _Findings:
 
 
 class _RowComparer:
-    """Column-by-column comparison of two raw rows, through the table's rules."""
+    """Column-by-column comparison of two raw rows, through the table's rules.
+
+    Columns compared as the driver returns them are checked together first
+    (one C-level tuple comparison); only the columns with a normalizer or a
+    tolerance are looked at one by one.
+    """
 
     def __init__(self, rules: TableRules) -> None:
         columns = rules.compared
         self.names = tuple(c.name for c in columns)
         self.rules = tuple(rules.rule(c) for c in columns)
         self.width = len(rules.key)
+        value_indexes = range(self.width, len(columns))
+        self.plain = tuple(i for i in value_indexes if _plain(self.rules[i]))
+        self.special = tuple(i for i in value_indexes if not _plain(self.rules[i]))
+        self.plain_values = (
+            operator.itemgetter(*self.plain, 0) if self.plain else operator.itemgetter(0)
+        )
 
     def differing_columns(self, left: Sequence[Any], right: Sequence[Any]) -> tuple[str, ...]:
         differing = []
-        for index in range(self.width, len(self.names)):
+        if self.plain_values(left) != self.plain_values(right):
+            differing += [i for i in self.plain if left[i] != right[i]]
+        for index in self.special:
             a, b = left[index], right[index]
             if a == b:
                 continue
             rule = self.rules[index]
             if not rule.same(rule.normalize(a), rule.normalize(b)):
-                differing.append(self.names[index])
-        return tuple(differing)
+                differing.append(index)
+        return tuple(self.names[i] for i in sorted(differing))
+
+
+def _plain(rule: ColumnRule) -> bool:
+    return isinstance(rule, Exact) and rule.normalizer is _identity
 
 
 def _now() -> datetime:

@@ -25,7 +25,7 @@ its triggers here are ``BEFORE UPDATE`` ones).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,7 +34,15 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from shadow.data._read import Key, key_filter
 
-__all__ = ["insert_if_absent", "next_counter", "rewrite", "rewriting", "sync_counter"]
+__all__ = [
+    "insert_if_absent",
+    "insert_if_absent_sql",
+    "next_counter",
+    "rewrite",
+    "rewriting",
+    "row_converter",
+    "sync_counter",
+]
 
 
 def insert_if_absent(
@@ -185,3 +193,60 @@ def sync_counter(target: sa.Engine, table: sa.Table, at_least: int) -> int | Non
                 f"ALTER TABLE `{table.name}` AUTO_INCREMENT = {int(wanted)}"
             )
     return wanted
+
+
+Converter = Callable[[Any], Any]
+
+
+def _compose(read: Converter | None, write: Converter | None) -> Converter | None:
+    if read is None:
+        return write
+    if write is None:
+        return read
+    return lambda value: write(read(value))
+
+
+def row_converter(
+    columns: Sequence[sa.Column[Any]], source: sa.Dialect, target: sa.Dialect
+) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """Turn a raw source row into raw target parameters, through each column's type.
+
+    The same conversion SQLAlchemy applies when a typed row is read and
+    inserted (a legacy text timestamp becomes a ``timestamptz``, 0/1 a boolean),
+    without building a mapping and processing parameters per row: columns
+    whose type has no processor on either side pass through untouched.
+    """
+    steps: list[tuple[int, Converter]] = []
+    for index, column in enumerate(columns):
+        read = column.type.dialect_impl(source).result_processor(source, None)
+        write = column.type.dialect_impl(target).bind_processor(target)
+        step = _compose(read, write)
+        if step is not None:
+            steps.append((index, step))
+    if not steps:
+        return tuple
+
+    def convert(row: Sequence[Any]) -> tuple[Any, ...]:
+        values = list(row)
+        for index, step in steps:
+            value = values[index]
+            if value is not None:
+                values[index] = step(value)
+        return tuple(values)
+
+    return convert
+
+
+def insert_if_absent_sql(table: sa.Table, columns: Sequence[sa.Column[Any]], dialect: sa.Dialect) -> str:
+    """The driver-level SQL of :func:`insert_if_absent` for positional parameters."""
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c.name) for c in columns)
+    marker = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+    values = ", ".join(marker for _ in columns)
+    head = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({values})"
+    if dialect.name in ("sqlite", "postgresql"):
+        return head + " ON CONFLICT DO NOTHING"
+    if dialect.name in ("mysql", "mariadb"):
+        first = quote(next(iter(table.primary_key.columns)).name)
+        return head + f" ON DUPLICATE KEY UPDATE {first} = {first}"
+    raise NotImplementedError(f"no insert-if-absent for {dialect.name}")
