@@ -188,14 +188,58 @@ class _Throttle:
             time.sleep(ahead)
 
 
-def _insert_chunk(target: sa.Engine, sql: str, rows: list[tuple[Any, ...]]) -> tuple[int, int]:
-    """Insert-if-absent ``rows`` (driver parameters for ``sql``); returns (inserted, skipped)."""
+class _Inserter:
+    """Insert-if-absent of raw rows into one table of one target.
+
+    On PostgreSQL the rows go through ``COPY`` into a temporary staging table
+    and one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``: psycopg's
+    ``executemany`` sends one statement per row, several times slower
+    (measured: 20,000 rows in 1.8 s against 0.27 s by ``COPY`` on a loaded
+    machine). Elsewhere one ``executemany`` (pymysql folds it into multi-row
+    statements; SQLite is in-process).
+    """
+
+    def __init__(self, target: sa.Engine, rules: TableRules) -> None:
+        columns = rules.writable
+        self.dialect = target.dialect
+        self.single = insert_if_absent_sql(rules.table, columns, self.dialect)
+        quote = self.dialect.identifier_preparer.quote
+        names = ", ".join(quote(c.name) for c in columns)
+        table = quote(rules.table.name)
+        stage = quote(f"shadow_stage_{rules.table.name}")
+        self.stage_create = (
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} AS SELECT {names} FROM {table}"
+            " WITH NO DATA"
+        )
+        self.stage_copy = f"COPY {stage} ({names}) FROM STDIN"
+        self.stage_insert = (
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING"
+        )
+        self.stage_clear = f"TRUNCATE {stage}"
+
+    def execute(self, writer: sa.Connection, rows: list[tuple[Any, ...]]) -> int:
+        if self.dialect.name != "postgresql":
+            return int(writer.exec_driver_sql(self.single, rows).rowcount)
+        writer.exec_driver_sql(self.stage_create)
+        writer.exec_driver_sql(self.stage_clear)
+        cursor = writer.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(self.stage_copy) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return int(writer.exec_driver_sql(self.stage_insert).rowcount)
+
+
+def _insert_chunk(
+    target: sa.Engine, inserter: _Inserter, rows: list[tuple[Any, ...]]
+) -> tuple[int, int]:
+    """Insert-if-absent ``rows`` (driver parameters); returns (inserted, skipped)."""
+    sql = inserter.single
     mariadb = target.dialect.name in ("mysql", "mariadb")
     try:
         with target.begin() as writer:
-            result = writer.exec_driver_sql(sql, rows)
+            count = inserter.execute(writer, rows)
             # MariaDB reports a skipped duplicate as a found row: unknown there.
-            return (-1 if mariadb else max(result.rowcount, 0)), 0
+            return (-1 if mariadb else max(count, 0)), 0
     except IntegrityError:
         pass
     # A row of the chunk broke a constraint other than its key (a foreign key
@@ -246,7 +290,7 @@ def _backfill_table(
     names = [c.name for c in columns]
     get_key = key_getter(len(rules.key))
     convert = row_converter(columns, source.dialect, target.dialect)
-    sql = insert_if_absent_sql(rules.table, columns, target.dialect)
+    inserter = _Inserter(target, rules)
     with source.connect() as reader:
         expected = reader.execute(sa.select(sa.func.count()).select_from(rules.table)).scalar_one()
     sync_counters(source, target, [rules])
@@ -270,7 +314,7 @@ def _backfill_table(
         rows = [convert(row) for row in batch]
         if pause is not None:
             pause(rules.name, [dict(zip(names, row, strict=True)) for row in batch])
-        count, refused = _insert_chunk(target, sql, rows)
+        count, refused = _insert_chunk(target, inserter, rows)
         inserted = -1 if count < 0 or inserted < 0 else inserted + count
         skipped += refused
         mark.after = get_key(batch[-1])

@@ -237,13 +237,21 @@ def row_converter(
     return convert
 
 
-def insert_if_absent_sql(table: sa.Table, columns: Sequence[sa.Column[Any]], dialect: sa.Dialect) -> str:
-    """The driver-level SQL of :func:`insert_if_absent` for positional parameters."""
+def insert_if_absent_sql(
+    table: sa.Table, columns: Sequence[sa.Column[Any]], dialect: sa.Dialect, rows: int = 1
+) -> str:
+    """The driver-level SQL of :func:`insert_if_absent`: ``rows`` rows of positional values.
+
+    Several rows per statement matter on PostgreSQL, where psycopg's
+    ``executemany`` sends one statement per row; pymysql already folds an
+    ``executemany`` into multi-row statements, and SQLite's is in-process.
+    """
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(c.name) for c in columns)
     marker = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
-    values = ", ".join(marker for _ in columns)
-    head = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({values})"
+    one = "(" + ", ".join(marker for _ in columns) + ")"
+    values = ", ".join(one for _ in range(rows))
+    head = f"INSERT INTO {quote(table.name)} ({names}) VALUES {values}"
     if dialect.name in ("sqlite", "postgresql"):
         return head + " ON CONFLICT DO NOTHING"
     if dialect.name in ("mysql", "mariadb"):

@@ -1,0 +1,123 @@
+"""Online backfill: resumable from its checkpoint, never overwriting newer rows, counters synced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from imagegen.db.tables import ImageTable, SessionQueueTable
+from shadow import ConfigError
+from shadow.data import DataSchema, backfill, verify
+from shadow.data._write import next_counter
+from tests.data.conftest import fill_images, image_name
+
+images = ImageTable.__table__  # type: ignore[attr-defined]
+queue = SessionQueueTable.__table__  # type: ignore[attr-defined]
+
+
+class Interrupted(Exception):
+    """Stands for a crash or Ctrl-C in the middle of a backfill."""
+
+
+def test_interrupted_backfill_resumes_from_its_checkpoint_and_ends_equal(
+    legacy_source: tuple[Path, sa.Engine], target: sa.Engine, schema: DataSchema, tmp_path: Path
+) -> None:
+    """A backfill stopped after two chunks leaves a checkpoint; the next run copies only
+    the rest (it reports itself resumed, with every row counted once) and the stores end equal."""
+    path, source = legacy_source
+    fill_images(path, 2_500)
+    tables = schema.tables(["images"])
+    checkpoint = tmp_path / "backfill.json"
+    seen: list[int] = []
+
+    def crash_on_third(table: str, rows: list[dict[str, Any]]) -> None:
+        seen.append(len(rows))
+        if len(seen) == 3:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        backfill(source, target, tables, checkpoint=checkpoint, chunk_size=500, pause=crash_on_third)
+    state = json.loads(checkpoint.read_text())
+    thousandth = sorted(image_name(i) for i in range(2_500))[999]
+    assert state["tables"]["images"] == {"after": thousandth, "copied": 1000, "done": False}
+    with target.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(images)).scalar() == 1000
+
+    chunks: list[int] = []
+    report = backfill(
+        source, target, tables, checkpoint=checkpoint, chunk_size=500,
+        pause=lambda table, rows: chunks.append(len(rows)),
+    )
+    assert chunks == [500, 500, 500], "the resumed run re-read chunks it had already copied"
+    assert report.tables[0].resumed and report.tables[0].copied == 2_500
+    assert verify(source, target, tables).equal
+
+
+def test_checkpoint_of_another_copy_is_refused(
+    legacy_source: tuple[Path, sa.Engine], sqlite_engine: sa.Engine, schema: DataSchema, tmp_path: Path
+) -> None:
+    """A checkpoint written for other stores is bad input: resuming from it would skip rows."""
+    _, source = legacy_source
+    checkpoint = tmp_path / "backfill.json"
+    checkpoint.write_text(json.dumps({"source": "sqlite:///elsewhere", "target": "x", "tables": {}}))
+    with pytest.raises(ConfigError, match="belongs to"):
+        backfill(source, sqlite_engine, schema.tables(["images"]), checkpoint=checkpoint)
+
+
+def test_rows_written_by_the_mirror_during_a_chunk_are_never_overwritten(
+    legacy_source: tuple[Path, sa.Engine], target: sa.Engine, schema: DataSchema
+) -> None:
+    """Between the backfill reading a chunk and writing it, a mirrored write changes a row
+    of that chunk on both stores (and inserts a new one): the target keeps the newer values,
+    not the copied older ones, and every other row is copied."""
+    path, source = legacy_source
+    fill_images(path, 300)
+    tables = schema.tables(["images"])
+    newer = image_name(150)
+
+    def mirrored_write(table: str, rows: list[dict[str, Any]]) -> None:
+        if newer not in {row["image_name"] for row in rows}:
+            return
+        # The authoritative upsert updates the row; its mirror, finding no row on the
+        # target yet, inserts the same new state there.
+        with source.begin() as connection:
+            connection.execute(
+                images.update()
+                .where(images.c.image_name == newer)
+                .values(image_category="mask", width=9, height=9)
+            )
+            state = connection.execute(sa.select(images).where(images.c.image_name == newer)).one()
+        with target.begin() as connection:
+            connection.execute(images.insert().values(**state._mapping))
+
+    backfill(source, target, tables, chunk_size=100, pause=mirrored_write)
+    with target.connect() as connection:
+        row = connection.execute(sa.select(images).where(images.c.image_name == newer)).one()
+        total = connection.execute(sa.select(sa.func.count()).select_from(images)).scalar()
+    assert (row.image_category, row.width) == ("mask", 9), "the copy overwrote a newer row"
+    assert total == 300
+    assert verify(source, target, tables).equal
+
+
+def test_backfill_raises_the_targets_autoincrement_counter(
+    legacy_source: tuple[Path, sa.Engine], target: sa.Engine, schema: DataSchema
+) -> None:
+    """After copying the queue, the target hands out the id the source would (deleted
+    rows' ids count as used), so the next mirrored insert gets the same item_id."""
+    path, source = legacy_source
+    with source.begin() as connection:
+        for index in range(5):
+            connection.execute(
+                queue.insert().values(
+                    batch_id="b", queue_id="q", session_id=f"s{index}", session="{}",
+                )
+            )
+        connection.execute(queue.delete().where(queue.c.session_id == "s4"))
+    report = backfill(source, target, schema.tables(["session_queue"]))
+    assert report.tables[0].next_id == 6
+    with target.connect() as connection:
+        assert next_counter(connection, queue) == 6
