@@ -10,12 +10,13 @@ gate policy its one-minute demo writes next to its settings file.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from imagegen.db.data_rules import DEFAULT_TOLERANCE_SECONDS, reference_rules
-from imagegen.db.tables import metadata
 from shadow.cutover import PhasePlan, declared_methods
 from shadow.cutover.contracts import load_object
-from shadow.data import DataSchema
+
+if TYPE_CHECKING:
+    from shadow.data import DataSchema
 
 __all__ = [
     "DEMO_POLICY_TOML",
@@ -71,13 +72,19 @@ SERVICE_TABLES: dict[str, tuple[str, ...]] = {
 """The tables whose rows make up each service's state: what reconciling it copies."""
 
 
-def reference_data_schema(tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS) -> DataSchema:
+def reference_data_schema() -> DataSchema:
     """What ``shadow data`` needs of the reference app: its 14 tables, rules and services.
 
-    ``tolerance_seconds`` bounds how far apart two stores may stamp the
-    timestamps the database fills itself (:mod:`imagegen.db.data_rules`).
+    The rules (:mod:`imagegen.db.data_rules`) compare JSON documents as JSON,
+    the timestamps the database fills itself within a tolerance, and leave out
+    the independently salted password hashes. Imported on use: the schema
+    pulls in SQLAlchemy, which ``shadow --help`` must not load.
     """
-    return DataSchema(metadata, reference_rules(tolerance_seconds), SERVICE_TABLES)
+    from imagegen.db.data_rules import reference_rules  # noqa: PLC0415  (lazy, see above)
+    from imagegen.db.tables import metadata  # noqa: PLC0415
+    from shadow.data import DataSchema  # noqa: PLC0415
+
+    return DataSchema(metadata, reference_rules(), SERVICE_TABLES)
 
 
 def reference_contracts() -> Mapping[str, type]:

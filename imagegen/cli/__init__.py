@@ -9,12 +9,18 @@ application's defaults (its phase plan and contracts, see
 from __future__ import annotations
 
 from imagegen.cli import db, demo, explore
-from imagegen.cutover import REFERENCE_PLAN, reference_declared_methods
+from imagegen.cutover import REFERENCE_PLAN, reference_data_schema, reference_declared_methods
 from shadow.cli import AppDefaults, build_app, run
 
 __all__ = ["app", "main"]
 
-app = build_app(AppDefaults(plan=REFERENCE_PLAN, declared_methods=reference_declared_methods))
+app = build_app(
+    AppDefaults(
+        plan=REFERENCE_PLAN,
+        declared_methods=reference_declared_methods,
+        data_schema=reference_data_schema,
+    )
+)
 app.add_typer(db.app, name="db")
 app.command()(demo.demo)
 app.command()(explore.explore)

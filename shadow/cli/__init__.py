@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from shadow._exceptions import ConfigError
-from shadow.cli import cutover
+from shadow.cli import cutover, data
 from shadow.cli.cutover import AppDefaults
 
 __all__ = ["AppDefaults", "build_app", "main", "run"]
@@ -39,6 +39,8 @@ def build_app(defaults: AppDefaults | None = None) -> typer.Typer:
     )
     app.callback()(_options)
     cutover.register(app, defaults)
+    data.register_defaults(defaults.data_schema if defaults else None)
+    app.add_typer(data.app, name="data")
     return app
 
 

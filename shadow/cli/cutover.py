@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from shadow.cutover.criteria import GateVerdict
     from shadow.cutover.evidence import DivergenceGroup
     from shadow.cutover.plan import PhasePlan
+    from shadow.data import DataSchema
 else:
     # Loaded when a command runs: `shadow --help` needs none of the runtime.
     contract_specs = lazy_module("shadow.cutover.contracts")
@@ -113,6 +114,8 @@ class AppDefaults:
 
     plan: PhasePlan | None = None
     declared_methods: Callable[[], Mapping[str, frozenset[str]]] | None = None
+    data_schema: Callable[[], DataSchema] | None = None
+    """The tables, comparison rules and service -> tables map ``shadow data`` uses."""
 
 
 # Set once by :func:`register` when the app is built; read by the commands.

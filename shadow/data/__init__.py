@@ -22,9 +22,11 @@ from shadow.data._backfill import BackfillReport, Checkpoint, TableBackfill, bac
 from shadow.data._read import KeyOrderError
 from shadow.data._repair import RepairReport, TableRepair, repair
 from shadow.data._results import (
+    ServiceVerification,
     StoredCheck,
     last_checks,
     record_verification,
+    service_verifications,
     stored_verification,
 )
 from shadow.data._rules import (
@@ -58,6 +60,7 @@ __all__ = [
     "KeyOrderError",
     "RepairReport",
     "RowDifference",
+    "ServiceVerification",
     "StoredCheck",
     "TableBackfill",
     "TableRepair",
@@ -71,6 +74,7 @@ __all__ = [
     "normalize_datetime",
     "record_verification",
     "repair",
+    "service_verifications",
     "stored_verification",
     "sync_counters",
     "verify",

@@ -257,7 +257,9 @@ def _insert_chunk(
     return inserted, skipped
 
 
-def sync_counters(source: sa.Engine, target: sa.Engine, tables: Sequence[TableRules]) -> dict[str, int]:
+def sync_counters(
+    source: sa.Engine, target: sa.Engine, tables: Sequence[TableRules]
+) -> dict[str, int]:
     """Raise the target's autoincrement counters to the source's; next id per table."""
     synced: dict[str, int] = {}
     for rules in tables:

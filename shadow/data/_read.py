@@ -23,12 +23,25 @@ import sqlalchemy as sa
 from shadow._exceptions import ShadowError
 from shadow.data._rules import TableRules
 
-__all__ = ["Key", "KeyOrderError", "key_filter", "key_getter", "ordered_rows", "raw", "rows_for_keys", "sort_key"]
+__all__ = [
+    "Key",
+    "KeyOrderError",
+    "key_filter",
+    "key_getter",
+    "ordered_rows",
+    "raw",
+    "rows_for_keys",
+    "sort_key",
+]
 
 Key = Any
 """A primary-key value: a scalar for a one-column key, a tuple for a composite one."""
 
-_BINARY_COLLATION = {"postgresql": "C", "mysql": "utf8mb4_nopad_bin", "mariadb": "utf8mb4_nopad_bin"}
+_BINARY_COLLATION = {
+    "postgresql": "C",
+    "mysql": "utf8mb4_nopad_bin",
+    "mariadb": "utf8mb4_nopad_bin",
+}
 
 
 class KeyOrderError(ShadowError):

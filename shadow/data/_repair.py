@@ -184,14 +184,14 @@ def repair(
         _delete_extras(source, target, rules, plans[rules.name].delete, chunk_size)
     for rules in ordered:
         plan = plans[rules.name]
-        _copy_rows(
-            source, target, rules, [*plan.insert, *(d.key for d in plan.update)], chunk_size
-        )
+        _copy_rows(source, target, rules, [*plan.insert, *(d.key for d in plan.update)], chunk_size)
     done = []
     for rules in ordered:
         plan = plans[rules.name]
         after = verify_keys(source, target, rules, plan.keys, chunk_size=chunk_size)
         done.append(
-            TableRepair(plan.table, plan.insert, plan.update, plan.delete, applied=True, after=after)
+            TableRepair(
+                plan.table, plan.insert, plan.update, plan.delete, applied=True, after=after
+            )
         )
     return RepairReport(verification.source, verification.target, True, tuple(done))

@@ -1,6 +1,6 @@
 """Verification results in the divergence store, and dirty services cleared by them.
 
-Two tables beside the runtime's own, in the same store (created on first use):
+Three tables beside the runtime's own, in the same store (created on first use):
 
 ``shadow_data_checks``  one row per table verification: table, source and
                         target (URLs without passwords), when, the counts,
@@ -8,6 +8,8 @@ Two tables beside the runtime's own, in the same store (created on first use):
 ``shadow_data_keys``    the keys it listed: check id, kind
                         (``missing_on_target``, ``missing_on_source``,
                         ``differing``), key (JSON) and differing columns (JSON)
+``shadow_data_services`` per service, the last verification that covered all
+                        its tables: when it started and ended, whether equal
 
 :func:`record_verification` writes a report there and then clears every dirty
 service all of whose tables (:attr:`~shadow.data.DataSchema.service_tables`)
@@ -33,7 +35,14 @@ from shadow._exceptions import StoreError
 from shadow.data._verify import RowDifference, TableVerification, VerificationReport
 from shadow.runtime import DivergenceStore
 
-__all__ = ["StoredCheck", "last_checks", "record_verification", "stored_verification"]
+__all__ = [
+    "ServiceVerification",
+    "StoredCheck",
+    "last_checks",
+    "record_verification",
+    "service_verifications",
+    "stored_verification",
+]
 
 _metadata = sa.MetaData()
 _TIME = sa.DateTime()
@@ -66,6 +75,26 @@ keys = sa.Table(
     sa.Column("row_key", sa.Text, nullable=False),
     sa.Column("columns", sa.Text, nullable=True),
 )
+
+
+verified_services = sa.Table(
+    "shadow_data_services",
+    _metadata,
+    sa.Column("service", sa.String(255), primary_key=True),
+    sa.Column("started_at", _TIME, nullable=False),
+    sa.Column("verified_at", _TIME, nullable=False),
+    sa.Column("equal", sa.Boolean, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceVerification:
+    """The last verification that covered every table of a service."""
+
+    service: str
+    started_at: datetime
+    verified_at: datetime
+    equal: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +144,9 @@ def _key_value(text: str) -> Any:
 
 
 def _engine(url: str) -> sa.Engine:
-    engine = sa.create_engine(url, **({"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}))
+    engine = sa.create_engine(
+        url, **({"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {})
+    )
     try:
         _metadata.create_all(engine)
     except SQLAlchemyError as error:
@@ -191,25 +222,75 @@ def _clear_services(
     service_tables: Mapping[str, Iterable[str]],
     at: datetime | None,
 ) -> list[str]:
-    equal = {result.table: result for result in report.tables if result.equal}
-    cleared: list[str] = []
-    covered = []
+    by_table = {result.table: result for result in report.tables}
+    covered: list[ServiceVerification] = []
     for service, owned in service_tables.items():
         names = list(owned)
-        if names and all(name in equal for name in names):
-            covered.append((service, [equal[name] for name in names]))
+        if not names or not all(name in by_table for name in names):
+            continue
+        results = [by_table[name] for name in names]
+        covered.append(
+            ServiceVerification(
+                service,
+                min(result.started_at for result in results),
+                at or max(result.finished_at for result in results),
+                all(result.equal for result in results),
+            )
+        )
     if not covered:
-        return cleared
+        return []
+    _record_services(store_url, covered)
+    cleared: list[str] = []
     store = DivergenceStore(store_url)
     try:
-        for service, results in covered:
-            started = min(result.started_at for result in results)
-            finished = at or max(result.finished_at for result in results)
-            if store.mark_verified(service, started=started, at=finished):
-                cleared.append(service)
+        for item in covered:
+            if item.equal and store.mark_verified(
+                item.service, started=item.started_at, at=item.verified_at
+            ):
+                cleared.append(item.service)
     finally:
         store.close()
     return cleared
+
+
+def _record_services(store_url: str, covered: list[ServiceVerification]) -> None:
+    engine = _engine(store_url)
+    try:
+        with engine.begin() as connection:
+            for item in covered:
+                connection.execute(
+                    sa.delete(verified_services).where(verified_services.c.service == item.service)
+                )
+                connection.execute(
+                    sa.insert(verified_services).values(
+                        service=item.service,
+                        started_at=_naive(item.started_at),
+                        verified_at=_naive(item.verified_at),
+                        equal=item.equal,
+                    )
+                )
+    except SQLAlchemyError as error:
+        raise StoreError(f"cannot record the verification: {error.__class__.__name__}") from None
+    finally:
+        engine.dispose()
+
+
+def service_verifications(store_url: str) -> list[ServiceVerification]:
+    """The last verification of each service that covered all its tables."""
+    engine = _engine(store_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(verified_services).order_by(verified_services.c.service)
+            ).all()
+    finally:
+        engine.dispose()
+    return [
+        ServiceVerification(
+            row.service, _aware(row.started_at), _aware(row.verified_at), bool(row.equal)
+        )
+        for row in rows
+    ]
 
 
 def last_checks(store_url: str) -> list[StoredCheck]:
@@ -286,8 +367,12 @@ def _stored_result(row: sa.Row[Any], listed: list[sa.Row[Any]]) -> TableVerifica
         key_columns=tuple(json.loads(row.key_columns)),
         source_rows=row.source_rows,
         target_rows=row.target_rows,
-        missing_on_target=tuple(_key_value(i.row_key) for i in by_kind.get("missing_on_target", [])),
-        missing_on_source=tuple(_key_value(i.row_key) for i in by_kind.get("missing_on_source", [])),
+        missing_on_target=tuple(
+            _key_value(i.row_key) for i in by_kind.get("missing_on_target", [])
+        ),
+        missing_on_source=tuple(
+            _key_value(i.row_key) for i in by_kind.get("missing_on_source", [])
+        ),
         differing=tuple(
             RowDifference(_key_value(i.row_key), tuple(json.loads(i.columns)))
             for i in by_kind.get("differing", [])

@@ -12,13 +12,14 @@ nothing else of the application.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+import dataclasses
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import sqlalchemy as sa
 
 from shadow._exceptions import ConfigError
-from shadow.data._rules import ColumnRule, TableRules
+from shadow.data._rules import ColumnRule, TableRules, Tolerance
 
 __all__ = ["DataSchema"]
 
@@ -57,6 +58,21 @@ class DataSchema:
                 raise ConfigError(f"unknown table(s) {sorted(unknown)} (known: {known})")
             ordered = [t for t in ordered if t.name in wanted]
         return [TableRules(t, self.rules.get(t.name, {})) for t in ordered]
+
+    def with_tolerance(self, seconds: float) -> DataSchema:
+        """This schema with every :class:`~shadow.data.Tolerance` rule set to ``seconds``."""
+        if seconds < 0:
+            raise ConfigError("a tolerance must not be negative")
+        rules = {
+            table: {
+                column: dataclasses.replace(rule, seconds=seconds)
+                if isinstance(rule, Tolerance)
+                else rule
+                for column, rule in columns.items()
+            }
+            for table, columns in self.rules.items()
+        }
+        return dataclasses.replace(self, rules=rules)
 
     def services_covered(self, tables: Iterable[str]) -> list[str]:
         """The services all of whose tables are among ``tables``."""

@@ -216,9 +216,7 @@ class _Findings:
             declared=rules.declared(),
             started_at=started,
             finished_at=clock(),
-            truncated=any(
-                count > self.max_keys for count in self.counts
-            ),
+            truncated=any(count > self.max_keys for count in self.counts),
         )
 
 

@@ -189,9 +189,7 @@ def sync_counter(target: sa.Engine, table: sa.Table, at_least: int) -> int | Non
             if sequence:
                 connection.exec_driver_sql("SELECT setval(%s, %s, false)", (sequence, wanted))
         elif dialect in ("mysql", "mariadb"):
-            connection.exec_driver_sql(
-                f"ALTER TABLE `{table.name}` AUTO_INCREMENT = {int(wanted)}"
-            )
+            connection.exec_driver_sql(f"ALTER TABLE `{table.name}` AUTO_INCREMENT = {int(wanted)}")
     return wanted
 
 

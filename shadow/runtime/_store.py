@@ -730,11 +730,11 @@ class DivergenceStore:
             )
 
     def mark_verified(self, service: str, *, started: datetime, at: datetime) -> bool:
-        """Clear ``service`` after a verification (begun at ``started``) found its data equal.
+        """Clear dirty ``service`` after a verification (begun at ``started``) found it equal.
 
         Records ``at`` as its ``reconciled_at``. A service that became dirty
         after ``started`` stays dirty: the verification could not have seen
-        that write. Returns True when the service is clean afterwards.
+        that write. Returns True when this call cleared it.
         """
         with self._transaction() as connection:
             _ensure_service(connection, service)
@@ -742,7 +742,10 @@ class DivergenceStore:
                 sa.update(services)
                 .where(
                     services.c.service == service,
-                    sa.or_(services.c.dirty_since.is_(None), services.c.dirty_since <= _naive(started)),
+                    services.c.dirty.is_(True),
+                    sa.or_(
+                        services.c.dirty_since.is_(None), services.c.dirty_since <= _naive(started)
+                    ),
                 )
                 .values(dirty=False, dirty_since=None, reconciled_at=_naive(at))
             )
