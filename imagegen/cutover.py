@@ -120,5 +120,8 @@ max_p95_ratio = 10.0
 min_latency_samples = 50
 min_soak = "0s"
 min_coverage = 0.65
+# The demo ends with `shadow data verify` of every table: its stores must hold
+# the same rows, not only answer the same.
+require_data_verified = true
 """
 """The demo's policy: write it as ``gate-policy.toml`` in the demo's work directory."""

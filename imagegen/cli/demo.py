@@ -209,10 +209,32 @@ def _print_summary(result: DemoResult) -> None:
     console.print(f"divergences: {result.divergences}")
     if result.uncovered:
         console.print(f"never called: {', '.join(result.uncovered)}")
+    if result.at_rest is not None:
+        _print_at_rest(console, result)
     for problem in result.problems:
         console.print(f"not ok: {problem}")
     console.print(f"divergence store: {result.store_url}")
     console.print(f"log (JSON lines): {result.workdir / LOG_FILE}")
+
+
+def _print_at_rest(console: Console, result: DemoResult) -> None:
+    assert result.at_rest is not None  # the caller checked
+    report = result.at_rest.report
+    different = [t for t in report.tables if not t.equal]
+    rows = sum(t.compared for t in report.tables)
+    if not different:
+        console.print(
+            f"stores at rest: all {len(report.tables)} tables equal ({rows} rows compared)"
+        )
+    for table in different:
+        console.print(
+            f"stores at rest: {table.table} DIFFERENT: {table.missing_on_target_count} missing"
+            f" on the candidate, {table.missing_on_source_count} extra,"
+            f" {table.differing_count} differing"
+            f" ({', '.join(sorted({c for d in table.differing for c in d.columns})) or '-'})"
+        )
+    if result.at_rest.cleared:
+        console.print(f"cleared by the verification: {', '.join(result.at_rest.cleared)}")
 
 
 def _as_dict(result: DemoResult) -> dict[str, Any]:
@@ -230,6 +252,7 @@ def _as_dict(result: DemoResult) -> dict[str, Any]:
         "store_url": result.store_url,
         "metrics_port": result.metrics_port,
         "exploration": result.exploration.to_dict() if result.exploration else None,
+        "at_rest": result.at_rest.report.to_dict() if result.at_rest else None,
         "services": [
             {
                 "service": summary.service,

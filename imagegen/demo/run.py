@@ -48,6 +48,7 @@ from imagegen.db.backfill import copy_rows
 from imagegen.db.engine import connectable, create_engine, create_schema
 from imagegen.db.legacy import open_legacy
 from imagegen.db.migrate import downgrade
+from imagegen.demo.at_rest import AtRest, verify_stores
 from imagegen.demo.explore import ReferenceTarget
 from imagegen.demo.histograms import merged_quantiles
 from imagegen.demo.options import DemoOptions
@@ -125,6 +126,8 @@ class DemoResult:
     """True when a Ctrl-C stopped the traffic before every request was made."""
     exploration: ExploreResult | None = None
     """What the exploration after the traffic found (None when it did not run)."""
+    at_rest: AtRest | None = None
+    """The verification of every table of the two stores after the traffic."""
 
     @property
     def divergences(self) -> int:
@@ -169,6 +172,9 @@ class DemoResult:
             found.append(f"{len(self.uncovered)} declared methods never called")
         if self.exploration is not None and self.exploration.found:
             found.append(f"exploration found {len(self.exploration.found)} divergence group(s)")
+        if self.at_rest is not None and not self.at_rest.report.equal:
+            different = [t.table for t in self.at_rest.report.tables if not t.equal]
+            found.append("the stores differ at rest: " + ", ".join(different))
         return found
 
     @property
@@ -255,6 +261,12 @@ def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event)
     finally:
         runtime.close()
     exploration = None if stop.is_set() else _explore(options, store_url)
+    # An interrupted run stopped before the mirror caught up: its stores differ anyway.
+    at_rest = (
+        None
+        if stop.is_set()
+        else verify_stores(f"sqlite:///{workdir / LEGACY_FILE}", candidate_url, store_url)
+    )
     return _summarize(
         exploration=exploration,
         options=options,
@@ -268,6 +280,7 @@ def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event)
         port=port,
         drained=drained,
         interrupted=stop.is_set(),
+        at_rest=at_rest,
     )
 
 
@@ -497,6 +510,7 @@ def _summarize(
     drained: bool,
     interrupted: bool = False,
     exploration: ExploreResult | None = None,
+    at_rest: AtRest | None = None,
 ) -> DemoResult:
     store = DivergenceStore(store_url)
     try:
@@ -543,4 +557,5 @@ def _summarize(
         dirty=dirty,
         interrupted=interrupted,
         exploration=exploration,
+        at_rest=at_rest,
     )

@@ -70,10 +70,10 @@ def register_defaults(provider: Callable[[], DataSchema] | None) -> None:
 
 
 def _schema(spec: str | None, tolerance: float | None) -> DataSchema:
+    import sqlalchemy as sa  # noqa: PLC0415
+
     from shadow.cutover.contracts import load_object  # noqa: PLC0415 -- cheap --help
     from shadow.data import DataSchema  # noqa: PLC0415
-
-    import sqlalchemy as sa  # noqa: PLC0415
 
     if spec is not None:
         found = load_object(spec)

@@ -13,9 +13,11 @@ from shadow._vocabulary import Outcome
 
 __all__ = [
     "COVERAGE_HEADER",
+    "DATA_HEADER",
     "GROUP_HEADER",
     "METHOD_HEADER",
     "coverage_row",
+    "data_rows",
     "format_lines",
     "format_ratio",
     "format_seconds",
@@ -127,4 +129,31 @@ def coverage_row(service: str, coverage: Mapping[str, Any]) -> list[str]:
         f"{coverage['lines_hit']}/{coverage['lines']}",
         f"{coverage['branches_hit']}/{coverage['branches']}",
         never or "none",
+    ]
+
+
+DATA_HEADER = [
+    "table",
+    "verified at",
+    "result",
+    "compared",
+    "missing on target",
+    "missing on source",
+    "differing",
+]
+
+
+def data_rows(report: Mapping[str, Any]) -> list[list[str]]:
+    """The last verification at rest of each table, as table rows (Markdown and HTML)."""
+    return [
+        [
+            c["table"],
+            c["verified_at"],
+            "equal" if c["equal"] else "DIFFERENT",
+            str(c["compared"]),
+            str(c["missing_on_target"]),
+            str(c["missing_on_source"]),
+            str(c["differing"]),
+        ]
+        for c in report.get("data", [])
     ]

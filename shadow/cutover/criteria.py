@@ -42,6 +42,9 @@ The criteria, in order:
     at least ``min_soak`` since the first comparison;
 ``no_dirty``
     no service of the phase has a dropped write awaiting reconciliation;
+``data_verified`` (only with ``require_data_verified``)
+    each service's tables verified equal at rest since its last write that
+    was not mirrored cleanly (:mod:`shadow.cutover.data_gate`);
 ``previous_phase``
     the previous phase has already reached the step this phase would take.
 
@@ -68,6 +71,7 @@ from typing import Any
 
 from shadow._exceptions import ConfigError
 from shadow._vocabulary import Mode
+from shadow.cutover.data_gate import data_verified
 from shadow.cutover.evidence import Evidence
 from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import GatePolicy, format_duration
@@ -90,6 +94,7 @@ CRITERIA = (
     "coverage",
     "soak",
     "no_dirty",
+    "data_verified",
     "previous_phase",
 )
 """Criterion names, in the order a verdict lists them."""
@@ -235,6 +240,7 @@ def evaluate_gate(
         _coverage(chosen, policy, evidence),
         _soak(chosen, policy, evidence),
         _no_dirty(chosen, evidence),
+        *((Criterion(*data_verified(chosen, evidence)),) if policy.require_data_verified else ()),
         _previous_phase(phase, target, plan, modes),
     )
     return GateVerdict(phase, chosen, current, target, policy, criteria)

@@ -15,7 +15,15 @@ from typing import Any
 
 from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
 
-__all__ = ["CoverageEvidence", "DivergenceGroup", "Evidence", "MethodEvidence", "ModeEvidence"]
+__all__ = [
+    "CoverageEvidence",
+    "DataCheck",
+    "DataVerified",
+    "DivergenceGroup",
+    "Evidence",
+    "MethodEvidence",
+    "ModeEvidence",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +130,28 @@ class ModeEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class DataCheck:
+    """The last verification at rest of one table (``shadow data verify``)."""
+
+    table: str
+    verified_at: datetime
+    equal: bool
+    compared: int
+    missing_on_target: int
+    missing_on_source: int
+    differing: int
+
+
+@dataclass(frozen=True, slots=True)
+class DataVerified:
+    """The last verification that covered every table of one service."""
+
+    service: str
+    verified_at: datetime
+    equal: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Everything the store knows, as of ``collected_at``.
 
@@ -168,6 +198,12 @@ class Evidence:
 
     coverage: Mapping[str, CoverageEvidence] = field(default_factory=dict)
     """Per service, when the runtime measured the candidate's coverage."""
+    reconciled: Mapping[str, datetime] = field(default_factory=dict)
+    """When each service was last cleared (by its reconcile hook or a clean verification)."""
+    data_checks: tuple[DataCheck, ...] = ()
+    """The last verification at rest of each table."""
+    data_verified: Mapping[str, DataVerified] = field(default_factory=dict)
+    """Per service, the last verification covering all its tables."""
 
     def method(self, service: str, method: str) -> MethodEvidence:
         """The evidence for one method; an empty record when it was never seen."""

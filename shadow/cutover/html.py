@@ -14,9 +14,11 @@ from typing import Any
 from shadow._vocabulary import Outcome
 from shadow.cutover._format import (
     COVERAGE_HEADER,
+    DATA_HEADER,
     GROUP_HEADER,
     METHOD_HEADER,
     coverage_row,
+    data_rows,
     format_seconds,
     group_row,
     method_row,
@@ -210,5 +212,11 @@ def render_html(report: Mapping[str, Any]) -> str:
         + "<h2>Candidate code run by compared calls</h2>"
         + coverage
         + f"<h2>Dropped writes</h2><p>Dirty: {escape(', '.join(dirty) or 'none')}.</p>"
+        + "<h2>Data at rest (last verification per table)</h2>"
+        + (
+            _table(DATA_HEADER, data_rows(report), id="data")
+            if report.get("data")
+            else "<p>Never verified (<code>shadow data verify</code>).</p>"
+        )
         + "</body></html>\n"
     )

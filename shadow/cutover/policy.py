@@ -13,6 +13,8 @@ overrides single values for phase N; every key is optional::
     min_latency_samples = 20       # fewer samples on a side: that method's ratio is not judged
     min_soak = "24h"               # since the first comparison; s, m, h or d
     min_coverage = 0.8             # optional: share of each service's candidate code run
+    require_data_verified = false  # each service's tables verified equal at rest
+                                   # (`shadow data verify`) since its last unclean write
 
     [phase.3]
     max_p95_ratio = 1.5
@@ -97,6 +99,8 @@ class GatePolicy:
     min_coverage: float | None = None
     """Least share (0-1) of each service's candidate lines and branches that compared
     calls must have run (``runtime.coverage`` on); None: not a criterion."""
+    require_data_verified: bool = False
+    """Off by default: a store verification is an operator's step, not a runtime one."""
 
     def __post_init__(self) -> None:
         if self.min_comparisons < 1:
@@ -135,6 +139,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "min_soak": (str,),
     "min_p95_excess": (str,),
     "min_coverage": (int, float),
+    "require_data_verified": (bool,),
 }
 
 
@@ -147,8 +152,9 @@ def _overrides(table: object, where: str) -> dict[str, object]:
         if types is None:
             known = ", ".join(sorted(_FIELD_TYPES))
             raise ConfigError(f"{where}: unknown key {key!r} (known: {known})")
-        # bool is an int in Python; a gate threshold of `true` is a typo, not a number.
-        if isinstance(value, bool) or not isinstance(value, types):
+        # bool is an int in Python; a gate threshold of `true` is a typo, not a number
+        # (only the switches take booleans).
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             raise ConfigError(f"{where}: {key} has the wrong type ({type(value).__name__})")
         values[key] = parse_duration(value) if isinstance(value, str) else value
     return values

@@ -18,9 +18,11 @@ from shadow._exceptions import ConfigError
 from shadow._vocabulary import LatencySummary, Mode, Outcome
 from shadow.cutover._format import (
     COVERAGE_HEADER,
+    DATA_HEADER,
     GROUP_HEADER,
     METHOD_HEADER,
     coverage_row,
+    data_rows,
     format_lines,
     format_ratio,
     format_seconds,
@@ -29,7 +31,7 @@ from shadow.cutover._format import (
     verdict_word,
 )
 from shadow.cutover.criteria import GateVerdict, evaluate_gate
-from shadow.cutover.evidence import CoverageEvidence, DivergenceGroup, Evidence
+from shadow.cutover.evidence import CoverageEvidence, DataCheck, DivergenceGroup, Evidence
 from shadow.cutover.html import render_html
 from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import PolicySet
@@ -94,6 +96,25 @@ def _coverage(measured: CoverageEvidence | None) -> dict[str, Any] | None:
     }
 
 
+def _check(check: DataCheck) -> dict[str, Any]:
+    return {
+        "table": check.table,
+        "verified_at": check.verified_at.isoformat(),
+        "equal": check.equal,
+        "compared": check.compared,
+        "missing_on_target": check.missing_on_target,
+        "missing_on_source": check.missing_on_source,
+        "differing": check.differing,
+    }
+
+
+def _verified_at(evidence: Evidence, service: str) -> str | None:
+    verified = evidence.data_verified.get(service)
+    if verified is None or not verified.equal:
+        return None
+    return verified.verified_at.isoformat()
+
+
 def build_report(
     *,
     plan: PhasePlan,
@@ -138,6 +159,7 @@ def build_report(
                     "phase": phase,
                     "mode": modes.get(service, Mode.LEGACY).value,
                     "dirty": service in evidence.dirty,
+                    "data_verified_at": _verified_at(evidence, service),
                     "drops": evidence.drops.get(service, 0),
                     "methods": methods,
                     "groups": [
@@ -147,6 +169,7 @@ def build_report(
                 }
             )
     return {
+        "data": [_check(check) for check in evidence.data_checks],
         "generated_at": evidence.collected_at.isoformat(),
         "first_comparison_at": (
             evidence.first_comparison_at.isoformat() if evidence.first_comparison_at else None
@@ -219,6 +242,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += ["Not measured (the runtime's `coverage` setting is off)."]
     dirty = [f"{s['service']} ({s['drops']} drops)" for s in report["services"] if s["dirty"]]
     lines += ["", "## Dropped writes", "", "Dirty: " + (", ".join(dirty) or "none") + "."]
+    lines += ["", "## Data at rest (last verification per table)", ""]
+    rows = data_rows(report)
+    lines += _table(DATA_HEADER, rows) if rows else ["Never verified (`shadow data verify`)."]
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError
@@ -23,6 +24,8 @@ from shadow._sources import Clock
 from shadow._vocabulary import LatencySummary, ReviewStatus
 from shadow.cutover.evidence import (
     CoverageEvidence,
+    DataCheck,
+    DataVerified,
     DivergenceGroup,
     Evidence,
     MethodEvidence,
@@ -171,4 +174,29 @@ def load_evidence(url: str, *, clock: Clock) -> Evidence:
                 )
                 for item in store.coverage()
             },
+            reconciled={s.service: s.reconciled_at for s in states if s.reconciled_at},
+            **_data_evidence(url),
         )
+
+
+def _data_evidence(url: str) -> dict[str, Any]:
+    """The verifications at rest (``shadow data verify``) the store holds."""
+    from shadow.data import last_checks, service_verifications  # noqa: PLC0415 -- on use
+
+    checks = tuple(
+        DataCheck(
+            c.table,
+            c.verified_at,
+            c.equal,
+            c.compared,
+            c.missing_on_target,
+            c.missing_on_source,
+            c.differing,
+        )
+        for c in last_checks(url)
+    )
+    verified = {
+        v.service: DataVerified(v.service, v.verified_at, v.equal)
+        for v in service_verifications(url)
+    }
+    return {"data_checks": checks, "data_verified": verified}

@@ -119,7 +119,8 @@ def ordered_rows(
 
 def _after(keys: Sequence[sa.Column[Any]], after: Key, dialect: str) -> sa.ColumnElement[bool]:
     if len(keys) == 1:
-        return sort_key(keys[0], dialect) > after
+        single: sa.ColumnElement[bool] = sort_key(keys[0], dialect) > after
+        return single
     return sa.tuple_(*(sort_key(c, dialect) for c in keys)) > sa.tuple_(*after)
 
 

@@ -23,12 +23,13 @@ recent verification of each table (the gate and the report show them).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 
 from shadow._exceptions import StoreError
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 _metadata = sa.MetaData()
-_TIME = sa.DateTime()
+_TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 checks = sa.Table(
     "shadow_data_checks",
@@ -187,7 +188,8 @@ def record_verification(
                         declared=json.dumps(dict(result.declared), sort_keys=True),
                         key_columns=json.dumps(list(result.key_columns)),
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key
+                check_id = check_id[0] if check_id is not None else None
                 listed = [
                     {"check_id": check_id, "kind": "missing_on_target", "row_key": _key_json(k)}
                     for k in result.missing_on_target
@@ -358,7 +360,7 @@ def stored_verification(
     return VerificationReport(source, target, tuple(results))
 
 
-def _stored_result(row: sa.Row[Any], listed: list[sa.Row[Any]]) -> TableVerification:
+def _stored_result(row: sa.Row[Any], listed: Sequence[sa.Row[Any]]) -> TableVerification:
     by_kind: dict[str, list[sa.Row[Any]]] = {}
     for item in listed:
         by_kind.setdefault(item.kind, []).append(item)

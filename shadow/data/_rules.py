@@ -33,8 +33,8 @@ import sqlalchemy as sa
 
 __all__ = [
     "ColumnRule",
-    "Excluded",
     "Exact",
+    "Excluded",
     "Json",
     "TableRules",
     "Tolerance",

@@ -267,6 +267,7 @@ def _merge(
     target: Iterator[Sequence[Any]],
     comparer: _RowComparer,
     findings: _Findings,
+    *,
     tick: Callable[[int], None],
     chunk_size: int,
 ) -> None:
@@ -274,8 +275,9 @@ def _merge(
     done = 0
     s = next(source, None)
     t = next(target, None)
-    ks = get_key(s) if s is not None else None
-    kt = get_key(t) if t is not None else None
+    # Keys are Any: ``ks``/``kt`` are only read while their row is not None.
+    ks: Any = get_key(s) if s is not None else None
+    kt: Any = get_key(t) if t is not None else None
     while s is not None or t is not None:
         if t is None or (s is not None and ks < kt):
             findings.lost(ks)
@@ -330,8 +332,8 @@ def verify_table(
             ordered_rows(other, rules, columns, batch=chunk_size),
             _RowComparer(rules),
             findings,
-            tick,
-            chunk_size,
+            tick=tick,
+            chunk_size=chunk_size,
         )
         tick(findings.source_rows)
     result = findings.result(rules, started, clock)

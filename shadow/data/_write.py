@@ -145,9 +145,7 @@ def next_counter(connection: sa.Connection, table: sa.Table) -> int | None:
             "SELECT pg_get_serial_sequence(%s, %s)", (table.name, column.name)
         ).scalar()
         if sequence:
-            row = connection.exec_driver_sql(
-                f"SELECT last_value, is_called FROM {sequence}"  # noqa: S608  (name from the catalog)
-            ).one()
+            row = connection.exec_driver_sql(f"SELECT last_value, is_called FROM {sequence}").one()
             used = row.last_value if row.is_called else row.last_value - 1
     elif dialect in ("mysql", "mariadb"):
         used = (

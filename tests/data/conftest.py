@@ -32,7 +32,11 @@ FORMATS = (
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def target(request: pytest.FixtureRequest) -> sa.Engine:
     """A seeded, empty-of-content candidate store on each backend."""
-    fixture = {"sqlite": "sqlite_engine", "postgresql": "postgres_engine", "mariadb": "mariadb_engine"}
+    fixture = {
+        "sqlite": "sqlite_engine",
+        "postgresql": "postgres_engine",
+        "mariadb": "mariadb_engine",
+    }
     engine: sa.Engine = request.getfixturevalue(fixture[request.param])
     return engine
 

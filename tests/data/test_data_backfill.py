@@ -40,7 +40,9 @@ def test_interrupted_backfill_resumes_from_its_checkpoint_and_ends_equal(
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        backfill(source, target, tables, checkpoint=checkpoint, chunk_size=500, pause=crash_on_third)
+        backfill(
+            source, target, tables, checkpoint=checkpoint, chunk_size=500, pause=crash_on_third
+        )
     state = json.loads(checkpoint.read_text())
     thousandth = sorted(image_name(i) for i in range(2_500))[999]
     assert state["tables"]["images"] == {"after": thousandth, "copied": 1000, "done": False}
@@ -49,7 +51,11 @@ def test_interrupted_backfill_resumes_from_its_checkpoint_and_ends_equal(
 
     chunks: list[int] = []
     report = backfill(
-        source, target, tables, checkpoint=checkpoint, chunk_size=500,
+        source,
+        target,
+        tables,
+        checkpoint=checkpoint,
+        chunk_size=500,
         pause=lambda table, rows: chunks.append(len(rows)),
     )
     assert chunks == [500, 500, 500], "the resumed run re-read chunks it had already copied"
@@ -58,12 +64,17 @@ def test_interrupted_backfill_resumes_from_its_checkpoint_and_ends_equal(
 
 
 def test_checkpoint_of_another_copy_is_refused(
-    legacy_source: tuple[Path, sa.Engine], sqlite_engine: sa.Engine, schema: DataSchema, tmp_path: Path
+    legacy_source: tuple[Path, sa.Engine],
+    sqlite_engine: sa.Engine,
+    schema: DataSchema,
+    tmp_path: Path,
 ) -> None:
     """A checkpoint written for other stores is bad input: resuming from it would skip rows."""
     _, source = legacy_source
     checkpoint = tmp_path / "backfill.json"
-    checkpoint.write_text(json.dumps({"source": "sqlite:///elsewhere", "target": "x", "tables": {}}))
+    checkpoint.write_text(
+        json.dumps({"source": "sqlite:///elsewhere", "target": "x", "tables": {}})
+    )
     with pytest.raises(ConfigError, match="belongs to"):
         backfill(source, sqlite_engine, schema.tables(["images"]), checkpoint=checkpoint)
 
@@ -108,12 +119,15 @@ def test_backfill_raises_the_targets_autoincrement_counter(
 ) -> None:
     """After copying the queue, the target hands out the id the source would (deleted
     rows' ids count as used), so the next mirrored insert gets the same item_id."""
-    path, source = legacy_source
+    _, source = legacy_source
     with source.begin() as connection:
         for index in range(5):
             connection.execute(
                 queue.insert().values(
-                    batch_id="b", queue_id="q", session_id=f"s{index}", session="{}",
+                    batch_id="b",
+                    queue_id="q",
+                    session_id=f"s{index}",
+                    session="{}",
                 )
             )
         connection.execute(queue.delete().where(queue.c.session_id == "s4"))

@@ -47,13 +47,14 @@ def test_verify_names_planted_keys_and_repair_fixes_only_them(
     lost, changed, extra = image_name(4242), image_name(77_777), "zz-extra.png"
     with target.begin() as connection:
         connection.execute(images.delete().where(images.c.image_name == lost))
-        connection.execute(
-            images.update().where(images.c.image_name == changed).values(width=1)
-        )
+        connection.execute(images.update().where(images.c.image_name == changed).values(width=1))
         connection.execute(
             images.insert().values(
-                image_name=extra, image_origin="internal", image_category="general",
-                width=1, height=1,
+                image_name=extra,
+                image_origin="internal",
+                image_category="general",
+                width=1,
+                height=1,
             )
         )
     untouched = _digest_except(target, {lost, changed, extra})
