@@ -42,9 +42,10 @@ The criteria, in order:
     at least ``min_soak`` since the first comparison;
 ``no_dirty``
     no service of the phase has a dropped write awaiting reconciliation;
-``data_verified`` (only with ``require_data_verified``)
+``data_verified``
     each service's tables verified equal at rest since its last write that
-    was not mirrored cleanly (:mod:`shadow.cutover.data_gate`);
+    was not mirrored cleanly (:mod:`shadow.cutover.data_gate`); judged only
+    with ``require_data_verified``, else it passes and shows the state;
 ``previous_phase``
     the previous phase has already reached the step this phase would take.
 
@@ -240,7 +241,7 @@ def evaluate_gate(
         _coverage(chosen, policy, evidence),
         _soak(chosen, policy, evidence),
         _no_dirty(chosen, evidence),
-        *((Criterion(*data_verified(chosen, evidence)),) if policy.require_data_verified else ()),
+        Criterion(*data_verified(chosen, evidence, required=policy.require_data_verified)),
         _previous_phase(phase, target, plan, modes),
     )
     return GateVerdict(phase, chosen, current, target, policy, criteria)

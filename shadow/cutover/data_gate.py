@@ -1,7 +1,8 @@
 """The optional gate criterion on data at rest: ``data_verified``.
 
-On when a phase's policy says ``require_data_verified = true``. Per service
-of the phase it passes when all of these hold:
+Judged when a phase's policy says ``require_data_verified = true``; otherwise
+it always passes and only shows the state. Judged, per service of the phase
+it passes when all of these hold:
 
 * the service is not dirty (no write since that was not mirrored cleanly:
   dropped, failed on the mirror, or diverged);
@@ -47,7 +48,7 @@ def _reason(service: str, evidence: Evidence) -> str | None:
 
 
 def data_verified(
-    services: Collection[str], evidence: Evidence
+    services: Collection[str], evidence: Evidence, *, required: bool
 ) -> tuple[str, bool, str, tuple[dict[str, Any], ...]]:
     """The criterion's name, verdict, summary and details for ``services``."""
     reasons = [reason for s in services if (reason := _reason(s, evidence)) is not None]
@@ -73,6 +74,9 @@ def data_verified(
         }
         for check in evidence.data_checks
     ]
+    if not required:
+        state = "; ".join(reasons) if reasons else "all verified equal"
+        return "data_verified", True, f"not required by the policy ({state})", tuple(details)
     if reasons:
         summary = "; ".join(reasons)
     else:
