@@ -16,7 +16,16 @@ from collections.abc import Callable, Sequence
 
 __all__ = ["BY_NAME_ONLY", "MODULES", "available", "main"]
 
-MODULES = ("services", "queue", "comparison", "overhead", "capture", "metrics", "coverage")
+MODULES = (
+    "services",
+    "queue",
+    "comparison",
+    "overhead",
+    "capture",
+    "metrics",
+    "coverage",
+    "data",
+)
 """Benchmark modules in the order a full run executes them."""
 
 BY_NAME_ONLY = ("read_policy", "mutation")
