@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from imagegen.cutover import SERVICE_TABLES
 from imagegen.db.tables import ClientStateTable
-from shadow import FixedClock
+from shadow import ConfigError, FixedClock
 from shadow.cutover.criteria import evaluate_gate
 from shadow.cutover.evidence import DataVerified, Evidence
 from shadow.cutover.plan import PhasePlan
@@ -59,7 +59,7 @@ def test_policy_switch_takes_a_boolean_and_refuses_anything_else() -> None:
     assert policies_from_mapping(
         {"defaults": {"require_data_verified": True}}, "p"
     ).defaults.require_data_verified
-    with pytest.raises(Exception, match="wrong type"):
+    with pytest.raises(ConfigError, match="wrong type"):
         policies_from_mapping({"defaults": {"require_data_verified": 1}}, "p")
 
 

@@ -93,7 +93,11 @@ def test_backfill_during_dual_writes_ends_equal_after_verify_and_repair(
     found = verify(source, target, tables)
     bulk = {image_name(i) for i in range(BULK)}
     images = found.table("images")
-    listed = {*images.missing_on_target, *images.missing_on_source, *(d.key for d in images.differing)}
+    listed = {
+        *images.missing_on_target,
+        *images.missing_on_source,
+        *(d.key for d in images.differing),
+    }
     assert not listed & bulk, "the backfill left bulk rows wrong"
 
     # The seed rows differ by construction (each store drew its own jwt secret).

@@ -1,0 +1,102 @@
+"""``shadow data``: backfill, verify and repair from the command line, and bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from imagegen.cli import app, main
+from imagegen.db.tables import ImageTable
+from tests.data.conftest import fill_images, image_name
+
+images = ImageTable.__table__  # type: ignore[attr-defined]
+runner = CliRunner()
+
+
+def test_backfill_verify_repair_round_trip(
+    legacy_source: tuple[Path, sa.Engine], sqlite_engine: sa.Engine, tmp_path: Path
+) -> None:
+    """backfill copies; a planted change makes verify exit 1 naming the key and column (also
+    in --json and in the store); repair is a dry run until --apply; then verify exits 0."""
+    path, _ = legacy_source
+    fill_images(path, 200)
+    source = f"sqlite:///{path}"
+    target = f"sqlite:///{sqlite_engine.url.database}"
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    checkpoint = tmp_path / "copy.json"
+    done = runner.invoke(
+        app,
+        ["data", "backfill", source, target, "--table", "images", "--checkpoint", str(checkpoint)],
+    )
+    assert done.exit_code == 0, done.output
+    assert "images: 200 rows copied" in done.output
+    changed = image_name(17)
+    with sqlite_engine.begin() as connection:
+        connection.execute(images.update().where(images.c.image_name == changed).values(height=1))
+
+    found = runner.invoke(
+        app, ["data", "verify", source, target, "--table", "images", "--store", store, "--json"]
+    )
+    assert found.exit_code == 1, found.output
+    table = json.loads(found.output)["tables"][0]
+    assert table["differing_rows"] == [{"key": [changed], "columns": ["height", "updated_at"]}]
+
+    dry = runner.invoke(
+        app, ["data", "repair", source, target, "--table", "images", "--store", store]
+    )
+    assert dry.exit_code == 0, dry.output
+    assert f"update: {changed} (height, updated_at)" in dry.output and "dry run" in dry.output
+    with sqlite_engine.connect() as connection:
+        height = connection.execute(
+            sa.select(images.c.height).where(images.c.image_name == changed)
+        )
+        assert height.scalar() == 1, "the dry run wrote"
+
+    fixed = runner.invoke(
+        app, ["data", "repair", source, target, "--table", "images", "--store", store, "--apply"]
+    )
+    assert fixed.exit_code == 0, fixed.output
+    assert "-> equal" in fixed.output
+    again = runner.invoke(
+        app, ["data", "verify", source, target, "--table", "images", "--store", store]
+    )
+    assert again.exit_code == 0 and "images: equal (200 rows compared)" in again.output
+
+
+def _main(arguments: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run the console entry point (which turns ConfigError into exit 2) in-process."""
+    monkeypatch.setattr(sys, "argv", ["shadow", *arguments])
+    try:
+        main()
+    except SystemExit as leaving:
+        return int(leaving.code or 0)
+    return 0
+
+
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path,
+    sqlite_engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A missing SQLite file, a malformed URL, an unknown table, a repair without a store:
+    one clear line each, exit status 2, and no file created."""
+    target = f"sqlite:///{sqlite_engine.url.database}"
+    missing = tmp_path / "nope.db"
+    cases = [
+        (["data", "verify", f"sqlite:///{missing}", target], "no such SQLite file"),
+        (["data", "verify", "not a url", target], "not a valid SQLAlchemy URL"),
+        (["data", "verify", target, target, "--table", "imagez"], "unknown table"),
+        (["data", "repair", target, target], "give --store"),
+    ]
+    for arguments, message in cases:
+        status = _main(arguments, monkeypatch)
+        err = capsys.readouterr().err
+        assert status == 2, (arguments, err)
+        assert err.count("\n") == 1 and message in err, err
+    assert not missing.exists()
