@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shadow._exceptions import ConfigError
 from shadow.data._read import Key, key_getter, ordered_rows
@@ -229,7 +229,29 @@ class _Inserter:
         return int(writer.exec_driver_sql(self.stage_insert).rowcount)
 
 
+_RETRIES = 5
+
+
 def _insert_chunk(
+    target: sa.Engine, inserter: _Inserter, rows: list[tuple[Any, ...]]
+) -> tuple[int, int]:
+    """Insert-if-absent ``rows``, retrying a chunk that lost a lock to concurrent writes.
+
+    A deadlock or lock timeout against the mirrored writes (InnoDB, PostgreSQL)
+    or a busy SQLite file rolls the chunk back; copying it again is harmless,
+    since a chunk only inserts absent rows.
+    """
+    for attempt in range(_RETRIES):
+        try:
+            return _insert_once(target, inserter, rows)
+        except OperationalError:
+            if attempt == _RETRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _insert_once(
     target: sa.Engine, inserter: _Inserter, rows: list[tuple[Any, ...]]
 ) -> tuple[int, int]:
     """Insert-if-absent ``rows`` (driver parameters); returns (inserted, skipped)."""

@@ -68,11 +68,17 @@ def test_backfill_during_dual_writes_ends_equal_after_verify_and_repair(
         ids=UuidIds(),
     )
     copied: list[BackfillReport] = []
-    copier = threading.Thread(
-        target=lambda: copied.append(
-            backfill(source, target, tables, chunk_size=250, max_rows_per_second=1_000)
-        )
-    )
+    failed: list[BaseException] = []
+
+    def copy() -> None:
+        try:
+            copied.append(
+                backfill(source, target, tables, chunk_size=250, max_rows_per_second=1_000)
+            )
+        except BaseException as error:  # reported by the assertion below
+            failed.append(error)
+
+    copier = threading.Thread(target=copy)
     try:
         services = ReferenceServices(
             **{w.name: runtime.proxy(w.contract, w.name) for w in SERVICES}
@@ -87,6 +93,7 @@ def test_backfill_during_dual_writes_ends_equal_after_verify_and_repair(
     finally:
         copier.join()
         runtime.close()
+    assert not failed, f"the backfill failed: {failed[0]!r}" if failed else ""
     assert overlapped, "the backfill ended before the traffic: nothing was tested"
     assert copied and copied[0].tables[0].table == "app_settings"
 
