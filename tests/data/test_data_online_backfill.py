@@ -10,8 +10,10 @@ writes left behind, a repair copies those rows, and the stores end equal.
 
 from __future__ import annotations
 
+import gc
 import random
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,12 @@ def test_backfill_during_dual_writes_ends_equal_after_verify_and_repair(
     finally:
         copier.join()
         runtime.close()
+        # Runtime.close() does not dispose the candidate's engine that the thread
+        # worker built (imagegen.demo.wiring.build_candidate): collect its pooled
+        # connections here, not in the next test's warnings (a known leak, reported).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
     assert not failed, f"the backfill failed: {failed[0]!r}" if failed else ""
     assert overlapped, "the backfill ended before the traffic: nothing was tested"
     assert copied and copied[0].tables[0].table == "app_settings"
