@@ -25,7 +25,7 @@ from shadow.runtime import DivergenceStore
 client_state = ClientStateTable.__table__  # type: ignore[attr-defined]
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PLAN = PhasePlan({1: ("client_state",)})
-DECLARED = {"client_state": frozenset()}
+DECLARED: dict[str, frozenset[str]] = {"client_state": frozenset()}
 REQUIRED = GatePolicy(min_comparisons=1, min_soak=timedelta(0), require_data_verified=True)
 
 
