@@ -81,6 +81,10 @@ class Executor(Protocol):
         """The most tasks that can be queued."""
         ...
 
+    def fill(self) -> float:
+        """How full the queue is, 0 to 1: the larger of its count and its bytes fill."""
+        ...
+
     def oldest_age(self) -> float:
         """Seconds the oldest queued or running task has waited."""
         ...
@@ -115,6 +119,9 @@ class InlineExecutor:
 
     def capacity(self) -> int:
         return 1
+
+    def fill(self) -> float:
+        return 0.0
 
     def oldest_age(self) -> float:
         return 0.0
@@ -322,10 +329,13 @@ class QueuedExecutor:
         deadline: float,
         idle_seconds: float,
         linger: float = 0.0,
+        max_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self._start_worker = start_worker
         self._recorder = recorder
         self._capacity = capacity
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._batch_size = batch_size
         self._deadline = deadline
         self._idle_seconds = idle_seconds
@@ -345,9 +355,15 @@ class QueuedExecutor:
         return self._worker
 
     def submit(self, task: Task) -> bool:
+        size = task_size(task)
         with self._condition:
             if self._closing or len(self._queue) + len(self._in_flight) >= self._capacity:
                 return False
+            # A call larger than the whole bound still goes through an empty queue.
+            if self._bytes and self._bytes + size > self._max_bytes:
+                return False
+            task.size = size
+            self._bytes += size
             task.queued_at = time.monotonic()
             self._queue.append(task)
             # Wake the dispatcher for the first task (it then lingers to gather
@@ -361,6 +377,13 @@ class QueuedExecutor:
 
     def capacity(self) -> int:
         return self._capacity
+
+    def fill(self) -> float:
+        return max(self.depth() / self._capacity, self._bytes / self._max_bytes)
+
+    def queued_bytes(self) -> int:
+        """Estimated bytes of the tasks queued or running."""
+        return self._bytes
 
     def oldest_age(self) -> float:
         try:
@@ -411,6 +434,7 @@ class QueuedExecutor:
             finally:
                 with self._condition:
                     self._in_flight = []
+                    self._bytes -= sum(task.size for task in batch)
                     self._condition.notify_all()
 
     def _abandon_in_flight(self) -> None:
@@ -467,8 +491,11 @@ class QueuedExecutor:
                 deadline_seconds=self._deadline,
             )
             with self._condition:
-                # The rest of the batch never ran: back to the front, in order.
-                self._queue.extendleft(reversed(batch[index + 1 :]))
+                # The rest of the batch never ran: back to the front, in order
+                # (and still counted against the byte bound).
+                rest = batch[index + 1 :]
+                self._queue.extendleft(reversed(rest))
+                self._bytes += sum(item.size for item in rest)
             return
 
     def _publish(self, task: Task, observation: Observation) -> None:
@@ -491,6 +518,34 @@ def _expand(task: Task, answer: Compact) -> Observation:
         lag_seconds=lag_seconds,
         recheck=task.recheck,
     )
+
+
+_SIZE_NODES = 256
+"""How many values of a result :func:`task_size` looks at (bounded: it runs on hand-off)."""
+
+
+def task_size(task: Task) -> int:
+    """Estimated bytes ``task`` holds: its pickled arguments and the text and bytes of its result.
+
+    Only strings and bytes are counted (what makes a queued call large, like a
+    20 KB session), over at most a few hundred values of the result, so the
+    estimate costs microseconds; a fixed overhead stands for the rest.
+    """
+    size = 512 + len(task.payload)
+    pending: list[object] = [task.result]
+    seen = 0
+    while pending and seen < _SIZE_NODES:
+        value = pending.pop()
+        seen += 1
+        if isinstance(value, str | bytes | bytearray):
+            size += len(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple | set | frozenset):
+            pending.extend(value)
+        elif hasattr(value, "__dict__"):
+            pending.extend(vars(value).values())
+    return size
 
 
 def queue_gauges(executor: Executor) -> tuple[Callable[[], float], Callable[[], float]]:

@@ -17,6 +17,7 @@ The names are fixed (dashboards are built against them):
 ``shadow_circuit_breaker_open``          Gauge      service
 ``shadow_service_mode``                  Gauge      service, mode
 ``shadow_service_dirty``                 Gauge      service
+``shadow_store_write_failures_total``    Counter    (divergence store writes refused; retried)
 =======================================  =========  ===========================
 
 What keeps a scrape small (issue 13: 862 KB / 8,204 samples for the 11
@@ -178,6 +179,11 @@ class ShadowMetrics:
             ("service",),
             registry=families,
             multiprocess_mode="livemax",
+        )
+        self.store_write_failures = Counter(
+            "shadow_store_write_failures",
+            "Divergence store writes that failed (the batch is kept and retried).",
+            registry=families,
         )
         registry.register(_WithoutCreated(families, self._families))
         self._lock = threading.Lock()

@@ -64,6 +64,8 @@ class Task:
     recheck: bool = False
     queued_at: float = 0.0
     """``time.monotonic()`` at hand-off, for the queue lag gauge."""
+    size: int = 0
+    """Estimated bytes, counted against ``queue_max_bytes`` while queued."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,10 @@ It also owns two pieces of state that decide what counts as evidence:
 
 * the circuit breaker of each service (mirror failures open it), and
 * dirt: a dropped write makes its service dirty from that call's sequence
-  number on; observations of later calls are recorded with ``evidence=False``
-  until the service is reconciled.
+  number on, and so does a mirrored write whose outcome differed (one side
+  raised, the other did not) from the call after it; observations of later
+  calls are recorded with ``evidence=False`` until the service is reconciled.
+  The dirty state reaches the store with the batches, retried until written.
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ class Recorder:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._dirty_since: dict[str, int] = {service: 0 for service in store.dirty_services()}
         self._children: dict[tuple[str, ...], Any] = {}
+        # One store write at a time, so dirty/clean transitions land in order.
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._stopping = False
 
     # -- state ------------------------------------------------------------------------------
 
@@ -125,23 +132,47 @@ class Recorder:
         return frozenset(self._dirty_since)
 
     def mark_dirty(self, service: str, seq: int, *, method: str, reason: str) -> None:
-        """A write of ``service`` (sequence ``seq``) was not mirrored: its store diverged."""
+        """Calls of ``service`` from sequence ``seq`` on may see a store that diverged.
+
+        Called from the caller's thread (a write dropped at hand-off, under the
+        sequencer lock), so it never touches the store: the transition joins the
+        pending batch, which the dispatcher writes soon (the next flush is
+        brought forward) and keeps retrying until it is stored. A drop reported
+        late for an older call moves the marker back to that call.
+        """
+        now = self._clock.now()
         with self._lock:
-            newly = service not in self._dirty_since
-            if newly:
+            since = self._dirty_since.get(service)
+            newly = since is None
+            if newly or seq < since:
                 self._dirty_since[service] = seq
+            if newly:
+                self._batch.service_marks.append((service, True, now))
+                self._next_flush = 0.0
         if newly:
+            self._wake.set()
             self._metrics.service_dirty.labels(service).set(1)
             self._log.warning("shadow_service_dirty", service=service, method=method, reason=reason)
-            self._store.mark_dirty(service, self._clock.now())
 
     def mark_clean(self, service: str) -> None:
-        """``service`` was reconciled: its comparisons count as evidence again."""
+        """``service`` was reconciled: its comparisons count as evidence again.
+
+        The store learns it with the next flush (:meth:`flush` writes it now),
+        in order after any dirty mark still pending.
+        """
+        now = self._clock.now()
         with self._lock:
             self._dirty_since.pop(service, None)
+            self._batch.service_marks.append((service, False, now))
+            self._next_flush = 0.0
+        self._wake.set()
         self._metrics.service_dirty.labels(service).set(0)
-        self._store.mark_clean(service, self._clock.now())
         self._log.info("shadow_service_reconciled", service=service)
+
+    def pending_marks(self) -> list[tuple[str, bool]]:
+        """Dirty/clean transitions not yet written to the store (``(service, dirty)``)."""
+        with self._lock:
+            return [(service, dirty) for service, dirty, _at in self._batch.service_marks]
 
     def _evidence(self, service: str, seq: int) -> bool:
         since = self._dirty_since.get(service)
@@ -220,6 +251,12 @@ class Recorder:
             )
         if observation.outcome in _GROUPED:
             self._divergence(observation, write=plan.kind.mutates)
+        if plan.kind.mutates and observation.error_types:
+            # One side applied the write and the other refused it (or both
+            # failed differently): the stores now differ. This comparison is
+            # evidence; the ones after it are not, until reconciled.
+            reason = "mirror_write_failed" if observation.mirror_failed else "write_outcome_mismatch"
+            self.mark_dirty(plan.service, task.seq + 1, method=plan.method, reason=reason)
         self._notify(observation)
         if observation.outcome is Outcome.RACED and not task.recheck:
             self._recheck(task)
@@ -313,25 +350,71 @@ class Recorder:
 
     # -- store ------------------------------------------------------------------------------
 
+    def start_flusher(self) -> None:
+        """Write the store from a thread of its own from now on (see :meth:`maybe_flush`).
+
+        A store that is locked or slow then holds up no one: not the callers,
+        not the dispatcher that feeds the mirror. The flusher writes every
+        ``store_flush_seconds``, and at once when a service turns dirty.
+        """
+        if self._flusher is None:
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name="shadow-store", daemon=True
+            )
+            self._flusher.start()
+
+    def stop_flusher(self, timeout: float) -> None:
+        """Stop the flusher thread (the caller writes the last batch itself)."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            self._stopping = True
+            self._wake.set()
+            flusher.join(timeout)
+
+    def _flush_loop(self) -> None:
+        while not self._stopping:
+            self._wake.wait(max(0.0, self._next_flush - time.monotonic()))
+            self._wake.clear()
+            if self._stopping:
+                return
+            if time.monotonic() >= self._next_flush:
+                self.flush()
+
     def maybe_flush(self) -> None:
-        """Write the pending batch if the flush interval has passed."""
-        if time.monotonic() >= self._next_flush:
+        """Write the pending batch if the flush interval has passed (no-op with a flusher)."""
+        if self._flusher is None and time.monotonic() >= self._next_flush:
             self.flush()
 
-    def flush(self) -> None:
-        """Write the pending batch to the store now (kept for the next try on failure)."""
+    def flush(self) -> bool:
+        """Write the pending batch to the store now (kept for the next try on failure).
+
+        Returns False when the store refused it.
+        """
+        with self._flush_lock:
+            return self._flush()
+
+    def _flush(self) -> bool:
         with self._lock:
             batch = self._batch
             self._batch = StoreBatch(self._examples)
             self._next_flush = time.monotonic() + self._flush_every
         if not batch and not batch.first_comparisons:
-            return
+            return True
         try:
             self._store.record(batch)
         except Exception as error:
-            self._log.error("shadow_store_write_failed", error=str(error))
+            self._metrics.store_write_failures.inc()
+            self._log.error(
+                "shadow_store_write_failed",
+                error=str(error),
+                dirty_pending=sorted({service for service, dirty, _ in batch.service_marks if dirty}),
+            )
             with self._lock:
                 _merge(self._batch, batch)
+                # Retry at the next interval, not in a tight loop.
+                self._next_flush = time.monotonic() + self._flush_every
+            return False
+        return True
 
 
 def _merge(target: StoreBatch, older: StoreBatch) -> None:
@@ -371,3 +454,5 @@ def _merge(target: StoreBatch, older: StoreBatch) -> None:
         target.mode_latency[bucket_key] = target.mode_latency.get(bucket_key, 0) + count
     for first_key, at in older.mode_first.items():
         target.mode_first[first_key] = min(at, target.mode_first.get(first_key, at))
+    # Older transitions happened first: a clean mark made since must stay the last word.
+    target.service_marks[:0] = older.service_marks

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -48,6 +49,10 @@ T = TypeVar("T")
 
 Reconciler = Callable[[str, Side], None]
 """``reconcile(service, source)``: copy ``service``'s rows from side ``source`` to the other."""
+
+_CLOSE_RETRY_SECONDS = 5.0
+"""How long :meth:`Runtime.close` keeps retrying a store write it could not make."""
+_CLOSE_RETRY_PAUSE = 0.25
 
 _READ_CUTOFF = 0.9
 """Queue fill at which no more reads are mirrored: the last tenth is kept for writes."""
@@ -132,6 +137,8 @@ class Runtime:
         self._deadline = initial.deadline_seconds
         self._high_water = initial.read_high_water
         self.executor = self._build_executor(initial)
+        if not isinstance(self.executor, InlineExecutor):
+            self.recorder.start_flusher()
         self.metrics.track_queue(*queue_gauges(self.executor))
         self._closed = False
         if initial.metrics_port is not None:
@@ -157,6 +164,7 @@ class Runtime:
             deadline=settings.deadline_seconds,
             idle_seconds=settings.store_flush_seconds,
             linger=settings.batch_linger_seconds,
+            max_bytes=settings.queue_max_bytes,
         )
 
     # -- public API -------------------------------------------------------------------------
@@ -205,12 +213,14 @@ class Runtime:
                 raise ShadowError(f"cannot reconcile {service!r}: the mirror queue did not drain")
             self._reconcile(service, mode.authoritative)
             self.recorder.mark_clean(service)
+        self.recorder.flush()  # outside the lock: callers never wait on the store
         if proxy is None:
             self.log.info("shadow_reconciled_without_proxy", service=service)
 
     def mark_reconciled(self, service: str) -> None:
         """Clear ``service``'s dirty state after it was reconciled outside the runtime."""
         self.recorder.mark_clean(service)
+        self.recorder.flush()
 
     def serve_metrics(self, port: int = 0, addr: str | None = None) -> int:
         """Serve ``/metrics`` (127.0.0.1 unless ``addr`` says otherwise); return the port."""
@@ -225,10 +235,23 @@ class Runtime:
         if self._recheck_thread is not None:
             self._rechecks.put(None)
             self._recheck_thread.join(self._deadline * 2)
-        self.recorder.flush()
+        self.recorder.stop_flusher(self._deadline * 2)
+        self._final_flush()
         self.metrics.stop_serving()
         if self._owns_store:
             self.store.close()
+
+    def _final_flush(self) -> None:
+        # Dirty state must outlive this process: retry a refused last write for
+        # a while (a store locked by a long transaction usually frees up), then
+        # say loudly what a restarted runtime will not know.
+        deadline = time.monotonic() + _CLOSE_RETRY_SECONDS
+        while not self.recorder.flush():
+            if time.monotonic() >= deadline:
+                lost = sorted({service for service, dirty in self.recorder.pending_marks() if dirty})
+                self.log.error("shadow_store_unwritten_at_close", dirty_services=lost)
+                return
+            time.sleep(_CLOSE_RETRY_PAUSE)
 
     def __enter__(self) -> Runtime:
         return self
@@ -284,8 +307,7 @@ class Runtime:
 
     def read_admission(self) -> float:
         """Factor applied to read sampling: 1 until the queue passes its high-water mark."""
-        capacity = self.executor.capacity()
-        fill = self.executor.depth() / capacity
+        fill = self.executor.fill()
         if fill <= self._high_water:
             return 1.0
         if fill >= _READ_CUTOFF or self._high_water >= _READ_CUTOFF:
@@ -312,7 +334,8 @@ class Runtime:
         elif not self.recorder.breaker(task.plan.service).allow():
             self.recorder.dropped(task, "breaker_open")
         elif not self.executor.submit(task):
-            self.recorder.dropped(task, "queue_full")
+            # Refused because the runtime is closing is not a full queue.
+            self.recorder.dropped(task, "shutdown" if self._closed else "queue_full")
 
     def _schedule_recheck(self, task: Task) -> None:
         proxy = self._proxies.get(task.plan.service)

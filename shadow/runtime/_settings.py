@@ -92,6 +92,8 @@ class ShadowSettings(BaseSettings):
     """Where mirrored calls run."""
     queue_size: int = Field(default=10_000, ge=1)
     """Most mirrored calls waiting for the worker; more are dropped (reads first)."""
+    queue_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    """Most bytes (arguments and results, estimated) the queue may hold; more are dropped."""
     read_high_water: float = Field(default=0.5, gt=0.0, lt=0.9)
     """Queue fill above which reads are sampled down (to none at 90 % full, kept for writes)."""
     batch_size: int = Field(default=64, ge=1)

@@ -78,9 +78,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
@@ -90,6 +92,8 @@ from shadow._exceptions import ConfigError, StoreError
 from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
 from shadow.runtime._coverage import Branch, FileCoverage
 from shadow.runtime._roots import example_ids
+
+_log = structlog.get_logger("shadow.runtime")
 
 __all__ = [
     "LATENCY_BOUNDS",
@@ -370,6 +374,12 @@ class StoreBatch:
     mode_latency: dict[tuple[str, str, str, str, int], int] = field(default_factory=dict)
     mode_first: dict[tuple[str, str], datetime] = field(default_factory=dict)
     coverage: dict[tuple[str, str], _CoverageDelta] = field(default_factory=dict)
+    service_marks: list[tuple[str, bool, datetime]] = field(default_factory=list)
+    """Dirty (True) and clean (False) transitions of services, in the order they happened.
+
+    They travel with the batch, so a failed write keeps them for the next try
+    (dirty state is never lost), and marking a service dirty never touches the
+    store from the thread that saw the dropped write."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -380,6 +390,7 @@ class StoreBatch:
             or self.mode_counts
             or self.mode_latency
             or self.coverage
+            or self.service_marks
         )
 
     def add_mode_outcome(
@@ -521,6 +532,19 @@ class DivergenceStore:
             raise StoreError(
                 f"cannot open the divergence store: {error.__class__.__name__}: {error}"
             ) from None
+        self._file = _sqlite_file(self._engine)
+        self._identity = _identity(self._file)
+
+    def _check_file(self) -> None:
+        """Refuse to write when the SQLite file was deleted or replaced since it was opened.
+
+        An open connection keeps writing to a deleted file's inode without an
+        error: evidence nobody can ever read. Refusing keeps the batch in the
+        runtime (retried, counted, logged) instead.
+        """
+        if self._file is not None and _identity(self._file) != self._identity:
+            _log.error("shadow_store_file_missing", path=str(self._file))
+            raise StoreError(f"the divergence store file {self._file} was deleted or replaced")
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -533,6 +557,7 @@ class DivergenceStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
+        self._check_file()
         try:
             with self._engine.begin() as connection:
                 yield connection
@@ -654,6 +679,8 @@ class DivergenceStore:
                     .where(services.c.service == service, services.c.first_comparison_at.is_(None))
                     .values(first_comparison_at=_naive(at))
                 )
+            for service, dirty, at in batch.service_marks:
+                _set_dirty(connection, service, dirty=dirty, at=at)
 
     def _record_group(
         self, connection: Connection, fingerprint: str, delta: _GroupDelta, keep: int
@@ -710,24 +737,12 @@ class DivergenceStore:
     def mark_dirty(self, service: str, at: datetime) -> None:
         """Record that ``service`` has dropped writes (its comparisons stop counting)."""
         with self._transaction() as connection:
-            _ensure_service(connection, service)
-            connection.execute(
-                sa.update(services)
-                .where(services.c.service == service)
-                .values(
-                    dirty=True, dirty_since=sa.func.coalesce(services.c.dirty_since, _naive(at))
-                )
-            )
+            _set_dirty(connection, service, dirty=True, at=at)
 
     def mark_clean(self, service: str, at: datetime) -> None:
         """Record that ``service`` was reconciled at ``at``."""
         with self._transaction() as connection:
-            _ensure_service(connection, service)
-            connection.execute(
-                sa.update(services)
-                .where(services.c.service == service)
-                .values(dirty=False, dirty_since=None, reconciled_at=_naive(at))
-            )
+            _set_dirty(connection, service, dirty=False, at=at)
 
     def mark_verified(self, service: str, *, started: datetime, at: datetime) -> bool:
         """Clear dirty ``service`` after a verification (begun at ``started``) found it equal.
@@ -1136,6 +1151,39 @@ def _insert_or_retry(connection: Connection, statement: Any, retry: Any) -> None
             connection.execute(statement)
     except IntegrityError:
         retry()
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    """The file of a SQLite store on disk (None for memory and server stores)."""
+    if engine.url.get_backend_name() != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    database = str(engine.url.database)
+    if database.startswith("file:"):
+        return None  # a URI filename: leave it to SQLite
+    return Path(database).resolve()
+
+
+def _identity(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+def _set_dirty(connection: Connection, service: str, *, dirty: bool, at: datetime) -> None:
+    """Mark ``service`` dirty since ``at`` (kept if already dirty), or clean (reconciled at)."""
+    _ensure_service(connection, service)
+    if dirty:
+        values: dict[str, Any] = {
+            "dirty": True,
+            "dirty_since": sa.func.coalesce(services.c.dirty_since, _naive(at)),
+        }
+    else:
+        values = {"dirty": False, "dirty_since": None, "reconciled_at": _naive(at)}
+    connection.execute(sa.update(services).where(services.c.service == service).values(**values))
 
 
 def _ensure_service(connection: Connection, service: str) -> None:
