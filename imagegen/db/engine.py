@@ -24,13 +24,23 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from shadow._exceptions import ConfigError
 
-__all__ = ["connectable", "create_engine", "create_schema", "parse_url", "safe_url"]
+__all__ = [
+    "DatabaseFileGoneError",
+    "connectable",
+    "create_engine",
+    "create_schema",
+    "parse_url",
+    "safe_url",
+]
+
+_log = structlog.get_logger("imagegen.db")
 
 _SUPPORTED = ("sqlite", "postgresql", "mysql", "mariadb")
 
@@ -87,10 +97,20 @@ def connectable(url: str | URL, *, must_exist: bool = True) -> Iterator[sa.Engin
         engine.dispose()
 
 
-def create_engine(url: str | URL, **kwargs: Any) -> sa.Engine:
+class DatabaseFileGoneError(sqlite3.OperationalError):
+    """The SQLite file an engine opened was deleted or replaced while in use."""
+
+
+def create_engine(url: str | URL, *, must_exist: bool = False, **kwargs: Any) -> sa.Engine:
     """Create an engine for ``url`` with the per-connection setup the schema relies on.
 
-    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    With ``must_exist`` a SQLite file is opened, never created: a missing file
+    is a :class:`ConfigError` now, every later connection opens it read-write
+    only (``mode=rw``), and every transaction first checks that the file is
+    still the one opened, raising :class:`DatabaseFileGoneError` (and logging
+    ``database_file_gone``) when it was deleted or replaced. An open
+    connection to a deleted file would otherwise keep working on a file that
+    no longer exists. Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
     """
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
@@ -105,11 +125,41 @@ def create_engine(url: str | URL, **kwargs: Any) -> sa.Engine:
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         raise ConfigError(f"cannot create an engine for {parsed!r}: {error}") from None
     if backend == "sqlite":
-        _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+        in_memory = parsed.database in (None, "", ":memory:")
+        watched = None
+        if must_exist and not in_memory:
+            watched = _existing_file(str(parsed.database))
+            _open_only(engine, watched)
+        _configure_sqlite(engine, in_memory=in_memory, watched=watched)
     return engine
 
 
-def _configure_sqlite(engine: sa.Engine, *, in_memory: bool) -> None:
+def _existing_file(database: str) -> Path:
+    path = Path(database)
+    if not path.is_file():
+        raise ConfigError(f"no such SQLite database file: {database} (it is opened, never created)")
+    return path.resolve()
+
+
+def _open_only(engine: sa.Engine, path: Path) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _connect_read_write(_dialect: Any, _record: Any, _args: Any, params: Any) -> None:
+        # mode=rw: SQLite fails to open a missing file instead of creating an empty one.
+        params["database"] = f"{path.as_uri()}?mode=rw"
+        params["uri"] = True
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+def _configure_sqlite(engine: sa.Engine, *, in_memory: bool, watched: Path | None) -> None:
+    opened = _identity(watched) if watched is not None else None
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Autocommit at the driver level: SQLAlchemy's "begin" event below starts
@@ -133,6 +183,10 @@ def _configure_sqlite(engine: sa.Engine, *, in_memory: bool) -> None:
         # transaction (measured), a fifth of a whole point read. Errors are wrapped
         # as SQLAlchemy wraps them, so callers still see sqlalchemy.exc types.
         statement = f"BEGIN {mode}"
+        if watched is not None and _identity(watched) != opened:
+            _log.error("database_file_gone", path=str(watched))
+            gone = DatabaseFileGoneError(f"database file {watched} was deleted or replaced")
+            raise sa.exc.DBAPIError.instance(statement, None, gone, sqlite3.Error)
         try:
             connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
         except sqlite3.Error as error:

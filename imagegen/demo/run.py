@@ -95,6 +95,8 @@ class ServiceSummary:
     divergence_groups: int
     latency: Mapping[str, tuple[float, float]]
     """p50 and p99 in seconds, per side (``legacy``, ``candidate``)."""
+    evidence: Mapping[str, int] = field(default_factory=dict)
+    """Per outcome, the calls that count as evidence (made while the service was clean)."""
 
     @property
     def calls(self) -> int:
@@ -131,7 +133,8 @@ class DemoResult:
 
     @property
     def divergences(self) -> int:
-        return sum(summary.outcomes.get("divergence", 0) for summary in self.services)
+        """Divergences that count as evidence: those of a dirty service diverge by construction."""
+        return sum(summary.evidence.get("divergence", 0) for summary in self.services)
 
     def _total(self, outcome: str) -> int:
         return sum(summary.outcomes.get(outcome, 0) for summary in self.services)
@@ -525,9 +528,11 @@ def _summarize(
     uncovered = []
     for wiring in SERVICES:
         outcomes: dict[str, int] = {}
+        evidence: dict[str, int] = {}
         for count in counts:
             if count.service == wiring.name:
                 outcomes[count.outcome] = outcomes.get(count.outcome, 0) + count.total
+                evidence[count.outcome] = evidence.get(count.outcome, 0) + count.evidence
         uncovered += [
             f"{wiring.name}.{method}"
             for method in sorted(contract_methods(wiring.contract))
@@ -538,6 +543,7 @@ def _summarize(
                 service=wiring.name,
                 phase=phases[wiring.name],
                 outcomes=outcomes,
+                evidence=evidence,
                 divergence_groups=sum(1 for group in groups if group.service == wiring.name),
                 latency=merged_quantiles(registry, wiring.name),
             )

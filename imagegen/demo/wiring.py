@@ -137,8 +137,12 @@ def build_legacy(
     password_cost: int = DEMO_PASSWORD_COST,
     max_queue_size: int = 10_000,
 ) -> dict[str, Any]:
-    """Every legacy service over one shared connection to the (already migrated) file ``path``."""
-    db = LegacyDatabase(path)
+    """Every legacy service over one shared connection to the (already migrated) file ``path``.
+
+    The file is opened, never created: a mirror worker restarted after the file
+    vanished fails loudly instead of mirroring into an empty new database.
+    """
+    db = LegacyDatabase(path, must_exist=True)
     return {
         service.name: service.legacy(
             db, ids=ids, clock=clock, **_options(service, password_cost, max_queue_size)
@@ -155,8 +159,14 @@ def build_candidate(
     password_cost: int = DEMO_PASSWORD_COST,
     max_queue_size: int = 10_000,
 ) -> dict[str, Any]:
-    """Every SQLModel service over one engine for ``url`` (schema already built)."""
-    engine = create_engine(url)
+    """Every SQLModel service over one engine for ``url`` (schema already built).
+
+    A SQLite file is opened, never created, and checked before each
+    transaction (see :func:`imagegen.db.engine.create_engine`'s ``must_exist``):
+    a candidate file deleted mid-run fails the calls that follow, which marks
+    the service dirty, instead of going unnoticed.
+    """
+    engine = create_engine(url, must_exist=True)
     return {
         service.name: service.candidate(
             engine, ids=ids, clock=clock, **_options(service, password_cost, max_queue_size)

@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import fnmatch
+import functools
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +52,7 @@ __all__ = [
     "Verdict",
     "compare_values",
     "fingerprint",
+    "is_sensitive",
     "normalize",
     "redact",
 ]
@@ -462,7 +466,7 @@ def _explain(spec: Compare, left: Any, right: Any) -> tuple[Difference, ...]:
     if not differences and grouped:
         # Same rows, different positions: an ORDERED list in another order.
         where = _path_text(rows_path, None, wildcard=False)
-        hide = bool(set(spec.key) & spec.sensitive) or spec.sensitive_result
+        hide = _hides_key(spec)
         differences.append(
             Difference(
                 path=where,
@@ -481,9 +485,9 @@ def _difference(spec: Compare, change: str, level: Any, keyed_at: list[Any] | No
     if key_position is not None and elements[:key_position] != keyed_at:
         key_position = None
     sensitive_path = spec.sensitive_result or any(
-        isinstance(element, str) and element in spec.sensitive for element in elements
+        isinstance(element, str) and is_sensitive(element, spec.sensitive) for element in elements
     )
-    hide_key = bool(set(spec.key) & spec.sensitive) or spec.sensitive_result
+    hide_key = _hides_key(spec)
     return Difference(
         path=_path_text(elements, key_position if hide_key else None, wildcard=False),
         pattern=_path_text(elements, key_position, wildcard=True),
@@ -513,8 +517,46 @@ def _shown(value: Any, spec: Compare, sensitive_path: bool) -> Any:
     return redact(value, spec.sensitive)
 
 
+SECRET_NAME_PARTS = ("password", "token", "secret", "hash")
+"""A field or argument whose name contains one of these is redacted, declared or not."""
+
+
+@functools.lru_cache(maxsize=4096)
+def is_sensitive(name: str, declared: frozenset[str]) -> bool:
+    """True when field or argument ``name`` must never be stored, logged or reported.
+
+    Sensitive are: the names ``declared`` (exactly, or matching a declared glob
+    such as ``*_email``); any name containing ``password``, ``token``,
+    ``secret`` or ``hash`` (so a candidate returning a whole row leaks no
+    ``password_hash`` the contract did not think to declare); and, where the
+    declaration names a code (``code``, ``invitation_code``), any name
+    containing ``code``: not everywhere, since ``status_code`` or
+    ``error_code`` are useful in an explanation and secret nowhere.
+    """
+    if name in declared:
+        return True
+    lowered = name.lower()
+    if any(part in lowered for part in SECRET_NAME_PARTS):
+        return True
+    if "code" in lowered and any("code" in item.lower() for item in declared):
+        return True
+    return any(
+        fnmatch.fnmatchcase(lowered, item.lower()) for item in declared if _GLOB.search(item)
+    )
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _hides_key(spec: Compare) -> bool:
+    return spec.sensitive_result or any(is_sensitive(name, spec.sensitive) for name in spec.key)
+
+
 def redact(value: Any, sensitive: Iterable[str]) -> Any:
-    """``value`` (normalized) with every field named in ``sensitive`` replaced by REDACTED.
+    """``value`` (normalized) with every sensitive field replaced by REDACTED.
+
+    Sensitive fields are those :func:`is_sensitive` names: declared in
+    ``sensitive``, or secret by their name.
 
     Also makes the value JSON-friendly (datetimes as ISO text), since what is
     redacted is what gets stored and logged.
@@ -526,7 +568,7 @@ def redact(value: Any, sensitive: Iterable[str]) -> Any:
 def _redacted(value: Any, names: frozenset[str]) -> Any:
     if isinstance(value, dict):
         return {
-            str(key): REDACTED if key in names else _redacted(item, names)
+            str(key): REDACTED if is_sensitive(str(key), names) else _redacted(item, names)
             for key, item in value.items()
         }
     if isinstance(value, list):

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shadow._exceptions import ConfigError
+
 __all__ = ["LegacyDatabase", "open_read_only"]
 
 
@@ -39,11 +41,24 @@ class LegacyDatabase:
     on it), ``journal_mode=WAL`` and ``busy_timeout=5000``.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, must_exist: bool = False) -> None:
+        """Open ``path``; with ``must_exist`` a missing file is an error, never created."""
         self.path = os.fspath(path)
         self._lock = threading.RLock()
         self._depth = 0
-        self._connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        target, uri = self.path, False
+        if must_exist and self.path != ":memory:":
+            target, uri = f"{Path(self.path).resolve().as_uri()}?mode=rw", True
+        try:
+            self._connection = sqlite3.connect(
+                target, check_same_thread=False, isolation_level=None, uri=uri
+            )
+        except sqlite3.OperationalError:
+            if uri:
+                raise ConfigError(
+                    f"no such SQLite database file: {self.path} (it is opened, never created)"
+                ) from None
+            raise
         self._connection.row_factory = sqlite3.Row
         self._connection.execute("PRAGMA foreign_keys = ON")
         self._connection.execute("PRAGMA busy_timeout = 5000")
