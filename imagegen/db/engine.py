@@ -143,9 +143,9 @@ def _existing_file(database: str) -> Path:
 
 def _open_only(engine: sa.Engine, path: Path) -> None:
     @event.listens_for(engine, "do_connect")
-    def _connect_read_write(_dialect: Any, _record: Any, _args: Any, params: Any) -> None:
+    def _connect_read_write(_dialect: Any, _record: Any, args: list[Any], params: Any) -> None:
         # mode=rw: SQLite fails to open a missing file instead of creating an empty one.
-        params["database"] = f"{path.as_uri()}?mode=rw"
+        args[:] = [f"{path.as_uri()}?mode=rw"]
         params["uri"] = True
 
 

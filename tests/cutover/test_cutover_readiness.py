@@ -61,3 +61,79 @@ def test_an_unreadable_store_reports_every_phase_not_ready(tmp_path: Path) -> No
     )
     readiness = GateReadiness(settings)
     assert readiness.readiness() == {1: False, 2: False, 3: False}
+
+
+def test_a_scrape_never_waits_on_a_locked_store_and_says_how_old_its_value_is(
+    tmp_path: Path,
+) -> None:
+    """While reading the evidence hangs, a scrape serves the last verdicts and their age."""
+    import threading  # noqa: PLC0415
+
+    locked = threading.Event()
+    released = threading.Event()
+
+    def evidence_source(_: CutoverSettings) -> Evidence:
+        if locked.is_set():
+            released.wait(30)  # a store locked by another process, for its busy timeout
+        return evidence()
+
+    settings = CutoverSettings(
+        modes_file=tmp_path / "shadow.toml",
+        audit_log=tmp_path / "audit.jsonl",
+        declared_methods=DECLARED,
+        plan=PLAN,
+        clock=FixedClock(NOW),
+        evidence_source=evidence_source,
+    )
+    ticker = Ticker()
+    registry = CollectorRegistry()
+    registry.register(GateReadiness(settings, min_interval=10, monotonic=ticker, scrape_wait=0.1))
+    first = generate_latest(registry).decode()
+    assert 'shadow_gate_ready{phase="1"} 1.0' in first
+    assert "shadow_gate_ready_age_seconds 0.0" in first
+    locked.set()
+    ticker.now = 25
+    answered = threading.Event()
+    texts: list[str] = []
+
+    def scrape() -> None:
+        texts.append(generate_latest(registry).decode())
+        answered.set()
+
+    threading.Thread(target=scrape, daemon=True).start()
+    try:
+        assert answered.wait(5), "the scrape waited for the locked store"
+        assert 'shadow_gate_ready{phase="1"} 1.0' in texts[0]  # the last known verdict
+        assert "shadow_gate_ready_age_seconds 25.0" in texts[0]
+    finally:
+        released.set()
+
+
+def test_before_the_first_evaluation_ends_every_phase_is_not_ready_and_the_age_infinite(
+    tmp_path: Path,
+) -> None:
+    """A scrape that comes before any verdict exists serves 0 for every phase, age +Inf."""
+    import threading  # noqa: PLC0415
+
+    released = threading.Event()
+
+    def evidence_source(_: CutoverSettings) -> Evidence:
+        released.wait(30)
+        return evidence()
+
+    settings = CutoverSettings(
+        modes_file=tmp_path / "shadow.toml",
+        audit_log=tmp_path / "audit.jsonl",
+        declared_methods=DECLARED,
+        plan=PLAN,
+        clock=FixedClock(NOW),
+        evidence_source=evidence_source,
+    )
+    registry = CollectorRegistry()
+    registry.register(GateReadiness(settings, scrape_wait=0.1))
+    try:
+        text = generate_latest(registry).decode()
+        assert 'shadow_gate_ready{phase="1"} 0.0' in text
+        assert "shadow_gate_ready_age_seconds +Inf" in text
+    finally:
+        released.set()

@@ -4,18 +4,23 @@
 upper-cases the preset's name: a wrong result in one method of one phase-1
 service, which the runtime must report under exactly that service, method and
 path. ``build_wrong_secret`` returns a wrong jwt secret: compared, but never
-stored or shown.
+stored or shown. ``build_whole_rows`` returns whole user rows from ``users.get``
+(``password_hash``, ``token_hash`` and a code the contract never declared).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from imagegen.db.engine import create_engine
-from imagegen.demo.wiring import build_candidate
+from imagegen.demo.wiring import DEMO_PASSWORD_COST, build_candidate
 from imagegen.services.contracts.style_presets import StylePresetRecord
 from imagegen.services.core.app_settings import CoreAppSettingsService
 from imagegen.services.core.style_presets import CoreStylePresetsService
+from imagegen.services.core.users import CoreUsersService
+from imagegen.services.passwords import PasswordHasher
 from shadow._sources import Clock, IdSource
 
 
@@ -60,4 +65,30 @@ def build_failing(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
     """``style_presets.get`` raises where legacy answers: candidate errors, no divergence."""
     services = build_candidate(ids=ids, clock=clock, url=url)
     services["style_presets"] = _FailingStylePresets(create_engine(url), ids=ids, clock=clock)
+    return services
+
+
+class _WholeRowUsers(CoreUsersService):
+    """``get`` answers with the user's whole database row, secrets and all, as a dict."""
+
+    def get(self, user_id: str) -> Any:  # type: ignore[override]
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                sa.text("SELECT * FROM users WHERE user_id = :user_id"), {"user_id": user_id}
+            ).mappings().first()
+            if row is None:
+                return None
+            token = conn.execute(
+                sa.text("SELECT token_hash FROM user_sessions WHERE user_id = :user_id"),
+                {"user_id": user_id},
+            ).scalar()
+        return {**dict(row), "token_hash": token or "no-session", "invite_code": "planted-code"}
+
+
+def build_whole_rows(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
+    """The reference candidate, except that ``users.get`` returns whole rows (with hashes)."""
+    services = build_candidate(ids=ids, clock=clock, url=url)
+    services["users"] = _WholeRowUsers(
+        create_engine(url), ids=ids, clock=clock, passwords=PasswordHasher(DEMO_PASSWORD_COST)
+    )
     return services

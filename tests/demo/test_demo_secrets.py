@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -79,3 +80,69 @@ def test_a_diverging_jwt_secret_is_recorded_but_no_secret_is_stored_logged_or_re
         for secret in secrets:
             assert secret.encode() not in content, f"a secret reached {place.name}"
     assert all(secret not in demo.stdout + demo.stderr for secret in secrets)
+
+
+def test_a_candidate_returning_whole_rows_leaks_no_hash_or_code_anywhere(tmp_path: Path) -> None:
+    """password_hash, token_hash and an undeclared *code* field are redacted by their names.
+
+    The contract declares ``password``, ``token`` and ``code`` sensitive, not the
+    column names a whole row carries: redaction by name pattern must catch them
+    in the store, the three report formats, ``divergences show`` and the output.
+    """
+    workdir = tmp_path / "work"
+    demo = _shadow(
+        "demo",
+        "--workdir",
+        str(workdir),
+        "--ops",
+        "60",
+        "--candidate-factory",
+        "planted_candidate:build_whole_rows",
+        cwd=tmp_path,
+    )
+    assert demo.returncode == 1, demo.stderr[-2000:]
+
+    legacy = sqlite3.connect(workdir / "legacy.sqlite3")
+    try:
+        hashes = [h for (h,) in legacy.execute("SELECT password_hash FROM users") if h]
+        tokens = [t for (t,) in legacy.execute("SELECT token_hash FROM user_sessions") if t]
+    finally:
+        legacy.close()
+    assert hashes, "the demo must have created password hashes to look for"
+
+    store = sqlite3.connect(workdir / "divergences.sqlite3")
+    try:
+        groups = store.execute(
+            "SELECT fingerprint FROM shadow_groups WHERE service = 'users' AND method = 'get'"
+        ).fetchall()
+        stored = [json.loads(e) for (e,) in store.execute("SELECT example FROM shadow_examples")]
+    finally:
+        store.close()
+    assert groups, "the whole-row divergence must be recorded"
+    redacted = {
+        difference["path"]
+        for example in stored
+        for difference in example.get("differences", [])
+        if difference["mirror"] == "[redacted]"
+    }
+    assert {"root['password_hash']", "root['token_hash']", "root['invite_code']"} <= redacted, (
+        "the examples must carry the whole-row fields, redacted"
+    )
+
+    config = ["--config", str(workdir / "shadow.toml")]
+    for fmt in ("md", "html", "json"):
+        report = _shadow(
+            "report", "--format", fmt, "-o", str(tmp_path / f"report.{fmt}"), *config, cwd=tmp_path
+        )
+        assert report.returncode in (0, 1), report.stderr
+    show = _shadow("divergences", "show", groups[0][0], *config, cwd=tmp_path)
+    assert show.returncode == 0, show.stderr
+    assert "[redacted]" in show.stdout
+    places = [*workdir.glob("divergences.sqlite3*"), *tmp_path.glob("report.*")]
+    secrets = [*hashes, *tokens, "planted-code"]
+    for place in places:
+        content = place.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in content, f"a secret reached {place.name}"
+    for text in (demo.stdout, demo.stderr, show.stdout, show.stderr):
+        assert all(secret not in text for secret in secrets)
