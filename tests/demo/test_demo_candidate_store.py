@@ -1,0 +1,86 @@
+"""Mirror stores are opened, never created; a vanished one fails loudly. The demo counts evidence."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from imagegen.db.admin import init_legacy
+from imagegen.db.engine import create_engine, create_schema
+from imagegen.demo.run import DemoResult, ServiceSummary
+from imagegen.demo.wiring import build_candidate, build_legacy
+from shadow import ConfigError, FixedClock, SequentialIds
+
+
+def test_build_candidate_refuses_a_missing_sqlite_file_and_creates_none(tmp_path: Path) -> None:
+    """A replaced mirror worker must not mirror into an empty database it just created."""
+    missing = tmp_path / "candidate.sqlite3"
+    with pytest.raises(ConfigError, match="never created"):
+        build_candidate(ids=SequentialIds("c"), clock=FixedClock(), url=f"sqlite:///{missing}")
+    assert not missing.exists()
+
+
+def test_build_legacy_refuses_a_missing_file_and_creates_none(tmp_path: Path) -> None:
+    """The legacy side is the mirror in reverse mode: the same rule holds for it."""
+    missing = tmp_path / "legacy.sqlite3"
+    with pytest.raises(ConfigError, match="never created"):
+        build_legacy(ids=SequentialIds("l"), clock=FixedClock(), path=str(missing))
+    assert not missing.exists()
+
+
+def test_a_candidate_file_deleted_mid_run_fails_the_next_call_instead_of_going_unnoticed(
+    tmp_path: Path,
+) -> None:
+    """An open connection would keep using the deleted inode; the engine notices and refuses."""
+    path = tmp_path / "candidate.sqlite3"
+    engine = create_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    engine.dispose()
+    services = build_candidate(ids=SequentialIds("c"), clock=FixedClock(), url=f"sqlite:///{path}")
+    assert services["app_settings"].get("theme") is None  # works, and holds a pooled connection
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(sa.exc.OperationalError, match="deleted or replaced"):
+        services["app_settings"].get("theme")
+    assert not path.exists(), "nothing may recreate the file"
+
+
+def test_a_legacy_file_built_by_init_legacy_still_opens(tmp_path: Path) -> None:
+    """must_exist changes nothing for a file that exists (it is opened read-write)."""
+    path = tmp_path / "legacy.sqlite3"
+    init_legacy(path)
+    services = build_legacy(ids=SequentialIds("l"), clock=FixedClock(), path=str(path))
+    services["app_settings"].set("theme", "dark")
+    assert services["app_settings"].get("theme") == "dark"
+    assert os.path.getsize(path) > 0
+
+
+def _summary(outcomes: dict[str, int], evidence: dict[str, int]) -> ServiceSummary:
+    return ServiceSummary(
+        service="boards", phase=2, outcomes=outcomes, divergence_groups=0, latency={},
+        evidence=evidence,
+    )  # fmt: skip
+
+
+def test_the_demo_counts_only_divergences_that_are_evidence(tmp_path: Path) -> None:
+    """Comparisons the store marks as not evidence (a dirty service) are not divergences."""
+    dirty = _summary({"match": 90, "divergence": 4000}, {"match": 10, "divergence": 0})
+    clean = _summary({"match": 50, "divergence": 2}, {"match": 50, "divergence": 2})
+    result = DemoResult(
+        services=[dirty],
+        uncovered=[],
+        requests=1,
+        elapsed_seconds=1.0,
+        request_latencies=[],
+        api_seconds=1.0,
+        errors={},
+        workdir=tmp_path,
+        store_url="sqlite://",
+        metrics_port=None,
+    )
+    assert result.divergences == 0
+    result.services.append(clean)
+    assert result.divergences == 2
