@@ -486,7 +486,7 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, busy_timeout: float = 30.0) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a non-numeric port
@@ -497,7 +497,7 @@ def _create_engine(url: str) -> Engine:
         memory = parsed.database in (None, "", ":memory:")
         engine = sa.create_engine(
             parsed,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": busy_timeout},
             **({"poolclass": StaticPool} if memory else {}),
         )
     except (NoSuchModuleError, ImportError) as error:
@@ -510,7 +510,7 @@ def _create_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -523,9 +523,14 @@ def _create_engine(url: str) -> Engine:
 class DivergenceStore:
     """Durable comparison evidence; see the module docstring for the tables."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+        """Open (creating its tables if needed) the store at ``url``.
+
+        ``busy_timeout`` is how long a SQLite store waits for a lock held by
+        another process before a write fails (and is retried by the runtime).
+        """
         self.url = url
-        self._engine = _create_engine(url)
+        self._engine = _create_engine(url, busy_timeout)
         try:
             metadata.create_all(self._engine)
         except SQLAlchemyError as error:
