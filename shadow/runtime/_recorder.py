@@ -144,7 +144,7 @@ class Recorder:
         with self._lock:
             since = self._dirty_since.get(service)
             newly = since is None
-            if newly or seq < since:
+            if since is None or seq < since:
                 self._dirty_since[service] = seq
             if newly:
                 self._batch.service_marks.append((service, True, now))
@@ -255,7 +255,9 @@ class Recorder:
             # One side applied the write and the other refused it (or both
             # failed differently): the stores now differ. This comparison is
             # evidence; the ones after it are not, until reconciled.
-            reason = "mirror_write_failed" if observation.mirror_failed else "write_outcome_mismatch"
+            reason = (
+                "mirror_write_failed" if observation.mirror_failed else "write_outcome_mismatch"
+            )
             self.mark_dirty(plan.service, task.seq + 1, method=plan.method, reason=reason)
         self._notify(observation)
         if observation.outcome is Outcome.RACED and not task.recheck:
@@ -371,11 +373,15 @@ class Recorder:
             self._wake.set()
             flusher.join(timeout)
 
+    def _stopped(self) -> bool:
+        # A method, so type checkers do not narrow the flag across the wait above.
+        return self._stopping
+
     def _flush_loop(self) -> None:
         while not self._stopping:
             self._wake.wait(max(0.0, self._next_flush - time.monotonic()))
             self._wake.clear()
-            if self._stopping:
+            if self._stopped():
                 return
             if time.monotonic() >= self._next_flush:
                 self.flush()
@@ -407,7 +413,9 @@ class Recorder:
             self._log.error(
                 "shadow_store_write_failed",
                 error=str(error),
-                dirty_pending=sorted({service for service, dirty, _ in batch.service_marks if dirty}),
+                dirty_pending=sorted(
+                    {service for service, dirty, _ in batch.service_marks if dirty}
+                ),
             )
             with self._lock:
                 _merge(self._batch, batch)

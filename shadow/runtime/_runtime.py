@@ -248,7 +248,9 @@ class Runtime:
         deadline = time.monotonic() + _CLOSE_RETRY_SECONDS
         while not self.recorder.flush():
             if time.monotonic() >= deadline:
-                lost = sorted({service for service, dirty in self.recorder.pending_marks() if dirty})
+                lost = sorted(
+                    {service for service, dirty in self.recorder.pending_marks() if dirty}
+                )
                 self.log.error("shadow_store_unwritten_at_close", dirty_services=lost)
                 return
             time.sleep(_CLOSE_RETRY_PAUSE)

@@ -73,9 +73,13 @@ class _WholeRowUsers(CoreUsersService):
 
     def get(self, user_id: str) -> Any:  # type: ignore[override]
         with self._reader.connect() as conn:
-            row = conn.execute(
-                sa.text("SELECT * FROM users WHERE user_id = :user_id"), {"user_id": user_id}
-            ).mappings().first()
+            row = (
+                conn.execute(
+                    sa.text("SELECT * FROM users WHERE user_id = :user_id"), {"user_id": user_id}
+                )
+                .mappings()
+                .first()
+            )
             if row is None:
                 return None
             token = conn.execute(

@@ -1,4 +1,4 @@
-"""Mirror stores are opened, never created; a vanished one fails loudly. The demo counts evidence."""
+"""Mirror stores are opened, never created; a vanished one fails loudly; evidence counted."""
 
 from __future__ import annotations
 

@@ -138,6 +138,8 @@ def build_candidate(*, ids: IdSource, clock: Clock, url: str, **options: Any) ->
     return _wrap(built, options)
 
 
-def build_faulty_legacy(*, ids: IdSource, clock: Clock, path: str, **options: Any) -> dict[str, Any]:
+def build_faulty_legacy(
+    *, ids: IdSource, clock: Clock, path: str, **options: Any
+) -> dict[str, Any]:
     """The reference legacy services over ``path``, with the fault ``options`` describe."""
     return _wrap(build_legacy(ids=ids, clock=clock, path=path), options)

@@ -29,7 +29,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fault_harness import PLAN, POLICY, Rig, Run, failed_criteria, finish, run_workload
+from fault_harness import (
+    PLAN,
+    POLICY,
+    Rig,
+    Run,
+    close_runtime,
+    failed_criteria,
+    finish,
+    run_workload,
+)
 from prometheus_client import generate_latest
 
 from shadow.cutover.control import CutoverSettings
@@ -126,7 +135,7 @@ def test_candidate_raising_always(tmp_path: Path, baseline: Run) -> None:
         dirty={"boards"},
     )
     reconciled_unblocks(rig, {"boards"})
-    rig.runtime.close()
+    close_runtime(rig)
 
 
 def test_candidate_raising_at_random(tmp_path: Path, baseline: Run) -> None:
@@ -142,6 +151,7 @@ def test_candidate_raising_at_random(tmp_path: Path, baseline: Run) -> None:
     )
 
 
+@pytest.mark.slow
 def test_candidate_hanging_past_the_deadline(tmp_path: Path, baseline: Run) -> None:
     """Two client_state writes hang: dropped at the 2 s deadline, the worker replaced."""
     rig = Rig(
@@ -200,6 +210,7 @@ def _release(locker: subprocess.Popen[str]) -> None:
         locker.stdout.close()
 
 
+@pytest.mark.slow
 def test_candidate_sqlite_file_locked_by_another_process(tmp_path: Path, baseline: Run) -> None:
     """The candidate file is locked for 3 s: the writes that waited past the deadline are
     dropped and their services dirty."""
@@ -225,7 +236,7 @@ def test_candidate_sqlite_file_locked_by_another_process(tmp_path: Path, baselin
         dirty={"app_settings"},
     )
     reconciled_unblocks(rig, set(run.dirty))
-    rig.runtime.close()
+    close_runtime(rig)
 
 
 def test_candidate_sqlite_file_deleted_mid_run(tmp_path: Path, baseline: Run) -> None:
@@ -399,7 +410,7 @@ def test_postgresql_connections_terminated(
     )
     assert run.dirty, "the write that met a terminated connection must mark its service dirty"
     reconciled_unblocks(rig, set(run.dirty))
-    rig.runtime.close()
+    close_runtime(rig)
 
 
 # -- the divergence store ----------------------------------------------------------------------

@@ -239,7 +239,7 @@ def test_a_clean_mark_after_a_pending_dirty_mark_is_the_last_word_in_the_store(
 def test_calls_refused_because_the_runtime_is_closing_are_labelled_shutdown(
     make_runtime: MakeRuntime,
 ) -> None:
-    """A read handed off while the runtime closes is dropped with reason shutdown, not queue_full."""
+    """A read handed off while the runtime closes is dropped as ``shutdown``, not queue_full."""
     runtime = make_runtime(worker="thread")
     kv = runtime.proxy(KeyValue, "kv")
     kv.put("a", "1")
