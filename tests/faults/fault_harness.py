@@ -24,8 +24,9 @@ from imagegen.db.backfill import copy_rows
 from imagegen.db.engine import create_engine, create_schema
 from imagegen.demo.wiring import SERVICE_TABLES, SERVICES
 from shadow import FixedClock, SequentialIds, SystemClock
-from shadow.cutover.gate import GateVerdict, evaluate_gate
-from shadow.cutover.plan import Mode, PhasePlan
+from shadow._vocabulary import Mode
+from shadow.cutover.criteria import GateVerdict, evaluate_gate
+from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import GatePolicy
 from shadow.cutover.store import load_evidence
 from shadow.runtime import Runtime, ServiceSettings, ShadowSettings, Side, SideFactory

@@ -21,11 +21,11 @@ from runtime_kv import KeyMissingError, KeyValue, MakeRuntime
 
 from shadow import FixedClock, SequentialIds, StoreError
 from shadow._contract import Kind
+from shadow._vocabulary import Side
 from shadow.runtime import Runtime, ServiceSettings, ShadowSettings, SideFactory
 from shadow.runtime._metrics import ShadowMetrics
 from shadow.runtime._observation import MethodPlan, Observation, Outcome, Task
 from shadow.runtime._recorder import Recorder
-from shadow.runtime._settings import Side
 from shadow.runtime._store import DivergenceStore, StoreBatch
 from shadow.runtime._tape import Tape
 

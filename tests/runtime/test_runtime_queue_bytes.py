@@ -7,9 +7,9 @@ import threading
 from runtime_kv import KeyValue, MakeRuntime
 
 from shadow._contract import Compare, Kind
+from shadow._vocabulary import Side
 from shadow.runtime._executor import QueuedExecutor, Worker, task_size
 from shadow.runtime._observation import MethodPlan, Task
-from shadow.runtime._settings import Side
 from shadow.runtime._tape import Tape
 
 _PLAN = MethodPlan("queue", "set_session", Kind.WRITE, Compare(), ("session",))
