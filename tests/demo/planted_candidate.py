@@ -71,7 +71,7 @@ def build_failing(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
 class _WholeRowUsers(CoreUsersService):
     """``get`` answers with the user's whole database row, secrets and all, as a dict."""
 
-    def get(self, user_id: str) -> Any:  # type: ignore[override]
+    def get(self, user_id: str) -> Any:
         with self._reader.connect() as conn:
             row = (
                 conn.execute(

@@ -97,7 +97,7 @@ def test_a_candidate_returning_whole_rows_leaks_no_hash_or_code_anywhere(tmp_pat
         "--ops",
         "60",
         "--candidate-factory",
-        "planted_candidate:build_whole_rows",
+        "tests.demo.planted_candidate:build_whole_rows",
         cwd=tmp_path,
     )
     assert demo.returncode == 1, demo.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""Side factories that misbehave on purpose, for the fault suite (``fault_factories:...``).
+"""Side factories that misbehave on purpose: the fault suite's (``tests.faults.fault_factories``).
 
 Each builds the real reference services (:mod:`imagegen.demo.wiring`) and
 wraps them so that one service misbehaves the way a scenario asks:

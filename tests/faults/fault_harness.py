@@ -143,7 +143,7 @@ class Rig:
         self.store = store(self.store_url) if store is not None else None
         legacy_factory = (
             SideFactory(
-                "fault_factories:build_faulty_legacy",
+                "tests.faults.fault_factories:build_faulty_legacy",
                 {"path": str(self.legacy_path), **legacy_options},
             )
             if legacy_options
@@ -158,7 +158,7 @@ class Rig:
             ),
             legacy=legacy_factory,
             candidate=SideFactory(
-                "fault_factories:build_candidate",
+                "tests.faults.fault_factories:build_candidate",
                 {"url": self.candidate_url, **(candidate_options or {})},
             ),
             registry=self.registry,
@@ -168,7 +168,9 @@ class Rig:
             reconcile=self._reconcile,
         )
         contracts = {wiring.name: wiring.contract for wiring in SERVICES}
-        self.services = {name: self.runtime.proxy(contracts[name], name) for name in SHADOWED}
+        self.services: dict[str, Any] = {
+            name: self.runtime.proxy(contracts[name], name) for name in SHADOWED
+        }
         self._warm_up()
 
     def _warm_up(self) -> None:

@@ -29,7 +29,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fault_harness import (
+from prometheus_client import generate_latest
+
+from shadow.cutover.control import CutoverSettings
+from shadow.cutover.policy import PolicySet
+from shadow.cutover.readiness import GateReadiness
+from shadow.runtime import _runtime
+from shadow.runtime._store import DivergenceStore
+from tests.faults.fault_harness import (
     PLAN,
     POLICY,
     Rig,
@@ -39,13 +46,6 @@ from fault_harness import (
     finish,
     run_workload,
 )
-from prometheus_client import generate_latest
-
-from shadow.cutover.control import CutoverSettings
-from shadow.cutover.policy import PolicySet
-from shadow.cutover.readiness import GateReadiness
-from shadow.runtime import _runtime
-from shadow.runtime._store import DivergenceStore
 
 _TABLE: list[str] = []
 
@@ -362,7 +362,7 @@ def test_mirror_worker_process_killed(tmp_path: Path, baseline: Run) -> None:
             rig.fault_on()
         if step == 7:  # step 6's boards.save is now sleeping in the worker
             time.sleep(0.5)
-            worker = rig.runtime.executor.worker  # type: ignore[attr-defined]
+            worker: Any = getattr(rig.runtime.executor, "worker")  # noqa: B009
             killed.append(worker.process.pid)
             worker.process.kill()
             rig.fault_off()

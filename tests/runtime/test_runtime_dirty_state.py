@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
-from runtime_kv import KeyMissingError, KeyValue, MakeRuntime
 
 from shadow import FixedClock, SequentialIds, StoreError
 from shadow._contract import Kind
@@ -28,6 +27,7 @@ from shadow.runtime._observation import MethodPlan, Observation, Outcome, Task
 from shadow.runtime._recorder import Recorder
 from shadow.runtime._store import DivergenceStore, StoreBatch
 from shadow.runtime._tape import Tape
+from tests.runtime.runtime_kv import KeyMissingError, KeyValue, MakeRuntime
 
 
 class FlakyStore(DivergenceStore):
@@ -77,9 +77,9 @@ def _runtime(
             store_url=paths["store"],
             **settings,
         ),
-        legacy=SideFactory("runtime_kv:build", {"path": paths["legacy"]}),
+        legacy=SideFactory("tests.runtime.runtime_kv:build", {"path": paths["legacy"]}),
         candidate=SideFactory(
-            "runtime_kv:build",
+            "tests.runtime.runtime_kv:build",
             {"path": paths["candidate"], "fault": "raise", "fault_method": "get"},
         ),
         registry=CollectorRegistry(),

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import threading
 
-from runtime_kv import KeyValue, MakeRuntime
-
 from shadow._contract import Compare, Kind
 from shadow._vocabulary import Side
 from shadow.runtime._executor import QueuedExecutor, Worker, task_size
 from shadow.runtime._observation import MethodPlan, Task
 from shadow.runtime._tape import Tape
+from tests.runtime.runtime_kv import KeyValue, MakeRuntime
 
 _PLAN = MethodPlan("queue", "set_session", Kind.WRITE, Compare(), ("session",))
 
