@@ -144,6 +144,8 @@ class SqliteKeyValue(KeyValue):
 
     def put(self, key: str, value: str, secret: str = "") -> Entry:
         self._misbehave("put")
+        if self._fault == "store_wrong" and self._fault_method == "put":
+            value += "!"  # stored wrong (not only answered wrong): later reads diverge too
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:

@@ -169,10 +169,12 @@ def test_through_the_runtime_a_failed_write_roots_the_reads_it_breaks(
 ) -> None:
     """The recorder marks write examples, so the store links what the write caused.
 
-    The candidate raises on ``put`` (its store never gets the entry), then a
-    ``get`` of that key fails on the candidate too: two groups, one story.
+    The candidate stores a wrong value on ``put`` (and answers it), then a
+    ``get`` of that key diverges too: two groups, one story. (A ``put`` that
+    *raised* on the candidate would instead make the service dirty, and the
+    ``get`` after it would not be evidence: see test_runtime_dirty_state.py.)
     """
-    runtime = make_runtime(candidate_options={"fault": "raise", "fault_method": "put"})
+    runtime = make_runtime(candidate_options={"fault": "store_wrong", "fault_method": "put"})
     kv = runtime.proxy(KeyValue, "kv")
     kv.put("a", "1")
     kv.get("a")
