@@ -130,6 +130,12 @@ class SqliteKeyValue(KeyValue):
         if self._fault == "exit":
             os._exit(3)
 
+    def _stored(self, value: str) -> str:
+        # ``store_wrong`` on put: stored wrong (not only answered wrong), so reads diverge too.
+        if self._fault == "store_wrong" and self._fault_method == "put":
+            return value + "!"
+        return value
+
     @staticmethod
     def _entry(row: sqlite3.Row) -> Entry:
         created = datetime.fromisoformat(row["created_at"]).replace(tzinfo=UTC)
@@ -144,8 +150,6 @@ class SqliteKeyValue(KeyValue):
 
     def put(self, key: str, value: str, secret: str = "") -> Entry:
         self._misbehave("put")
-        if self._fault == "store_wrong" and self._fault_method == "put":
-            value += "!"  # stored wrong (not only answered wrong): later reads diverge too
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -154,7 +158,13 @@ class SqliteKeyValue(KeyValue):
                     " VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
                     " secret = excluded.secret, touched_at = excluded.touched_at",
-                    (key, self._ids.new_id(), value, secret, self._clock.now().isoformat()),
+                    (
+                        key,
+                        self._ids.new_id(),
+                        self._stored(value),
+                        secret,
+                        self._clock.now().isoformat(),
+                    ),
                 )
                 row = self._db.execute("SELECT * FROM entries WHERE key = ?", (key,)).fetchone()
                 self._db.execute("COMMIT")
