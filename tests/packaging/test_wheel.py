@@ -89,6 +89,13 @@ def test_the_wheel_ships_both_packages_and_the_migrations(tmp_path: Path) -> Non
     assert any(name.startswith("imagegen/migrations/versions/0001_") for name in names)
     assert "shadow/py.typed" in names
     assert not any(name.startswith(("tests/", "bench/")) for name in names)
+    # Every module of both packages: a package missing from pyproject's list is caught here.
+    sources = {
+        path.relative_to(ROOT).as_posix()
+        for package in ("shadow", "imagegen")
+        for path in (ROOT / package).rglob("*.py")
+    }
+    assert sources - names == set()
 
 
 def test_db_upgrade_from_another_directory_uses_the_shipped_migrations(
