@@ -17,23 +17,34 @@ gate``, ``shadow divergences`` and ``shadow report`` read it like traffic's.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import NullPool
+
 from imagegen.db.backfill import copy_rows
-from imagegen.db.engine import connectable, create_engine, create_schema, parse_url
+from imagegen.db.engine import (
+    connectable,
+    create_engine,
+    create_schema,
+    parse_url,
+    reused_engine,
+)
 from imagegen.db.legacy import open_legacy
 from imagegen.db.migrate import downgrade
 from imagegen.demo.traffic import QUEUE_ID, ReferenceServices, World, tour
 from imagegen.demo.wiring import SERVICES, build_legacy
 from imagegen.services.contracts.boards import BoardChanges, BoardVisibility
+from imagegen.services.contracts.images import ImageCategory, ImageOrigin
 from imagegen.services.contracts.session_queue import Batch, BatchDatum
 from imagegen.services.contracts.style_presets import (
     PresetData,
@@ -90,6 +101,7 @@ def _seed_edges(s: ReferenceServices, world: World) -> None:
     s.boards.update(boards[2], BoardChanges(archived=True))
     for number, image in enumerate(world.images[:4]):
         s.board_images.add_image_to_board(boards[number % 2], image)
+    _seed_images(s, owner, other, boards[0])
     s.style_presets.create(
         StylePresetWithoutId(
             name="Default look",
@@ -117,6 +129,40 @@ def _seed_edges(s: ReferenceServices, world: World) -> None:
     q.fail_queue_item(second, "ValueError", "bad seed", "Traceback")
     del third  # left in progress
     q.enqueue_batch(QUEUE_ID, _batch(), prepend=True)
+
+
+def _seed_images(s: ReferenceServices, owner: str, other: str, board: str) -> None:
+    """Images on no board (every category, one intermediate, one starred) and more on one.
+
+    The tour deletes its intermediates and files the rest, so without these no
+    query about uncategorized images (``board_id="none"``) would return
+    anything, and no page of images would be shorter than their total.
+    """
+    for number, (category, user, intermediate) in enumerate(
+        (
+            (ImageCategory.GENERAL, owner, False),
+            (ImageCategory.GENERAL, other, False),
+            (ImageCategory.USER, owner, False),
+            (ImageCategory.MASK, None, False),
+            (ImageCategory.GENERAL, owner, True),
+            (ImageCategory.CONTROL, other, False),
+        )
+    ):
+        s.images.save(
+            f"edge-{number}.png",
+            ImageOrigin.EXTERNAL if number % 2 else ImageOrigin.INTERNAL,
+            category,
+            64,
+            32,
+            has_workflow=number % 2 == 0,
+            is_intermediate=intermediate,
+            starred=number == 1,
+            user_id=user,
+        )
+    for number in range(3):
+        name = f"filed-{number}.png"
+        s.images.save(name, ImageOrigin.INTERNAL, ImageCategory.GENERAL, 8, 8, has_workflow=False)
+        s.board_images.add_image_to_board(board, name)
 
 
 def _batch() -> Batch:
@@ -151,6 +197,26 @@ def _seed(path: Path) -> dict[str, list[Any]]:
     return {name: list(pools.values(name)) for name in sorted(names)}
 
 
+def _scratch_dir() -> str | None:
+    """A memory-backed directory for the per-example stores where there is one.
+
+    Every write of an example commits, and on a disk each commit waits for
+    an fsync: the stores are scratch copies that die with the example.
+    """
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def _restore(template: Path, database: Path) -> None:
+    """Make ``database`` an exact copy of ``template`` (SQLite's online backup).
+
+    The backup rewrites the file in place, so the engine's pooled connections
+    to it stay valid and see the restored content.
+    """
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(database)) as copy:
+        source.backup(copy)
+
+
 class ReferenceTarget(Target):
     """The 11 reference services over copies of one seeded template (see the module docstring)."""
 
@@ -161,7 +227,8 @@ class ReferenceTarget(Target):
             parse_url(candidate_url)
         self._candidate_factory = candidate_factory
         self._candidate_url = candidate_url
-        self._dir = Path(tempfile.mkdtemp(prefix="shadow-explore-"))
+        self._dir = Path(tempfile.mkdtemp(prefix="shadow-explore-", dir=_scratch_dir()))
+        self._engines = ExitStack()
         self._legacy_template = self._dir / "legacy-template.sqlite3"
         open_legacy(self._legacy_template).close()
         self._pools = _seed(self._legacy_template)
@@ -175,6 +242,13 @@ class ReferenceTarget(Target):
                 with connectable(candidate_url, must_exist=False) as engine:
                     downgrade(engine, "base")
                     create_schema(engine)
+        # One candidate database (and one engine over it, see reused_engine) for
+        # every example, its content restored from the template before each.
+        self._candidate = self._dir / "candidate.sqlite3"
+        self._candidate_side_url = candidate_url or f"sqlite:///{self._candidate}"
+        self._candidate_engine = self._engines.enter_context(
+            reused_engine(self._candidate_side_url)
+        )
         self._numbers = itertools.count(1)
 
     @property
@@ -199,27 +273,26 @@ class ReferenceTarget(Target):
         legacy = self._dir / f"legacy-{number}.sqlite3"
         shutil.copyfile(self._legacy_template, legacy)
         if self._candidate_url is None:
-            candidate = self._dir / f"candidate-{number}.sqlite3"
-            shutil.copyfile(self._candidate_template, candidate)
-            url = f"sqlite:///{candidate}"
+            _restore(self._candidate_template, self._candidate)
         else:
-            url = self._candidate_url
-            source, target = create_engine(f"sqlite:///{legacy}"), create_engine(url)
+            source = create_engine(f"sqlite:///{legacy}", poolclass=NullPool)
             try:
-                copy_rows(source, target)
+                copy_rows(source, self._candidate_engine)
             finally:
                 source.dispose()
-                target.dispose()
         try:
             yield (
                 SideFactory(LEGACY_FACTORY, {"path": str(legacy)}),
-                SideFactory(self._candidate_factory or CANDIDATE_FACTORY, {"url": url}),
+                SideFactory(
+                    self._candidate_factory or CANDIDATE_FACTORY, {"url": self._candidate_side_url}
+                ),
             )
         finally:
             for path in self._dir.glob(f"*-{number}.sqlite3*"):
                 path.unlink(missing_ok=True)
 
     def close(self) -> None:
+        self._engines.close()
         shutil.rmtree(self._dir, ignore_errors=True)
 
 

@@ -45,12 +45,13 @@ from shadow._contract import contract_methods
 from shadow._exceptions import ConfigError, DivergenceError
 from shadow._inputs import contract_inputs
 from shadow.explore._pools import Pools
-from shadow.explore._session import Call, Rule, Session
+from shadow.explore._session import Call, Rule, Session, publish_batch
 from shadow.explore._steps import decode_arguments, encode_steps
 from shadow.explore._strategies import PoolView, method_arguments
 from shadow.explore._target import Target, load_target
 from shadow.runtime import DivergenceStore, Observation
 from shadow.runtime._provenance import save_reproduction
+from shadow.runtime._store import StoreBatch
 
 __all__ = ["EXPLORE_PROCESS_ZONE", "ExploreResult", "Found", "explore", "replay_steps"]
 
@@ -259,6 +260,8 @@ class _Run:
     reproduced: set[str] = field(default_factory=set)
     examples: int = 0
     calls: dict[str, int] = field(default_factory=dict)
+    pending: StoreBatch = field(default_factory=lambda: StoreBatch(examples_per_group=1))
+    """Counts of clean examples not yet written (written once per round: :meth:`flush`)."""
 
     def __post_init__(self) -> None:
         self.handle = _PoolHandle(self.start.copy())
@@ -310,7 +313,13 @@ class _Run:
             finally:
                 session.close()
                 if clean and self.store is not None:
-                    session.publish(self.store)
+                    session.publish(self.store, self.pending)
+
+    def flush(self) -> None:
+        """Write the counts of the clean examples run since the last flush."""
+        if self.store is not None and self.pending:
+            publish_batch(self.store, self.pending)
+        self.pending = StoreBatch(examples_per_group=1)
 
     def _call(self, session: Session, pools: Pools, rule: Rule, arguments: dict[str, Any]) -> Call:
         call = session.call(rule, arguments)
@@ -484,7 +493,9 @@ def explore(
                     fingerprint = error.observation.fingerprint or "unknown"
                     if fingerprint not in run.reproduced:
                         found.append(_record(run, error, seed_value))
+                run.flush()
     finally:
+        run.flush()
         if opened is not None:
             opened.close()
     explored = {

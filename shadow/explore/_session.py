@@ -15,6 +15,7 @@ makes while shrinking a failure never inflate the counts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -39,7 +40,15 @@ from shadow.runtime._provenance import EXPLORATION, record_origin
 from shadow.runtime._proxy import ServiceProxy
 from shadow.runtime._store import StoreBatch
 
-__all__ = ["EXPLORE_CLOCK_ZONE", "Call", "Rule", "Session", "ZonedClock"]
+__all__ = [
+    "EXPLORE_CLOCK_ZONE",
+    "Call",
+    "Rule",
+    "Session",
+    "ZonedClock",
+    "merge_counts",
+    "publish_batch",
+]
 
 EXPLORE_CLOCK_ZONE = timezone(timedelta(hours=-3, minutes=-30), "UTC-03:30")
 """The zone of the clock the implementations get while exploring: not UTC, not a whole hour."""
@@ -184,9 +193,67 @@ class Session:
         """Stop the runtime (its last batch is held, not written)."""
         self.runtime.close()
 
-    def publish(self, store: DivergenceStore) -> None:
-        """Write everything this session recorded into ``store``, marked as exploration."""
+    def publish(self, store: DivergenceStore, pending: StoreBatch | None = None) -> None:
+        """Write everything this session recorded into ``store``, marked as exploration.
+
+        With ``pending``, batches that only count (no divergence group) are added
+        into it instead, for the caller to write later in one transaction
+        (:func:`publish_batch`): a store write per example cost more than the
+        example's calls (measured).
+        """
         for batch in self._held.batches:
-            store.record(batch)
-            record_origin(store, batch, EXPLORATION)
+            if pending is None or not merge_counts(pending, batch):
+                publish_batch(store, batch)
         self._held.batches.clear()
+
+
+def publish_batch(store: DivergenceStore, batch: StoreBatch) -> None:
+    """Record ``batch`` in ``store`` and count it as exploration's."""
+    if batch:
+        store.record(batch)
+        record_origin(store, batch, EXPLORATION)
+
+
+def merge_counts(into: StoreBatch, batch: StoreBatch) -> bool:
+    """Add ``batch``'s counts into ``into``; False, changing nothing, if it cannot be summed.
+
+    Summable: every aggregate is a dict of counts (``int``), of lists of counts
+    (added position by position) or of first-seen times (the earliest wins).
+    A batch with a divergence group, or with an aggregate of any other kind
+    (one added to :class:`StoreBatch` later), is refused and recorded alone.
+    """
+    if batch.groups:
+        return False
+    names = [item.name for item in dataclasses.fields(batch) if item.name != "examples_per_group"]
+    for name in names:
+        mine, theirs = getattr(into, name), getattr(batch, name)
+        if not isinstance(theirs, dict) or not isinstance(mine, dict):
+            return False
+        for key, value in theirs.items():
+            if not _summable(mine.get(key), value):
+                return False
+    for name in names:
+        mine = getattr(into, name)
+        for key, value in getattr(batch, name).items():
+            mine[key] = _sum(mine.get(key), value)
+    return True
+
+
+def _summable(mine: Any, theirs: Any) -> bool:
+    if isinstance(theirs, bool):
+        return False
+    if isinstance(theirs, int | datetime):
+        return mine is None or type(mine) is type(theirs)
+    if isinstance(theirs, list) and all(type(item) is int for item in theirs):
+        return mine is None or (isinstance(mine, list) and len(mine) == len(theirs))
+    return False
+
+
+def _sum(mine: Any, theirs: Any) -> Any:
+    if mine is None:
+        return list(theirs) if isinstance(theirs, list) else theirs
+    if isinstance(theirs, datetime):
+        return min(mine, theirs)
+    if isinstance(theirs, list):
+        return [a + b for a, b in zip(mine, theirs, strict=True)]
+    return mine + theirs

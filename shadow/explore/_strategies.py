@@ -222,7 +222,28 @@ def _from_pool(
     values = pools.values(pool)
     if not values:
         return fallback
-    return st.sampled_from(list(values))
+    existing = st.sampled_from(list(values))
+    if not any(isinstance(value, str) for value in values):
+        return existing
+    # Variants of an existing string (case, spaces around): the value a caller
+    # types that a layer normalises, or does not. Shrinks to the value itself.
+    return st.tuples(existing, st.sampled_from(_VARIANTS)).map(_vary)
+
+
+_VARIANTS: tuple[str, ...] = ("same",) * 4 + ("upper", "title", "space before", "space after")
+"""How a drawn pool string is varied: half the time not at all (ids must still exist)."""
+
+
+def _vary(drawn: tuple[Any, str]) -> Any:
+    value, variant = drawn
+    if not isinstance(value, str) or variant == "same":
+        return value
+    return {
+        "upper": value.upper(),
+        "title": value.title(),
+        "space before": f" {value}",
+        "space after": f"{value} ",
+    }[variant]
 
 
 def method_arguments(
