@@ -25,6 +25,7 @@ MODULES = (
     "metrics",
     "coverage",
     "data",
+    "explore",
 )
 """Benchmark modules in the order a full run executes them."""
 

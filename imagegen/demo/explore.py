@@ -102,6 +102,13 @@ def _seed_edges(s: ReferenceServices, world: World) -> None:
     for number, image in enumerate(world.images[:4]):
         s.board_images.add_image_to_board(boards[number % 2], image)
     _seed_images(s, owner, other, boards[0])
+    # Workflows opened and never opened; a model related to several others, on
+    # both sides of its pairs (a pair is stored once, smaller key first).
+    for workflow_id in world.workflows[:-1]:
+        s.workflows.update_opened_at(workflow_id)
+    hub, *others = world.models[2:7]
+    for key in (*world.models[:2], *others):
+        s.model_relationships.add_model_relationship(hub, key)
     s.style_presets.create(
         StylePresetWithoutId(
             name="Default look",

@@ -15,14 +15,19 @@ __all__ = [
     "COVERAGE_HEADER",
     "DATA_HEADER",
     "GROUP_HEADER",
+    "GROUP_ORIGIN_HEADER",
     "METHOD_HEADER",
+    "ORIGIN_HEADER",
     "coverage_row",
     "data_rows",
     "format_lines",
     "format_ratio",
     "format_seconds",
+    "group_origin_rows",
     "group_row",
     "method_row",
+    "origin_rows",
+    "origin_summary_lines",
     "verdict_word",
 ]
 
@@ -156,4 +161,40 @@ def data_rows(report: Mapping[str, Any]) -> list[list[str]]:
             str(c["differing"]),
         ]
         for c in report.get("data", [])
+    ]
+
+
+ORIGIN_HEADER = ["origin", "service", "method", *Outcome]
+
+GROUP_ORIGIN_HEADER = ["origin", "fingerprint", "service", "method", "divergences"]
+
+
+def origin_summary_lines(summary: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """One sentence per origin: what it compared and found."""
+    return [
+        f"{origin}: {counts['compared']} calls compared, {counts['divergences']} divergences, "
+        f"{counts['groups']} divergence groups."
+        for origin, counts in summary.items()
+    ] or ["No comparisons."]
+
+
+def origin_rows(services: list[Mapping[str, Any]]) -> list[list[str]]:
+    """Per method and origin that made any call: its calls by outcome."""
+    return [
+        [origin, service["service"], method["method"], *(str(outcomes[o]) for o in Outcome)]
+        for service in services
+        for method in service["methods"]
+        for origin, outcomes in method["origins"].items()
+        if any(outcomes.values())
+    ]
+
+
+def group_origin_rows(services: list[Mapping[str, Any]]) -> list[list[str]]:
+    """Per divergence group and origin that saw it: how many of its divergences."""
+    return [
+        [origin, group["fingerprint"], service["service"], group["method"], str(count)]
+        for service in services
+        for group in service["groups"]
+        for origin, count in group["origins"].items()
+        if count
     ]

@@ -166,6 +166,12 @@ class Evidence:
     gate then judges leaving a mode on that mode's evidence only
     (:meth:`in_mode`). ``None`` means the source does not know modes and all
     evidence counts for every step.
+
+    ``origin_counts`` holds the calls made by a non-traffic origin
+    (``exploration``), by ``(service, method, outcome, origin)``, and
+    ``group_origins`` how many of each group's divergences such an origin saw;
+    traffic's share is the total minus these. Empty when the source does not
+    know origins (all evidence is then traffic's).
     """
 
     collected_at: datetime
@@ -176,6 +182,8 @@ class Evidence:
     dirty: frozenset[str] = frozenset()
     drops: Mapping[str, int] = field(default_factory=dict)
     by_mode: Mapping[str, ModeEvidence] | None = None
+    origin_counts: Mapping[tuple[str, str, str, str], int] = field(default_factory=dict)
+    group_origins: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def in_mode(self, mode: str) -> Evidence:
         """The evidence restricted to calls mirrored in ``mode``.

@@ -16,12 +16,17 @@ from shadow.cutover._format import (
     COVERAGE_HEADER,
     DATA_HEADER,
     GROUP_HEADER,
+    GROUP_ORIGIN_HEADER,
     METHOD_HEADER,
+    ORIGIN_HEADER,
     coverage_row,
     data_rows,
     format_seconds,
+    group_origin_rows,
     group_row,
     method_row,
+    origin_rows,
+    origin_summary_lines,
     verdict_word,
 )
 
@@ -211,6 +216,10 @@ def render_html(report: Mapping[str, Any]) -> str:
         + groups
         + "<h2>Candidate code run by compared calls</h2>"
         + coverage
+        + "<h2>Evidence by origin</h2>"
+        + "".join(f"<p>{escape(line)}</p>" for line in origin_summary_lines(report["origins"]))
+        + _table(ORIGIN_HEADER, origin_rows(services), id="origins")
+        + _table(GROUP_ORIGIN_HEADER, group_origin_rows(services), id="group-origins")
         + f"<h2>Dropped writes</h2><p>Dirty: {escape(', '.join(dirty) or 'none')}.</p>"
         + "<h2>Data at rest (last verification per table)</h2>"
         + (

@@ -3,9 +3,10 @@
 :func:`build_report` gathers the facts (per phase the gate verdict with its
 evidence; per service and method the comparisons by outcome, latency per side
 and their ratio; the divergence groups with redacted examples and review
-state) into plain data. The renderers only format that data, so the three
-formats carry the same facts; the Markdown one is tested against the JSON one.
-Examples come from the store already redacted: sensitive values never get here.
+state; which of it came from traffic and which from exploration) into plain
+data. The renderers only format that data, so the three formats carry the
+same facts; the Markdown one is tested against the JSON one. Examples come
+from the store already redacted: sensitive values never get here.
 """
 
 from __future__ import annotations
@@ -20,19 +21,25 @@ from shadow.cutover._format import (
     COVERAGE_HEADER,
     DATA_HEADER,
     GROUP_HEADER,
+    GROUP_ORIGIN_HEADER,
     METHOD_HEADER,
+    ORIGIN_HEADER,
     coverage_row,
     data_rows,
     format_lines,
     format_ratio,
     format_seconds,
+    group_origin_rows,
     group_row,
     method_row,
+    origin_rows,
+    origin_summary_lines,
     verdict_word,
 )
 from shadow.cutover.criteria import GateVerdict, evaluate_gate
 from shadow.cutover.evidence import CoverageEvidence, DataCheck, DivergenceGroup, Evidence
 from shadow.cutover.html import render_html
+from shadow.cutover.origins import group_origins, method_origins, origin_summary
 from shadow.cutover.plan import PhasePlan
 from shadow.cutover.policy import PolicySet
 from shadow.cutover.stories import stories
@@ -75,6 +82,7 @@ def _group(group: DivergenceGroup, evidence: Evidence) -> dict[str, Any]:
         "expires_at": group.expires_at.isoformat() if group.expires_at else None,
         "examples": [dict(example) for example in group.examples],
         "root": group.root,
+        "origins": group_origins(group=group, evidence=evidence),
     }
 
 
@@ -151,6 +159,7 @@ def build_report(
                         "legacy": _latency(item.legacy),
                         "candidate": _latency(item.candidate),
                         "p95_ratio": _ratio(item.legacy, item.candidate),
+                        "origins": method_origins(evidence, service, name),
                     }
                 )
             services.append(
@@ -176,6 +185,7 @@ def build_report(
         ),
         "phases": [verdict.to_dict() for verdict in verdicts],
         "services": services,
+        "origins": origin_summary(services),
     }
 
 
@@ -240,6 +250,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += _table(COVERAGE_HEADER, measured)
     else:
         lines += ["Not measured (the runtime's `coverage` setting is off)."]
+    lines += ["", "## Evidence by origin", "", *origin_summary_lines(report["origins"]), ""]
+    lines += _table(ORIGIN_HEADER, origin_rows(report["services"]))
+    group_origin_table = group_origin_rows(report["services"])
+    if group_origin_table:
+        lines += ["", *_table(GROUP_ORIGIN_HEADER, group_origin_table)]
     dirty = [f"{s['service']} ({s['drops']} drops)" for s in report["services"] if s["dirty"]]
     lines += ["", "## Dropped writes", "", "Dirty: " + (", ".join(dirty) or "none") + "."]
     lines += ["", "## Data at rest (last verification per table)", ""]

@@ -38,6 +38,7 @@ from shadow.runtime import (
     ModeComparisonCount,
     StoredGroup,
 )
+from shadow.runtime._provenance import group_origins, origin_counts
 
 __all__ = ["StoreNotFound", "load_evidence", "open_store", "to_group"]
 
@@ -174,6 +175,8 @@ def load_evidence(url: str, *, clock: Clock) -> Evidence:
                 )
                 for item in store.coverage()
             },
+            origin_counts=origin_counts(store),
+            group_origins=group_origins(store),
             reconciled={s.service: s.reconciled_at for s in states if s.reconciled_at},
             **_data_evidence(url),
         )
