@@ -663,3 +663,20 @@ def test_a_code_redeemed_twice_at_once_creates_one_user(
         outcomes = _at_once(partial(users.redeem, code, "pw"), partial(users.redeem, code, "pw"))
         assert outcomes == ["invitation_used", "ok"], f"round {round_number}"
     assert users.list_users().total == 11
+
+
+def test_an_id_with_a_nul_character_names_no_user(users: UsersService) -> None:
+    """A user id containing NUL is an unknown user on every backend (as on the legacy side).
+
+    PostgreSQL cannot store NUL in text, and psycopg refuses to send it
+    (DataError): the SQLModel layer must answer as SQLite does for an id no
+    row has, NotFoundError, not leak a driver error (found by exploration).
+    """
+    admin = _admin(users)
+    with pytest.raises(NotFoundError):
+        users.create_invitation(
+            "nul@example.com", admin.user_id + "\x00", False, datetime.now(UTC) + timedelta(days=1)
+        )
+    assert users.get("\x00") is None
+    with pytest.raises(NotFoundError):
+        users.create_session("\x00", "token-nul", datetime.now(UTC) + timedelta(days=1))

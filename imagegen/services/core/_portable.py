@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-__all__ = ["ascii_lower", "code_point_order", "like", "timestamp_text"]
+__all__ = ["ascii_lower", "code_point_order", "like", "storable_text", "timestamp_text"]
 
 _MARIADB = ("mysql", "mariadb")
 _BINARY_COLLATION = {"postgresql": "C", "mysql": "utf8mb4_bin", "mariadb": "utf8mb4_bin"}
@@ -65,3 +65,14 @@ def timestamp_text(expr: ColumnElement[Any], dialect: str) -> ColumnElement[str]
     # Rows copied or written through SQLAlchemy hold microseconds or an ISO 'T'/offset
     # form; STRFTIME renders any of them as the schema default's millisecond text.
     return sa.func.strftime(sa.literal("%Y-%m-%d %H:%M:%f"), expr, type_=sa.Text)
+
+
+def storable_text(value: str, dialect: str) -> bool:
+    """False when no text column of ``dialect`` can hold ``value``, so no row has it.
+
+    PostgreSQL text cannot contain NUL, and psycopg refuses to send such a
+    parameter (``DataError``); SQLite and MariaDB store it and simply find no
+    row with it. A lookup by such a key must answer "no such row" on every
+    backend, as the legacy layer does, rather than raise a driver error.
+    """
+    return dialect != "postgresql" or "\x00" not in value

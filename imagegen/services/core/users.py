@@ -31,6 +31,7 @@ from imagegen.services.contracts.users import (
     secret_digest,
 )
 from imagegen.services.core._base import CoreService, record
+from imagegen.services.core._portable import storable_text
 from imagegen.services.errors import DuplicateError, NotFoundError, RuleViolationError
 from imagegen.services.passwords import PasswordHasher
 from shadow._sources import Clock, IdSource
@@ -180,6 +181,8 @@ class CoreUsersService(CoreService, UsersService):
     def _fetch_user(
         conn: sa.Connection, user_id: str, statement: sa.Select[Any] = _GET_USER
     ) -> User | None:
+        if not storable_text(user_id, conn.dialect.name):
+            return None  # no row can hold it, as no SQLite row has it: an unknown user
         row = conn.execute(statement, {"user_id": user_id}).mappings().first()
         return None if row is None else record(User, row)
 
