@@ -109,17 +109,17 @@ def test_demo_with_a_postgresql_candidate_reports_zero_divergences(
     tmp_path: Path, empty_database: Callable[[str], str]
 ) -> None:
     returncode, summary = run_demo(
-        # Traffic only: exploration finds a real candidate divergence on server
-        # databases (a NUL character in an id: NotFoundError vs DataError), see CHANGELOG.
+        # Traffic and the default exploration (an id with a NUL character once
+        # diverged here: NotFoundError vs DataError on PostgreSQL).
         tmp_path,
         "--ops",
         "120",
-        "--explore-seconds",
-        "0",
         "--candidate-url",
         empty_database("postgresql"),
     )
     assert_clean_run(returncode, summary)
+    assert summary["exploration"]["examples"] > 0, "the demo explores the server candidate too"
+    assert summary["exploration"]["found"] == []
 
 
 @pytest.mark.mariadb
@@ -127,17 +127,17 @@ def test_demo_with_a_mariadb_candidate_reports_zero_divergences(
     tmp_path: Path, empty_database: Callable[[str], str]
 ) -> None:
     returncode, summary = run_demo(
-        # Traffic only: exploration finds a real candidate divergence on server
-        # databases (a NUL character in an id: NotFoundError vs DataError), see CHANGELOG.
+        # Traffic and the default exploration (an id with a NUL character once
+        # diverged here: NotFoundError vs DataError on PostgreSQL).
         tmp_path,
         "--ops",
         "120",
-        "--explore-seconds",
-        "0",
         "--candidate-url",
         empty_database("mariadb"),
     )
     assert_clean_run(returncode, summary)
+    assert summary["exploration"]["examples"] > 0, "the demo explores the server candidate too"
+    assert summary["exploration"]["found"] == []
 
 
 @pytest.mark.slow
