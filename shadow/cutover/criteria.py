@@ -395,10 +395,11 @@ def _latency(
         ratio_low: float | None = None
         noisy = False
         if item.legacy is None or item.candidate is None or samples < policy.min_latency_samples:
-            # Too few calls for a p95: not judged, unless the method was compared often
-            # enough and a side recorded no latency (the evidence itself is missing).
+            # Too few calls for a p95: not judged, unless traffic compared the method
+            # often enough and a side recorded no latency (the evidence itself is
+            # missing). Exploration's comparisons carry no latency by design.
             judged = False
-            ok = item.compared < policy.min_latency_samples
+            ok = evidence.compared_by_traffic(service, method) < policy.min_latency_samples
             if ok:
                 unjudged.append(f"{service}.{method} ({samples})")
         else:

@@ -220,6 +220,20 @@ class Evidence:
                 return item
         return MethodEvidence(service, method)
 
+    def compared_by_traffic(self, service: str, method: str) -> int:
+        """The method's compared calls minus those a non-traffic origin made.
+
+        Exploration records no latency (its sides are built afresh for every
+        example), so the latency criterion asks this, not :attr:`MethodEvidence.compared`,
+        whether latency samples should exist.
+        """
+        made_elsewhere = sum(
+            count
+            for (s, m, outcome, _origin), count in self.origin_counts.items()
+            if (s, m) == (service, method) and Outcome(outcome).judged
+        )
+        return max(0, self.method(service, method).compared - made_elsewhere)
+
     def groups_of(self, services: frozenset[str] | set[str]) -> tuple[DivergenceGroup, ...]:
         """The divergence groups of the given services."""
         return tuple(group for group in self.groups if group.service in services)

@@ -208,7 +208,16 @@ class Session:
 
 
 def publish_batch(store: DivergenceStore, batch: StoreBatch) -> None:
-    """Record ``batch`` in ``store`` and count it as exploration's."""
+    """Record ``batch`` in ``store`` and count it as exploration's, without its latency.
+
+    Exploration's comparisons are evidence like traffic's; its latencies are
+    not: every example builds both sides afresh (a first call pays for
+    connecting) and runs in the caller's thread, so its figures would only
+    blur the latency the gate's ``max_p95_ratio`` judges (it once failed a
+    phase that traffic alone passed).
+    """
+    batch.latency.clear()
+    batch.mode_latency.clear()
     if batch:
         store.record(batch)
         record_origin(store, batch, EXPLORATION)

@@ -1,28 +1,31 @@
-"""``shadow report`` says which comparisons and groups came from exploration and which from traffic.
+"""Evidence by origin: ``shadow report`` splits traffic from exploration; the gate knows it.
 
 The divergence store counts every comparison in its totals and, apart, what
 exploration made (shadow_origin_counts, shadow_group_origins); the report
 splits each method's outcomes and each group's divergences by origin, sums
-them per origin, and shows the same facts in JSON, Markdown and HTML.
+them per origin, and shows the same facts in JSON, Markdown and HTML. The
+latency criterion expects latency samples only where traffic compared calls.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cutover_factories import DECLARED, PLAN
-
 from shadow._sources import FixedClock
 from shadow._vocabulary import Mode
+from shadow.cutover.criteria import evaluate_gate
+from shadow.cutover.evidence import MethodEvidence
 from shadow.cutover.policy import PolicySet
 from shadow.cutover.report import build_report, render
 from shadow.cutover.store import load_evidence
 from shadow.runtime import DivergenceStore
 from shadow.runtime._provenance import EXPLORATION, record_origin
 from shadow.runtime._store import StoreBatch
+from tests.cutover.cutover_factories import DECLARED, PLAN, evidence, healthy_methods
 
 AT = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
@@ -57,10 +60,10 @@ def _report(tmp_path: Path) -> dict[str, Any]:
         record_origin(store, explored, EXPLORATION)
     finally:
         store.close()
-    evidence = load_evidence(url, clock=FixedClock(AT + timedelta(hours=1)))
+    found = load_evidence(url, clock=FixedClock(AT + timedelta(hours=1)))
     modes = {service: Mode.SHADOW for service in PLAN.services}
     return build_report(
-        plan=PLAN, policies=PolicySet(), evidence=evidence, modes=modes, declared_methods=DECLARED
+        plan=PLAN, policies=PolicySet(), evidence=found, modes=modes, declared_methods=DECLARED
     )
 
 
@@ -106,14 +109,41 @@ def test_a_store_without_exploration_reports_everything_as_traffic(tmp_path: Pat
         store.record(_batch(3, 1))
     finally:
         store.close()
-    evidence = load_evidence(url, clock=FixedClock(AT + timedelta(hours=1)))
+    found = load_evidence(url, clock=FixedClock(AT + timedelta(hours=1)))
     report = build_report(
         plan=PLAN,
         policies=PolicySet(),
-        evidence=evidence,
+        evidence=found,
         modes={service: Mode.SHADOW for service in PLAN.services},
         declared_methods=DECLARED,
     )
     assert report["origins"] == {"traffic": {"compared": 4, "divergences": 1, "groups": 1}}
     [settings] = [s for s in report["services"] if s["service"] == "settings"]
     assert settings["groups"][0]["origins"] == {"traffic": 1}
+
+
+def _latency_passes(origin_counts: dict[tuple[str, str, str, str], int]) -> bool:
+    """The phase-1 latency criterion when settings.get has 400 matches and no latency samples."""
+    methods = tuple(
+        MethodEvidence(m.service, m.method, {"match": 400})
+        if (m.service, m.method) == ("settings", "get")
+        else m
+        for m in healthy_methods()
+    )
+    found = replace(evidence(methods=methods), origin_counts=origin_counts)
+    verdict = evaluate_gate(
+        1,
+        plan=PLAN,
+        policy=PolicySet().for_phase(1),
+        evidence=found,
+        modes={service: Mode.SHADOW for service in PLAN.services},
+        declared_methods=DECLARED,
+    )
+    [latency] = [c for c in verdict.criteria if c.name == "latency"]
+    return latency.passed
+
+
+def test_comparisons_made_by_exploration_do_not_call_for_latency_samples() -> None:
+    """Exploration records no latency: only traffic's comparisons make missing samples a failure."""
+    assert not _latency_passes({}), "400 traffic comparisons and no latency: evidence missing"
+    assert _latency_passes({("settings", "get", "match", EXPLORATION): 400})
