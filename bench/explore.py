@@ -42,7 +42,9 @@ def _measure(service: str, budget: float, repeat: int) -> tuple[float, float]:
     calls: list[float] = []
     with ReferenceTarget() as target:
         for run in range(repeat):
-            result = explore(target, store=None, budget_seconds=budget, seed=run, services=[service])
+            result = explore(
+                target, store=None, budget_seconds=budget, seed=run, services=[service]
+            )
             examples.append(result.examples / result.elapsed_seconds)
             calls.append(sum(result.calls.values()) / result.elapsed_seconds)
     return statistics.median(examples), statistics.median(calls)
