@@ -69,7 +69,11 @@ def demo(
     explore_seconds: Annotated[
         float,
         typer.Option(
-            "--explore-seconds", help="Budget of the exploration after the traffic (0: none)."
+            "--explore-seconds",
+            help=(
+                "Budget of the exploration after the traffic (0: none; "
+                "not with --candidate-url or --aa)."
+            ),
         ),
     ] = DEMO_EXPLORE_SECONDS,
     coverage: Annotated[

@@ -488,6 +488,11 @@ def _explore(options: DemoOptions, store_url: str) -> ExploreResult | None:
     """Differential exploration into the same store: its evidence counts like traffic's."""
     if options.explore_seconds <= 0 or options.aa:
         return None  # A/A: exploration's target builds the candidate from a URL, not a file copy
+    if options.candidate_url is not None:
+        # Exploration rebuilds its candidate database from a template for every example;
+        # on a server candidate that database is the one the demo then verifies at rest.
+        # Until exploration gets a database of its own there, the demo does not explore.
+        return None
     with ReferenceTarget(
         candidate_factory=options.candidate_factory, candidate_url=options.candidate_url
     ) as target:
