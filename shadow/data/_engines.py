@@ -17,7 +17,10 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from shadow._exceptions import ConfigError
 
-__all__ = ["open_engine"]
+__all__ = ["SUPPORTED_BACKENDS", "open_engine"]
+
+SUPPORTED_BACKENDS = frozenset({"sqlite", "postgresql", "mysql", "mariadb"})
+"""The backends whose insert-if-absent and counter syntax ``shadow.data`` writes."""
 
 
 def open_engine(url: str, label: str) -> sa.Engine:
@@ -27,6 +30,9 @@ def open_engine(url: str, label: str) -> sa.Engine:
     except ArgumentError:
         raise ConfigError(f"{label} {url!r} is not a valid SQLAlchemy URL") from None
     masked = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        names = ", ".join(sorted(SUPPORTED_BACKENDS))
+        raise ConfigError(f"{label} {masked}: unsupported database (supported: {names})")
     sqlite = parsed.get_backend_name() == "sqlite"
     if sqlite and (not parsed.database or not Path(parsed.database).is_file()):
         raise ConfigError(f"{label} {masked}: no such SQLite file")

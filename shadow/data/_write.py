@@ -61,6 +61,7 @@ def insert_if_absent(
         first = next(iter(table.primary_key.columns))
         statement = mysql.insert(table).on_duplicate_key_update({first.name: first})
     else:
+        # open_engine refuses any other backend as bad input, before anything is read.
         raise NotImplementedError(f"no insert-if-absent for {dialect}")
     result = connection.execute(statement, list(rows))
     if dialect in ("mysql", "mariadb"):
@@ -253,4 +254,4 @@ def insert_if_absent_sql(
     if dialect.name in ("mysql", "mariadb"):
         first = quote(next(iter(table.primary_key.columns)).name)
         return head + f" ON DUPLICATE KEY UPDATE {first} = {first}"
-    raise NotImplementedError(f"no insert-if-absent for {dialect.name}")
+    raise NotImplementedError(f"no insert-if-absent for {dialect.name}")  # see open_engine

@@ -84,13 +84,15 @@ def test_bad_input_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A missing SQLite file, a malformed URL, an unknown table, a repair without a store:
+    """A missing SQLite file, a malformed URL, an unsupported database, an unknown table, a
+    repair without a store:
     one clear line each, exit status 2, and no file created."""
     target = f"sqlite:///{sqlite_engine.url.database}"
     missing = tmp_path / "nope.db"
     cases = [
         (["data", "verify", f"sqlite:///{missing}", target], "no such SQLite file"),
         (["data", "verify", "not a url", target], "not a valid SQLAlchemy URL"),
+        (["data", "verify", "oracle://u@h/db", target], "unsupported database"),
         (["data", "verify", target, target, "--table", "imagez"], "unknown table"),
         (["data", "repair", target, target], "give --store"),
     ]
