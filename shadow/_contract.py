@@ -73,7 +73,7 @@ class Order(enum.StrEnum):
     UNORDERED = "unordered"
     """The list is a set (or multiset): compared after sorting by ``key``."""
     TIES = "ties"
-    """Ordered by ``sort_key``; rows with equal sort keys may come in any order."""
+    """Ordered by ``sort_key`` (or ``tie_key``); rows with equal sort keys may come in any order."""
 
 
 def _frozen(values: Iterable[str]) -> frozenset[str]:
@@ -111,6 +111,22 @@ class Compare:
     ``(name, seconds)`` pairs; a column not named there has
     ``timestamp_precision``. The declaration decorators also accept
     ``timestamps`` as a mapping of name to precision.
+
+    ``timestamp_result`` says the result *itself* is such a timestamp (a
+    method returning a bare ``datetime``, or a list of them): it is compared
+    by the same rules, with ``timestamp_precision``.
+
+    ``tie_key`` declares the order of a result that does not carry the value
+    it is ordered by (a list of ids ordered by creation time): with
+    :attr:`Order.TIES`, ``tie_key(implementation, row)`` returns the value
+    ``row`` is ordered by, read from the authoritative side's store through
+    ``implementation`` (that side's implementation of the service, built in
+    the worker from its factory, so it must open the same store: a file or a
+    server database). Rows whose values are equal, or are datetimes within the
+    read tolerance, may come in either order; nothing else may move. Rows are
+    given as plain data (a UUID as text). It runs only when the two results
+    differ, and must be a module-level function for the process worker (it
+    is pickled by name). ``key`` is then needed only when rows are records.
     """
 
     order: Order = Order.ORDERED
@@ -123,11 +139,17 @@ class Compare:
     timestamp_precisions: tuple[tuple[str, float], ...] = ()
     sensitive: frozenset[str] = field(default_factory=frozenset)
     sensitive_result: bool = False
+    timestamp_result: bool = False
+    tie_key: Callable[[Any, Any], Any] | None = None
 
     def __post_init__(self) -> None:
-        if self.order is Order.TIES and not self.sort_key:
-            raise ContractError("Order.TIES needs a sort_key naming the declared order")
-        if self.order is not Order.ORDERED and not self.key:
+        if self.order is Order.TIES and not (self.sort_key or self.tie_key):
+            raise ContractError("Order.TIES needs a sort_key (or a tie_key) naming the order")
+        if self.sort_key and self.tie_key:
+            raise ContractError("give either a sort_key or a tie_key, not both")
+        if self.tie_key is not None and self.order is not Order.TIES:
+            raise ContractError("a tie_key declares ties: it needs order=Order.TIES")
+        if self.order is not Order.ORDERED and not self.key and self.tie_key is None:
             raise ContractError(f"Order.{self.order.name} needs a key identifying a row")
         for name, seconds in self.timestamp_precisions:
             if name not in self.timestamps or not seconds > 0:

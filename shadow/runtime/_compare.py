@@ -12,11 +12,14 @@ The pipeline, cheapest first (docs/architecture.md, "Comparison"):
 2. Arrange the rows the spec says are not totally ordered: ``UNORDERED`` lists
    are sorted by ``key``; ``TIES`` lists are split into runs of equal
    ``sort_key`` (timestamps within the tolerance count as equal) and each run
-   is sorted by ``key``, so only the declared order is checked.
+   is sorted by ``key``, so only the declared order is checked. A ``tie_key``
+   order (the result does not carry the value it is ordered by) is checked
+   only when ``==`` fails, by the order rule of :func:`_ties_agree`.
 3. ``==`` on the canonical data.
 4. Only when that fails: database-generated ``timestamps`` within the
    tolerance are aligned (the mirror's value replaced by the authoritative
-   one) and ``==`` is tried again.
+   one) and ``==`` is tried again; a ``timestamp_result`` (the result itself
+   a timestamp, or a list of them) is judged by the same rule.
 5. Only when that fails too: DeepDiff explains the mismatch (tree view; rows
    grouped by their key, never ``ignore_order=True`` on a result set). The
    differing paths, with list indices and row keys wildcarded, make the
@@ -35,7 +38,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +47,7 @@ from deepdiff import DeepDiff
 from pydantic import BaseModel
 
 from shadow._contract import Compare, Order
-from shadow.runtime._stamps import StampRule, Window
+from shadow.runtime._stamps import StampRule, Window, as_instant
 
 __all__ = [
     "REDACTED",
@@ -193,6 +196,7 @@ def compare_values(
     *,
     tolerance: float = 0.0,
     windows: tuple[Window, Window] | None = None,
+    tie_value: Callable[[Any], Any] | None = None,
 ) -> Verdict:
     """Compare two results under ``spec``; ``tolerance`` is in seconds for ``timestamps``.
 
@@ -200,8 +204,10 @@ def compare_values(
     ``timestamp_precision``. ``windows`` -- when each side's call ran,
     (authoritative, mirror) -- are given for writes: their timestamps are then
     judged by the window rule of :mod:`shadow.runtime._stamps`, not by the
-    tolerance alone. Both values may be raw results (models, records) or
-    already normalized.
+    tolerance alone. ``tie_value(row)`` runs the spec's ``tie_key`` against
+    the authoritative side (the worker binds it); without it a ``tie_key``
+    order is compared as ``ORDERED``. Both values may be raw results (models,
+    records) or already normalized.
     """
     stamps = StampRule(spec, tolerance, windows)
     try:
@@ -220,7 +226,10 @@ def compare_values(
     right = _arrange(spec, normal_right, tolerance)
     if left == right:
         return _EQUAL
-    if spec.order is Order.TIES and _ties_agree(spec, normal_left, normal_right, stamps):
+    tied = _tie_rule(spec, stamps, tie_value)
+    if tied is not None and _ties_agree(spec, normal_left, normal_right, stamps, tied):
+        return _EQUAL
+    if spec.timestamp_result and _stamps_agree(normal_left, normal_right, stamps):
         return _EQUAL
     if spec.timestamps:
         right = _align(left, right, stamps)
@@ -297,7 +306,7 @@ def _row_key(spec: Compare, row: Any) -> tuple[tuple[int, Any], ...]:
 
 
 def _arrange(spec: Compare, value: Any, tolerance: float) -> Any:
-    if spec.order is Order.ORDERED:
+    if spec.order is Order.ORDERED or spec.tie_key is not None:
         return value
     rows = _rows_of(spec, value)
     if not isinstance(rows, list):
@@ -307,7 +316,52 @@ def _arrange(spec: Compare, value: Any, tolerance: float) -> Any:
     return _with_rows(spec, value, _sort_runs(spec, rows, tolerance))
 
 
-def _ties_agree(spec: Compare, left: Any, right: Any, stamps: StampRule) -> bool:
+Tied = Callable[[Any, Any], bool]
+"""Whether two rows of the authoritative result tie in the declared order."""
+
+
+def _tie_rule(
+    spec: Compare, stamps: StampRule, tie_value: Callable[[Any], Any] | None
+) -> Tied | None:
+    """How rows tie under ``spec``: by ``sort_key``, by ``tie_key`` values, or not at all."""
+    if spec.order is not Order.TIES:
+        return None
+    if spec.tie_key is None:
+        return lambda first, second: _same_sort_key(spec, first, second, stamps.tolerance)
+    if tie_value is None:
+        return None
+    values: dict[Any, Any] = {}
+
+    def value_of(row: Any) -> Any:
+        token = _row_key(spec, row)
+        if token not in values:
+            values[token] = tie_value(row)
+        return values[token]
+
+    def tied(first: Any, second: Any) -> bool:
+        one, other = value_of(first), value_of(second)
+        if one == other:
+            return True
+        one_instant, other_instant = as_instant(one), as_instant(other)
+        return (
+            one_instant is not None
+            and other_instant is not None
+            and abs((one_instant - other_instant).total_seconds()) <= stamps.tolerance
+        )
+
+    return tied
+
+
+def _stamps_agree(left: Any, right: Any, stamps: StampRule) -> bool:
+    """A result that is itself a timestamp (or a list of them), under the stamp rule."""
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(
+            _stamps_agree(first, second, stamps) for first, second in zip(left, right, strict=True)
+        )
+    return bool(left == right) or stamps.accepts("", left, right)
+
+
+def _ties_agree(spec: Compare, left: Any, right: Any, stamps: StampRule, tied: Tied) -> bool:
     """Same rows, equal within the tolerance, and ordered differently only where tied.
 
     Rows stamped by each database while the mirror lagged by varying amounts
@@ -322,11 +376,14 @@ def _ties_agree(spec: Compare, left: Any, right: Any, stamps: StampRule) -> bool
     A single record under ``TIES`` (``rows`` unset, the result one row) is the
     *first* row of the declared order: when two rows tie for first place the
     two stores may each return either, so another row is accepted when its
-    sort key ties with the authoritative row's (see :func:`_first_rows_tie`).
+    sort key ties with the authoritative row's (see :func:`_first_rows_tie`);
+    so is a single bare value (the first id of a ``tie_key`` order).
     """
     if spec.rows is None and isinstance(left, dict) and isinstance(right, dict):
-        return _first_rows_tie(spec, left, right, stamps)
+        return _first_rows_tie(spec, left, right, stamps, tied)
     left_rows, right_rows = _rows_of(spec, left), _rows_of(spec, right)
+    if spec.rows is None and _is_bare(left) and _is_bare(right):
+        return tied(left, right)
     if not isinstance(left_rows, list) or not isinstance(right_rows, list):
         return False
     if len(left_rows) != len(right_rows) or _with_rows(spec, left, []) != _with_rows(
@@ -347,15 +404,18 @@ def _ties_agree(spec: Compare, left: Any, right: Any, stamps: StampRule) -> bool
         mirror_order.append(index)
     for later, second in enumerate(mirror_order):
         for first in mirror_order[:later]:
-            if first > second and not _same_sort_key(
-                spec, left_rows[second], left_rows[first], stamps.tolerance
-            ):
+            if first > second and not tied(left_rows[second], left_rows[first]):
                 return False
     return True
 
 
+def _is_bare(value: Any) -> bool:
+    """A single value that is not a row: an id, say."""
+    return value is not None and not isinstance(value, list | dict)
+
+
 def _first_rows_tie(
-    spec: Compare, left: dict[str, Any], right: dict[str, Any], stamps: StampRule
+    spec: Compare, left: dict[str, Any], right: dict[str, Any], stamps: StampRule, tied: Tied
 ) -> bool:
     """Two "first row" results that differ only because rows tie for first place.
 
@@ -369,7 +429,7 @@ def _first_rows_tie(
     """
     if _row_key(spec, left) == _row_key(spec, right):
         return bool(_align(left, right, stamps) == left)
-    return _same_sort_key(spec, left, right, stamps.tolerance)
+    return tied(left, right)
 
 
 def _sort_runs(spec: Compare, rows: list[Any], tolerance: float) -> list[Any]:

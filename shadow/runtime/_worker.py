@@ -18,7 +18,7 @@ import contextlib
 import pickle
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
@@ -78,6 +78,17 @@ class MirrorEngine:
         except Exception as error:
             return f"{type(error).__name__}: {error}"
         return None
+
+    def _tie_value(self, task: Task) -> Callable[[Any], Any] | None:
+        """The spec's ``tie_key`` bound to the authoritative side, built here on first use."""
+        key = task.plan.compare.tie_key
+        if key is None:
+            return None
+
+        def value(row: Any) -> Any:
+            return key(self._side(task.mirror.other)[task.plan.service], row)
+
+        return value
 
     def coverage_report(self) -> CoverageReport | None:
         """Coverage news since the last call (None when off or nothing is new)."""
@@ -194,7 +205,14 @@ class MirrorEngine:
                 mirror_failed=mirror_failed,
                 **base,
             )
-        verdict = compare_values(spec, result, mirror_result, tolerance=tolerance, windows=windows)
+        verdict = compare_values(
+            spec,
+            result,
+            mirror_result,
+            tolerance=tolerance,
+            windows=windows,
+            tie_value=self._tie_value(task),
+        )
         if verdict.equal:
             return Observation(outcome=Outcome.MATCH, **base)
         if task.race_window:
