@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from shadow.runtime._factory import SideFactory
     from shadow.runtime._logging import json_logger, stdlib_logger
     from shadow.runtime._metrics import ShadowMetrics
-    from shadow.runtime._observation import Observation
+    from shadow.runtime._observation import Observation, Reason
     from shadow.runtime._recorder import Observer
     from shadow.runtime._runtime import Reconciler, Runtime
     from shadow.runtime._settings import (
@@ -64,6 +64,7 @@ __all__ = [
     "Observation",
     "Observer",
     "Outcome",
+    "Reason",
     "Reconciler",
     "Runtime",
     "ServiceSettings",
@@ -106,6 +107,7 @@ __getattr__, __dir__ = lazy_exports(
         "stdlib_logger": "shadow.runtime._logging",
         "ShadowMetrics": "shadow.runtime._metrics",
         "Observation": "shadow.runtime._observation",
+        "Reason": "shadow.runtime._observation",
         "Observer": "shadow.runtime._recorder",
         "Reconciler": "shadow.runtime._runtime",
         "Runtime": "shadow.runtime._runtime",

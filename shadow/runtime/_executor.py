@@ -31,14 +31,13 @@ from collections.abc import Callable, Mapping
 from multiprocessing import resource_tracker
 from typing import Protocol
 
-from shadow._vocabulary import Outcome, Side
-from shadow.runtime._compare import normalize
+from shadow._vocabulary import Side
 from shadow.runtime._coverage import CoverageReport
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._logging import runtime_logger
-from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Task
+from shadow.runtime._observation import Compact, Observation, Reason, Task, Wire
 from shadow.runtime._recorder import Recorder
-from shadow.runtime._worker import Compact, MirrorEngine, encode_task, serve
+from shadow.runtime._worker import MirrorEngine, serve
 
 __all__ = [
     "Executor",
@@ -106,7 +105,7 @@ class InlineExecutor:
         self._recorder = recorder
 
     def submit(self, task: Task) -> bool:
-        observation = self._engine.run(task, self._recorder.lags.maximum())
+        observation = self._engine.run(task, self._recorder.evidence.lags.maximum())
         report = self._engine.coverage_report()
         if report is not None:
             self._recorder.coverage(report)
@@ -160,7 +159,6 @@ class ProcessWorker:
     def __init__(
         self,
         factories: Mapping[Side, SideFactory],
-        lag_window: float,
         warm: Side,
         *,
         coverage: bool = False,
@@ -169,7 +167,7 @@ class ProcessWorker:
         self._connection, child = context.Pipe()
         self.process = context.Process(
             target=serve,
-            args=(child, dict(factories), lag_window, warm, coverage),
+            args=(child, dict(factories), warm, coverage),
             name="shadow-mirror",
             daemon=True,
         )
@@ -193,21 +191,10 @@ class ProcessWorker:
             raise OSError("the mirror worker process died while starting") from None
         if error:
             _log.error("shadow_mirror_build_failed", side=warm.value, error=error)
-        self._plan_ids: dict[MethodPlan, int] = {}
+        self._wire = Wire()
 
     def send(self, tasks: list[Task], lag_bound: float) -> None:
-        # Each method's plan (its compare spec) crosses the pipe once; tasks go
-        # as compact tuples, pickled one by one: pickling runs in this (the
-        # caller's) process holding the GIL, and one task at a time never holds
-        # it long enough to show in the callers' latency.
-        new_plans: dict[int, MethodPlan] = {}
-        blobs = []
-        for task in tasks:
-            plan_id = self._plan_ids.get(task.plan)
-            if plan_id is None:
-                plan_id = self._plan_ids[task.plan] = len(self._plan_ids)
-                new_plans[plan_id] = task.plan
-            blobs.append(_encoded(task, plan_id))
+        new_plans, blobs = self._wire.encode(tasks)
         self._connection.send((lag_bound, new_plans, blobs))
 
     def receive(self, timeout: float) -> Observation | Compact | CoverageReport | _Silence | _Gone:
@@ -234,30 +221,12 @@ class ProcessWorker:
         self._connection.close()
 
 
-def _encoded(task: Task, plan_id: int) -> bytes:
-    """``task`` encoded; an unpicklable result goes as plain data, or as UNPICKLABLE."""
-    for result in (task.result, _normalized(task.result)):
-        try:
-            return encode_task(task, plan_id, result)
-        except Exception:
-            continue
-    return encode_task(task, plan_id, UNPICKLABLE)
-
-
-def _normalized(value: object) -> object:
-    try:
-        return normalize(value)
-    except Exception:
-        return UNPICKLABLE
-
-
 class ThreadWorker:
     """A worker thread in this process (cheaper to start; shares the GIL with callers)."""
 
     def __init__(
         self,
         factories: Mapping[Side, SideFactory],
-        lag_window: float,
         warm: Side,
         *,
         coverage: bool = False,
@@ -267,7 +236,7 @@ class ThreadWorker:
             queue.SimpleQueue()
         )
         self._abandoned = threading.Event()
-        self._engine = MirrorEngine(factories, lag_window, coverage=coverage)
+        self._engine = MirrorEngine(factories, coverage=coverage)
         self.thread = threading.Thread(
             target=self._loop, args=(warm,), name="shadow-mirror", daemon=True
         )
@@ -283,8 +252,7 @@ class ThreadWorker:
             if message is None or self._abandoned.is_set():
                 return
             lag_bound, tasks = message
-            for index, task in enumerate(tasks):
-                observation = self._engine.run(task, lag_bound)
+            for index, observation in enumerate(self._engine.run_batch(tasks, lag_bound)):
                 if self._abandoned.is_set():
                     return
                 if index == len(tasks) - 1 and (report := self._engine.coverage_report()):
@@ -446,7 +414,7 @@ class QueuedExecutor:
             lost, self._in_flight = self._in_flight, []
         for task in lost:
             with contextlib.suppress(Exception):
-                self._recorder.dropped(task, "worker_error:dispatcher")
+                self._recorder.dropped(task, Reason.WORKER_ERROR, detail="dispatcher")
 
     def _ensure_worker(self, warm: Side) -> Worker:
         if self._worker is None:
@@ -462,25 +430,23 @@ class QueuedExecutor:
     def _run(self, batch: list[Task]) -> None:
         try:
             worker = self._ensure_worker(batch[0].mirror)
-            worker.send(batch, self._recorder.lags.maximum())
+            worker.send(batch, self._recorder.evidence.lags.maximum())
         except OSError:
             self._retire_worker(kill=True)
             for task in batch:
-                self._recorder.dropped(task, "worker_crash")
+                self._recorder.dropped(task, Reason.WORKER_CRASH)
             return
         for index, task in enumerate(batch):
             answer = worker.receive(self._deadline)
             while isinstance(answer, CoverageReport):
                 self._recorder.coverage(answer)
                 answer = worker.receive(self._deadline)
-            if isinstance(answer, tuple):
-                answer = _expand(task, answer)
-            if isinstance(answer, Observation):
-                self._publish(task, answer)
+            if isinstance(answer, Observation | tuple):
+                self._publish(task, Wire.expand(task, answer))
                 with self._condition:
                     self._in_flight = batch[index + 1 :]
                 continue
-            reason = "deadline" if answer is TIMEOUT else "worker_crash"
+            reason = Reason.DEADLINE if answer is TIMEOUT else Reason.WORKER_CRASH
             self._retire_worker(kill=True)
             self._recorder.dropped(task, reason)
             _log.warning(
@@ -503,21 +469,6 @@ class QueuedExecutor:
             self._recorder.observe(task, observation)
         except Exception as error:
             _log.exception("shadow_observer_error", error=type(error).__name__)
-
-
-def _expand(task: Task, answer: Compact) -> Observation:
-    mirror_seconds, compare_seconds, lag_seconds = answer
-    return Observation(
-        task.plan.service,
-        task.plan.method,
-        Outcome.MATCH,
-        mirror=task.mirror,
-        seq=task.seq,
-        mirror_seconds=mirror_seconds,
-        compare_seconds=compare_seconds,
-        lag_seconds=lag_seconds,
-        recheck=task.recheck,
-    )
 
 
 _SIZE_NODES = 256

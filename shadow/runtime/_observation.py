@@ -8,23 +8,86 @@ caller's thread, when the task crosses to a worker process), the tape of ids
 and times it drew, and its timing. The worker answers each task with an
 :class:`Observation`: the outcome, the redacted differences, the fingerprint
 and the timings. Both are plain picklable data, so they cross a process pipe.
+
+:class:`Wire` is the one codec for that pipe: tasks go as compact tuples (each
+method's plan once, then by number), a plain match comes back as a tuple of
+its timings. :class:`Reason` names why a call was not compared, or why a
+service turned dirty.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import enum
+import pickle
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from shadow._contract import Compare, Kind
 from shadow._vocabulary import Outcome, Side
-from shadow.runtime._compare import Difference
+from shadow.runtime._compare import Difference, normalize
 from shadow.runtime._tape import Tape
 
-__all__ = ["UNPICKLABLE", "MethodPlan", "Observation", "Outcome", "Task"]
+__all__ = [
+    "UNPICKLABLE",
+    "Compact",
+    "MethodPlan",
+    "Observation",
+    "Outcome",
+    "Reason",
+    "Task",
+    "Wire",
+    "error_name",
+]
 
 UNPICKLABLE: Final = "<shadow: unpicklable result>"
 """Stands in for a result that could not be sent to the worker process."""
+
+
+class Reason(enum.StrEnum):
+    """Why a call was not compared (``skipped`` / ``dropped``), or a service turned dirty.
+
+    The values are what the store's ``shadow_drops.reason`` and the log lines
+    carry; they never change.
+    """
+
+    SAMPLED = "sampled"
+    """Skipped: the read was not drawn by the service's sample rate."""
+    ADAPTIVE = "adaptive"
+    """Skipped: the queue passed its high-water mark, reads are sampled down."""
+    UNPICKLABLE = "unpicklable"
+    """Dropped: the arguments or the result could not be sent to the mirror."""
+    BREAKER_OPEN = "breaker_open"
+    """Dropped: the service's circuit breaker is open."""
+    QUEUE_FULL = "queue_full"
+    """Dropped: the queue was full (by count or bytes)."""
+    SHUTDOWN = "shutdown"
+    """Dropped: handed off while the runtime was closing."""
+    DEADLINE = "deadline"
+    """Dropped: the mirror did not answer within the deadline."""
+    WORKER_CRASH = "worker_crash"
+    """Dropped: the worker died."""
+    WORKER_ERROR = "worker_error"
+    """Dropped: the worker could not run the call (``detail`` says which error)."""
+    MODE_CHANGE_UNDRAINED = "mode_change_undrained"
+    """Dirty: the sides changed roles before the queue drained."""
+    ENTERED_DUAL_WRITE = "entered_dual_write"
+    """Dirty: writes made in a single-side mode reached one store only."""
+    MIRROR_WRITE_FAILED = "mirror_write_failed"
+    """Dirty: the mirror refused a write the authoritative side applied."""
+    WRITE_OUTCOME_MISMATCH = "write_outcome_mismatch"
+    """Dirty: the two sides of a write failed differently."""
+
+    @property
+    def mirror_failure(self) -> bool:
+        """The mirror itself failed (counts against the service's circuit breaker)."""
+        return self in (Reason.DEADLINE, Reason.WORKER_CRASH, Reason.WORKER_ERROR)
+
+
+def error_name(error: BaseException) -> str:
+    """The qualified type name errors are compared by (``module.Class``)."""
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +156,161 @@ class Observation:
     """How long after the authoritative start the mirror finished (for tolerances)."""
     mirror_failed: bool = False
     """The mirror raised, hung or crashed where the authoritative side succeeded."""
-    reason: str | None = None
-    """Why a call was skipped or dropped (``sampled``, ``queue_full``, ``deadline``...)."""
+    reason: Reason | None = None
+    """Why a call was skipped or dropped."""
+    detail: str | None = None
+    """What lies behind ``reason`` (the error type of a ``worker_error``), if anything."""
     recheck: bool = False
     evidence: bool = True
+
+    @property
+    def drop_label(self) -> str:
+        """``reason``, with its detail when there is one (``worker_error:KeyError``)."""
+        reason = str(self.reason or "")
+        return f"{reason}:{self.detail}" if self.detail else reason
+
+
+Compact = tuple[float | None, float | None, float | None]
+"""A plain match as sent back over the pipe: mirror, compare and lag seconds."""
+
+
+class Wire:
+    """The codec between the dispatcher and a worker process (one instance per end).
+
+    Each method's plan (its compare spec) crosses once and then goes by number;
+    a task goes as a tuple, pickled one by one: pickling runs in the caller's
+    process holding the GIL, and one task at a time never holds it long enough
+    to show in the callers' latency. A result that cannot be pickled goes as
+    plain data (:func:`normalize`), or as :data:`UNPICKLABLE`.
+    """
+
+    def __init__(self) -> None:
+        self._plan_ids: dict[MethodPlan, int] = {}
+        self._plans: dict[int, MethodPlan] = {}
+
+    def encode(self, tasks: list[Task]) -> tuple[dict[int, MethodPlan], list[bytes]]:
+        """The plans not sent before, and the tasks (the sending end)."""
+        new_plans: dict[int, MethodPlan] = {}
+        blobs = []
+        for task in tasks:
+            plan_id = self._plan_ids.get(task.plan)
+            if plan_id is None:
+                plan_id = self._plan_ids[task.plan] = len(self._plan_ids)
+                new_plans[plan_id] = task.plan
+            blobs.append(_encode(task, plan_id))
+        return new_plans, blobs
+
+    def decode(
+        self, new_plans: Mapping[int, MethodPlan], blobs: list[bytes]
+    ) -> Iterator[Task | Exception]:
+        """Each task, or the error that stopped it being decoded (the receiving end)."""
+        self._plans.update(new_plans)
+        for blob in blobs:
+            try:
+                yield _decode(blob, self._plans)
+            except Exception as error:  # e.g. a result class this process cannot import
+                yield error
+
+    @staticmethod
+    def compact(observation: Observation) -> Observation | Compact:
+        """A plain match shrinks to a tuple (most answers are plain matches)."""
+        if (
+            observation.outcome is Outcome.MATCH
+            and not observation.mirror_failed
+            and observation.reason is None
+        ):
+            return (
+                observation.mirror_seconds,
+                observation.compare_seconds,
+                observation.lag_seconds,
+            )
+        return observation
+
+    @staticmethod
+    def expand(task: Task, answer: Observation | Compact) -> Observation:
+        """The observation of ``task`` from what came back over the pipe."""
+        if isinstance(answer, Observation):
+            return answer
+        mirror_seconds, compare_seconds, lag_seconds = answer
+        return Observation(
+            task.plan.service,
+            task.plan.method,
+            Outcome.MATCH,
+            mirror=task.mirror,
+            seq=task.seq,
+            mirror_seconds=mirror_seconds,
+            compare_seconds=compare_seconds,
+            lag_seconds=lag_seconds,
+            recheck=task.recheck,
+        )
+
+
+def _encode(task: Task, plan_id: int) -> bytes:
+    for result in (task.result, _normalized(task.result)):
+        try:
+            return _pickle(task, plan_id, result)
+        except Exception:
+            continue
+    return _pickle(task, plan_id, UNPICKLABLE)
+
+
+def _normalized(value: object) -> object:
+    try:
+        return normalize(value)
+    except Exception:
+        return UNPICKLABLE
+
+
+def _pickle(task: Task, plan_id: int, result: Any) -> bytes:
+    return pickle.dumps(
+        (
+            task.seq,
+            plan_id,
+            task.mirror.value,
+            task.payload,
+            result,
+            task.error_type,
+            task.tape.ids,
+            task.tape.times,
+            task.tape.captured,
+            task.started_at,
+            task.authoritative_seconds,
+            task.finished_at,
+            task.race_window,
+            task.recheck,
+        ),
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+
+
+def _decode(blob: bytes, plans: Mapping[int, MethodPlan]) -> Task:
+    (
+        seq,
+        plan_id,
+        mirror,
+        payload,
+        result,
+        error_type,
+        ids,
+        times,
+        captured,
+        started_at,
+        authoritative_seconds,
+        finished_at,
+        race,
+        recheck,
+    ) = pickle.loads(blob)
+    return Task(
+        seq=seq,
+        plan=plans[plan_id],
+        mirror=Side(mirror),
+        payload=payload,
+        result=result,
+        error_type=error_type,
+        tape=Tape(ids=ids, times=times, captured=captured),
+        started_at=started_at,
+        authoritative_seconds=authoritative_seconds,
+        finished_at=finished_at,
+        race_window=race,
+        recheck=recheck,
+    )

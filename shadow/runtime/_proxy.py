@@ -11,6 +11,10 @@ service's mode (re-read from the live settings, cheaply, on every call):
   outside it, are sampled, and are marked ``race_window`` when a write was
   sequenced while they ran (a mismatch is then ``raced`` and re-checked).
 
+Everything a proxy needs from behind it (the sides' implementations, the
+sequencer, read admission, the hand-off) it gets from one
+:class:`~shadow.runtime._switchboard.Switchboard`; it never sees the runtime.
+
 The caller always gets the authoritative result, or the authoritative
 exception object itself, whatever the mirror does later.
 """
@@ -23,19 +27,16 @@ import pickle
 import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from shadow._contract import MethodSpec, contract_methods
-from shadow._vocabulary import Mode, Outcome, Side
-from shadow.runtime._observation import MethodPlan, Task
+from shadow._vocabulary import Mode, Side
+from shadow.runtime._observation import MethodPlan, Reason, Task, error_name
 from shadow.runtime._settings import ShadowSettings
+from shadow.runtime._switchboard import Switchboard
 from shadow.runtime._tape import begin_recording, end
-from shadow.runtime._worker import error_name
-
-if TYPE_CHECKING:
-    from shadow.runtime._runtime import Runtime
 
 __all__ = ["ServiceProxy", "build_proxy"]
 
@@ -99,8 +100,8 @@ def _detached(value: Any) -> Any:
 class ServiceProxy:
     """Routes the calls of one service; the generated contract subclass delegates here."""
 
-    def __init__(self, runtime: Runtime, contract: type, service: str) -> None:
-        self._runtime = runtime
+    def __init__(self, board: Switchboard, contract: type, service: str) -> None:
+        self._board = board
         self.contract = contract
         self.service = service
         self.plans = {
@@ -114,25 +115,25 @@ class ServiceProxy:
     # -- routing ----------------------------------------------------------------------------
 
     def _route(self) -> _Route:
-        settings = self._runtime.settings
+        settings = self._board.settings
         cached = self._route_cache
         if settings is self._settings and cached is not None:
             return cached
         return self._reroute(settings)
 
     def _reroute(self, settings: ShadowSettings) -> _Route:
-        with self._runtime.sequencer.lock:
+        with self._board.sequencer.lock:
             if settings is self._settings and self._route_cache is not None:
                 return self._route_cache
             mode = settings.effective_mode(self.service)
             previous = self._route_cache
             try:
-                implementation = self._runtime.implementation(mode.authoritative, self.service)
+                implementation = self._board.implementation(mode.authoritative, self.service)
             except Exception as error:
                 if previous is None:
                     raise  # building the proxy: the caller should hear about it
                 # A live change to a side that cannot be built: keep serving as before.
-                self._runtime.log.error(
+                self._board.log.error(
                     "shadow_mode_change_failed",
                     service=self.service,
                     mode=mode.value,
@@ -141,9 +142,9 @@ class ServiceProxy:
                 self._settings = settings
                 return previous
             if previous is None:
-                self._runtime.service_started(self, mode)
+                self._board.started(self.service, self.plans, mode, self.recheck)
             elif previous.mode is not mode:
-                self._runtime.mode_changed(self.service, previous.mode, mode)
+                self._board.mode_changed(self.service, previous.mode, mode)
             route = _Route(
                 mode=mode,
                 implementation=implementation,
@@ -164,9 +165,9 @@ class ServiceProxy:
             return getattr(route.implementation, plan.method)(*args, **kwargs)
         if plan.kind.mutates:
             return self._write(route, plan, args, kwargs)
-        rate = route.read_sample_rate * self._runtime.read_admission()
+        rate = route.read_sample_rate * self._board.read_admission()
         if rate < 1.0 and random.random() >= rate:
-            reason = "sampled" if rate == route.read_sample_rate else "adaptive"
+            reason = Reason.SAMPLED if rate == route.read_sample_rate else Reason.ADAPTIVE
             return self._unmirrored_read(route, plan, args, kwargs, reason)
         result, error = self._read(route, plan, args, kwargs, recheck=False)
         if error is not None:
@@ -179,30 +180,25 @@ class ServiceProxy:
         plan: MethodPlan,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        reason: str,
+        reason: Reason,
     ) -> Any:
         started = time.perf_counter()
         try:
             return getattr(route.implementation, plan.method)(*args, **kwargs)
         finally:
-            self._runtime.guarded(self._record_skip, plan, route, reason, started)
-
-    def _record_skip(self, plan: MethodPlan, route: _Route, reason: str, started: float) -> None:
-        recorder = self._runtime.recorder
-        recorder.latency(plan, route.authoritative, time.perf_counter() - started)
-        recorder.unmirrored(plan, Outcome.SKIPPED, reason, self._runtime.sequencer.seq)
+            self._board.skipped(plan, route.authoritative, reason, time.perf_counter() - started)
 
     def _write(
         self, route: _Route, plan: MethodPlan, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        sequencer = self._runtime.sequencer
+        sequencer = self._board.sequencer
         # Pickled before the lock: the lock keeps the mirror in commit order,
         # and everything done while holding it delays every other call.
         payload = _snapshot(args, kwargs)
         with sequencer.lock:
             result, error, task = self._execute(route, plan, args, kwargs, payload)
             task.seq = sequencer.advance(write=True)
-            self._runtime.guarded(self._runtime.hand_off, task)
+            self._board.hand_off(task)
         if error is not None:
             raise error
         return result
@@ -216,14 +212,14 @@ class ServiceProxy:
         *,
         recheck: bool,
     ) -> tuple[Any, Exception | None]:
-        sequencer = self._runtime.sequencer
+        sequencer = self._board.sequencer
         writes_before = sequencer.writes
         result, error, task = self._execute(route, plan, args, kwargs, _snapshot(args, kwargs))
         task.recheck = recheck
         with sequencer.lock:
             task.race_window = sequencer.writes != writes_before
             task.seq = sequencer.advance(write=False)
-            self._runtime.guarded(self._runtime.hand_off, task)
+            self._board.hand_off(task)
         return result, error
 
     def _execute(
@@ -277,9 +273,9 @@ class ServiceProxy:
         self._read(route, task.plan, args, kwargs, recheck=True)
 
 
-def build_proxy(runtime: Runtime, contract: type[T], service: str) -> T:
+def build_proxy(board: Switchboard, contract: type[T], service: str) -> T:
     """An instance of a generated subclass of ``contract`` whose methods go through a proxy."""
-    proxy = ServiceProxy(runtime, contract, service)
+    proxy = ServiceProxy(board, contract, service)
     namespace: dict[str, Any] = {
         "__slots__": (),
         "__doc__": f"Shadow proxy of {contract.__name__} for service {service!r}.",

@@ -1,4 +1,4 @@
-"""Publish observations: metrics, the divergence store, logs, observers, breakers, dirt.
+"""Publish observations: metrics, the divergence store, logs and observers.
 
 Everything that happens to a proxied call ends here, in the caller's process:
 the executor hands over each worker observation, the proxy reports calls it
@@ -7,14 +7,10 @@ a few dict increments and metric updates); the store is written in batches
 (:meth:`Recorder.flush`, one transaction each), and one log line is written per
 divergence, never with a sensitive value in it.
 
-It also owns two pieces of state that decide what counts as evidence:
-
-* the circuit breaker of each service (mirror failures open it), and
-* dirt: a dropped write makes its service dirty from that call's sequence
-  number on, and so does a mirrored write whose outcome differed (one side
-  raised, the other did not) from the call after it; observations of later
-  calls are recorded with ``evidence=False`` until the service is reconciled.
-  The dirty state reaches the store with the batches, retried until written.
+What decides whether an observation is evidence (dirt, breakers, write lag)
+is kept apart, in :class:`~shadow.runtime._evidence.EvidenceState`
+(:attr:`Recorder.evidence`): the recorder updates it from what it publishes,
+and writes its dirty/clean transitions with the batches, retried until written.
 """
 
 from __future__ import annotations
@@ -28,11 +24,10 @@ from typing import Any
 
 from shadow._sources import Clock, SystemClock
 from shadow._vocabulary import Mode, Outcome, Side
-from shadow.runtime._breaker import CircuitBreaker
 from shadow.runtime._coverage import CoverageReport
-from shadow.runtime._lag import LagTracker
+from shadow.runtime._evidence import EvidenceState
 from shadow.runtime._metrics import ShadowMetrics
-from shadow.runtime._observation import MethodPlan, Observation, Task
+from shadow.runtime._observation import MethodPlan, Observation, Reason, Task
 from shadow.runtime._settings import ShadowSettings
 from shadow.runtime._store import DivergenceStore, StoreBatch
 
@@ -42,7 +37,6 @@ Observer = Callable[[Observation], None]
 """Called with every observation (after ``evidence`` is set); see shadow.testing."""
 
 _GROUPED = frozenset({Outcome.DIVERGENCE, Outcome.CANDIDATE_ERROR})
-_MIRROR_FAILURES = frozenset({"deadline", "worker_crash"})
 _MIRRORED_IN = {Side.CANDIDATE: Mode.SHADOW.value, Side.LEGACY: Mode.REVERSE.value}
 """The mode a call was made in, from the side that was mirrored."""
 
@@ -71,12 +65,15 @@ class Recorder:
         self._flush_every = settings.store_flush_seconds
         self._breaker_threshold = settings.breaker_failures
         self._breaker_reset = settings.breaker_reset_seconds
-        self.lags = LagTracker(settings.lag_window_seconds)
+        self.evidence = EvidenceState(
+            settings,
+            clock=self._clock,
+            dirty=store.dirty_services(),
+            on_breaker_change=self._breaker_changed,
+        )
         self._lock = threading.Lock()
         self._batch = StoreBatch(self._examples)
         self._next_flush = time.monotonic() + self._flush_every
-        self._breakers: dict[str, CircuitBreaker] = {}
-        self._dirty_since: dict[str, int] = {service: 0 for service in store.dirty_services()}
         self._children: dict[tuple[str, ...], Any] = {}
         # One store write at a time, so dirty/clean transitions land in order.
         self._flush_lock = threading.Lock()
@@ -84,7 +81,7 @@ class Recorder:
         self._flusher: threading.Thread | None = None
         self._stopping = False
 
-    # -- state ------------------------------------------------------------------------------
+    # -- observers --------------------------------------------------------------------------
 
     def add_observer(self, observer: Observer) -> None:
         """Call ``observer`` with every observation from now on."""
@@ -96,20 +93,7 @@ class Recorder:
         with self._lock:
             self._observers = tuple(item for item in self._observers if item is not observer)
 
-    def breaker(self, service: str) -> CircuitBreaker:
-        """The circuit breaker of ``service`` (created closed on first use)."""
-        found = self._breakers.get(service)
-        if found is None:
-            with self._lock:
-                found = self._breakers.get(service)
-                if found is None:
-                    found = CircuitBreaker(
-                        self._breaker_threshold,
-                        self._breaker_reset,
-                        on_change=lambda is_open: self._breaker_changed(service, is_open),
-                    )
-                    self._breakers[service] = found
-        return found
+    # -- evidence transitions ---------------------------------------------------------------
 
     def _breaker_changed(self, service: str, is_open: bool) -> None:
         self._metrics.breaker_open.labels(service).set(1 if is_open else 0)
@@ -123,36 +107,20 @@ class Recorder:
         else:
             self._log.info("shadow_circuit_breaker_closed", service=service)
 
-    def is_dirty(self, service: str) -> bool:
-        """True while ``service`` has a dropped write not yet reconciled."""
-        return service in self._dirty_since
-
-    def dirty_services(self) -> frozenset[str]:
-        """Services that are dirty now."""
-        return frozenset(self._dirty_since)
-
-    def mark_dirty(self, service: str, seq: int, *, method: str, reason: str) -> None:
+    def mark_dirty(self, service: str, seq: int, *, method: str, reason: Reason) -> None:
         """Calls of ``service`` from sequence ``seq`` on may see a store that diverged.
 
         Called from the caller's thread (a write dropped at hand-off, under the
-        sequencer lock), so it never touches the store: the transition joins the
-        pending batch, which the dispatcher writes soon (the next flush is
-        brought forward) and keeps retrying until it is stored. A drop reported
-        late for an older call moves the marker back to that call.
+        sequencer lock), so it never touches the store: the transition waits
+        for the next batch, which the flusher writes soon (the next flush is
+        brought forward) and keeps retrying until it is stored.
         """
-        now = self._clock.now()
-        with self._lock:
-            since = self._dirty_since.get(service)
-            newly = since is None
-            if since is None or seq < since:
-                self._dirty_since[service] = seq
-            if newly:
-                self._batch.service_marks.append((service, True, now))
-                self._next_flush = 0.0
-        if newly:
-            self._wake.set()
+        if self.evidence.mark_dirty(service, seq):
+            self._flush_soon()
             self._metrics.service_dirty.labels(service).set(1)
-            self._log.warning("shadow_service_dirty", service=service, method=method, reason=reason)
+            self._log.warning(
+                "shadow_service_dirty", service=service, method=method, reason=str(reason)
+            )
 
     def mark_clean(self, service: str) -> None:
         """``service`` was reconciled: its comparisons count as evidence again.
@@ -160,23 +128,15 @@ class Recorder:
         The store learns it with the next flush (:meth:`flush` writes it now),
         in order after any dirty mark still pending.
         """
-        now = self._clock.now()
-        with self._lock:
-            self._dirty_since.pop(service, None)
-            self._batch.service_marks.append((service, False, now))
-            self._next_flush = 0.0
-        self._wake.set()
+        self.evidence.mark_clean(service)
+        self._flush_soon()
         self._metrics.service_dirty.labels(service).set(0)
         self._log.info("shadow_service_reconciled", service=service)
 
-    def pending_marks(self) -> list[tuple[str, bool]]:
-        """Dirty/clean transitions not yet written to the store (``(service, dirty)``)."""
+    def _flush_soon(self) -> None:
         with self._lock:
-            return [(service, dirty) for service, dirty, _at in self._batch.service_marks]
-
-    def _evidence(self, service: str, seq: int) -> bool:
-        since = self._dirty_since.get(service)
-        return since is None or seq < since
+            self._next_flush = 0.0
+        self._wake.set()
 
     # -- recording --------------------------------------------------------------------------
 
@@ -194,23 +154,36 @@ class Recorder:
         with self._lock:
             self._batch.add_latency(plan.service, plan.method, side.value, seconds)
 
-    def unmirrored(self, plan: MethodPlan, outcome: Outcome, reason: str, seq: int) -> None:
+    def unmirrored(
+        self,
+        plan: MethodPlan,
+        outcome: Outcome,
+        reason: Reason,
+        seq: int,
+        *,
+        detail: str | None = None,
+    ) -> None:
         """Record a call that was not mirrored (``skipped`` or ``dropped``)."""
         if outcome is Outcome.DROPPED and plan.kind.mutates:
             self._child(self._metrics.dropped_writes, plan.service, plan.method).inc()
             self.mark_dirty(plan.service, seq, method=plan.method, reason=reason)
-        evidence = self._evidence(plan.service, seq)
+        evidence = self.evidence.counts(plan.service, seq)
         self._count(plan.service, plan.method, outcome, evidence)
+        observation = Observation(
+            plan.service,
+            plan.method,
+            outcome,
+            seq=seq,
+            reason=reason,
+            detail=detail,
+            evidence=evidence,
+        )
         if outcome is Outcome.DROPPED:
             with self._lock:
                 kind = "write" if plan.kind.mutates else "read"
-                self._batch.add_drop(plan.service, plan.method, kind, reason)
+                self._batch.add_drop(plan.service, plan.method, kind, observation.drop_label)
         if self._observers:
-            self._notify(
-                Observation(
-                    plan.service, plan.method, outcome, seq=seq, reason=reason, evidence=evidence
-                )
-            )
+            self._notify(observation)
 
     def _count(self, service: str, method: str, outcome: Outcome, evidence: bool) -> None:
         self._child(self._metrics.comparisons, service, method, outcome.value).inc()
@@ -229,16 +202,17 @@ class Recorder:
         mode = _MIRRORED_IN[task.mirror]
         if observation.outcome is Outcome.DROPPED:
             # The worker could not run the call (setup failure): a failure of the mirror.
-            self.dropped(task, observation.reason or "worker_error", timed=True)
+            reason = observation.reason or Reason.WORKER_ERROR
+            self.dropped(task, reason, detail=observation.detail, timed=True)
             return
-        breaker = self.breaker(plan.service)
+        breaker = self.evidence.breaker(plan.service)
         if observation.mirror_failed:
             breaker.failure()
         else:
             breaker.success()
         if plan.kind.mutates and observation.lag_seconds is not None:
-            self.lags.add(observation.lag_seconds)
-        evidence = self._evidence(plan.service, task.seq)
+            self.evidence.lags.add(observation.lag_seconds)
+        evidence = self.evidence.counts(plan.service, task.seq)
         if not evidence:
             observation = replace(observation, evidence=False)
         self._count(plan.service, plan.method, observation.outcome, evidence)
@@ -256,7 +230,9 @@ class Recorder:
             # failed differently): the stores now differ. This comparison is
             # evidence; the ones after it are not, until reconciled.
             reason = (
-                "mirror_write_failed" if observation.mirror_failed else "write_outcome_mismatch"
+                Reason.MIRROR_WRITE_FAILED
+                if observation.mirror_failed
+                else Reason.WRITE_OUTCOME_MISMATCH
             )
             self.mark_dirty(plan.service, task.seq + 1, method=plan.method, reason=reason)
         self._notify(observation)
@@ -281,16 +257,18 @@ class Recorder:
                     plan.service, plan.method, mode, task.mirror.value, observation.mirror_seconds
                 )
 
-    def dropped(self, task: Task, reason: str, *, timed: bool = False) -> None:
+    def dropped(
+        self, task: Task, reason: Reason, *, detail: str | None = None, timed: bool = False
+    ) -> None:
         """A task that was not mirrored: refused at hand-off, or lost later (deadline, crash).
 
         Records the authoritative call's duration unless ``timed`` says that was done.
         """
         if not timed:
             self.latency(task.plan, task.mirror.other, task.authoritative_seconds)
-        if reason in _MIRROR_FAILURES or reason.startswith("worker_error"):
-            self.breaker(task.plan.service).failure()
-        self.unmirrored(task.plan, Outcome.DROPPED, reason, task.seq)
+        if reason.mirror_failure:
+            self.evidence.breaker(task.plan.service).failure()
+        self.unmirrored(task.plan, Outcome.DROPPED, reason, task.seq, detail=detail)
 
     def _divergence(self, observation: Observation, *, write: bool = False) -> None:
         fingerprint = observation.fingerprint or ""
@@ -404,6 +382,7 @@ class Recorder:
             batch = self._batch
             self._batch = StoreBatch(self._examples)
             self._next_flush = time.monotonic() + self._flush_every
+            batch.service_marks = self.evidence.take_marks()
         if not batch and not batch.first_comparisons:
             return True
         try:
@@ -417,6 +396,7 @@ class Recorder:
                     {service for service, dirty, _ in batch.service_marks if dirty}
                 ),
             )
+            self.evidence.give_back(batch.service_marks)
             with self._lock:
                 _merge(self._batch, batch)
                 # Retry at the next interval, not in a tight loop.
@@ -462,5 +442,3 @@ def _merge(target: StoreBatch, older: StoreBatch) -> None:
         target.mode_latency[bucket_key] = target.mode_latency.get(bucket_key, 0) + count
     for first_key, at in older.mode_first.items():
         target.mode_first[first_key] = min(at, target.mode_first.get(first_key, at))
-    # Older transitions happened first: a clean mark made since must stay the last word.
-    target.service_marks[:0] = older.service_marks

@@ -12,17 +12,15 @@ applied in the order their authoritative calls completed.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
-from shadow._exceptions import ConfigError, DivergenceError, ShadowError
+from shadow._exceptions import ConfigError, ShadowError
 from shadow._sources import Clock, IdSource, SystemClock, UuidIds
-from shadow._vocabulary import Mode, Side, WorkerKind
+from shadow._vocabulary import Side, WorkerKind
 from shadow.runtime._capture import install as install_capture
 from shadow.runtime._executor import (
     Executor,
@@ -35,15 +33,15 @@ from shadow.runtime._executor import (
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._logging import runtime_logger
 from shadow.runtime._metrics import ShadowMetrics
-from shadow.runtime._observation import Task
-from shadow.runtime._proxy import ServiceProxy, build_proxy
+from shadow.runtime._proxy import build_proxy
 from shadow.runtime._recorder import Observer, Recorder
 from shadow.runtime._settings import LiveSettings, ShadowSettings
 from shadow.runtime._store import DivergenceStore
+from shadow.runtime._switchboard import Switchboard
 from shadow.runtime._tape import TapeClock, TapeIds
 from shadow.runtime._worker import MirrorEngine
 
-__all__ = ["Reconciler", "Runtime", "Sequencer"]
+__all__ = ["Reconciler", "Runtime"]
 
 T = TypeVar("T")
 
@@ -53,28 +51,6 @@ Reconciler = Callable[[str, Side], None]
 _CLOSE_RETRY_SECONDS = 5.0
 """How long :meth:`Runtime.close` keeps retrying a store write it could not make."""
 _CLOSE_RETRY_PAUSE = 0.25
-
-_READ_CUTOFF = 0.9
-"""Queue fill at which no more reads are mirrored: the last tenth is kept for writes."""
-
-
-class Sequencer:
-    """Orders hand-offs: one lock shared by all proxies of a runtime, and counters.
-
-    Re-entrant, because the inline executor mirrors (and may re-check) inside it.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.seq = 0
-        self.writes = 0
-
-    def advance(self, *, write: bool) -> int:
-        """Next sequence number (call with the lock held)."""
-        self.seq += 1
-        if write:
-            self.writes += 1
-        return self.seq
 
 
 class Runtime:
@@ -120,23 +96,30 @@ class Runtime:
         self._owns_store = store is None
         self.store = store if store is not None else DivergenceStore(initial.store_url)
         self._reconcile = reconcile
-        self.sequencer = Sequencer()
         self.recorder = Recorder(
             settings=initial,
             metrics=self.metrics,
             store=self.store,
             logger=self.log,
             observers=observers,
-            recheck=self._schedule_recheck,
+            # Late-bound: the switchboard needs the executor, which needs this recorder.
+            recheck=lambda task: self.switchboard.recheck(task),  # noqa: PLW0108
         )
-        self._sides: dict[Side, Mapping[str, Any]] = {}
-        self._sides_lock = threading.Lock()
-        self._proxies: dict[str, ServiceProxy] = {}
-        self._rechecks: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
-        self._recheck_thread: threading.Thread | None = None
         self._deadline = initial.deadline_seconds
-        self._high_water = initial.read_high_water
         self.executor = self._build_executor(initial)
+        self.switchboard = Switchboard(
+            settings=lambda: self.settings,
+            factories=self._factories,
+            ids=self.ids,
+            clock=self.clock,
+            executor=self.executor,
+            recorder=self.recorder,
+            metrics=self.metrics,
+            logger=self.log,
+            high_water=initial.read_high_water,
+            deadline=initial.deadline_seconds,
+        )
+        """What the proxies share: sides, call order, read admission, hand-off."""
         if not isinstance(self.executor, InlineExecutor):
             self.recorder.start_flusher()
         self.metrics.track_queue(*queue_gauges(self.executor))
@@ -145,16 +128,15 @@ class Runtime:
             self.metrics.serve(initial.metrics_port, initial.metrics_addr)
 
     def _build_executor(self, settings: ShadowSettings) -> Executor:
-        window = settings.lag_window_seconds
         factories = self._factories
         if settings.worker is WorkerKind.INLINE:
-            engine = MirrorEngine(factories, window, coverage=settings.coverage)
+            engine = MirrorEngine(factories, coverage=settings.coverage)
             return InlineExecutor(engine, self.recorder)
 
         def start(warm: Side) -> ProcessWorker | ThreadWorker:
             if settings.worker is WorkerKind.PROCESS:
-                return ProcessWorker(factories, window, warm, coverage=settings.coverage)
-            return ThreadWorker(factories, window, warm, coverage=settings.coverage)
+                return ProcessWorker(factories, warm, coverage=settings.coverage)
+            return ThreadWorker(factories, warm, coverage=settings.coverage)
 
         return QueuedExecutor(
             start,
@@ -183,10 +165,9 @@ class Runtime:
         methods, and :class:`ConfigError` when the authoritative factory does
         not provide ``service``.
         """
-        if service in self._proxies:
+        if self.switchboard.has(service):
             raise ConfigError(f"service {service!r} already has a proxy in this runtime")
-        built = build_proxy(self, contract, service)
-        return built
+        return build_proxy(self.switchboard, contract, service)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every handed-off call is mirrored and published, then write the store.
@@ -206,15 +187,15 @@ class Runtime:
         """
         if self._reconcile is None:
             raise ConfigError("this runtime has no reconcile hook (Runtime(reconcile=...))")
-        proxy = self._proxies.get(service)
+        proxied = self.switchboard.has(service)
         mode = self.settings.effective_mode(service)
-        with self.sequencer.lock:
+        with self.switchboard.sequencer.lock:
             if not self.executor.flush(timeout):
                 raise ShadowError(f"cannot reconcile {service!r}: the mirror queue did not drain")
             self._reconcile(service, mode.authoritative)
             self.recorder.mark_clean(service)
         self.recorder.flush()  # outside the lock: callers never wait on the store
-        if proxy is None:
+        if not proxied:
             self.log.info("shadow_reconciled_without_proxy", service=service)
 
     def mark_reconciled(self, service: str) -> None:
@@ -231,10 +212,7 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
-        self.executor.close()
-        if self._recheck_thread is not None:
-            self._rechecks.put(None)
-            self._recheck_thread.join(self._deadline * 2)
+        self.switchboard.close()
         self.recorder.stop_flusher(self._deadline * 2)
         self._final_flush()
         self.metrics.stop_serving()
@@ -249,7 +227,7 @@ class Runtime:
         while not self.recorder.flush():
             if time.monotonic() >= deadline:
                 lost = sorted(
-                    {service for service, dirty in self.recorder.pending_marks() if dirty}
+                    {service for service, dirty in self.recorder.evidence.pending_marks() if dirty}
                 )
                 self.log.error("shadow_store_unwritten_at_close", dirty_services=lost)
                 return
@@ -260,106 +238,3 @@ class Runtime:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    # -- used by the proxies ----------------------------------------------------------------
-
-    def implementation(self, side: Side, service: str) -> Any:
-        """This process's implementation of ``service`` on ``side`` (built on first use)."""
-        built = self._sides.get(side)
-        if built is None:
-            with self._sides_lock:
-                built = self._sides.get(side)
-                if built is None:
-                    built = self._factories[side].build(ids=self.ids, clock=self.clock)
-                    self._sides[side] = built
-        try:
-            return built[service]
-        except KeyError:
-            raise ConfigError(
-                f"the {side.value} factory builds no service {service!r} "
-                f"(it builds: {', '.join(sorted(built)) or 'nothing'})"
-            ) from None
-
-    def service_started(self, proxy: ServiceProxy, mode: Mode) -> None:
-        """A proxy was built: pre-create its metric label sets."""
-        self._proxies[proxy.service] = proxy
-        writes = [name for name, plan in proxy.plans.items() if plan.kind.mutates]
-        self.metrics.register_service(proxy.service, proxy.plans, writes, mode)
-        if self.recorder.is_dirty(proxy.service):  # dirty from an earlier run (the store says)
-            self.metrics.service_dirty.labels(proxy.service).set(1)
-
-    def mode_changed(self, service: str, old: Mode, new: Mode) -> None:
-        """Switch ``service`` from ``old`` to ``new`` (called under the sequencer lock).
-
-        Queued mirror calls are applied first when the sides change roles, so
-        the new authoritative side never runs ahead of writes still queued for
-        it. Entering a dual-written mode from a single-side one marks the
-        service dirty: writes made meanwhile reached one store only.
-        """
-        self.metrics.set_mode(service, new)
-        self.log.info("shadow_mode_changed", service=service, old=old.value, new=new.value)
-        if old.mirror is not None and not self.executor.flush(self._deadline * 4):
-            self.recorder.mark_dirty(
-                service, self.sequencer.seq, method="*", reason="mode_change_undrained"
-            )
-        if old.mirror is None and new.mirror is not None:
-            self.recorder.mark_dirty(
-                service, self.sequencer.seq, method="*", reason="entered_dual_write"
-            )
-
-    def read_admission(self) -> float:
-        """Factor applied to read sampling: 1 until the queue passes its high-water mark."""
-        fill = self.executor.fill()
-        if fill <= self._high_water:
-            return 1.0
-        if fill >= _READ_CUTOFF or self._high_water >= _READ_CUTOFF:
-            return 0.0
-        return (_READ_CUTOFF - fill) / (_READ_CUTOFF - self._high_water)
-
-    def guarded(self, function: Callable[..., object], *args: Any) -> None:
-        """Run shadow bookkeeping so that no failure of it reaches the caller.
-
-        Only :class:`DivergenceError` passes: strict mode (``shadow.testing``)
-        raises it on purpose, from the diverging call.
-        """
-        try:
-            function(*args)
-        except DivergenceError:
-            raise
-        except Exception as error:
-            self.log.exception("shadow_internal_error", error=type(error).__name__)
-
-    def hand_off(self, task: Task) -> None:
-        """Queue ``task`` for its mirror, or count it dropped (call with the sequencer lock)."""
-        if not task.payload:
-            self.recorder.dropped(task, "unpicklable")
-        elif not self.recorder.breaker(task.plan.service).allow():
-            self.recorder.dropped(task, "breaker_open")
-        elif not self.executor.submit(task):
-            # Refused because the runtime is closing is not a full queue.
-            self.recorder.dropped(task, "shutdown" if self._closed else "queue_full")
-
-    def _schedule_recheck(self, task: Task) -> None:
-        proxy = self._proxies.get(task.plan.service)
-        if proxy is None:
-            return
-        if isinstance(self.executor, InlineExecutor):
-            proxy.recheck(task)
-            return
-        if self._recheck_thread is None:
-            self._recheck_thread = threading.Thread(
-                target=self._run_rechecks, name="shadow-recheck", daemon=True
-            )
-            self._recheck_thread.start()
-        self._rechecks.put(task)
-
-    def _run_rechecks(self) -> None:
-        # Re-checks run authoritative reads; they must not block the dispatcher
-        # thread, which has to keep draining the queue they are sequenced into.
-        while (task := self._rechecks.get()) is not None:
-            proxy = self._proxies.get(task.plan.service)
-            try:
-                if proxy is not None:
-                    proxy.recheck(task)
-            except Exception as error:
-                self.log.warning("shadow_recheck_failed", error=type(error).__name__)

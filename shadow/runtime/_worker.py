@@ -18,7 +18,7 @@ import contextlib
 import pickle
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
@@ -29,36 +29,28 @@ from shadow.runtime import _capture as capture
 from shadow.runtime._compare import compare_values, fingerprint, redact
 from shadow.runtime._coverage import CoverageMeter, CoverageReport
 from shadow.runtime._factory import SideFactory
-from shadow.runtime._lag import LagTracker
-from shadow.runtime._observation import UNPICKLABLE, MethodPlan, Observation, Task
+from shadow.runtime._observation import (
+    UNPICKLABLE,
+    Observation,
+    Reason,
+    Task,
+    Wire,
+    error_name,
+)
 from shadow.runtime._stamps import Window
-from shadow.runtime._tape import Tape, TapeClock, TapeIds, replaying
+from shadow.runtime._tape import TapeClock, TapeIds, replaying
 
-__all__ = ["Compact", "MirrorEngine", "compact", "encode_task", "error_name", "serve"]
-
-Compact = tuple[float | None, float | None, float | None]
-"""A plain match as sent back over the pipe: mirror, compare and lag seconds."""
-
-_WRITE_LAG_WINDOW = 3600.0
-
-
-def error_name(error: BaseException) -> str:
-    """The qualified type name errors are compared by (``module.Class``)."""
-    kind = type(error)
-    return f"{kind.__module__}.{kind.__qualname__}"
+__all__ = ["MirrorEngine", "serve"]
 
 
 class MirrorEngine:
     """Runs tasks on the mirror implementations and compares (one thread at a time)."""
 
-    def __init__(
-        self, factories: Mapping[Side, SideFactory], lag_window: float, *, coverage: bool = False
-    ) -> None:
+    def __init__(self, factories: Mapping[Side, SideFactory], *, coverage: bool = False) -> None:
         self._factories = dict(factories)
         # Coverage of the candidate's code under compared calls (runtime.coverage).
         self._coverage = CoverageMeter() if coverage else None
         self._sides: dict[Side, Mapping[str, Any]] = {}
-        self._lags = LagTracker(lag_window)
         # A mirror that draws more ids or times than the authoritative call did
         # gets fresh ones: the difference then shows up in the comparison.
         self._ids = TapeIds(UuidIds())
@@ -104,12 +96,25 @@ class MirrorEngine:
             return contextlib.nullcontext()
         return self._coverage.measuring(task.plan.service, implementation)
 
+    def run_batch(self, tasks: list[Task], lag_bound: float) -> Iterator[Observation]:
+        """Mirror and compare ``tasks`` in order, one observation each.
+
+        ``lag_bound`` is the largest recent write lag the caller's process knows
+        (its one :class:`~shadow.runtime._lag.LagTracker`); the lags of this
+        batch's own writes, which it does not know yet, raise it as they run.
+        """
+        for task in tasks:
+            observation = self.run(task, lag_bound)
+            if task.plan.kind.mutates and observation.lag_seconds is not None:
+                lag_bound = max(lag_bound, observation.lag_seconds)
+            yield observation
+
     def run(self, task: Task, lag_bound: float) -> Observation:
         """Mirror one task and compare; never raises (a failure is an observation)."""
         try:
             return self._run(task, lag_bound)
         except Exception as error:  # a bug in comparing must not kill the worker
-            return _dropped(task, f"worker_error:{type(error).__name__}")
+            return _dropped(task, Reason.WORKER_ERROR, type(error).__name__)
 
     def _run(self, task: Task, lag_bound: float) -> Observation:
         plan = task.plan
@@ -117,10 +122,10 @@ class MirrorEngine:
             implementation = self._side(task.mirror)[plan.service]
             args, kwargs = pickle.loads(task.payload)
         except Exception as error:  # the mirror cannot even be set up
-            return _dropped(task, f"worker_error:{type(error).__name__}")
+            return _dropped(task, Reason.WORKER_ERROR, type(error).__name__)
         result = task.result
         if isinstance(result, str) and result == UNPICKLABLE:
-            return _dropped(task, "unpicklable", failed=False)
+            return _dropped(task, Reason.UNPICKLABLE, failed=False)
         mirror_error: str | None = None
         mirror_result: Any = None
         if task.tape.captured and not capture.installed():
@@ -139,7 +144,6 @@ class MirrorEngine:
         lag = finished_at - task.started_at
         windows: tuple[Window, Window] | None = None
         if plan.kind.mutates:
-            self._lags.add(lag)
             # A write's own timestamps must fall inside its own side's window.
             windows = (
                 Window.around(
@@ -149,7 +153,7 @@ class MirrorEngine:
                 ),
                 Window.around(started_at, finished_at, mirror_seconds),
             )
-        tolerance = max(lag_bound, self._lags.maximum(), lag) + plan.compare.timestamp_precision
+        tolerance = max(lag_bound, lag) + plan.compare.timestamp_precision
         compare_started = time.perf_counter()
         observation = self._compare(
             task,
@@ -227,7 +231,9 @@ class MirrorEngine:
         )
 
 
-def _dropped(task: Task, reason: str, *, failed: bool = True) -> Observation:
+def _dropped(
+    task: Task, reason: Reason, detail: str | None = None, *, failed: bool = True
+) -> Observation:
     return Observation(
         task.plan.service,
         task.plan.method,
@@ -236,6 +242,7 @@ def _dropped(task: Task, reason: str, *, failed: bool = True) -> Observation:
         seq=task.seq,
         mirror_failed=failed,
         reason=reason,
+        detail=detail,
         recheck=task.recheck,
     )
 
@@ -266,85 +273,18 @@ def _redacted_arguments(
     return dict(redacted) if isinstance(redacted, dict) else {}
 
 
-def encode_task(task: Task, plan_id: int, result: Any) -> bytes:
-    """``task`` as a compact pickled tuple; its plan travels once, by id (see :func:`serve`)."""
-    return pickle.dumps(
-        (
-            task.seq,
-            plan_id,
-            task.mirror.value,
-            task.payload,
-            result,
-            task.error_type,
-            task.tape.ids,
-            task.tape.times,
-            task.tape.captured,
-            task.started_at,
-            task.authoritative_seconds,
-            task.finished_at,
-            task.race_window,
-            task.recheck,
-        ),
-        protocol=pickle.HIGHEST_PROTOCOL,
-    )
-
-
-def _decode_task(blob: bytes, plans: Mapping[int, MethodPlan]) -> Task:
-    (
-        seq,
-        plan_id,
-        mirror,
-        payload,
-        result,
-        error_type,
-        ids,
-        times,
-        captured,
-        started_at,
-        authoritative_seconds,
-        finished_at,
-        race,
-        recheck,
-    ) = pickle.loads(blob)
-    return Task(
-        seq=seq,
-        plan=plans[plan_id],
-        mirror=Side(mirror),
-        payload=payload,
-        result=result,
-        error_type=error_type,
-        tape=Tape(ids=ids, times=times, captured=captured),
-        started_at=started_at,
-        authoritative_seconds=authoritative_seconds,
-        finished_at=finished_at,
-        race_window=race,
-        recheck=recheck,
-    )
-
-
-def compact(observation: Observation) -> Observation | Compact:
-    """A plain match shrinks to a tuple on the wire (most answers are plain matches)."""
-    if (
-        observation.outcome is Outcome.MATCH
-        and not observation.mirror_failed
-        and observation.reason is None
-    ):
-        return (observation.mirror_seconds, observation.compare_seconds, observation.lag_seconds)
-    return observation
-
-
 def serve(
     connection: Connection,
     factories: Mapping[Side, SideFactory],
-    lag_window: float,
     warm: Side,
     coverage: bool = False,
 ) -> None:
-    """The worker process's loop: ``(lag_bound, [task, ...])`` in, one observation per task out.
+    """The worker process's loop: ``(lag_bound, plans, [task, ...])`` in, one answer per task out.
 
     First builds the ``warm`` side and answers ``("ready", error_or_None)``, so
     building (opening databases) never counts against a call's deadline. Ends
-    when the pipe closes or ``None`` arrives. With ``coverage``, a
+    when the pipe closes or ``None`` arrives. Tasks and answers are coded by
+    :class:`~shadow.runtime._observation.Wire`. With ``coverage``, a
     :class:`CoverageReport` of what is new goes out just before the last
     answer of a batch, so the parent has read it by the time the batch is done.
 
@@ -355,9 +295,9 @@ def serve(
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent
-    engine = MirrorEngine(factories, lag_window, coverage=coverage)
+    engine = MirrorEngine(factories, coverage=coverage)
     connection.send(("ready", engine.prepare(warm)))
-    plans: dict[int, MethodPlan] = {}
+    wire = Wire()
     while True:
         try:
             message = connection.recv()
@@ -366,23 +306,25 @@ def serve(
         if message is None:
             return
         lag_bound, new_plans, blobs = message
-        plans.update(new_plans)
-        last = len(blobs) - 1
-        for index, blob in enumerate(blobs):
-            try:
-                task = _decode_task(blob, plans)
-            except Exception as error:  # e.g. a result class this process cannot import
-                answer: Observation | Compact = _undecodable(error)
-            else:
-                answer = compact(engine.run(task, lag_bound))
+        decoded = list(wire.decode(new_plans, blobs))
+        tasks = [item for item in decoded if isinstance(item, Task)]
+        observations = engine.run_batch(tasks, lag_bound)  # lazily, in step with the answers
+        last = len(decoded) - 1
+        for index, item in enumerate(decoded):
+            answer = _undecodable(item) if isinstance(item, Exception) else next(observations)
             if index == last and (report := engine.coverage_report()) is not None:
                 connection.send(report)
-            connection.send(answer)
+            connection.send(Wire.compact(answer))
 
 
 def _undecodable(error: Exception) -> Observation:
     # The parent labels observations with its own copy of the task; only the
     # outcome and reason of this one matter.
     return Observation(
-        "", "", Outcome.DROPPED, mirror_failed=True, reason=f"worker_error:{type(error).__name__}"
+        "",
+        "",
+        Outcome.DROPPED,
+        mirror_failed=True,
+        reason=Reason.WORKER_ERROR,
+        detail=type(error).__name__,
     )

@@ -284,7 +284,7 @@ def judge(rig: Rig) -> GateVerdict | None:
 def finish(rig: Rig, answers: list[Any], *, close: bool = True) -> Run:
     """Flush and close the runtime, then collect what the run left behind."""
     rig.runtime.flush(timeout=30)
-    dirty = rig.runtime.recorder.dirty_services()
+    dirty = rig.runtime.recorder.evidence.dirty_services()
     if close:
         close_runtime(rig)
     drops: dict[str, int] = {}

@@ -111,7 +111,7 @@ def reconciled_unblocks(rig: Rig, services: set[str]) -> None:
     rig.fault_off()
     for service in sorted(services):
         rig.runtime.reconcile(service)
-    assert rig.runtime.recorder.dirty_services() == frozenset()
+    assert rig.runtime.recorder.evidence.dirty_services() == frozenset()
     rig.runtime.flush()
     assert DivergenceStore(rig.store_url).dirty_services() == frozenset()
 

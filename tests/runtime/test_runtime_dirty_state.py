@@ -23,7 +23,7 @@ from shadow._contract import Kind
 from shadow._vocabulary import Side
 from shadow.runtime import Runtime, ServiceSettings, ShadowSettings, SideFactory
 from shadow.runtime._metrics import ShadowMetrics
-from shadow.runtime._observation import MethodPlan, Observation, Outcome, Task
+from shadow.runtime._observation import MethodPlan, Observation, Outcome, Reason, Task
 from shadow.runtime._recorder import Recorder
 from shadow.runtime._store import DivergenceStore, StoreBatch
 from shadow.runtime._tape import Tape
@@ -97,7 +97,7 @@ def test_a_dirty_mark_whose_first_store_write_fails_is_retried_and_survives_a_re
     runtime = _runtime(paths, store)
     try:
         runtime.proxy(KeyValue, "kv")
-        runtime.recorder.mark_dirty("kv", 1, method="put", reason="queue_full")
+        runtime.recorder.mark_dirty("kv", 1, method="put", reason=Reason.QUEUE_FULL)
         assert not runtime.recorder.flush(), "the first write must fail in this test"
         assert store.dirty_services() == frozenset()
         assert runtime.recorder.flush(), "the retry must go through"
@@ -110,7 +110,7 @@ def test_a_dirty_mark_whose_first_store_write_fails_is_retried_and_survives_a_re
         store=DivergenceStore(paths["store"]),
         logger=runtime.log,
     )
-    assert restarted.is_dirty("kv"), "a restarted runtime must know the service is dirty"
+    assert restarted.evidence.is_dirty("kv"), "a restarted runtime must know the service is dirty"
 
 
 def test_a_dirty_mark_made_on_the_callers_thread_never_waits_for_the_store(
@@ -123,10 +123,10 @@ def test_a_dirty_mark_made_on_the_callers_thread_never_waits_for_the_store(
         kv = runtime.proxy(KeyValue, "kv")
         kv.put("a", "1")
         with pytest.raises(RuntimeError):  # the candidate's get raises; the legacy's does not
-            runtime.implementation(Side.CANDIDATE, "kv").get("a")
+            runtime.switchboard.implementation(Side.CANDIDATE, "kv").get("a")
         kv.get("a")  # the candidate raises: the breaker (threshold 1) opens
         assert runtime.executor.flush(10)
-        assert not runtime.recorder.breaker("kv").allow()
+        assert not runtime.recorder.evidence.breaker("kv").allow()
         finished = threading.Event()
 
         def write() -> None:
@@ -136,7 +136,7 @@ def test_a_dirty_mark_made_on_the_callers_thread_never_waits_for_the_store(
         caller = threading.Thread(target=write)
         caller.start()
         assert finished.wait(5), "the caller waited for the store"
-        assert runtime.recorder.is_dirty("kv")
+        assert runtime.recorder.evidence.is_dirty("kv")
         assert not store.release.is_set(), "the store was blocked all along"
     finally:
         store.release.set()
@@ -153,7 +153,7 @@ def test_a_write_the_mirror_refused_marks_the_service_dirty_after_it(
     seen: list[Observation] = []
     runtime.recorder.add_observer(seen.append)
     kv.put("a", "1")
-    assert runtime.recorder.is_dirty("kv")
+    assert runtime.recorder.evidence.is_dirty("kv")
     with pytest.raises(KeyMissingError):
         kv.delete("nothing")
     first, after = seen
@@ -169,11 +169,11 @@ def test_a_write_the_authoritative_side_refused_and_the_mirror_applied_marks_dir
     """Legacy raises KeyMissingError on delete, the candidate deletes a row it had: dirty."""
     runtime = make_runtime()
     kv = runtime.proxy(KeyValue, "kv")
-    candidate = runtime.implementation(Side.CANDIDATE, "kv")
+    candidate = runtime.switchboard.implementation(Side.CANDIDATE, "kv")
     candidate.put("only-there", "x")  # a row the legacy store does not have
     with pytest.raises(KeyMissingError):
         kv.delete("only-there")
-    assert runtime.recorder.is_dirty("kv")
+    assert runtime.recorder.evidence.is_dirty("kv")
     with sqlite3.connect(paths["candidate"]) as connection:
         assert connection.execute("SELECT COUNT(*) FROM entries").fetchone() == (0,)
 
@@ -205,14 +205,16 @@ def test_a_drop_reported_late_for_an_older_call_moves_the_dirty_marker_back(
         store=DivergenceStore(paths["store"]),
         logger=__import__("structlog").get_logger("test"),
     )
-    recorder.mark_dirty("kv", 10, method="put", reason="queue_full")
-    recorder.mark_dirty("kv", 5, method="put", reason="deadline")  # an older call, reported late
+    recorder.mark_dirty("kv", 10, method="put", reason=Reason.QUEUE_FULL)
+    recorder.mark_dirty(
+        "kv", 5, method="put", reason=Reason.DEADLINE
+    )  # an older call, reported late
     seen: list[Observation] = []
     recorder.add_observer(seen.append)
     recorder.observe(_task(7), Observation("kv", "get", Outcome.MATCH, seq=7))
     recorder.observe(_task(4), Observation("kv", "get", Outcome.MATCH, seq=4))
     assert [item.evidence for item in seen] == [False, True]
-    assert recorder.pending_marks() == [("kv", True)], "one dirty transition, not two"
+    assert recorder.evidence.pending_marks() == [("kv", True)], "one dirty transition, not two"
     recorder.flush()
     [state] = [s for s in DivergenceStore(paths["store"]).services() if s.service == "kv"]
     assert state.dirty and state.dirty_since is not None
@@ -227,7 +229,7 @@ def test_a_clean_mark_after_a_pending_dirty_mark_is_the_last_word_in_the_store(
     runtime = _runtime(paths, store)
     try:
         runtime.proxy(KeyValue, "kv")
-        runtime.recorder.mark_dirty("kv", 1, method="put", reason="queue_full")
+        runtime.recorder.mark_dirty("kv", 1, method="put", reason=Reason.QUEUE_FULL)
         assert not runtime.recorder.flush()
         runtime.recorder.mark_clean("kv")
         assert runtime.recorder.flush()

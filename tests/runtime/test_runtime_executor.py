@@ -87,7 +87,9 @@ def test_a_hanging_candidate_read_is_dropped_at_the_deadline_and_mirroring_goes_
             )
             == 1
         )
-        assert not runtime.recorder.is_dirty("kv")  # a dropped read leaves the stores alike
+        assert not runtime.recorder.evidence.is_dirty(
+            "kv"
+        )  # a dropped read leaves the stores alike
         assert any(line["event"] == "shadow_mirror_abandoned" for line in logs)
 
 
@@ -106,7 +108,7 @@ def test_a_dropped_write_marks_the_service_dirty_until_reconciled(
         kv = runtime.proxy(KeyValue, "kv")
         kv.put("a", "1")
         assert runtime.flush(30)
-        assert runtime.recorder.is_dirty("kv")
+        assert runtime.recorder.evidence.is_dirty("kv")
         assert metric(runtime, "shadow_service_dirty", service="kv") == 1
         assert metric(runtime, "shadow_dropped_writes_total", service="kv", method="put") == 1
         assert runtime.store.dirty_services() == {"kv"}
@@ -116,7 +118,7 @@ def test_a_dropped_write_marks_the_service_dirty_until_reconciled(
         assert seen[-1].outcome is Outcome.DIVERGENCE and seen[-1].evidence is False
         assert runtime.store.groups() == []
         runtime.reconcile("kv")
-        assert not runtime.recorder.is_dirty("kv")
+        assert not runtime.recorder.evidence.is_dirty("kv")
         assert runtime.store.dirty_services() == frozenset()
         kv.list_all()
         assert runtime.flush(30)
@@ -141,7 +143,7 @@ def test_a_crashed_worker_process_is_replaced(make_runtime: MakeRuntime) -> None
             ("delete", Outcome.DROPPED, "worker_crash"),
             ("put", Outcome.MATCH, None),
         ]
-        assert runtime.recorder.is_dirty("kv")
+        assert runtime.recorder.evidence.is_dirty("kv")
 
 
 def test_the_breaker_opens_after_repeated_failures_and_says_so(make_runtime: MakeRuntime) -> None:
@@ -163,7 +165,7 @@ def test_the_breaker_opens_after_repeated_failures_and_says_so(make_runtime: Mak
         assert metric(runtime, "shadow_circuit_breaker_open", service="kv") == 1
         opened = [line for line in logs if line["event"] == "shadow_circuit_breaker_open"]
         assert len(opened) == 1 and opened[0]["service"] == "kv"
-        assert runtime.recorder.is_dirty("kv")
+        assert runtime.recorder.evidence.is_dirty("kv")
 
 
 def test_a_full_queue_samples_reads_away_before_it_drops_a_write(
@@ -190,12 +192,12 @@ def test_a_full_queue_samples_reads_away_before_it_drops_a_write(
             kv.get("a")
         skipped = [item for item in seen if item.outcome is Outcome.SKIPPED]
         assert len(skipped) == 20 and {item.reason for item in skipped} == {"adaptive"}
-        assert not runtime.recorder.is_dirty("kv")  # no write dropped so far
+        assert not runtime.recorder.evidence.is_dirty("kv")  # no write dropped so far
         kv.put("w8", "x")  # the last slot
         kv.put("w9", "x")  # the queue is full: dropped
         dropped = [item for item in seen if item.outcome is Outcome.DROPPED]
         assert [(item.method, item.reason) for item in dropped] == [("put", "queue_full")]
-        assert runtime.recorder.is_dirty("kv")
+        assert runtime.recorder.evidence.is_dirty("kv")
         release.set()
         assert runtime.flush(30)
 
@@ -221,4 +223,4 @@ def test_a_result_that_cannot_reach_the_worker_process_is_dropped_not_failed(
         assert "lock" in handles.lock()  # the caller gets its result regardless
         assert runtime.flush(30)
         assert [(item.outcome, item.reason) for item in seen] == [(Outcome.DROPPED, "unpicklable")]
-        assert not runtime.recorder.breaker("handles").is_open
+        assert not runtime.recorder.evidence.breaker("handles").is_open

@@ -165,7 +165,9 @@ def test_a_mode_change_in_the_file_is_applied_live(tmp_path: Path, paths: dict[s
         )
         assert mode == 1
         assert runtime.settings.effective_mode("kv") is Mode.REVERSE
-        assert not runtime.recorder.is_dirty("kv")  # both sides were dual-written throughout
+        assert not runtime.recorder.evidence.is_dirty(
+            "kv"
+        )  # both sides were dual-written throughout
         assert runtime_kv.rows(paths["legacy"]) == runtime_kv.rows(paths["candidate"])
 
 
@@ -188,6 +190,6 @@ def test_entering_dual_write_live_marks_the_service_dirty(
         config.write_text(config.read_text().replace('"legacy"', '"shadow"'))
         os.utime(config, ns=(1, 10**18))
         kv.put("b", "2")
-        assert runtime.recorder.is_dirty("kv")
+        assert runtime.recorder.evidence.is_dirty("kv")
         labels = {"service": "kv"}
         assert runtime.metrics.registry.get_sample_value("shadow_service_dirty", labels) == 1

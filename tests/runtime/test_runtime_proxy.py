@@ -20,6 +20,7 @@ from shadow.runtime import (
     LiveSettings,
     Observation,
     Outcome,
+    Reason,
     Runtime,
     ServiceSettings,
     ShadowSettings,
@@ -98,7 +99,9 @@ def test_the_authoritative_exception_reaches_the_caller_unchanged(
 ) -> None:
     runtime = make_runtime(candidate_options={"fault": "raise", "fault_method": "delete"})
     kv = runtime.proxy(KeyValue, "kv")
-    direct = runtime.implementation(runtime.settings.effective_mode("kv").authoritative, "kv")
+    direct = runtime.switchboard.implementation(
+        runtime.settings.effective_mode("kv").authoritative, "kv"
+    )
     with pytest.raises(KeyMissingError) as through_proxy:
         kv.get("nope")
     with pytest.raises(KeyMissingError) as plain:
@@ -169,7 +172,7 @@ def test_a_raced_read_is_not_a_divergence_and_is_rechecked(
     with capture_comparisons(runtime) as seen:
         kv = runtime.proxy(KeyValue, "kv")
         kv.put("a", "old")
-        authoritative: Any = runtime.implementation(
+        authoritative: Any = runtime.switchboard.implementation(
             runtime.settings.effective_mode("kv").authoritative, "kv"
         )
         original_get = type(authoritative).get
@@ -302,13 +305,13 @@ def test_a_handed_off_task_never_shows_its_arguments_or_drawn_ids_in_a_repr(
 ) -> None:
     runtime = make_runtime()
     handed: list[Any] = []
-    original = runtime.hand_off
+    original = runtime.switchboard.hand_off
 
     def record_then_hand_off(task: Any) -> None:
         handed.append(task)
         original(task)
 
-    runtime.hand_off = record_then_hand_off  # type: ignore[method-assign]
+    runtime.switchboard.hand_off = record_then_hand_off  # type: ignore[method-assign]
     kv = runtime.proxy(KeyValue, "kv")
     kv.put("a", "1", secret="hunter2")
     (task,) = handed
@@ -319,7 +322,7 @@ def test_a_handed_off_task_never_shows_its_arguments_or_drawn_ids_in_a_repr(
 def test_a_service_left_dirty_by_an_earlier_run_stays_dirty(make_runtime: MakeRuntime) -> None:
     first = make_runtime()
     first.proxy(KeyValue, "kv")
-    first.recorder.mark_dirty("kv", 0, method="put", reason="test")
+    first.recorder.mark_dirty("kv", 0, method="put", reason=Reason.QUEUE_FULL)
     first.close()
     second = make_runtime()
     with capture_comparisons(second) as seen:

@@ -1,0 +1,236 @@
+"""What the proxies of one runtime share: sides, call order, read admission and the hand-off.
+
+A :class:`~shadow.runtime._proxy.ServiceProxy` knows nothing of the
+:class:`~shadow.runtime.Runtime` that made it; it is given a
+:class:`Switchboard`, which
+
+* builds each side's implementations in this process, on first use;
+* orders calls: one re-entrant lock and the sequence counters of the
+  :class:`Sequencer`, shared by every proxy, so the mirror applies writes in
+  the order their authoritative calls committed;
+* admits reads: sampling falls off as the queue fills past its high-water mark;
+* hands each task to the executor (or counts it dropped), records calls it
+  skipped, and runs re-checks of raced reads;
+* learns of each service's start and mode changes.
+
+None of its work may reach a caller: bookkeeping failures are logged, not raised.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shadow._exceptions import ConfigError, DivergenceError
+from shadow._sources import Clock, IdSource
+from shadow._vocabulary import Mode, Outcome, Side
+from shadow.runtime._executor import Executor, InlineExecutor
+from shadow.runtime._factory import SideFactory
+from shadow.runtime._metrics import ShadowMetrics
+from shadow.runtime._observation import MethodPlan, Reason, Task
+from shadow.runtime._recorder import Recorder
+from shadow.runtime._settings import ShadowSettings
+
+__all__ = ["Recheck", "Sequencer", "Switchboard"]
+
+Recheck = Callable[[Task], None]
+"""Runs a raced read again on both sides (a proxy's ``recheck``)."""
+
+_READ_CUTOFF = 0.9
+"""Queue fill at which no more reads are mirrored: the last tenth is kept for writes."""
+
+
+class Sequencer:
+    """Orders hand-offs: one lock shared by all proxies of a runtime, and counters.
+
+    Re-entrant, because the inline executor mirrors (and may re-check) inside it.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.seq = 0
+        self.writes = 0
+
+    def advance(self, *, write: bool) -> int:
+        """Next sequence number (call with the lock held)."""
+        self.seq += 1
+        if write:
+            self.writes += 1
+        return self.seq
+
+
+class Switchboard:
+    """Between the proxies of one runtime and everything behind them."""
+
+    def __init__(
+        self,
+        *,
+        settings: Callable[[], ShadowSettings],
+        factories: Mapping[Side, SideFactory],
+        ids: IdSource,
+        clock: Clock,
+        executor: Executor,
+        recorder: Recorder,
+        metrics: ShadowMetrics,
+        logger: Any,
+        high_water: float,
+        deadline: float,
+    ) -> None:
+        self._settings = settings
+        self._factories = dict(factories)
+        self._ids = ids
+        self._clock = clock
+        self._executor = executor
+        self._recorder = recorder
+        self._metrics = metrics
+        self.log = logger
+        self._high_water = high_water
+        self._deadline = deadline
+        self.sequencer = Sequencer()
+        self.precreate_labels = True
+        """Pre-create each service's metric label sets (exploration turns it off)."""
+        self._sides: dict[Side, Mapping[str, Any]] = {}
+        self._sides_lock = threading.Lock()
+        self._rechecks: dict[str, Recheck] = {}
+        self._recheck_queue: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
+        self._recheck_thread: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def settings(self) -> ShadowSettings:
+        """The settings in force now."""
+        return self._settings()
+
+    # -- sides and services -----------------------------------------------------------------
+
+    def implementation(self, side: Side, service: str) -> Any:
+        """This process's implementation of ``service`` on ``side`` (built on first use)."""
+        built = self._sides.get(side)
+        if built is None:
+            with self._sides_lock:
+                built = self._sides.get(side)
+                if built is None:
+                    built = self._factories[side].build(ids=self._ids, clock=self._clock)
+                    self._sides[side] = built
+        try:
+            return built[service]
+        except KeyError:
+            raise ConfigError(
+                f"the {side.value} factory builds no service {service!r} "
+                f"(it builds: {', '.join(sorted(built)) or 'nothing'})"
+            ) from None
+
+    def has(self, service: str) -> bool:
+        """True once a proxy of ``service`` was built."""
+        return service in self._rechecks
+
+    def started(
+        self, service: str, plans: Mapping[str, MethodPlan], mode: Mode, recheck: Recheck
+    ) -> None:
+        """A proxy of ``service`` was built: remember it, pre-create its metric label sets."""
+        self._rechecks[service] = recheck
+        if not self.precreate_labels:
+            return
+        writes = [name for name, plan in plans.items() if plan.kind.mutates]
+        self._metrics.register_service(service, plans, writes, mode)
+        if self._recorder.evidence.is_dirty(service):  # dirty from an earlier run (the store)
+            self._metrics.service_dirty.labels(service).set(1)
+
+    def mode_changed(self, service: str, old: Mode, new: Mode) -> None:
+        """Switch ``service`` from ``old`` to ``new`` (called under the sequencer lock).
+
+        Queued mirror calls are applied first when the sides change roles, so
+        the new authoritative side never runs ahead of writes still queued for
+        it. Entering a dual-written mode from a single-side one marks the
+        service dirty: writes made meanwhile reached one store only.
+        """
+        self._metrics.set_mode(service, new)
+        self.log.info("shadow_mode_changed", service=service, old=old.value, new=new.value)
+        seq = self.sequencer.seq
+        if old.mirror is not None and not self._executor.flush(self._deadline * 4):
+            self._recorder.mark_dirty(service, seq, method="*", reason=Reason.MODE_CHANGE_UNDRAINED)
+        if old.mirror is None and new.mirror is not None:
+            self._recorder.mark_dirty(service, seq, method="*", reason=Reason.ENTERED_DUAL_WRITE)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def read_admission(self) -> float:
+        """Factor applied to read sampling: 1 until the queue passes its high-water mark."""
+        fill = self._executor.fill()
+        if fill <= self._high_water:
+            return 1.0
+        if fill >= _READ_CUTOFF or self._high_water >= _READ_CUTOFF:
+            return 0.0
+        return (_READ_CUTOFF - fill) / (_READ_CUTOFF - self._high_water)
+
+    def hand_off(self, task: Task) -> None:
+        """Queue ``task`` for its mirror, or count it dropped (call with the sequencer lock)."""
+        self._guarded(self._hand_off, task)
+
+    def _hand_off(self, task: Task) -> None:
+        if not task.payload:
+            self._recorder.dropped(task, Reason.UNPICKLABLE)
+        elif not self._recorder.evidence.breaker(task.plan.service).allow():
+            self._recorder.dropped(task, Reason.BREAKER_OPEN)
+        elif not self._executor.submit(task):
+            # Refused because the runtime is closing is not a full queue.
+            self._recorder.dropped(task, Reason.SHUTDOWN if self._closed else Reason.QUEUE_FULL)
+
+    def skipped(self, plan: MethodPlan, side: Side, reason: Reason, seconds: float) -> None:
+        """A read ran on ``side`` only, for ``seconds``: count it ``skipped``."""
+        self._guarded(self._skipped, plan, side, reason, seconds)
+
+    def _skipped(self, plan: MethodPlan, side: Side, reason: Reason, seconds: float) -> None:
+        self._recorder.latency(plan, side, seconds)
+        self._recorder.unmirrored(plan, Outcome.SKIPPED, reason, self.sequencer.seq)
+
+    def _guarded(self, function: Callable[..., object], *args: Any) -> None:
+        """Run shadow bookkeeping so that no failure of it reaches the caller.
+
+        Only :class:`DivergenceError` passes: strict mode (``shadow.testing``)
+        raises it on purpose, from the diverging call.
+        """
+        try:
+            function(*args)
+        except DivergenceError:
+            raise
+        except Exception as error:
+            self.log.exception("shadow_internal_error", error=type(error).__name__)
+
+    # -- re-checks --------------------------------------------------------------------------
+
+    def recheck(self, task: Task) -> None:
+        """Run a raced read again (at once with the inline executor, else on a thread)."""
+        recheck = self._rechecks.get(task.plan.service)
+        if recheck is None:
+            return
+        if isinstance(self._executor, InlineExecutor):
+            recheck(task)
+            return
+        if self._recheck_thread is None:
+            self._recheck_thread = threading.Thread(
+                target=self._run_rechecks, name="shadow-recheck", daemon=True
+            )
+            self._recheck_thread.start()
+        self._recheck_queue.put(task)
+
+    def _run_rechecks(self) -> None:
+        # Re-checks run authoritative reads; they must not block the dispatcher
+        # thread, which has to keep draining the queue they are sequenced into.
+        while (task := self._recheck_queue.get()) is not None:
+            recheck = self._rechecks.get(task.plan.service)
+            try:
+                if recheck is not None:
+                    recheck(task)
+            except Exception as error:
+                self.log.warning("shadow_recheck_failed", error=type(error).__name__)
+
+    def close(self) -> None:
+        """Refuse new hand-offs (``shutdown``), drain the executor, stop the re-checks."""
+        self._closed = True
+        self._executor.close()
+        if self._recheck_thread is not None:
+            self._recheck_queue.put(None)
+            self._recheck_thread.join(self._deadline * 2)
