@@ -182,7 +182,9 @@ def test_store_stamps_and_tie_breaks_that_differ_legitimately_all_match(
     runtime = make_events(worker, descending_ties=True)
     _traffic(runtime)
     # The two stores really answer differently (so the matches below mean something).
-    sides = [runtime.implementation(side, "events") for side in (Side.LEGACY, Side.CANDIDATE)]
+    sides = [
+        runtime.switchboard.implementation(side, "events") for side in (Side.LEGACY, Side.CANDIDATE)
+    ]
     runtime.flush()
     legacy_ids, candidate_ids = (side.ids_by_time() for side in sides)
     assert legacy_ids != candidate_ids and sorted(legacy_ids) == sorted(candidate_ids)
