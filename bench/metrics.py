@@ -37,7 +37,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.harness import Environment, percentile
 
-__all__ = ["main"]
+__all__ = ["MAX_BYTES", "MAX_SERVE_SECONDS", "Scrape", "main", "measure", "table"]
 
 MAX_BYTES = 150 * 1024
 MAX_SERVE_SECONDS = 0.050
@@ -85,9 +85,10 @@ def _scrape(url: str) -> Scrape:
     return Scrape(seconds, len(body), len(samples), created)
 
 
-def _measure(
+def measure(
     ops: int, rate: float, interval: float, root: Path, source: Path | None = None
 ) -> list[Scrape]:
+    """Scrape a demo of ``ops`` requests at ``rate`` in a child process (from ``source``)."""
     port = _free_port()
     env = {**os.environ, "NO_COLOR": "1"}
     if source is not None:
@@ -134,6 +135,7 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench metrics", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--repeat", type=int, default=None, help="demo runs (default 1)")
+    parser.add_argument("--ops", type=int, default=None, help="requests per demo run")
     parser.add_argument("--rate", type=float, default=100.0, help="demo requests per second")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between scrapes")
     parser.add_argument(
@@ -143,7 +145,7 @@ def main(argv: Sequence[str]) -> int:
     if args.baseline is not None and not (args.baseline / "shadow").is_dir():
         print(f"bench metrics: error: {args.baseline} is not a checkout", file=sys.stderr)
         return 2
-    ops = 600 if args.quick else 3000
+    ops = args.ops or (600 if args.quick else 3000)
     arms: dict[str, list[Scrape]] = {"this checkout": []}
     if args.baseline is not None:
         arms["baseline"] = []
@@ -153,7 +155,7 @@ def main(argv: Sequence[str]) -> int:
                 run = Path(scratch) / f"run-{number}-{name.replace(' ', '-')}"
                 run.mkdir()
                 source = args.baseline if name == "baseline" else None
-                scrapes.extend(_measure(ops, args.rate, args.interval, run, source))
+                scrapes.extend(measure(ops, args.rate, args.interval, run, source))
     if not all(arms.values()):
         print("bench metrics: error: the demo's /metrics never answered", file=sys.stderr)
         return 1
@@ -166,12 +168,13 @@ def main(argv: Sequence[str]) -> int:
     status = 0
     for name, scrapes in arms.items():
         print(f"### {name} ({len(scrapes)} scrapes)\n")
-        status |= _table(scrapes, judged=name == "this checkout")
+        status |= table(scrapes, judged=name == "this checkout")
         print()
     return status
 
 
-def _table(scrapes: list[Scrape], *, judged: bool) -> int:
+def table(scrapes: list[Scrape], *, judged: bool) -> int:
+    """Print the scrapes' figures as a Markdown table; return 1 when a judged target is missed."""
     times = [scrape.seconds for scrape in scrapes]
     p95 = percentile(times, 0.95)
     size = max(scrape.size for scrape in scrapes)

@@ -236,7 +236,8 @@ def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event)
         default_plan=REFERENCE_PLAN,
     )
     registry = CollectorRegistry()
-    registry.register(GateReadiness(cutover))
+    readiness = GateReadiness(cutover)
+    registry.register(readiness)
     registry.register(AuditLogMetrics(cutover.audit_log))  # promotions as dashboard annotations
     runtime = Runtime(
         LiveSettings(modes_file),
@@ -262,6 +263,7 @@ def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event)
         drained = runtime.flush(timeout=INTERRUPTED_DRAIN_SECONDS if stop.is_set() else 120.0)
         elapsed = time.perf_counter() - started
     finally:
+        readiness.close()
         runtime.close()
     exploration = None if stop.is_set() else _explore(options, store_url)
     # An interrupted run stopped before the mirror caught up: its stores differ anyway.

@@ -1,21 +1,21 @@
 """``shadow_gate_ready{phase}``: the gate's verdict per phase as a Prometheus gauge.
 
-A custom collector evaluated at scrape time, so the dashboard shows what
-``shadow gate --phase N`` would answer now without a separate job. Register it
-on the registry a process already serves, e.g. the runtime's::
+A custom collector, so the dashboard shows what ``shadow gate --phase N``
+would answer without a separate job. Register it on the registry a process
+already serves, e.g. the runtime's::
 
     runtime.metrics.registry.register(GateReadiness(cutover_settings))
 
-Reading the store on every scrape would make scrape cost grow with the store,
-so verdicts are cached for ``min_interval`` seconds. A phase whose gate cannot
-be evaluated (store missing, bad policy) reports 0: not ready is the safe side.
-
-A scrape never waits on the store: a stale value is refreshed on a thread of
-its own, the scrape waits at most ``scrape_wait`` seconds for it, and
-otherwise serves the last known verdicts (a locked store can hold a read for
-its whole busy timeout). ``shadow_gate_ready_age_seconds`` says how old the
-served verdicts are (+Inf before the first evaluation finished, when every
-phase reports 0).
+Evaluating the gate reads the whole divergence store (half a second of CPU on
+the demo's store, longer while another process holds its lock), far more than
+a scrape may take (issue 13: under 50 ms). So the store is never read on the
+scrape path: a background thread, started by the first scrape (or
+:meth:`GateReadiness.start`), evaluates every phase every ``min_interval``
+seconds into a snapshot, and a scrape only formats the last snapshot.
+``shadow_gate_ready_age_seconds`` says how old the served verdicts are (+Inf
+before the first evaluation finished, when every phase reports 0). A phase
+whose gate cannot be evaluated (store missing, bad policy) reports 0: not
+ready is the safe side.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -33,7 +34,15 @@ from shadow.cutover.control import CutoverSettings, gate
 
 __all__ = ["GateReadiness"]
 
+_READY_HELP = "1 when the phase's cutover gate passes on the store's evidence now."
 _AGE_HELP = "Seconds since the served shadow_gate_ready verdicts were evaluated."
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    verdicts: dict[int, bool]
+    evaluated_at: float
+    """``monotonic()`` when the evaluation started (the evidence is at least that fresh)."""
 
 
 class GateReadiness(Collector):
@@ -45,63 +54,53 @@ class GateReadiness(Collector):
         *,
         min_interval: float = 15.0,
         monotonic: Callable[[], float] = time.monotonic,
-        scrape_wait: float = 1.0,
     ) -> None:
         self._settings = settings
         self._min_interval = min_interval
         self._monotonic = monotonic
-        self._scrape_wait = scrape_wait
-        self._lock = threading.Lock()
-        self._cached: dict[int, bool] | None = None
-        self._evaluated_at: float | None = None
-        self._next = 0.0
-        self._refreshing: threading.Thread | None = None
+        # Replaced whole by the refresher, read whole by scrapes: no lock on the scrape path.
+        self._snapshot: _Snapshot | None = None
+        self._lock = threading.Lock()  # guards starting and stopping the refresher
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
 
-    def readiness(self) -> dict[int, bool]:
-        """Each phase's verdict (cached for ``min_interval`` seconds)."""
+    def refresh(self) -> dict[int, bool]:
+        """Evaluate every phase's gate now (this reads the store); scrapes serve the result."""
+        started = self._monotonic()
+        verdicts = self._evaluate()
+        self._snapshot = _Snapshot(verdicts, started)
+        return dict(verdicts)
+
+    def start(self) -> None:
+        """Start the background refresher (idempotent; the first scrape calls it)."""
         with self._lock:
-            now = self._monotonic()
-            if self._cached is None or now >= self._next:
-                self._store_verdicts(self._evaluate(), now)
-            assert self._cached is not None
-            return dict(self._cached)
+            if self._stop.is_set() or (self._refresher and self._refresher.is_alive()):
+                return
+            self._refresher = threading.Thread(
+                target=self._refresh_forever, name="shadow-gate-readiness", daemon=True
+            )
+            self._refresher.start()
 
-    def _store_verdicts(self, verdicts: dict[int, bool], evaluated_at: float) -> None:
-        self._cached = verdicts
-        self._evaluated_at = evaluated_at
-        self._next = evaluated_at + self._min_interval
+    def close(self) -> None:
+        """Stop the background refresher; later scrapes serve the last verdicts."""
+        with self._lock:
+            self._stop.set()
+            refresher = self._refresher
+        if refresher is not None:
+            refresher.join(timeout=30)
+
+    def _refresh_forever(self) -> None:
+        while not self._stop.is_set():
+            self.refresh()
+            if self._stop.wait(self._min_interval):
+                return
 
     def served(self) -> tuple[dict[int, bool], float]:
-        """The verdicts a scrape serves now and their age in seconds, without waiting on the store.
-
-        Starts a refresh when the value is stale, waits for it at most
-        ``scrape_wait`` seconds, and otherwise answers with the last verdicts.
-        """
-        with self._lock:
-            stale = self._cached is None or self._monotonic() >= self._next
-            if stale and self._refreshing is None:
-                self._refreshing = threading.Thread(
-                    target=self._refresh, name="shadow-gate-readiness", daemon=True
-                )
-                self._refreshing.start()
-            refreshing = self._refreshing
-        if refreshing is not None:
-            refreshing.join(self._scrape_wait)
-        with self._lock:
-            if self._cached is None or self._evaluated_at is None:
-                return dict.fromkeys(self._settings.phase_plan().numbers, False), math.inf
-            return dict(self._cached), max(0.0, self._monotonic() - self._evaluated_at)
-
-    def _refresh(self) -> None:
-        started = self._monotonic()
-        verdicts: dict[int, bool] | None = None
-        try:
-            verdicts = self._evaluate()
-        finally:
-            with self._lock:
-                self._refreshing = None
-                if verdicts is not None:
-                    self._store_verdicts(verdicts, started)
+        """The verdicts a scrape serves now and their age in seconds; never reads the store."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return dict.fromkeys(self._settings.phase_plan().numbers, False), math.inf
+        return dict(snapshot.verdicts), max(0.0, self._monotonic() - snapshot.evaluated_at)
 
     def _evaluate(self) -> dict[int, bool]:
         try:
@@ -117,23 +116,16 @@ class GateReadiness(Collector):
         return verdicts
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Yield the gauge family (called by the registry on every scrape)."""
-        family = GaugeMetricFamily(
-            "shadow_gate_ready",
-            "1 when the phase's cutover gate passes on the store's evidence now.",
-            labels=["phase"],
-        )
+        """Yield the gauge families from the last snapshot (called by the registry per scrape)."""
+        self.start()
         verdicts, age = self.served()
+        family = GaugeMetricFamily("shadow_gate_ready", _READY_HELP, labels=["phase"])
         for phase, ready in sorted(verdicts.items()):
             family.add_metric([str(phase)], 1.0 if ready else 0.0)
         yield family
         yield GaugeMetricFamily("shadow_gate_ready_age_seconds", _AGE_HELP, value=age)
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
-        """Describe the family without evaluating the gate (registration stays cheap)."""
-        yield GaugeMetricFamily(
-            "shadow_gate_ready",
-            "1 when the phase's cutover gate passes on the store's evidence now.",
-            labels=["phase"],
-        )
+        """Describe the families without evaluating the gate (registration stays cheap)."""
+        yield GaugeMetricFamily("shadow_gate_ready", _READY_HELP, labels=["phase"])
         yield GaugeMetricFamily("shadow_gate_ready_age_seconds", _AGE_HELP)

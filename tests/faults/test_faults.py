@@ -432,8 +432,7 @@ def test_divergence_store_locked_by_another_process(tmp_path: Path, baseline: Ru
             store=rig.store_url,
             plan=PLAN,
             policies=PolicySet(POLICY),
-        ),
-        scrape_wait=0.2,
+        )
     )
     rig.registry.register(readiness)
     scrape_seconds: list[float] = []
@@ -454,6 +453,7 @@ def test_divergence_store_locked_by_another_process(tmp_path: Path, baseline: Ru
     finally:
         for locker in lockers:
             _release(locker)
+        readiness.close()
     run = finish(rig, answers)
     stored = DivergenceStore(rig.store_url).comparison_counts()
     check(
