@@ -8,6 +8,8 @@ and reported by :func:`shadow.cli.run` as one line).
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,9 +18,10 @@ import typer
 from shadow._lazy import lazy_module
 
 if TYPE_CHECKING:
-    from imagegen.db import admin
+    from imagegen.db import admin, populate
 else:
     admin = lazy_module("imagegen.db.admin")  # SQLAlchemy and Alembic load when a command runs
+    populate = lazy_module("imagegen.db.populate")
 
 app = typer.Typer(
     help="Build, check and compare the legacy and SQLModel schemas.", no_args_is_help=True
@@ -80,3 +83,54 @@ def adopt(path: PathArgument) -> None:
         raise typer.Exit(1)
     note = f" ({'; '.join(result.reasons)})" if result.reasons else ""
     typer.echo(f"adopted {path} at revision {result.revision}{note}")
+
+
+@app.command()
+def seed(
+    url: UrlArgument,
+    images: Annotated[int, typer.Option(min=0, help="Images (every second one on a board).")] = (
+        1_000_000
+    ),
+    boards: Annotated[int, typer.Option(min=0, help="Boards.")] = 10_000,
+    queue_items: Annotated[int, typer.Option(min=0, help="Finished session queue items.")] = (
+        100_000
+    ),
+    users: Annotated[int, typer.Option(min=0, help="Users, owning the rest in turn.")] = 1_000,
+    legacy: Annotated[
+        bool, typer.Option("--legacy", help="URL is a legacy SQLite file (sqlite:///PATH).")
+    ] = False,
+) -> None:
+    """Fill a fresh store with a production-scale reference data set, for the benchmarks."""
+    from rich.progress import (  # noqa: PLC0415 -- rich loads when the command runs
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    scale = populate.Scale(users=users, boards=boards, images=images, queue_items=queue_items)
+    columns = (
+        TextColumn("seeding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, disable=not sys.stdout.isatty()) as bar:
+        task = bar.add_task("rows", total=scale.rows, rate="-")
+        started = time.perf_counter()
+
+        def advance(done: int, _total: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, completed=done, rate=f"{rate:,.0f}")
+
+        result = populate.seed(url, scale, legacy=legacy, progress=advance)
+    counts = ", ".join(f"{count:,} {table}" for table, count in result.rows.items())
+    typer.echo(
+        f"seeded {result.total:,} rows in {result.seconds:.1f} s "
+        f"({result.rows_per_second:,.0f} rows/s): {counts}"
+    )
