@@ -8,8 +8,11 @@ folded), so text key columns are sorted with the engine's binary collation
 there (``"C"``, ``utf8mb4_nopad_bin``). A stream that still comes back out of
 order is refused (:class:`KeyOrderError`) rather than reported as missing rows.
 
-Rows stream with a server-side cursor where the driver has one, so memory
-holds one batch, not the table.
+Verify and backfill read through :class:`ChunkReader`: keyset pagination
+(one query per chunk past the last key) on the driver's own cursor, so memory
+holds one chunk, not the table, and rows come back as the driver's plain
+tuples. :func:`ordered_rows` streams a whole table through SQLAlchemy (typed
+rows, for callers that want them).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from shadow._exceptions import ShadowError
 from shadow.data._rules import TableRules
 
 __all__ = [
+    "ChunkReader",
     "Key",
     "KeyOrderError",
     "key_filter",
@@ -162,3 +166,77 @@ def rows_for_keys(
     )
     get_key = key_getter(len(rules.key))
     return {get_key(row): row for row in connection.execute(statement)}
+
+
+class _Compiled:
+    """A statement compiled once for one dialect, run on the driver's cursor."""
+
+    def __init__(self, statement: sa.Select[Any], dialect: sa.Dialect) -> None:
+        self._compiled = statement.compile(dialect=dialect)
+        self.sql = self._compiled.string
+
+    def params(self, values: dict[str, Any]) -> Any:
+        bound = self._compiled.construct_params(values)
+        if self._compiled.positional:
+            return tuple(bound[name] for name in self._compiled.positiontup or ())
+        return bound
+
+
+class ChunkReader:
+    """One table in key-ordered chunks of ``size`` rows, as the driver's plain tuples.
+
+    Each :meth:`chunk` is one ``SELECT ... WHERE key > :after ORDER BY key
+    LIMIT size``: no cursor stays open between chunks, memory holds one chunk,
+    and no SQLAlchemy ``Row`` is built per row (a third of the cost of reading
+    a row that way, measured). ``selected`` are the columns or expressions
+    read, key columns first. With ``check_order`` a chunk whose keys do not
+    rise in code-point order is refused (:class:`KeyOrderError`).
+    """
+
+    def __init__(
+        self,
+        connection: sa.Connection,
+        rules: TableRules,
+        selected: Sequence[sa.ColumnElement[Any]],
+        *,
+        size: int,
+        check_order: bool = True,
+    ) -> None:
+        dialect = connection.dialect
+        keys = rules.key
+        order = [sort_key(c, dialect.name) for c in keys]
+        base = sa.select(*selected).select_from(rules.table).order_by(*order).limit(size)
+        marks = [sa.bindparam(f"after_{i}", type_=sa.types.NullType()) for i in range(len(keys))]
+        past = order[0] > marks[0] if len(keys) == 1 else sa.tuple_(*order) > sa.tuple_(*marks)
+        self._first = _Compiled(base, dialect)
+        self._next = _Compiled(base.where(past), dialect)
+        self._cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        self._width = len(keys)
+        self._get_key = key_getter(self._width)
+        self._check = check_order
+        self._name = rules.name
+        self._dialect = dialect.name
+
+    def chunk(self, after: Key | None) -> list[Any]:
+        """The next ``size`` rows (fewer at the end) past ``after`` (None: from the start)."""
+        if after is None:
+            statement, params = self._first.sql, self._first.params({})
+        else:
+            values = after if self._width > 1 else (after,)
+            statement = self._next.sql
+            params = self._next.params({f"after_{i}": v for i, v in enumerate(values)})
+        self._cursor.execute(statement, params)
+        rows = self._cursor.fetchall()
+        rows = rows if isinstance(rows, list) else list(rows)
+        if self._check and rows:
+            keys = list(map(self._get_key, rows))
+            if (after is not None and not after < keys[0]) or sorted(keys) != keys:
+                raise KeyOrderError(
+                    f"{self._name}: {self._dialect} returned keys out of order; its collation"
+                    " does not sort like code points"
+                )
+        return rows
+
+    def close(self) -> None:
+        """Release the driver's cursor."""
+        self._cursor.close()

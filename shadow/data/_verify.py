@@ -1,25 +1,31 @@
 """Row-level verification: do two stores hold the same rows, and which keys differ?
 
 :func:`verify` compares every table of a :class:`~shadow.data.DataSchema` on a
-source (authoritative) and a target store. Per table both sides are read once,
-in primary-key order (code-point order on every engine, see
-:mod:`shadow.data._read`), in chunks of ``chunk_size`` rows with a server-side
-cursor, and merged by key:
+source (authoritative) and a target store. Per table both sides are read in
+chunks of ``chunk_size`` rows in primary-key order (code-point order on every
+engine, see :mod:`shadow.data._read`), each chunk starting past the same key
+on both sides. A chunk is decided at the cheapest level that can decide it:
 
-* a key on one side only is *missing* on the other;
-* a key on both sides whose raw values are equal is equal (the fast path:
-  equal data costs one read of each side and one tuple comparison per row);
-* otherwise every column is normalized through its rule
-  (:mod:`shadow.data._rules`: the legacy timestamp formats, 0/1 booleans, JSON
-  text, tolerances) and compared, and the row is *differing* if a column still
-  differs, with the names of those columns.
+1. two SQLite files: SQLite itself compares the chunk, the target attached
+   to the source connection (:mod:`shadow.data._insqlite`); an equal chunk is
+   two counts and no row in Python;
+2. otherwise both chunks are read as the drivers' tuples, timestamps as one
+   canonical text written by each database (:mod:`shadow.data._canonical`),
+   so equal chunks are equal lists: one comparison in C;
+3. a chunk that differs is merged row by row by key: a key on one side only
+   is *missing* on the other; a key on both sides whose values still differ
+   is compared column by column through its rule (:mod:`shadow.data._rules`:
+   the legacy timestamp formats, 0/1 booleans, JSON text, tolerances) and is
+   *differing* if a column still differs, with the names of those columns.
 
-Why no digests and bisection as data-diff does: bisection saves moving rows
-out of a database that can hash them in SQL. SQLite cannot, and the legacy
-layer's three timestamp formats can only be normalized by the table's types in
-Python, so every row crosses into the verifier once anyway. Merging the two
-sorted streams then finds the differing rows in that same single pass, with no
-second read of any chunk, and memory holds one chunk per side.
+This is data-diff's "digest, then look closer" with the chunk itself as the
+digest: equal data costs one pass and, between SQLite files, no row transfer.
+Why no hash digests and bisection on the servers: the source of a cutover is
+a SQLite file, which cannot hash in SQL, so its rows cross into Python
+anyway, where comparing two lists is cheaper than hashing either; and a
+differing chunk is already in memory, so merging it finds its rows without
+the re-reads bisection makes (figures in docs/benchmarks.md). Memory holds
+one chunk per side.
 
 Rows written while a verification runs can make a key look different for a
 moment (the mirror applies the write a little later). ``settle`` re-reads the
@@ -32,6 +38,7 @@ is named, never shown.
 
 from __future__ import annotations
 
+import bisect
 import operator
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -41,7 +48,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shadow.data._read import Key, key_getter, ordered_rows, rows_for_keys
+from shadow._exceptions import ConfigError
+from shadow.data._canonical import canonical
+from shadow.data._insqlite import InSqlite, attachable
+from shadow.data._read import ChunkReader, Key, key_getter, raw, rows_for_keys
 from shadow.data._rules import ColumnRule, Exact, TableRules, _identity
 
 __all__ = [
@@ -267,12 +277,9 @@ def _merge(
     target: Iterator[Sequence[Any]],
     comparer: _RowComparer,
     findings: _Findings,
-    *,
-    tick: Callable[[int], None],
-    chunk_size: int,
 ) -> None:
+    """Merge two key-ordered row streams, recording what differs."""
     get_key = key_getter(comparer.width)
-    done = 0
     s = next(source, None)
     t = next(target, None)
     # Keys are Any: ``ks``/``kt`` are only read while their row is not None.
@@ -300,9 +307,68 @@ def _merge(
             ks = get_key(s) if s is not None else None
             t = next(target, None)
             kt = get_key(t) if t is not None else None
-        done += 1
-        if done % chunk_size == 0:
+
+
+def _selected(rules: TableRules, dialect: sa.Dialect) -> list[sa.ColumnElement[Any]]:
+    """The compared columns as read for comparison: timestamps as canonical text."""
+    selected = []
+    for column in rules.compared:
+        text = canonical(column, dialect)
+        selected.append(raw(column) if text is None else text)
+    return selected
+
+
+def _compare_chunks(
+    source: ChunkReader,
+    target: ChunkReader,
+    comparer: _RowComparer,
+    findings: _Findings,
+    *,
+    size: int,
+    tick: Callable[[int], None],
+    in_sqlite: InSqlite | None = None,
+) -> None:
+    """Both sides chunk by chunk past the same key; equal chunks cost one list comparison.
+
+    When two chunks differ, the rows both sides are known to hold up to the
+    smaller of their last keys (everything, at the end of a side) are merged
+    row by row; the next chunk starts past that key on both sides.
+    """
+    get_key = key_getter(comparer.width)
+    after: Key | None = None
+    while True:
+        equal = in_sqlite.equal_chunk(after) if in_sqlite is not None else None
+        if equal is not None:
+            rows, last = equal
+            findings.source_rows += rows
+            findings.target_rows += rows
             tick(findings.source_rows)
+            if last is None:
+                return
+            after = last
+            continue
+        left = source.chunk(after)
+        right = target.chunk(after)
+        if not left and not right:
+            return
+        if left == right:
+            findings.source_rows += len(left)
+            findings.target_rows += len(right)
+            tick(findings.source_rows)
+            if len(left) < size:
+                return
+            after = get_key(left[-1])
+            continue
+        ends = [get_key(rows[-1]) for rows in (left, right) if len(rows) == size]
+        bound = min(ends) if ends else None
+        if bound is not None:
+            left = left[: bisect.bisect_right(left, bound, key=get_key)]
+            right = right[: bisect.bisect_right(right, bound, key=get_key)]
+        _merge(iter(left), iter(right), comparer, findings)
+        tick(findings.source_rows)
+        if bound is None:
+            return
+        after = bound
 
 
 def verify_table(
@@ -317,8 +383,9 @@ def verify_table(
     clock: Callable[[], datetime] = _now,
 ) -> TableVerification:
     """Compare one table on ``source`` and ``target`` (see the module docstring)."""
+    if chunk_size < 1:
+        raise ConfigError("the chunk size must be at least 1")
     started = clock()
-    columns = rules.compared
     findings = _Findings(max_keys)
     with source.connect() as reader, target.connect() as other:
         expected = reader.execute(sa.select(sa.func.count()).select_from(rules.table)).scalar_one()
@@ -327,14 +394,25 @@ def verify_table(
             if progress is not None:
                 progress(rules.name, done, expected)
 
-        _merge(
-            ordered_rows(reader, rules, columns, batch=chunk_size),
-            ordered_rows(other, rules, columns, batch=chunk_size),
-            _RowComparer(rules),
-            findings,
-            tick=tick,
-            chunk_size=chunk_size,
-        )
+        left = ChunkReader(reader, rules, _selected(rules, reader.dialect), size=chunk_size)
+        right = ChunkReader(other, rules, _selected(rules, other.dialect), size=chunk_size)
+        path = attachable(source, target)
+        in_sqlite = InSqlite(source, rules, path, size=chunk_size) if path else None
+        try:
+            _compare_chunks(
+                left,
+                right,
+                _RowComparer(rules),
+                findings,
+                size=chunk_size,
+                tick=tick,
+                in_sqlite=in_sqlite,
+            )
+        finally:
+            left.close()
+            right.close()
+            if in_sqlite is not None:
+                in_sqlite.close()
         tick(findings.source_rows)
     result = findings.result(rules, started, clock)
     if settle is not None and not result.equal and not result.truncated:
