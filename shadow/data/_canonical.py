@@ -86,7 +86,7 @@ def _sqlite(name: str, suffix: str, flag_others: bool) -> str:
     )
     return (
         f"CASE WHEN typeof({name}) = 'text' THEN CASE length({name}) {lengths} ELSE {other} END"
-        f" ELSE {other} END"
+        f" ELSE {name} END"
     )
 
 
@@ -97,9 +97,10 @@ def canonical(
 
     None when the column is no timestamp or its storage is one this module
     does not rewrite (a MariaDB ``TIMESTAMP``, another engine). With
-    ``flag_others``, SQLite values it cannot rewrite come back as ``bytes``
+    ``flag_others``, SQLite texts it cannot rewrite come back as ``bytes``
     (so a copy sees at once which values need the column type's own
-    conversion); otherwise unchanged.
+    conversion); otherwise unchanged. Values that are not text (NULL, a
+    number) always come back unchanged.
     """
     if not is_datetime(column):
         return None

@@ -11,14 +11,13 @@ order is refused (:class:`KeyOrderError`) rather than reported as missing rows.
 Verify and backfill read through :class:`ChunkReader`: keyset pagination
 (one query per chunk past the last key) on the driver's own cursor, so memory
 holds one chunk, not the table, and rows come back as the driver's plain
-tuples. :func:`ordered_rows` streams a whole table through SQLAlchemy (typed
-rows, for callers that want them).
+tuples.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +31,6 @@ __all__ = [
     "KeyOrderError",
     "key_filter",
     "key_getter",
-    "ordered_rows",
     "raw",
     "rows_for_keys",
     "sort_key",
@@ -77,55 +75,6 @@ def key_getter(width: int, offset: int = 0) -> Callable[[Sequence[Any]], Key]:
 def raw(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
     """``column`` read without its type's result processing (the driver's own value)."""
     return sa.type_coerce(column, sa.types.NullType()).label(column.name)
-
-
-def ordered_rows(
-    connection: sa.Connection,
-    rules: TableRules,
-    columns: Sequence[sa.Column[Any]],
-    *,
-    batch: int,
-    typed: bool = False,
-    after: Key | None = None,
-    limit: int | None = None,
-    code_point_order: bool = True,
-) -> Iterator[Sequence[Any]]:
-    """Rows of ``columns`` (key columns first) in code-point key order.
-
-    ``after`` starts past a key (exclusive); ``limit`` stops after that many
-    rows. ``typed`` applies the column types (what a copy writes); otherwise
-    the driver's raw values come back (what verification normalizes lazily).
-    """
-    dialect = connection.dialect.name
-    keys = rules.key
-    statement = sa.select(*(c if typed else raw(c) for c in columns)).order_by(
-        *(sort_key(c, dialect) for c in keys)
-    )
-    if after is not None:
-        statement = statement.where(_after(keys, after, dialect))
-    if limit is not None:
-        statement = statement.limit(limit)
-    result = connection.execution_options(stream_results=True, yield_per=batch).execute(statement)
-    width = len(keys)
-    get_key = key_getter(width)
-    previous: Key | None = None
-    for partition in result.partitions():
-        for row in partition:
-            key = get_key(row)
-            if code_point_order and previous is not None and not previous < key:
-                raise KeyOrderError(
-                    f"{rules.name}: {dialect} returned keys out of order; its collation does "
-                    "not sort like code points"
-                )
-            previous = key
-            yield row
-
-
-def _after(keys: Sequence[sa.Column[Any]], after: Key, dialect: str) -> sa.ColumnElement[bool]:
-    if len(keys) == 1:
-        single: sa.ColumnElement[bool] = sort_key(keys[0], dialect) > after
-        return single
-    return sa.tuple_(*(sort_key(c, dialect) for c in keys)) > sa.tuple_(*after)
 
 
 def key_filter(

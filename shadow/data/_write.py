@@ -27,20 +27,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from shadow.data._read import Key, key_filter
+from shadow.data._canonical import CANONICAL, PROBE, canonical
+from shadow.data._read import Key, key_filter, raw
 
 __all__ = [
+    "RowCopier",
     "insert_if_absent",
     "insert_if_absent_sql",
     "next_counter",
     "rewrite",
     "rewriting",
-    "row_converter",
     "sync_counter",
 ]
 
@@ -203,35 +206,96 @@ def _compose(read: Converter | None, write: Converter | None) -> Converter | Non
     return lambda value: write(read(value))
 
 
-def row_converter(
-    columns: Sequence[sa.Column[Any]], source: sa.Dialect, target: sa.Dialect
-) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-    """Turn a raw source row into raw target parameters, through each column's type.
+def _same_instant(value: Any) -> bool:
+    if not isinstance(value, datetime):
+        return False
+    if value.tzinfo is None:
+        return value == PROBE.replace(tzinfo=None)
+    return value == PROBE
+
+
+@dataclass(frozen=True)
+class _Column:
+    """How one column's source value becomes a target parameter.
+
+    ``kind``: ``"raw"`` (the driver's value is the parameter), ``"time"``
+    (canonical text from :func:`~shadow.data._canonical.canonical` is the
+    parameter; other values go through ``step``), ``"zero_one"`` (0/1 pass, any
+    other value goes through ``step``) or ``"step"`` (every value does).
+    """
+
+    selected: sa.ColumnElement[Any]
+    kind: str
+    step: Converter | None = None
+
+
+def _plan_column(column: sa.Column[Any], source: sa.Dialect, target: sa.Dialect) -> _Column:
+    read = column.type.dialect_impl(source).result_processor(source, None)
+    write = column.type.dialect_impl(target).bind_processor(target)
+    step = _compose(read, write)
+    if step is None:
+        return _Column(raw(column), "raw")
+    # A timestamp: can the target take canonical text as it is? Asked of the
+    # column type itself, with a probe instant, so a type storing another shape
+    # keeps its own conversion.
+    suffix = "+00:00" if target.name == "postgresql" else ""
+    projected = canonical(column, source, suffix=suffix, flag_others=True)
+    if projected is not None:
+        text = PROBE.strftime(CANONICAL) + suffix
+        try:
+            written = step(text)
+        except (TypeError, ValueError):
+            written = None
+        if written == text if target.name == "sqlite" else _same_instant(written):
+            return _Column(projected, "time", step)
+    boolean = isinstance(column.type, sa.Boolean) or isinstance(
+        getattr(column.type, "impl", None), sa.Boolean
+    )
+    # PostgreSQL's COPY is given Python booleans, never 0/1.
+    if boolean and target.name != "postgresql" and step(1) in (1, True) and step(0) in (0, False):
+        return _Column(raw(column), "zero_one", step)
+    return _Column(raw(column), "step", step)
+
+
+class RowCopier:
+    """Turns chunks of raw source rows into target parameters, through each column's type.
 
     The same conversion SQLAlchemy applies when a typed row is read and
-    inserted (a legacy text timestamp becomes a ``timestamptz``, 0/1 a boolean),
-    without building a mapping and processing parameters per row: columns
-    whose type has no processor on either side pass through untouched.
+    inserted (a legacy text timestamp becomes a ``timestamptz``, 0/1 a
+    boolean), without building a mapping per row, and column by column: a
+    column that needs nothing costs nothing, timestamps arrive as canonical
+    text the target takes as is (checked with a probe value against the column
+    type), and a chunk where every column passes is sent as the driver read it.
     """
-    steps: list[tuple[int, Converter]] = []
-    for index, column in enumerate(columns):
-        read = column.type.dialect_impl(source).result_processor(source, None)
-        write = column.type.dialect_impl(target).bind_processor(target)
-        step = _compose(read, write)
-        if step is not None:
-            steps.append((index, step))
-    if not steps:
-        return tuple
 
-    def convert(row: Sequence[Any]) -> tuple[Any, ...]:
-        values = list(row)
-        for index, step in steps:
-            value = values[index]
-            if value is not None:
-                values[index] = step(value)
-        return tuple(values)
+    def __init__(
+        self, columns: Sequence[sa.Column[Any]], source: sa.Dialect, target: sa.Dialect
+    ) -> None:
+        self._plans = [_plan_column(column, source, target) for column in columns]
+        self.selected = [plan.selected for plan in self._plans]
 
-    return convert
+    def convert(self, rows: list[Any]) -> list[Any]:
+        """Target parameters for ``rows`` (a list of tuples, key columns first)."""
+        if all(plan.kind == "raw" for plan in self._plans) or not rows:
+            return rows
+        columns = list(zip(*rows, strict=True))
+        changed = False
+        for index, plan in enumerate(self._plans):
+            values = columns[index]
+            if plan.kind == "raw" or plan.step is None:
+                continue
+            kinds = set(map(type, values))
+            if plan.kind == "time" and kinds <= {str, type(None)}:
+                continue
+            if plan.kind == "zero_one" and set(values) <= {0, 1, None}:
+                continue
+            step = plan.step
+            columns[index] = tuple(
+                None if v is None else step(v.decode() if isinstance(v, bytes) else v)
+                for v in values
+            )
+            changed = True
+        return list(zip(*columns, strict=True)) if changed else rows
 
 
 def insert_if_absent_sql(

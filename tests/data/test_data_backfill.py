@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +137,43 @@ def test_backfill_raises_the_targets_autoincrement_counter(
     assert report.tables[0].next_id == 6
     with target.connect() as connection:
         assert next_counter(connection, queue) == 6
+
+
+def test_backfill_writes_every_timestamp_shape_in_the_target_types_own_text(
+    legacy_source: tuple[Path, sa.Engine], sqlite_engine: sa.Engine, schema: DataSchema
+) -> None:
+    """Shapes SQLite rewrites (three legacy texts) and one it does not (an offset of +02:00,
+    converted by the column type instead) all land as the candidate's own
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` UTC text, so SQL order stays time order; 0/1 and NULL
+    pass as they are, and the stores verify equal."""
+    path, source = legacy_source
+    fill_images(path, 4)
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute(
+            "UPDATE images SET created_at = '2026-08-19T03:13:04.5+02:00' WHERE image_name = ?",
+            (image_name(3),),
+        )
+        connection.commit()
+    tables = schema.tables(["images"])
+    backfill(source, sqlite_engine, tables, chunk_size=3)
+    with sqlite_engine.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT image_name, created_at, updated_at, starred, deleted_at FROM images"
+            " ORDER BY image_name"
+        ).all()
+    by_name = {row[0]: row[1:] for row in stored}
+    assert by_name[image_name(0)][:2] == (
+        "2026-08-19 01:13:00.123000",
+        "2026-08-19 01:13:00.000000",
+    )
+    assert by_name[image_name(1)][:2] == (
+        "2026-08-19 01:13:01.000000",
+        "2026-08-19 01:13:01.123000",
+    )
+    assert by_name[image_name(2)][:2] == (
+        "2026-08-19 01:13:02.123000",
+        "2026-08-19 01:13:02.123000",
+    )
+    assert by_name[image_name(3)][0] == "2026-08-19 01:13:04.500000"
+    assert [by_name[image_name(i)][2:] for i in range(4)] == [(i % 2, None) for i in range(4)]
+    assert verify(source, sqlite_engine, tables).equal
