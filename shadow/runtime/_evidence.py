@@ -51,6 +51,7 @@ class EvidenceState:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._dirty_since: dict[str, int] = {service: 0 for service in dirty}
         self._marks: list[Mark] = []
+        self._later_dirt: dict[str, datetime] = {}
 
     # -- breakers ---------------------------------------------------------------------------
 
@@ -96,6 +97,10 @@ class EvidenceState:
                 self._dirty_since[service] = seq
             if since is None:
                 self._marks.append((service, True, now))
+            else:
+                # Already dirty: only the latest time counts (a verification
+                # begun before it must not clear the service).
+                self._later_dirt[service] = now
         return since is None
 
     def mark_clean(self, service: str) -> None:
@@ -109,7 +114,8 @@ class EvidenceState:
         """The transitions not yet given to the store, oldest first (now the caller's)."""
         with self._lock:
             marks, self._marks = self._marks, []
-        return marks
+            later, self._later_dirt = self._later_dirt, {}
+        return marks + [(service, True, at) for service, at in later.items()]
 
     def give_back(self, marks: list[Mark]) -> None:
         """Transitions the store refused: kept for the next try, before any made since."""

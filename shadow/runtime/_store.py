@@ -47,6 +47,13 @@ Tables (all counters only ever grow):
     Dirty state (a dropped write not yet reconciled; the dropped writes
     themselves are counted in ``shadow_drops`` with kind ``write``) and the
     soak clock (the first recorded call of the service in a mirrored mode).
+``shadow_service_dirt``  service -> ``last_dirty_at``, ``cleared_as_of``
+    The last write of the service that was not mirrored cleanly
+    (``dirty_since`` is the first), and the instant the last clearing accounts
+    for (a reconcile's time; a verification's start). A verification clears
+    dirt only if it began after the last dirty write; a dirty write that
+    reaches the store later than a clearing it postdates makes the service
+    dirty again. A table of its own so older stores gain it by ``create_all``.
 ``shadow_mode_comparisons``  (service, method, mode, outcome) -> ``total``, ``evidence``
 ``shadow_mode_latency``  (service, method, mode, side, bucket) -> ``le``, ``count``
 ``shadow_mode_services``  (service, mode) -> ``first_comparison_at``
@@ -190,6 +197,13 @@ services = sa.Table(
     sa.Column("dirty_since", _TIME),
     sa.Column("reconciled_at", _TIME),
     sa.Column("first_comparison_at", _TIME),
+)
+service_dirt = sa.Table(
+    "shadow_service_dirt",
+    metadata,
+    sa.Column("service", sa.String(_NAME), primary_key=True),
+    sa.Column("last_dirty_at", _TIME),
+    sa.Column("cleared_as_of", _TIME),
 )
 mode_comparisons = sa.Table(
     "shadow_mode_comparisons",
@@ -379,7 +393,8 @@ class StoreBatch:
 
     They travel with the batch, so a failed write keeps them for the next try
     (dirty state is never lost), and marking a service dirty never touches the
-    store from the thread that saw the dropped write."""
+    store from the thread that saw the dropped write. A service already dirty
+    sends a dirty mark again for its latest unclean write (its last-dirty time)."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -752,10 +767,16 @@ class DivergenceStore:
     def mark_verified(self, service: str, *, started: datetime, at: datetime) -> bool:
         """Clear dirty ``service`` after a verification (begun at ``started``) found it equal.
 
-        Records ``at`` as its ``reconciled_at``. A service that became dirty
-        after ``started`` stays dirty: the verification could not have seen
-        that write. Returns True when this call cleared it.
+        Records ``at`` as its ``reconciled_at``. A service with a write not
+        mirrored cleanly after ``started`` (its first or any later one) stays
+        dirty: the verification could not have seen that write. Returns True
+        when this call cleared it.
         """
+        last = (
+            sa.select(service_dirt.c.last_dirty_at)
+            .where(service_dirt.c.service == service)
+            .scalar_subquery()
+        )
         with self._transaction() as connection:
             _ensure_service(connection, service)
             result = connection.execute(
@@ -766,9 +787,12 @@ class DivergenceStore:
                     sa.or_(
                         services.c.dirty_since.is_(None), services.c.dirty_since <= _naive(started)
                     ),
+                    sa.or_(last.is_(None), last <= _naive(started)),
                 )
                 .values(dirty=False, dirty_since=None, reconciled_at=_naive(at))
             )
+            if result.rowcount:
+                _touch_dirt(connection, service, cleared_as_of=started)
             return bool(result.rowcount)
 
     # -- review ------------------------------------------------------------------------
@@ -1179,16 +1203,59 @@ def _identity(path: Path | None) -> tuple[int, int] | None:
 
 
 def _set_dirty(connection: Connection, service: str, *, dirty: bool, at: datetime) -> None:
-    """Mark ``service`` dirty since ``at`` (kept if already dirty), or clean (reconciled at)."""
+    """Mark ``service`` dirty since ``at`` (kept if already dirty), or clean (reconciled at).
+
+    A dirty mark older than what the last clearing accounts for (a reconcile
+    after it, a verification begun after it) only moves the last-dirty time.
+    """
     _ensure_service(connection, service)
     if dirty:
+        cleared = _touch_dirt(connection, service, last_dirty_at=at)
+        if cleared is not None and _naive(at) < cleared:
+            return
         values: dict[str, Any] = {
             "dirty": True,
             "dirty_since": sa.func.coalesce(services.c.dirty_since, _naive(at)),
         }
     else:
         values = {"dirty": False, "dirty_since": None, "reconciled_at": _naive(at)}
+        _touch_dirt(connection, service, cleared_as_of=at)
     connection.execute(sa.update(services).where(services.c.service == service).values(**values))
+
+
+def _touch_dirt(
+    connection: Connection,
+    service: str,
+    *,
+    last_dirty_at: datetime | None = None,
+    cleared_as_of: datetime | None = None,
+) -> datetime | None:
+    """Move ``service``'s dirt times forward (never back); its ``cleared_as_of`` after."""
+    table = service_dirt
+    given = {
+        name: _naive(moment)
+        for name, moment in (("last_dirty_at", last_dirty_at), ("cleared_as_of", cleared_as_of))
+        if moment is not None
+    }
+    current = connection.execute(sa.select(table).where(table.c.service == service)).first()
+    if current is None:
+        _insert_or_retry(
+            connection,
+            sa.insert(table).values(service=service, **given),
+            lambda: _touch_dirt(
+                connection, service, last_dirty_at=last_dirty_at, cleared_as_of=cleared_as_of
+            ),
+        )
+        return given.get("cleared_as_of")
+    newer = {
+        name: moment
+        for name, moment in given.items()
+        if getattr(current, name) is None or getattr(current, name) < moment
+    }
+    if newer:
+        connection.execute(sa.update(table).where(table.c.service == service).values(**newer))
+    cleared: datetime | None = newer.get("cleared_as_of", current.cleared_as_of)
+    return cleared
 
 
 def _ensure_service(connection: Connection, service: str) -> None:

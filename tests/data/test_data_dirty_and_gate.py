@@ -112,3 +112,62 @@ def test_clean_verification_clears_a_dirty_service_and_the_gate_follows(
     )
     assert {check.table for check in evidence.data_checks} == {"users", "client_state"}
     source.dispose()
+
+
+def test_a_verification_begun_before_a_newer_unclean_write_leaves_the_service_dirty(
+    tmp_path: Path,
+) -> None:
+    """Dirty at t0, verification begun at t1, another unclean write at t2: the verification
+    cannot have seen t2, so it must not clear the service (only ``dirty_since``, the first
+    write, predates it); one begun after t2 clears it."""
+    store = DivergenceStore(f"sqlite:///{tmp_path / 'store.db'}")
+    t0 = NOW
+    store.mark_dirty("client_state", t0)
+    store.mark_dirty("client_state", t0 + timedelta(seconds=20))
+    assert not store.mark_verified(
+        "client_state", started=t0 + timedelta(seconds=10), at=t0 + timedelta(seconds=30)
+    )
+    assert "client_state" in store.dirty_services()
+    assert store.mark_verified(
+        "client_state", started=t0 + timedelta(seconds=21), at=t0 + timedelta(seconds=40)
+    )
+    assert "client_state" not in store.dirty_services()
+    store.close()
+
+
+def test_an_unclean_write_stored_after_a_clearing_it_postdates_makes_the_service_dirty_again(
+    tmp_path: Path,
+) -> None:
+    """The runtime may flush a later unclean write only after a verification cleared the
+    service: if that write came after the verification began, the service is dirty again;
+    one from before the verification began changes nothing."""
+    from shadow.runtime._store import StoreBatch  # noqa: PLC0415  (the runtime's batch type)
+
+    store = DivergenceStore(f"sqlite:///{tmp_path / 'store.db'}")
+    store.mark_dirty("client_state", NOW)
+    started = NOW + timedelta(seconds=10)
+    assert store.mark_verified("client_state", started=started, at=NOW + timedelta(seconds=30))
+    store.record(StoreBatch(service_marks=[("client_state", True, NOW + timedelta(seconds=5))]))
+    assert "client_state" not in store.dirty_services()
+    store.record(StoreBatch(service_marks=[("client_state", True, NOW + timedelta(seconds=15))]))
+    assert "client_state" in store.dirty_services()
+    assert not store.mark_verified(
+        "client_state", started=NOW + timedelta(seconds=12), at=NOW + timedelta(seconds=50)
+    )
+    store.close()
+
+
+def test_the_runtime_sends_the_latest_unclean_write_of_a_service_already_dirty() -> None:
+    """The first unclean write turns the service dirty; each later one moves its last-dirty
+    time, which the next batch carries (one mark per service, not one per write)."""
+    from shadow.runtime import ShadowSettings  # noqa: PLC0415
+    from shadow.runtime._evidence import EvidenceState  # noqa: PLC0415
+
+    clock = FixedClock(NOW)
+    state = EvidenceState(ShadowSettings(), clock=clock)
+    assert state.mark_dirty("client_state", 5)
+    for seq in (6, 7, 8):
+        latest = clock.advance(1)
+        assert not state.mark_dirty("client_state", seq)
+    assert state.take_marks() == [("client_state", True, NOW), ("client_state", True, latest)]
+    assert state.take_marks() == []
