@@ -12,8 +12,10 @@ timestamp shapes, 0/1 booleans, JSON text). Per target backend:
    equal (rows per second of the table; both sides are read once);
 
 and, on SQLite only, **verify, same formats**: the target against a byte copy
-of itself, where every row takes the raw-equality fast path (what a verify
-costs when both stores write timestamps alike).
+of itself (what a verify costs when both stores write timestamps alike).
+SQLite to SQLite is compared inside SQLite (the target attached); to a server,
+rows are read as tuples with canonical timestamp text and compared a chunk at a
+time. The table printed at the end is ready to paste into docs/benchmarks.md.
 
 Peak memory is the largest resident set size above the one before the
 phase, sampled every 10 ms (``/proc/self/statm``): with a chunk of 5,000 rows
