@@ -43,7 +43,7 @@ from shadow.cli.reproductions import export_command, group_provenance
 if TYPE_CHECKING:
     from shadow.cutover import _format as formats
     from shadow.cutover import contracts as contract_specs
-    from shadow.cutover import control, modes, review
+    from shadow.cutover import control, modes, next_steps, review
     from shadow.cutover import report as reports
     from shadow.cutover import stories as story_lists
     from shadow.cutover.criteria import GateVerdict
@@ -56,6 +56,7 @@ else:
     formats = lazy_module("shadow.cutover._format")
     control = lazy_module("shadow.cutover.control")
     modes = lazy_module("shadow.cutover.modes")
+    next_steps = lazy_module("shadow.cutover.next_steps")
     reports = lazy_module("shadow.cutover.report")
     review = lazy_module("shadow.cutover.review")
     story_lists = lazy_module("shadow.cutover.stories")
@@ -376,6 +377,14 @@ def report(
             evidence=settings.evidence(),
             modes=settings.modes(),
             declared_methods=settings.declared_methods,
+            commands=next_steps.CommandOptions.of(
+                config=config,
+                store=store,
+                audit_log=audit_log,
+                plan=plan,
+                policy=policy,
+                contracts=contracts,
+            ),
         )
     except StoreError as error:
         _bad_store(error)

@@ -17,17 +17,25 @@ __all__ = [
     "GROUP_HEADER",
     "GROUP_ORIGIN_HEADER",
     "METHOD_HEADER",
+    "NOT_JUDGED_NOTE",
     "ORIGIN_HEADER",
+    "RATE_HEADER",
     "coverage_row",
     "data_rows",
     "format_lines",
+    "format_rate",
     "format_ratio",
     "format_seconds",
+    "go_word",
     "group_origin_rows",
     "group_row",
     "method_row",
     "origin_rows",
     "origin_summary_lines",
+    "policy_rows",
+    "rate_row",
+    "relaxed_summary",
+    "step_text",
     "verdict_word",
 ]
 
@@ -53,16 +61,45 @@ def verdict_word(passed: bool) -> str:
     return "PASS" if passed else "FAIL"
 
 
+def format_rate(part: int, rate: float | None) -> str:
+    """``38/207 (18.4%)``-style cell: a count and its share of the compared calls."""
+    return str(part) if rate is None else f"{part} ({rate:.1%})"
+
+
+NOT_JUDGED_NOTE = (
+    "Latency figures in parentheses come from fewer samples than the policy's "
+    "min_latency_samples: shown, not judged."
+)
+
+
 def method_row(service: str, method: Mapping[str, Any]) -> list[str]:
-    """One row of the per-method table (shared by the Markdown and HTML renderers)."""
+    """One row of the per-method table (shared by the Markdown and HTML renderers).
+
+    Latency from too few samples is put in parentheses and its ratio reads
+    "not judged": one call's duration is not a p95.
+    """
     legacy, candidate = method["legacy"] or {}, method["candidate"] or {}
+    judged = method["latency_judged"]
+
+    def latency(value: float | None) -> str:
+        text = format_seconds(value)
+        return text if judged or value is None else f"({text})"
+
+    samples = method["samples"]
+    fewest = min(samples.values())
+    ratio = (
+        format_ratio(method["p95_ratio"])
+        if judged or method["p95_ratio"] is None
+        else f"not judged ({fewest} sample{'s' if fewest != 1 else ''})"
+    )
     return [
         service,
         method["method"],
         *(str(method["outcomes"][outcome]) for outcome in Outcome),
-        *(format_seconds(legacy.get(q)) for q in ("p50", "p95", "p99")),
-        *(format_seconds(candidate.get(q)) for q in ("p50", "p95", "p99")),
-        format_ratio(method["p95_ratio"]),
+        f"{samples['legacy']}/{samples['candidate']}",
+        *(latency(legacy.get(q)) for q in ("p50", "p95", "p99")),
+        *(latency(candidate.get(q)) for q in ("p50", "p95", "p99")),
+        ratio,
     ]
 
 
@@ -70,6 +107,7 @@ METHOD_HEADER = [
     "service",
     "method",
     *Outcome,
+    "latency samples",
     "legacy p50",
     "legacy p95",
     "legacy p99",
@@ -198,3 +236,67 @@ def group_origin_rows(services: list[Mapping[str, Any]]) -> list[list[str]]:
         for origin, count in group["origins"].items()
         if count
     ]
+
+
+RATE_HEADER = ["service", "method", "compared", "divergences", "candidate errors", "over limit"]
+
+
+def rate_row(row: Mapping[str, Any]) -> list[str]:
+    """One method of the divergences-per-method table."""
+    return [
+        row["service"],
+        row["method"],
+        str(row["compared"]),
+        format_rate(row["divergences"], row["divergence_rate"]),
+        format_rate(row["candidate_errors"], row["candidate_error_rate"]),
+        "OVER" if row["over_limit"] else "-",
+    ]
+
+
+def step_text(item: Mapping[str, Any]) -> str:
+    """``shadow -> reverse``, or ``sqlmodel (done)``."""
+    return (
+        f"{item['current']} -> {item['target']}" if item["target"] else f"{item['current']} (done)"
+    )
+
+
+def go_word(item: Mapping[str, Any]) -> str:
+    """GO, NO-GO or DONE for a phase or service of the decision."""
+    if item["done"]:
+        return "DONE"
+    return "GO" if item["may_go"] else "NO-GO"
+
+
+def policy_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The policy table: one row per threshold, one column per phase, then the default.
+
+    A value looser than the built-in default is marked ``(relaxed)``.
+    """
+    phases, defaults = report["phases"], report["policy_defaults"]
+    header = ["threshold", *(f"phase {phase['phase']}" for phase in phases), "built-in default"]
+    rows = []
+    for name, default in defaults.items():
+        cells = [name]
+        for phase in phases:
+            relaxed = {item["name"] for item in phase["relaxed"]}
+            value = phase["policy"][name]
+            cells.append(f"{value} (relaxed)" if name in relaxed else str(value))
+        rows.append([*cells, str(default)])
+    return header, rows
+
+
+def relaxed_summary(phases: Sequence[Mapping[str, Any]]) -> str | None:
+    """One sentence naming the thresholds looser than the built-in defaults, or None."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for phase in phases:
+        for item in phase["relaxed"]:
+            found.setdefault(item["name"], item)
+    if not found:
+        return None
+    listed = ", ".join(
+        f"{name} {item['value']} (default {item['default']})" for name, item in found.items()
+    )
+    return (
+        f"RELAXED POLICY: looser than the built-in production defaults on {listed}. "
+        "Its verdicts are not production evidence (the demo's policy is such a one)."
+    )

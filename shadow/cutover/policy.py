@@ -43,6 +43,7 @@ __all__ = [
     "PolicySet",
     "load_policies",
     "parse_duration",
+    "relaxed_values",
 ]
 
 POLICY_FILE_NAME = "gate-policy.toml"
@@ -127,6 +128,37 @@ class GatePolicy:
         data["min_soak"] = format_duration(self.min_soak)
         data["min_p95_excess"] = format_duration(self.min_p95_excess)
         return data
+
+
+_LOOSER_WHEN_HIGHER = {
+    "min_comparisons": False,
+    "confidence": False,
+    "max_divergence_rate": True,
+    "max_candidate_error_rate": True,
+    "max_p95_ratio": True,
+    "min_latency_samples": True,  # more methods left unjudged
+    "min_soak": False,
+    "min_p95_excess": True,
+}
+"""Per threshold, which way loosens it (``min_coverage`` and ``require_data_verified``
+only tighten the built-in defaults, which leave them off)."""
+
+
+def relaxed_values(policy: GatePolicy) -> list[dict[str, object]]:
+    """The thresholds of ``policy`` looser than the built-in (production) defaults.
+
+    Each as ``{"name", "value", "default"}`` written as in policy files: a
+    report flags a relaxed policy (the demo's is one) so its verdict is not
+    read as production evidence.
+    """
+    defaults = GatePolicy()
+    ours, theirs = policy.to_dict(), defaults.to_dict()
+    looser = []
+    for name, higher in _LOOSER_WHEN_HIGHER.items():
+        value, default = getattr(policy, name), getattr(defaults, name)
+        if (value > default) if higher else (value < default):
+            looser.append({"name": name, "value": ours[name], "default": theirs[name]})
+    return looser
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {

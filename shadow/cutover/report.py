@@ -1,11 +1,17 @@
 """Cutover reports: one set of facts rendered as JSON, Markdown or HTML.
 
-:func:`build_report` gathers the facts (per phase the gate verdict with its
-evidence; per service and method the comparisons by outcome, latency per side
-and their ratio; the divergence groups with redacted examples and review
-state; which of it came from traffic and which from exploration) into plain
-data. The renderers only format that data, so the three formats carry the
-same facts; the Markdown one is tested against the JSON one. Examples come
+:func:`build_report` gathers the facts into plain data: first what the
+reviewer must decide (per phase and per service alone: may it go, and which
+criteria block it, :mod:`shadow.cutover.decision`), the methods that diverged
+with their rates, the commands to run next (:mod:`shadow.cutover.next_steps`);
+then per phase the gate verdict with its evidence and policy (thresholds
+looser than the built-in defaults flagged as relaxed); per service and method
+the comparisons by outcome, latency per side and their ratio (marked not
+judged below the policy's ``min_latency_samples``); the divergence groups with
+redacted examples and review state; which of it came from traffic and which
+from exploration. The renderers (:mod:`shadow.cutover.markdown`,
+:mod:`shadow.cutover.html`) only format that data, so the three formats carry
+the same facts; the Markdown one is tested against the JSON one. Examples come
 from the store already redacted: sensitive values never get here.
 """
 
@@ -17,31 +23,16 @@ from typing import Any
 
 from shadow._exceptions import ConfigError
 from shadow._vocabulary import LatencySummary, Mode, Outcome
-from shadow.cutover._format import (
-    COVERAGE_HEADER,
-    DATA_HEADER,
-    GROUP_HEADER,
-    GROUP_ORIGIN_HEADER,
-    METHOD_HEADER,
-    ORIGIN_HEADER,
-    coverage_row,
-    data_rows,
-    format_lines,
-    format_ratio,
-    format_seconds,
-    group_origin_rows,
-    group_row,
-    method_row,
-    origin_rows,
-    origin_summary_lines,
-    verdict_word,
-)
+from shadow.cutover._format import format_lines, format_ratio, format_seconds
 from shadow.cutover.criteria import GateVerdict, evaluate_gate
+from shadow.cutover.decision import decision, method_rates
 from shadow.cutover.evidence import CoverageEvidence, DataCheck, DivergenceGroup, Evidence
 from shadow.cutover.html import render_html
+from shadow.cutover.markdown import render_markdown
+from shadow.cutover.next_steps import CommandOptions, group_commands, next_commands
 from shadow.cutover.origins import group_origins, method_origins, origin_summary
 from shadow.cutover.plan import PhasePlan
-from shadow.cutover.policy import PolicySet
+from shadow.cutover.policy import GatePolicy, PolicySet, relaxed_values
 from shadow.cutover.stories import stories
 
 __all__ = [
@@ -67,8 +58,10 @@ def _ratio(legacy: LatencySummary | None, candidate: LatencySummary | None) -> f
     return candidate.p95 / legacy.p95
 
 
-def _group(group: DivergenceGroup, evidence: Evidence) -> dict[str, Any]:
+def _group(group: DivergenceGroup, evidence: Evidence, commands: CommandOptions) -> dict[str, Any]:
     return {
+        "service": group.service,
+        "commands": group_commands(group.fingerprint, now=evidence.collected_at, options=commands),
         "fingerprint": group.fingerprint,
         "method": group.method,
         "paths": list(group.paths),
@@ -130,28 +123,49 @@ def build_report(
     evidence: Evidence,
     modes: Mapping[str, Mode],
     declared_methods: Mapping[str, Collection[str]],
+    commands: CommandOptions | None = None,
 ) -> dict[str, Any]:
-    """Every fact a report shows, as JSON-able data."""
-    verdicts: list[GateVerdict] = [
-        evaluate_gate(
+    """Every fact a report shows, as JSON-able data.
+
+    ``commands`` holds the options the suggested next commands need to act on
+    the same files (the CLI passes the ones it was given).
+    """
+    commands = commands or CommandOptions()
+
+    def judge(phase: int, services: Collection[str] | None = None) -> GateVerdict:
+        return evaluate_gate(
             phase,
             plan=plan,
             policy=policies.for_phase(phase),
             evidence=evidence,
             modes=modes,
             declared_methods=declared_methods,
+            services=services,
         )
+
+    verdicts = [judge(phase) for phase in plan.numbers]
+    alone = {
+        service: judge(phase, [service])
         for phase in plan.numbers
-    ]
-    services = []
+        for service in plan.services_of(phase)
+    }
+    services: list[dict[str, Any]] = []
     for phase in plan.numbers:
+        policy = policies.for_phase(phase)
         for service in plan.services_of(phase):
             seen = {item.method for item in evidence.methods if item.service == service}
             methods = []
             for name in sorted(set(declared_methods[service]) | seen):
                 item = evidence.method(service, name)
+                samples = {
+                    side: summary.count if summary else 0
+                    for side, summary in (("legacy", item.legacy), ("candidate", item.candidate))
+                }
                 methods.append(
                     {
+                        "samples": samples,
+                        # Too few samples for a p95: shown, but marked "not judged".
+                        "latency_judged": min(samples.values()) >= policy.min_latency_samples,
                         "method": name,
                         "declared": name in declared_methods[service],
                         "outcomes": {outcome: item.total(outcome) for outcome in Outcome},
@@ -172,18 +186,29 @@ def build_report(
                     "drops": evidence.drops.get(service, 0),
                     "methods": methods,
                     "groups": [
-                        _group(g, evidence) for g in _in_story_order(evidence.groups_of({service}))
+                        _group(g, evidence, commands)
+                        for g in _in_story_order(evidence.groups_of({service}))
                     ],
                     "coverage": _coverage(evidence.coverage.get(service)),
                 }
             )
+    decided = decision(verdicts, alone)
+    groups = [group for service in services for group in service["groups"]]
+    phases = [
+        {**verdict.to_dict(), "relaxed": relaxed_values(verdict.policy)} for verdict in verdicts
+    ]
     return {
+        "decision": decided,
+        "method_rates": method_rates(services, policies),
+        "next_commands": next_commands(decided, groups, commands),
+        "policy_source": policies.source,
+        "policy_defaults": GatePolicy().to_dict(),
         "data": [_check(check) for check in evidence.data_checks],
         "generated_at": evidence.collected_at.isoformat(),
         "first_comparison_at": (
             evidence.first_comparison_at.isoformat() if evidence.first_comparison_at else None
         ),
-        "phases": [verdict.to_dict() for verdict in verdicts],
+        "phases": phases,
         "services": services,
         "origins": origin_summary(services),
     }
@@ -192,75 +217,6 @@ def build_report(
 def render_json(report: Mapping[str, Any]) -> str:
     """The report as indented JSON."""
     return json.dumps(report, indent=2, sort_keys=True) + "\n"
-
-
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
-    return lines
-
-
-def render_markdown(report: Mapping[str, Any]) -> str:
-    """The report as Markdown."""
-    lines = [
-        "# Shadow migration: cutover report",
-        "",
-        f"Generated {report['generated_at']}; first comparison "
-        f"{report['first_comparison_at'] or 'never'}.",
-        "",
-        "## Gate verdict per phase",
-    ]
-    for phase in report["phases"]:
-        target = phase["target"] or "none (done)"
-        lines += [
-            "",
-            f"### Phase {phase['phase']}: {verdict_word(phase['passed'])}",
-            "",
-            f"Services: {', '.join(phase['services'])}. Step: {phase['current']} -> {target}.",
-            "",
-            *_table(
-                ["criterion", "verdict", "evidence"],
-                [[c["name"], verdict_word(c["passed"]), c["summary"]] for c in phase["criteria"]],
-            ),
-        ]
-    lines += ["", "## Comparisons and latency per method", ""]
-    rows = [method_row(s["service"], m) for s in report["services"] for m in s["methods"]]
-    lines += _table(METHOD_HEADER, rows)
-    lines += ["", "## Divergence groups"]
-    for service in report["services"]:
-        if not service["groups"]:
-            continue
-        lines += ["", f"### {service['service']}", ""]
-        lines += _table(GROUP_HEADER, [group_row(g) for g in service["groups"]])
-        for group in service["groups"]:
-            lines += ["", f"Examples of `{group['fingerprint']}` (redacted):", "", "```json"]
-            lines += [json.dumps(example, sort_keys=True) for example in group["examples"]]
-            lines += ["```"]
-    if not any(service["groups"] for service in report["services"]):
-        lines += ["", "No divergence groups."]
-    lines += ["", "## Candidate code run by compared calls", ""]
-    measured = [
-        coverage_row(s["service"], s["coverage"]) for s in report["services"] if s["coverage"]
-    ]
-    if measured:
-        lines += _table(COVERAGE_HEADER, measured)
-    else:
-        lines += ["Not measured (the runtime's `coverage` setting is off)."]
-    lines += ["", "## Evidence by origin", "", *origin_summary_lines(report["origins"]), ""]
-    lines += _table(ORIGIN_HEADER, origin_rows(report["services"]))
-    group_origin_table = group_origin_rows(report["services"])
-    if group_origin_table:
-        lines += ["", *_table(GROUP_ORIGIN_HEADER, group_origin_table)]
-    dirty = [f"{s['service']} ({s['drops']} drops)" for s in report["services"] if s["dirty"]]
-    lines += ["", "## Dropped writes", "", "Dirty: " + (", ".join(dirty) or "none") + "."]
-    lines += ["", "## Data at rest (last verification per table)", ""]
-    rows = data_rows(report)
-    lines += _table(DATA_HEADER, rows) if rows else ["Never verified (`shadow data verify`)."]
-    return "\n".join(lines) + "\n"
 
 
 FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
