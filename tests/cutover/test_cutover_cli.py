@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -272,6 +273,27 @@ def test_report_formats_write_files_with_the_same_verdicts(workspace: Workspace)
     markdown = (workspace.root / "report.md").read_text()
     assert "### Phase 1: FAIL" in markdown and FINGERPRINT in markdown
     assert 'id="phase-1-verdict">FAIL<' in (workspace.root / "report.html").read_text()
+
+
+def test_the_next_commands_of_a_report_run_as_written(workspace: Workspace) -> None:
+    """The report's accept command, its note filled in, accepts the group; its gate command runs."""
+    with_store(workspace, diverge=True)
+    in_shadow(workspace)
+    result = workspace.run("report", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    steps = {step["command"].split()[2]: step["command"] for step in data["next_commands"]}
+    accept = shlex.split(steps["accept"])
+    assert accept[:4] == ["shadow", "divergences", "accept", FINGERPRINT]
+    assert "--config" in accept and "--store" in accept  # the files the report was read from
+    accept[accept.index("--note") + 1] = "known: the candidate rounds differently"
+    accepted = workspace.run(*accept[1:])
+    assert accepted.returncode == 0, accepted.stderr
+    assert f"{FINGERPRINT}: accepted until" in accepted.stdout
+    gate = shlex.split(
+        next(s["command"] for s in data["next_commands"] if " gate " in s["command"])
+    )
+    assert workspace.run(*gate[1:]).returncode in (0, 1)  # judged, not refused as bad input
 
 
 def test_reference_contracts_load_for_every_planned_service() -> None:
