@@ -30,6 +30,7 @@ __all__ = [
     "group_origin_rows",
     "group_row",
     "method_row",
+    "open_groups",
     "origin_rows",
     "origin_summary_lines",
     "policy_rows",
@@ -300,3 +301,9 @@ def relaxed_summary(phases: Sequence[Mapping[str, Any]]) -> str | None:
         f"RELAXED POLICY: looser than the built-in production defaults on {listed}. "
         "Its verdicts are not production evidence (the demo's policy is such a one)."
     )
+
+
+def open_groups(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The groups blocking the gate, in the report's review order (most seen story first)."""
+    by_fingerprint = {g["fingerprint"]: g for s in report["services"] for g in s["groups"]}
+    return [by_fingerprint[fingerprint] for fingerprint in report["review_order"]]

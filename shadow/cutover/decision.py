@@ -19,7 +19,7 @@ from shadow._vocabulary import Outcome
 from shadow.cutover.criteria import GateVerdict
 from shadow.cutover.policy import PolicySet
 
-__all__ = ["EVIDENCE_SECTIONS", "decision", "evidence_anchor", "method_rates"]
+__all__ = ["EVIDENCE_SECTIONS", "decision", "evidence_anchor", "method_rates", "review_order"]
 
 EVIDENCE_SECTIONS = {
     "min_comparisons": "methods",
@@ -126,3 +126,17 @@ def method_rates(
                 }
             )
     return sorted(rows, key=lambda row: (-(row["divergence_rate"] or 0.0), row["service"]))
+
+
+def review_order(groups: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The groups that block the gate, in the order to review them.
+
+    The most often seen story first (a root with its consequences right after
+    it, as ``groups`` lists them): the bug that costs the most calls is read first.
+    """
+    counts = {group["fingerprint"]: group["count"] for group in groups}
+    blocking = [group for group in groups if group["blocks_gate"]]
+    return sorted(
+        blocking,
+        key=lambda group: -counts.get(group["root"] or group["fingerprint"], group["count"]),
+    )

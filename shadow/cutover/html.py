@@ -41,6 +41,7 @@ from shadow.cutover._format import (
     group_origin_rows,
     group_row,
     method_row,
+    open_groups,
     origin_rows,
     origin_summary_lines,
     policy_rows,
@@ -168,12 +169,10 @@ def _example(example: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _open_groups(services: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _open_groups(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [
         {**group, "shown_examples": [_example(example) for example in group["examples"]]}
-        for service in services
-        for group in service["groups"]
-        if group["blocks_gate"]
+        for group in open_groups(report)
     ]
 
 
@@ -200,7 +199,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         verdict_word=verdict_word,
         rates=[{**row, "cells": rate_row(row)} for row in report["method_rates"]],
         rate_header=RATE_HEADER,
-        open_groups=_open_groups(services),
+        open_groups=_open_groups(report),
         next_commands=report["next_commands"],
         policy_header=policy_header,
         policy_rows=policy_table,

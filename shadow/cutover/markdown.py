@@ -29,6 +29,7 @@ from shadow.cutover._format import (
     group_origin_rows,
     group_row,
     method_row,
+    open_groups,
     origin_rows,
     origin_summary_lines,
     policy_rows,
@@ -107,7 +108,7 @@ def _example(number: int, example: Mapping[str, Any]) -> list[str]:
 
 
 def _open_groups(report: Mapping[str, Any]) -> list[str]:
-    groups = [g for s in report["services"] for g in s["groups"] if g["blocks_gate"]]
+    groups = open_groups(report)
     lines = [f"## Open divergence groups ({len(groups)})", ""]
     if report["method_rates"]:
         lines += ["Divergences and candidate errors per method (share of its compared calls):", ""]

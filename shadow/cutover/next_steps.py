@@ -107,16 +107,13 @@ def next_commands(
     """What to run next, in order: review open groups, then promote or re-run the gate.
 
     ``decided`` is :func:`shadow.cutover.decision.decision`'s answer, ``groups``
-    the report's groups (each with its ``commands``).
+    the groups to review, in order (each with its ``commands``).
     """
     steps = []
     for group in groups:
-        if group["blocks_gate"]:
-            where = f"{group['service']}.{group['method']} {group['fingerprint']}"
-            steps.append(
-                {"why": f"review {where}: accept it", "command": group["commands"]["accept"]}
-            )
-            steps.append({"why": "... or mark it fixed", "command": group["commands"]["fixed"]})
+        where = f"{group['service']}.{group['method']} {group['fingerprint']}"
+        steps.append({"why": f"review {where}: accept it", "command": group["commands"]["accept"]})
+        steps.append({"why": "... or mark it fixed", "command": group["commands"]["fixed"]})
     reason = "<why this step now>"
     for phase in decided:
         number = str(phase["phase"])

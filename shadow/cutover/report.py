@@ -25,7 +25,7 @@ from shadow._exceptions import ConfigError
 from shadow._vocabulary import LatencySummary, Mode, Outcome
 from shadow.cutover._format import format_lines, format_ratio, format_seconds
 from shadow.cutover.criteria import GateVerdict, evaluate_gate
-from shadow.cutover.decision import decision, method_rates
+from shadow.cutover.decision import decision, method_rates, review_order
 from shadow.cutover.evidence import CoverageEvidence, DataCheck, DivergenceGroup, Evidence
 from shadow.cutover.html import render_html
 from shadow.cutover.markdown import render_markdown
@@ -193,14 +193,15 @@ def build_report(
                 }
             )
     decided = decision(verdicts, alone)
-    groups = [group for service in services for group in service["groups"]]
+    to_review = review_order([group for service in services for group in service["groups"]])
     phases = [
         {**verdict.to_dict(), "relaxed": relaxed_values(verdict.policy)} for verdict in verdicts
     ]
     return {
         "decision": decided,
         "method_rates": method_rates(services, policies),
-        "next_commands": next_commands(decided, groups, commands),
+        "review_order": [group["fingerprint"] for group in to_review],
+        "next_commands": next_commands(decided, to_review, commands),
         "policy_source": policies.source,
         "policy_defaults": GatePolicy().to_dict(),
         "data": [_check(check) for check in evidence.data_checks],

@@ -6,6 +6,7 @@ skipping): the report is laid out at 1400 x 900 and measured in the page.
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ SERVICES = {
     3: ("session_queue",),
 }
 METHODS = tuple(f"method_{n:02d}" for n in range(12))
+SCREENSHOT_SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "report.py"
 
 
 def _example(index: int) -> dict[str, Any]:
@@ -171,3 +173,17 @@ def test_the_verdicts_and_the_charts_render(tmp_path: Path) -> None:
     assert seen["chartWidth"] > 300 and seen["chartHeight"] > 50
     assert seen["bars"] >= len(report["services"])  # at least one outcome bar per service
     assert seen["latencyCharts"] == len(report["services"])
+
+
+def test_the_docs_screenshot_script_shows_a_planted_divergence_on_the_first_screen(
+    tmp_path: Path,
+) -> None:
+    """docs/screenshots/report.py (which made docs/img/report.png) still works: it exits 1
+    when the open groups are not on the first screen."""
+    spec = importlib.util.spec_from_file_location("report_screenshot", SCREENSHOT_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    png = tmp_path / "report.png"
+    assert script.main(["--ops", "300", "--explore-seconds", "0", "-o", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from shadow._vocabulary import LatencySummary, Mode
+from shadow.cutover.decision import review_order
 from shadow.cutover.evidence import DivergenceGroup, MethodEvidence
 from shadow.cutover.next_steps import CommandOptions
 from shadow.cutover.policy import GatePolicy, PolicySet
@@ -231,3 +232,17 @@ def test_latency_from_too_few_samples_is_marked_not_judged() -> None:
     chart = re.search(r'<svg class="chart" id="latency-users".*?</svg>', html, re.S)
     assert chart is not None
     assert ">get</text>" in chart.group(0) and ">create</text>" not in chart.group(0)
+
+
+def test_open_groups_are_reviewed_most_seen_story_first() -> None:
+    def group(fingerprint: str, count: int, root: str | None = None) -> dict[str, Any]:
+        return {"fingerprint": fingerprint, "count": count, "root": root, "blocks_gate": True}
+
+    groups = [
+        group("rare", 1),
+        group("rare-consequence", 50, root="rare"),  # read after its root, whatever its count
+        group("accepted", 500) | {"blocks_gate": False},
+        group("frequent", 81),
+    ]
+    ordered = [g["fingerprint"] for g in review_order(groups)]
+    assert ordered == ["frequent", "rare", "rare-consequence"]

@@ -6,6 +6,9 @@ service, which the runtime must report under exactly that service, method and
 path. ``build_wrong_secret`` returns a wrong jwt secret: compared, but never
 stored or shown. ``build_whole_rows`` returns whole user rows from ``users.get``
 (``password_hash``, ``token_hash`` and a code the contract never declared).
+``build_two_bugs`` adds to ``build``'s bug one that traffic meets often:
+``workflows.get`` loses the document's last node (the picture in
+docs/img/report.png, made by docs/screenshots/report.py).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import sqlalchemy as sa
 from imagegen.db.engine import create_engine
 from imagegen.demo.wiring import DEMO_PASSWORD_COST, build_candidate
 from imagegen.services.contracts.style_presets import StylePresetRecord
+from imagegen.services.contracts.workflows import WorkflowRecord
 from imagegen.services.core.app_settings import CoreAppSettingsService
 from imagegen.services.core.style_presets import CoreStylePresetsService
 from imagegen.services.core.users import CoreUsersService
+from imagegen.services.core.workflows import CoreWorkflowsService
 from imagegen.services.passwords import PasswordHasher
 from shadow._sources import Clock, IdSource
 
@@ -95,4 +100,20 @@ def build_whole_rows(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]
     services["users"] = _WholeRowUsers(
         create_engine(url), ids=ids, clock=clock, passwords=PasswordHasher(DEMO_PASSWORD_COST)
     )
+    return services
+
+
+class _LastNodeLostWorkflows(CoreWorkflowsService):
+    """``get`` drops the document's last node (an off-by-one in a port's node query)."""
+
+    def get(self, workflow_id: str) -> WorkflowRecord:
+        record = super().get(workflow_id)
+        document = record.workflow.model_copy(update={"nodes": record.workflow.nodes[:-1]})
+        return record.model_copy(update={"workflow": document})
+
+
+def build_two_bugs(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
+    """``build``'s upper-cased preset names, and workflows that lose their last node."""
+    services = build(ids=ids, clock=clock, url=url)
+    services["workflows"] = _LastNodeLostWorkflows(create_engine(url), ids=ids, clock=clock)
     return services
