@@ -67,8 +67,7 @@ def _decision(report: Mapping[str, Any]) -> list[str]:
     lines += _table(
         ["phase", "service", "step", "may it go?", "blocked by"],
         [
-            [str(p["phase"]), s["service"], step_text(s), go_word(s),
-             ", ".join(b["name"] for b in s["blocking"]) or "-"]
+            [str(p["phase"]), s["service"], step_text(s), go_word(s), _blocked_by(s)]
             for p in report["decision"]
             for s in p["services"]
         ],
@@ -77,8 +76,8 @@ def _decision(report: Mapping[str, Any]) -> list[str]:
     if over:
         lines += ["", "Methods over their phase's limit on their own (whatever the pooled rate):"]
         lines += [
-            f"- {r['service']}.{r['method']}: {r['divergences']} divergences and "
-            f"{r['candidate_errors']} candidate errors in {r['compared']} compared calls"
+            f"- {r['service']}.{r['method']}: {rate_row(r)[3]} divergent and "
+            f"{rate_row(r)[4]} candidate errors of {r['compared']} compared calls"
             for r in over
         ]
     return lines
@@ -120,7 +119,7 @@ def _open_groups(report: Mapping[str, Any]) -> list[str]:
         lines += [
             "",
             f"### {group['service']}.{group['method']} `{group['fingerprint']}` "
-            f"({group['state']}, seen {group['count']} times)",
+            f"({group['state']}, seen {group['count']}x)",
             "",
             f"Paths: {', '.join(f'`{p}`' for p in group['paths']) or '-'}; "
             f"first seen {group['first_seen']}, last {group['last_seen']}; "

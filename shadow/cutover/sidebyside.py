@@ -112,4 +112,6 @@ def side_by_side(change: str, authoritative: Any, mirror: Any) -> SideBySide:
 def ndiff_lines(change: str, authoritative: Any, mirror: Any) -> list[str]:
     """The same comparison as :func:`difflib.ndiff` lines (``-`` authoritative, ``+`` mirror)."""
     left, right = _sides(change, authoritative, mirror)
+    if ABSENT in (left[0], right[0]):  # nothing to line up: the one side, then the other
+        return [f"- {line}" for line in left] + [f"+ {line}" for line in right]
     return [line.rstrip("\n") for line in difflib.ndiff(left, right)]
