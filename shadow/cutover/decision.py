@@ -38,11 +38,19 @@ criteria table, ``phase-N-NAME``."""
 
 def evidence_anchor(phase: int, criterion: Mapping[str, Any]) -> str:
     """The id of the report element that shows why ``criterion`` of ``phase`` failed."""
-    if criterion["name"] == "open_divergences":
-        blocking = [item for item in criterion["details"] if item.get("blocks")]
+    name, details = criterion["name"], criterion["details"]
+    own_row = f"phase-{phase}-{name}"
+    if name == "open_divergences":
+        blocking = [item for item in details if item.get("blocks")]
         if blocking:
             return f"group-{blocking[0]['fingerprint']}"
-    return EVIDENCE_SECTIONS.get(criterion["name"], f"phase-{phase}-{criterion['name']}")
+    # A rate that fails with nothing counted fails on too few comparisons: the criterion's
+    # own line (its bound and sample size) explains it, the per-method table would not.
+    if name == "divergence_rate" and not any(item["divergences"] for item in details):
+        return own_row
+    if name == "candidate_errors" and not details:
+        return own_row
+    return EVIDENCE_SECTIONS.get(name, own_row)
 
 
 def _blocking(verdict: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -249,3 +249,23 @@ def test_open_groups_are_reviewed_most_seen_story_first() -> None:
     ]
     ordered = [g["fingerprint"] for g in review_order(groups)]
     assert ordered == ["frequent", "rare", "rare-consequence"]
+
+
+def test_a_rate_failing_on_too_few_comparisons_links_to_its_own_line() -> None:
+    few = tuple(
+        MethodEvidence(item.service, item.method, {"match": 5}, FAST, SLOWER)
+        for item in healthy_methods()
+    )
+    report = build_report(
+        plan=PLAN,
+        policies=RELAXED,
+        evidence=evidence(methods=few),
+        modes=MODES,
+        declared_methods=DECLARED,
+    )
+    blocking = {item["name"]: item["anchor"] for item in report["decision"][0]["blocking"]}
+    # 0 divergences in 20 calls: the bound is still above 5%, and nothing diverged.
+    assert blocking["divergence_rate"] == "phase-1-divergence_rate"
+    assert blocking["min_comparisons"] == "methods"
+    html = render(report, "html")
+    assert 'href="#phase-1-divergence_rate"' in html and 'id="phase-1-divergence_rate"' in html
