@@ -9,7 +9,10 @@ behave the way the schema needs:
   timeout as on the legacy connection. The driver's own transaction handling is
   turned off and SQLAlchemy emits ``BEGIN`` itself, so a transaction starts at
   its first statement, reads included; ``execution_options(sqlite_begin="IMMEDIATE")``
-  takes the write lock up front for read-then-write transactions.
+  takes the write lock up front for read-then-write transactions. Such write
+  transactions of one process queue on a Python lock per database file before
+  ``BEGIN IMMEDIATE`` (see :class:`_Writers`), so threads take SQLite's write
+  lock in turn instead of polling for it in its busy handler.
 * MariaDB: utf8mb4 and a UTC session time zone.
 
 :func:`create_schema` brings an empty database to the schema's head revision.
@@ -18,10 +21,11 @@ behave the way the schema needs:
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 import structlog
@@ -194,8 +198,62 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return (status.st_dev, status.st_ino)
 
 
+_BUSY_TIMEOUT_SECONDS = 5.0
+
+
+class _Writers:
+    """One process's write transactions on one SQLite file, one at a time, in arrival order.
+
+    Why: SQLite's busy handler polls for a held write lock with sleeps of up to
+    100 ms, so under a few writing threads a waiting writer sleeps long after
+    the lock was freed; after the cutover the demo's 4 API threads lost most of
+    their time in ``BEGIN IMMEDIATE`` (``./dev bench aftercutover``, py-spy),
+    and some waited out the 5 s busy timeout (``database is locked``). Here a
+    writer waits on a lock instead, taken before ``BEGIN IMMEDIATE`` and freed
+    right after the ``COMMIT`` or ``ROLLBACK`` (issued here, so the lock is
+    not freed before SQLite's). Writers of other processes still meet the busy
+    timeout. A writer that cannot get the lock within the busy timeout fails as
+    SQLite would, with ``database is locked``.
+    """
+
+    _by_file: ClassVar[dict[str, threading.Lock]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+    _HOLDS: ClassVar[str] = "imagegen_sqlite_writer"
+
+    def __init__(self, database: str) -> None:
+        with self._guard:
+            self._lock = self._by_file.setdefault(str(Path(database).resolve()), threading.Lock())
+
+    def acquire(self, connection: sa.Connection) -> None:
+        if not self._lock.acquire(timeout=_BUSY_TIMEOUT_SECONDS):
+            raise sqlite3.OperationalError("database is locked")
+        connection.info[self._HOLDS] = True
+
+    def end(self, connection: sa.Connection, statement: str) -> None:
+        """Run ``statement`` (COMMIT or ROLLBACK) on the driver, then free the lock if held."""
+        if not connection.info.get(self._HOLDS):
+            return
+        driver = connection.connection.driver_connection
+        try:
+            if driver is not None and driver.in_transaction:
+                driver.execute(statement)
+        except sqlite3.Error as error:
+            if statement == "COMMIT":  # still in the transaction: its rollback frees the lock
+                raise sa.exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
+            raise
+        finally:
+            if statement != "COMMIT" or not (driver is not None and driver.in_transaction):
+                self.release(connection.info)
+
+    def release(self, info: dict[Any, Any]) -> None:
+        if info.pop(self._HOLDS, False):
+            self._lock.release()
+
+
 def _configure_sqlite(engine: sa.Engine, *, in_memory: bool, watched: Path | None) -> None:
     opened = _identity(watched) if watched is not None else None
+    database = str(engine.url.database or "")
+    writers = None if in_memory else _Writers(database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -225,9 +283,32 @@ def _configure_sqlite(engine: sa.Engine, *, in_memory: bool, watched: Path | Non
             gone = DatabaseFileGoneError(f"database file {watched} was deleted or replaced")
             raise sa.exc.DBAPIError.instance(statement, None, gone, sqlite3.Error)
         try:
+            if writers is not None and mode != "DEFERRED":
+                writers.acquire(connection)
             connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
         except sqlite3.Error as error:
+            if writers is not None:
+                writers.release(connection.info)
             raise sa.exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
+
+    if writers is None:
+        return
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: sa.Connection) -> None:
+        writers.end(connection, "COMMIT")
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: sa.Connection) -> None:
+        writers.end(connection, "ROLLBACK")
+
+    @event.listens_for(engine, "reset")
+    def _on_reset(_dbapi: Any, record: Any, _state: Any) -> None:
+        writers.release(record.info)  # returned to the pool mid-transaction: the pool rolls back
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi: Any, record: Any, _exception: Any) -> None:
+        writers.release(record.info)
 
 
 def create_schema(engine: sa.Engine) -> None:
