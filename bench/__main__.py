@@ -21,6 +21,7 @@ MODULES = (
     "queue",
     "comparison",
     "overhead",
+    "aftercutover",
     "capture",
     "metrics",
     "coverage",

@@ -40,6 +40,9 @@ class DemoOptions:
     default; the Python API does not, so benchmarks measure traffic alone."""
     coverage: bool = True
     """Measure the candidate's coverage under compared calls (the runtime's ``coverage``)."""
+    legacy_template: Path | None = None
+    """A legacy SQLite file (``shadow db seed --legacy``) the legacy store starts as a copy of
+    (the candidate then starts as a copy of that, as always); None: a fresh empty store."""
 
     def validate(self) -> None:
         """Raise ConfigError for options that cannot work together."""
@@ -58,6 +61,8 @@ class DemoOptions:
         if self.metrics_port is not None:
             _check_port(self.metrics_port)
         _check_workdir(self.workdir)
+        if self.legacy_template is not None and not self.legacy_template.is_file():
+            raise ConfigError(f"no such legacy template file: {self.legacy_template}")
         if self.candidate_factory is not None:
             from shadow.cutover.contracts import load_object  # noqa: PLC0415 -- only when used
 

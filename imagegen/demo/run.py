@@ -300,6 +300,8 @@ def _prepare_stores(workdir: Path, options: DemoOptions) -> str:
         for suffix in ("", "-wal", "-shm"):
             (workdir / f"{name}{suffix}").unlink(missing_ok=True)
     legacy_path = workdir / LEGACY_FILE
+    if options.legacy_template is not None:
+        _sqlite_copy(options.legacy_template, legacy_path)
     open_legacy(legacy_path).close()
     candidate_path = workdir / CANDIDATE_FILE
     if options.aa:

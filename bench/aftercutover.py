@@ -1,0 +1,299 @@
+"""After the last promotion: the demo's whole traffic on SQLModel against all of it on legacy.
+
+The demo (:func:`imagegen.demo.run_demo`, its API threads and queue worker in
+this process) runs with every service in ``legacy`` mode (raw sqlite3 on the
+legacy file) and with every service in ``sqlmodel`` mode (the SQLModel
+services alone, no mirror), the two arms interleaved round by round so that
+the machine's drift hits both alike:
+
+* **sqlite**: the SQLModel services on a SQLite file, 4 API threads in both
+  arms (the demo's default). Targets (issue 14): caller p50 <= 1.3x legacy,
+  saturated throughput >= 0.8x legacy.
+* **postgresql**: the SQLModel services on PostgreSQL, 8 API threads, against
+  legacy SQLite with the same 8 threads: what moving off one SQLite file
+  buys at saturation (the migration's reason; measured, no target). The
+  server comes from ``SHADOW_TEST_POSTGRES_URL`` (the tests' default); a
+  database of its own is created there and dropped afterwards.
+
+Each run is measured twice: **paced** (``--rate`` requests/s over all
+threads: caller p50 and p99 per request) and **saturated** (as fast as the
+threads go: requests/s). Every round prints its one-minute load average, and
+each figure's spread (min / median / max over the rounds).
+
+``--seeded IMAGES`` runs the same on stores seeded at scale (``shadow db
+seed``: IMAGES images, a hundredth as many boards, a tenth as many finished
+queue items, a thousandth as many users; ``--seeded 1000000`` is issue 14's
+production scale). The seeded legacy file is made once; every run starts its
+stores as copies of it (the copy is not timed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+import structlog
+
+from bench.harness import Environment, percentile
+from imagegen.db.populate import Scale, seed
+from imagegen.demo import DemoOptions, run_demo
+from shadow.runtime import Mode
+
+__all__ = ["main"]
+
+POSTGRES_URL = os.environ.get(
+    "SHADOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+TARGET_P50 = 1.3
+TARGET_THROUGHPUT = 0.8
+ARMS = (Mode.LEGACY, Mode.SQLMODEL)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where the SQLModel arm's store lives, and how many API threads drive the traffic."""
+
+    name: str
+    threads: int
+    judged: bool
+    """Whether issue 14's SQLite targets apply."""
+
+
+BACKENDS = {
+    "sqlite": Backend("sqlite", 4, judged=True),
+    "postgresql": Backend("postgresql", 8, judged=False),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One demo run's caller-side figures."""
+
+    p50: float
+    p99: float
+    throughput: float
+    load: float
+    """One-minute load average when the run started."""
+
+
+def _run(options: DemoOptions) -> Run:
+    load = os.getloadavg()[0]
+    result = run_demo(options)
+    latencies = sorted(result.request_latencies)
+    return Run(
+        p50=statistics.median(latencies),
+        p99=percentile(latencies, 0.99),
+        throughput=len(latencies) / result.api_seconds if result.api_seconds else 0.0,
+        load=load,
+    )
+
+
+@contextmanager
+def _candidate_url(backend: Backend, root: Path) -> Iterator[str | None]:
+    """None for SQLite (the demo's own candidate file); a fresh PostgreSQL database otherwise."""
+    if backend.name == "sqlite":
+        yield None
+        return
+    name = f"shadow_bench_aftercutover_{os.getpid()}"
+    server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with server.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        server.dispose()
+
+
+def _measure(
+    backend: Backend, rounds: int, ops: tuple[int, int], rate: float, root: Path,
+    *, template: Path | None,
+) -> dict[str, dict[Mode, list[Run]]]:  # fmt: skip
+    """Paced and saturated runs of both arms, interleaved round by round."""
+    runs: dict[str, dict[Mode, list[Run]]] = {
+        kind: {mode: [] for mode in ARMS} for kind in ("paced", "saturated")
+    }
+    with _candidate_url(backend, root) as url:
+        for round_ in range(rounds):
+            for kind, count, paced_at in (("paced", ops[0], rate), ("saturated", ops[1], None)):
+                for mode in ARMS:
+                    workdir = root / f"{backend.name}-{kind}-{mode.value}-{round_}"
+                    options = DemoOptions(
+                        ops=count,
+                        mode=mode,
+                        rate=paced_at,
+                        threads=backend.threads,
+                        workdir=workdir,
+                        candidate_url=url,
+                        legacy_template=template,
+                        coverage=False,
+                    )
+                    runs[kind][mode].append(_run(options))
+    return runs
+
+
+def _ratio(legacy: float, sqlmodel: float) -> float:
+    return sqlmodel / legacy if legacy else float("inf")
+
+
+def _spread(values: Sequence[float]) -> str:
+    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
+
+
+def _summary(backend: Backend, runs: dict[str, dict[Mode, list[Run]]]) -> tuple[list[str], int]:
+    """The backend's rows of the main table, and 1 when a judged target is missed."""
+    paced, saturated = runs["paced"], runs["saturated"]
+
+    def median(kind: dict[Mode, list[Run]], mode: Mode, field: str, scale: float) -> float:
+        return statistics.median(float(getattr(run, field)) * scale for run in kind[mode])
+
+    measures = (
+        ("paced caller p50 (ms)", paced, "p50", 1000.0, TARGET_P50, True),
+        ("paced caller p99 (ms)", paced, "p99", 1000.0, None, True),
+        ("saturated throughput (req/s)", saturated, "throughput", 1.0, TARGET_THROUGHPUT, False),
+    )
+    rows, status = [], 0
+    store = "SQLite" if backend.name == "sqlite" else "PostgreSQL"
+    for name, kind, field, scale, target, lower_is_better in measures:
+        legacy = median(kind, Mode.LEGACY, field, scale)
+        sqlmodel = median(kind, Mode.SQLMODEL, field, scale)
+        ratio = _ratio(legacy, sqlmodel)
+        shown, verdict = "", ""
+        if target is not None and backend.judged:
+            met = ratio <= target if lower_is_better else ratio >= target
+            status |= 0 if met else 1
+            shown = f"{'<=' if lower_is_better else '>='} {target:.2f}x"
+            verdict = "yes" if met else "no"
+        rows.append(
+            f"| {store}, {backend.threads} threads | {name} | {legacy:,.2f} | {sqlmodel:,.2f} "
+            f"| {ratio:.2f}x | {shown} | {verdict} |"
+        )
+    return rows, status
+
+
+def _rounds(backend: Backend, runs: dict[str, dict[Mode, list[Run]]]) -> list[str]:
+    lines = []
+    paced, saturated = runs["paced"], runs["saturated"]
+    for index, (pl, ps, sl, ss) in enumerate(
+        zip(
+            paced[Mode.LEGACY],
+            paced[Mode.SQLMODEL],
+            saturated[Mode.LEGACY],
+            saturated[Mode.SQLMODEL],
+            strict=True,
+        )
+    ):
+        lines.append(
+            f"| {backend.name} | {index + 1} | {pl.load:.1f} / {sl.load:.1f} "
+            f"| {pl.p50 * 1000:.2f} | {ps.p50 * 1000:.2f} | {pl.p99 * 1000:.2f} "
+            f"| {ps.p99 * 1000:.2f} | {sl.throughput:.0f} | {ss.throughput:.0f} |"
+        )
+    return lines
+
+
+def _spreads(backend: Backend, runs: dict[str, dict[Mode, list[Run]]]) -> list[str]:
+    lines = []
+    for mode in ARMS:
+        paced, saturated = runs["paced"][mode], runs["saturated"][mode]
+        lines.append(
+            f"- {backend.name}, {mode.value}: paced p50 ms {_spread([r.p50 * 1000 for r in paced])}"
+            f"; p99 ms {_spread([r.p99 * 1000 for r in paced])}"
+            f"; saturated req/s {_spread([r.throughput for r in saturated])}"
+        )
+    return lines
+
+
+def _seeded_template(images: int, root: Path) -> tuple[Path, Scale]:
+    scale = Scale(
+        users=max(1, images // 1000),
+        boards=images // 100,
+        images=images,
+        queue_items=images // 10,
+    )
+    path = root / "seeded-legacy.sqlite3"
+    result = seed(f"sqlite:///{path}", scale, legacy=True)
+    print(
+        f"seeded {result.total:,} rows in {result.seconds:.1f} s "
+        f"({result.rows_per_second:,.0f} rows/s, load {os.getloadavg()[0]:.1f})\n",
+        flush=True,
+    )
+    return path, scale
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench aftercutover", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--repeat", type=int, default=None, help="interleaved rounds per arm")
+    parser.add_argument("--rate", type=float, default=150.0, help="paced requests per second")
+    parser.add_argument(
+        "--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
+    )
+    parser.add_argument(
+        "--seeded", type=int, default=None, metavar="IMAGES", help="stores seeded at this scale"
+    )
+    args = parser.parse_args(list(argv))
+    chosen = [name.strip() for name in args.backends.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(BACKENDS))
+    if unknown or not chosen:
+        print(f"bench aftercutover: error: unknown backends {unknown}", file=sys.stderr)
+        return 2
+    if args.seeded is not None and args.seeded < 1:
+        print("bench aftercutover: error: --seeded takes a positive image count", file=sys.stderr)
+        return 2
+    rounds = args.repeat or (1 if args.quick else 3)
+    ops = (200, 300) if args.quick else (1500, 3000)
+
+    status = 0
+    summary: list[str] = []
+    per_round: list[str] = []
+    spreads: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="shadow-bench-aftercutover-") as scratch:
+        root = Path(scratch)
+        # The runtime's log lines go to a file: printing them would add terminal I/O.
+        log = (root / "shadow.log").open("w", encoding="utf-8")
+        structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log))
+        template, scale = (
+            (None, None) if args.seeded is None else _seeded_template(args.seeded, root)
+        )
+        for name in chosen:
+            backend = BACKENDS[name]
+            runs = _measure(backend, rounds, ops, args.rate, root, template=template)
+            rows, missed = _summary(backend, runs)
+            status |= missed
+            summary += rows
+            per_round += _rounds(backend, runs)
+            spreads += _spreads(backend, runs)
+        log.close()
+
+    size = "empty stores (the demo's own data only)" if scale is None else (
+        f"stores seeded with {scale.images:,} images, {scale.boards:,} boards, "
+        f"{scale.queue_items:,} queue items, {scale.users:,} users"
+    )  # fmt: skip
+    print(
+        f"{rounds} interleaved round(s) per arm on {size}; paced at {args.rate:g} requests/s, "
+        f"{ops[0]} requests per paced run, {ops[1]} per saturated run; 1 queue worker.\n"
+    )
+    print("| store, API threads | measure | legacy (SQLite) | sqlmodel | ratio | target | met |")
+    print("|---|---|---:|---:|---:|---:|:---:|")
+    print("\n".join(summary))
+    print("\nper round (load average at the paced / saturated run's start):\n")
+    print(
+        "| backend | round | load | legacy p50 ms | sqlmodel p50 ms | legacy p99 ms "
+        "| sqlmodel p99 ms | legacy req/s | sqlmodel req/s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(per_round))
+    print("\nspread over the rounds (min / median / max):\n")
+    print("\n".join(spreads))
+    print(f"\n{Environment.current().describe()}")
+    return status
