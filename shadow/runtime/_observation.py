@@ -129,6 +129,9 @@ class Task:
     """``time.monotonic()`` at hand-off, for the queue lag gauge."""
     size: int = 0
     """Estimated bytes, counted against ``queue_max_bytes`` while queued."""
+    error: BaseException | None = field(default=None, repr=False, compare=False)
+    """The authoritative exception itself, kept in this process (never sent to the
+    worker) so a one-sided error's example can explain it (shadow.runtime._errors)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,8 @@ class Observation:
     """Why a call was skipped or dropped."""
     detail: str | None = None
     """What lies behind ``reason`` (the error type of a ``worker_error``), if anything."""
+    mirror_error: Mapping[str, Any] | None = None
+    """The mirror's exception, explained and redacted (type, message, innermost frames)."""
     recheck: bool = False
     evidence: bool = True
 

@@ -257,6 +257,7 @@ class ServiceProxy:
             payload=payload or b"",
             result=_detached(result),
             error_type=None if error is None else error_name(error),
+            error=error,
             tape=tape,
             started_at=started_at,
             authoritative_seconds=elapsed,

@@ -15,6 +15,7 @@ and writes its dirty/clean transitions with the batches, retried until written.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from typing import Any
 from shadow._sources import Clock, SystemClock
 from shadow._vocabulary import Mode, Outcome, Side
 from shadow.runtime._coverage import CoverageReport
+from shadow.runtime._errors import explain_error, named_arguments, secret_values
 from shadow.runtime._evidence import EvidenceState
 from shadow.runtime._metrics import ShadowMetrics
 from shadow.runtime._observation import MethodPlan, Observation, Reason, Task
@@ -224,7 +226,7 @@ class Recorder:
                 observation.compare_seconds
             )
         if observation.outcome in _GROUPED:
-            self._divergence(observation, write=plan.kind.mutates)
+            self._divergence(observation, write=plan.kind.mutates, task=task)
         if plan.kind.mutates and observation.error_types:
             # One side applied the write and the other refused it (or both
             # failed differently): the stores now differ. This comparison is
@@ -270,7 +272,9 @@ class Recorder:
             self.evidence.breaker(task.plan.service).failure()
         self.unmirrored(task.plan, Outcome.DROPPED, reason, task.seq, detail=detail)
 
-    def _divergence(self, observation: Observation, *, write: bool = False) -> None:
+    def _divergence(
+        self, observation: Observation, *, write: bool = False, task: Task | None = None
+    ) -> None:
         fingerprint = observation.fingerprint or ""
         # A dirty service diverges by construction: still one line, but at debug level.
         log = self._log.warning if observation.evidence else self._log.debug
@@ -296,6 +300,7 @@ class Recorder:
             "write": write,
             "arguments": dict(observation.arguments),
             "error_types": list(observation.error_types),
+            **_explained_errors(task, observation),
             "differences": [
                 {
                     "path": item.path,
@@ -403,6 +408,29 @@ class Recorder:
                 self._next_flush = time.monotonic() + self._flush_every
             return False
         return True
+
+
+def _explained_errors(task: Task | None, observation: Observation) -> dict[str, Any]:
+    """A one-sided error's explanations, per side (``errors``), for its stored example."""
+    if task is None or not observation.error_types:
+        return {}
+    authoritative = None
+    if task.error is not None:
+        spec = task.plan.compare
+        try:
+            args, kwargs = pickle.loads(task.payload)
+            named = named_arguments(task.plan.parameters, args, kwargs)
+        except Exception:  # no arguments to redact by: the name rules still apply
+            named = {}
+        authoritative = explain_error(
+            task.error, secret_values(named, spec.sensitive), spec.sensitive
+        )
+    mirror = observation.mirror
+    sides = {
+        (mirror.other.value if mirror else "authoritative"): authoritative,
+        (mirror.value if mirror else "mirror"): observation.mirror_error,
+    }
+    return {"errors": sides}
 
 
 def _merge(target: StoreBatch, older: StoreBatch) -> None:

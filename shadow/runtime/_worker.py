@@ -23,11 +23,13 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+from shadow._contract import Compare
 from shadow._sources import SystemClock, UuidIds
 from shadow._vocabulary import Outcome, Side
 from shadow.runtime import _capture as capture
 from shadow.runtime._compare import compare_values, fingerprint, redact
 from shadow.runtime._coverage import CoverageMeter, CoverageReport
+from shadow.runtime._errors import explain_error, named_arguments, secret_values
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._observation import (
     UNPICKLABLE,
@@ -126,7 +128,7 @@ class MirrorEngine:
         result = task.result
         if isinstance(result, str) and result == UNPICKLABLE:
             return _dropped(task, Reason.UNPICKLABLE, failed=False)
-        mirror_error: str | None = None
+        mirror_error: Exception | None = None
         mirror_result: Any = None
         if task.tape.captured and not capture.installed():
             capture.install()  # the authoritative process records; replay needs the same hooks
@@ -138,7 +140,7 @@ class MirrorEngine:
             try:
                 mirror_result = getattr(implementation, plan.method)(*args, **kwargs)
             except Exception as error:
-                mirror_error = error_name(error)
+                mirror_error = error
             mirror_seconds = time.perf_counter() - started
         finished_at = time.time()
         lag = finished_at - task.started_at
@@ -174,7 +176,7 @@ class MirrorEngine:
         *,
         result: Any,
         mirror_result: Any,
-        mirror_error: str | None,
+        mirror_error: Exception | None,
         tolerance: float,
         windows: tuple[Window, Window] | None,
         args: tuple[Any, ...],
@@ -189,10 +191,11 @@ class MirrorEngine:
             "seq": task.seq,
             "recheck": task.recheck,
         }
-        if task.error_type is not None or mirror_error is not None:
-            if task.error_type == mirror_error:
+        mirror_type = None if mirror_error is None else error_name(mirror_error)
+        if task.error_type is not None or mirror_type is not None:
+            if task.error_type == mirror_type:
                 return Observation(outcome=Outcome.MATCH, **base)
-            error_types = (task.error_type or "none", mirror_error or "none")
+            error_types = (task.error_type or "none", mirror_type or "none")
             mirror_failed = task.error_type is None
             if task.race_window:
                 return Observation(outcome=Outcome.RACED, mirror_failed=mirror_failed, **base)
@@ -206,6 +209,7 @@ class MirrorEngine:
                 fingerprint=fingerprint(plan.service, plan.method, (), error_types),
                 error_types=error_types,
                 arguments=_redacted_arguments(plan.parameters, args, kwargs, spec.sensitive),
+                mirror_error=_explained(mirror_error, plan.parameters, args, kwargs, spec),
                 mirror_failed=mirror_failed,
                 **base,
             )
@@ -258,18 +262,26 @@ def _with_timing(
     )
 
 
+def _explained(
+    error: Exception | None,
+    parameters: tuple[str, ...],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    spec: Compare,
+) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    named = named_arguments(parameters, args, kwargs)
+    return explain_error(error, secret_values(named, spec.sensitive), spec.sensitive)
+
+
 def _redacted_arguments(
     parameters: tuple[str, ...],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     sensitive: frozenset[str],
 ) -> dict[str, Any]:
-    named: dict[str, Any] = {}
-    for index, value in enumerate(args):
-        name = parameters[index] if index < len(parameters) else f"arg{index}"
-        named[name] = value
-    named.update(kwargs)
-    redacted = redact(named, sensitive)
+    redacted = redact(named_arguments(parameters, args, kwargs), sensitive)
     return dict(redacted) if isinstance(redacted, dict) else {}
 
 
