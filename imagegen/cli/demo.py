@@ -247,6 +247,7 @@ def _as_dict(result: DemoResult) -> dict[str, Any]:
         "problems": result.problems,
         "interrupted": result.interrupted,
         "dirty": result.dirty,
+        "unavailable": dict(result.unavailable),
         "drained": result.drained,
         "requests": result.requests,
         "elapsed_seconds": round(result.elapsed_seconds, 3),

@@ -21,7 +21,8 @@ A Ctrl-C (SIGINT) stops the traffic: requests in flight finish, the mirror
 is drained (its worker ignores SIGINT, so no in-flight call dies as a
 candidate error), the store is written and the summary printed; the result
 says ``interrupted`` (the command exits 130). A run is ``ok`` only without
-divergences, candidate errors, dropped calls, dirty services, services the
+divergences, candidate errors, dropped calls, dirty services, a side that
+could not be built, services the
 candidate compared nothing of, and uncalled methods; :attr:`DemoResult.problems`
 says which.
 """
@@ -124,6 +125,8 @@ class DemoResult:
     """False when the mirror did not catch up before the summary: its counts are partial."""
     dirty: list[str] = field(default_factory=list)
     """Services with a dropped write not yet reconciled (their stores may differ)."""
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    """Sides whose factory could not be built (side -> redacted error): nothing was mirrored."""
     interrupted: bool = False
     """True when a Ctrl-C stopped the traffic before every request was made."""
     exploration: ExploreResult | None = None
@@ -155,6 +158,8 @@ class DemoResult:
         found = []
         if self.interrupted:
             found.append("interrupted: the counts cover only the requests made")
+        for side, error in sorted(self.unavailable.items()):
+            found.append(f"the {side} side could not be built, nothing was mirrored: {error}")
         if not self.drained:
             found.append("the mirror did not catch up: the counts are partial")
         if self.divergences:
@@ -529,6 +534,7 @@ def _summarize(
         counts = store.comparison_counts()
         groups = store.groups()
         dirty = sorted(store.dirty_services())
+        unavailable = {item.side: item.error for item in store.unavailable_mirrors()}
     finally:
         store.close()
     called = {(count.service, count.method) for count in counts if count.total}
@@ -570,6 +576,7 @@ def _summarize(
         metrics_port=port,
         drained=drained,
         dirty=dirty,
+        unavailable=unavailable,
         interrupted=interrupted,
         exploration=exploration,
         at_rest=at_rest,

@@ -265,6 +265,8 @@ def status(
         return
     if modes.kill_switch_on(settings.modes_file):
         typer.echo("KILL SWITCH ON: every service not in sqlmodel runs legacy-only")
+    for side, cause in sorted(settings.evidence().unavailable_mirrors.items()):
+        typer.echo(f"MIRROR UNAVAILABLE: the {side} side could not be built: {cause}")
     typer.echo(f"{'phase':<6}{'service':<22}{'mode':<10}{'coverage':<10}readiness (of the phase)")
     for row in rows:
         readiness = _readiness(row.ready, row.target, row.blocking)

@@ -41,7 +41,9 @@ The criteria, in order:
 ``soak``
     at least ``min_soak`` since the first comparison;
 ``no_dirty``
-    no service of the phase has a dropped write awaiting reconciliation;
+    no service of the phase has a dropped write awaiting reconciliation, and
+    no side was recorded unavailable (its factory could not be built, so
+    writes reached one store only) since the stores were last aligned;
 ``data_verified``
     each service's tables verified equal at rest since its last write that
     was not mirrored cleanly (:mod:`shadow.cutover.data_gate`); judged only
@@ -529,13 +531,20 @@ def _no_dirty(services: Collection[str], evidence: Evidence) -> Criterion:
         {"service": s, "dirty": s in evidence.dirty, "drops": evidence.drops.get(s, 0)}
         for s in services
     )
-    if dirty:
+    unavailable = evidence.unavailable_mirrors
+    if unavailable:
+        summary = "; ".join(
+            f"the {side} side could not be built ({error}): not mirrored, align the stores"
+            " after fixing its factory"
+            for side, error in sorted(unavailable.items())
+        )
+    elif dirty:
         summary = "unreconciled dropped writes: " + ", ".join(
             f"{s} ({evidence.drops.get(s, 0)} drops)" for s in dirty
         )
     else:
         summary = "no service has unreconciled dropped writes"
-    return Criterion("no_dirty", not dirty, summary, details)
+    return Criterion("no_dirty", not dirty and not unavailable, summary, details)
 
 
 def _previous_phase(

@@ -212,6 +212,9 @@ class Evidence:
     """The last verification at rest of each table."""
     data_verified: Mapping[str, DataVerified] = field(default_factory=dict)
     """Per service, the last verification covering all its tables."""
+    unavailable_mirrors: Mapping[str, str] = field(default_factory=dict)
+    """Sides whose implementations could not be built (side -> redacted error): calls
+    were not mirrored to them, so the stores are not in step until aligned again."""
 
     def method(self, service: str, method: str) -> MethodEvidence:
         """The evidence for one method; an empty record when it was never seen."""

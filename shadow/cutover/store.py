@@ -163,6 +163,7 @@ def load_evidence(url: str, *, clock: Clock) -> Evidence:
             groups=tuple(groups),
             dirty=frozenset(s.service for s in states if s.dirty),
             drops=dropped,
+            unavailable_mirrors={item.side: item.error for item in store.unavailable_mirrors()},
             by_mode=_by_mode(store),
             coverage={
                 item.service: CoverageEvidence(

@@ -13,13 +13,16 @@ and the service -> tables map) and knows nothing of any application.
   columns; :func:`record_verification` keeps the result in the divergence store
   and clears the dirty services it proves equal;
 * :func:`repair` copies the authoritative rows of exactly those keys (dry run
-  unless told to apply) and verifies them again.
+  unless told to apply) and verifies them again;
+* :func:`reconciler` makes the two a runtime's reconcile hook, for
+  ``Runtime.align`` (start-up writes) and ``Runtime.reconcile``.
 """
 
 from __future__ import annotations
 
 from shadow.data._backfill import BackfillReport, Checkpoint, TableBackfill, backfill, sync_counters
 from shadow.data._read import KeyOrderError
+from shadow.data._reconcile import reconciler
 from shadow.data._repair import RepairReport, TableRepair, repair
 from shadow.data._results import (
     ServiceVerification,
@@ -72,6 +75,7 @@ __all__ = [
     "default_rule",
     "last_checks",
     "normalize_datetime",
+    "reconciler",
     "record_verification",
     "repair",
     "service_verifications",

@@ -17,6 +17,7 @@ The names are fixed (dashboards are built against them):
 ``shadow_circuit_breaker_open``          Gauge      service
 ``shadow_service_mode``                  Gauge      service, mode
 ``shadow_service_dirty``                 Gauge      service
+``shadow_mirror_unavailable``            Gauge      side (its factory could not be built)
 ``shadow_store_write_failures_total``    Counter    (divergence store writes refused; retried)
 =======================================  =========  ===========================
 
@@ -180,6 +181,15 @@ class ShadowMetrics:
             registry=families,
             multiprocess_mode="livemax",
         )
+        self.mirror_unavailable = Gauge(
+            "shadow_mirror_unavailable",
+            "1 while a side's implementations cannot be built: calls are not mirrored to it.",
+            ("side",),
+            registry=families,
+            multiprocess_mode="livemax",
+        )
+        for side in Side:
+            self.mirror_unavailable.labels(side.value).set(0)
         self.store_write_failures = Counter(
             "shadow_store_write_failures",
             "Divergence store writes that failed (the batch is kept and retried).",

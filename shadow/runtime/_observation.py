@@ -69,6 +69,8 @@ class Reason(enum.StrEnum):
     """Dropped: the worker died."""
     WORKER_ERROR = "worker_error"
     """Dropped: the worker could not run the call (``detail`` says which error)."""
+    MIRROR_UNAVAILABLE = "mirror_unavailable"
+    """Skipped: the mirror side's factory could not build it (tried once per worker)."""
     MODE_CHANGE_UNDRAINED = "mode_change_undrained"
     """Dirty: the sides changed roles before the queue drained."""
     ENTERED_DUAL_WRITE = "entered_dual_write"

@@ -77,6 +77,7 @@ class Recorder:
         self._batch = StoreBatch(self._examples)
         self._next_flush = time.monotonic() + self._flush_every
         self._children: dict[tuple[str, ...], Any] = {}
+        self._unavailable: dict[Side, str] = {}
         # One store write at a time, so dirty/clean transitions land in order.
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -201,6 +202,10 @@ class Recorder:
         """
         plan = task.plan
         self.latency(plan, task.mirror.other, task.authoritative_seconds)
+        if observation.reason is Reason.MIRROR_UNAVAILABLE:
+            self._mirror_unavailable(task.mirror, observation)
+            self.unmirrored(plan, Outcome.SKIPPED, Reason.MIRROR_UNAVAILABLE, task.seq)
+            return
         mode = _MIRRORED_IN[task.mirror]
         if observation.outcome is Outcome.DROPPED:
             # The worker could not run the call (setup failure): a failure of the mirror.
@@ -258,6 +263,42 @@ class Recorder:
                 self._batch.add_mode_latency(
                     plan.service, plan.method, mode, task.mirror.value, observation.mirror_seconds
                 )
+
+    def _mirror_unavailable(self, side: Side, observation: Observation) -> None:
+        """``side`` could not be built: say so once, in the log, the metric and the store.
+
+        Its calls are skipped, not dropped: no breaker opens, no service turns
+        dirty call by call; the store keeps one row for the side, which the gate
+        and ``shadow status`` report until the stores are aligned again.
+        """
+        explained = observation.mirror_error or {}
+        error = f"{explained.get('type')}: {explained.get('message')}"
+        now = self._clock.now()
+        with self._lock:
+            first = side not in self._unavailable
+            self._unavailable[side] = error
+            if first or not any(mark[0] == side.value for mark in self._batch.side_marks):
+                self._batch.side_marks.append((side.value, error, now))
+        if first:
+            self._metrics.mirror_unavailable.labels(side.value).set(1)
+            self._log.error(
+                "shadow_mirror_unavailable",
+                side=side.value,
+                error=error,
+                frames=list(explained.get("frames", ())),
+            )
+
+    def unavailable_sides(self) -> dict[Side, str]:
+        """Sides this runtime could not build, with the redacted error."""
+        with self._lock:
+            return dict(self._unavailable)
+
+    def mirrors_aligned(self) -> None:
+        """The stores were aligned: clear the store's record of unavailable sides."""
+        now = self._clock.now()
+        with self._lock:
+            for side in Side:
+                self._batch.side_marks.append((side.value, None, now))
 
     def dropped(
         self, task: Task, reason: Reason, *, detail: str | None = None, timed: bool = False
@@ -470,3 +511,4 @@ def _merge(target: StoreBatch, older: StoreBatch) -> None:
         target.mode_latency[bucket_key] = target.mode_latency.get(bucket_key, 0) + count
     for first_key, at in older.mode_first.items():
         target.mode_first[first_key] = min(at, target.mode_first.get(first_key, at))
+    target.side_marks[:0] = older.side_marks

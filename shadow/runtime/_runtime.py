@@ -13,7 +13,7 @@ applied in the order their authoritative calls completed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
@@ -197,6 +197,32 @@ class Runtime:
         self.recorder.flush()  # outside the lock: callers never wait on the store
         if not proxied:
             self.log.info("shadow_reconciled_without_proxy", service=service)
+
+    def align(self, services: Iterable[str] | None = None, timeout: float = 30.0) -> None:
+        """Align the mirror stores with the authoritative ones, so comparisons count from here.
+
+        For what reached one store only: the application's own start-up writes
+        (made outside any proxied call), or writes made while a side could not
+        be built. Reconciles each of ``services`` (default: every proxied
+        service in a dual-written mode) with the reconcile hook, as
+        :meth:`reconcile` does, then clears the store's record of unavailable
+        sides. Refused (:class:`ShadowError`) while a side cannot be built here.
+        """
+        unavailable = self.recorder.unavailable_sides()
+        if unavailable:
+            raise ShadowError(
+                "cannot align: "
+                + "; ".join(
+                    f"the {s.value} side cannot be built ({e})" for s, e in unavailable.items()
+                )
+            )
+        if services is None:
+            proxied = self.switchboard.services()
+            services = [name for name in proxied if self.settings.effective_mode(name).mirror]
+        for service in services:
+            self.reconcile(service, timeout)
+        self.recorder.mirrors_aligned()
+        self.recorder.flush()
 
     def mark_reconciled(self, service: str) -> None:
         """Clear ``service``'s dirty state after it was reconciled outside the runtime."""

@@ -54,6 +54,12 @@ Tables (all counters only ever grow):
     dirt only if it began after the last dirty write; a dirty write that
     reaches the store later than a clearing it postdates makes the service
     dirty again. A table of its own so older stores gain it by ``create_all``.
+``shadow_mirror_sides``  side -> ``error``, ``since``, ``last_seen``
+    A side whose implementations could not be built (its factory raised): one
+    row while it is unavailable, with the redacted error. Calls are then
+    ``skipped`` (reason ``mirror_unavailable``); the row goes when the stores
+    are aligned again (``Runtime.align``), since writes meanwhile reached one
+    store only. ``shadow status`` and the gate report it.
 ``shadow_mode_comparisons``  (service, method, mode, outcome) -> ``total``, ``evidence``
 ``shadow_mode_latency``  (service, method, mode, side, bucket) -> ``le``, ``count``
 ``shadow_mode_services``  (service, mode) -> ``first_comparison_at``
@@ -113,6 +119,7 @@ __all__ = [
     "ServiceState",
     "StoreBatch",
     "StoredGroup",
+    "UnavailableMirror",
 ]
 
 LATENCY_BOUNDS: tuple[float, ...] = (
@@ -205,6 +212,14 @@ service_dirt = sa.Table(
     sa.Column("last_dirty_at", _TIME),
     sa.Column("cleared_as_of", _TIME),
 )
+mirror_sides = sa.Table(
+    "shadow_mirror_sides",
+    metadata,
+    sa.Column("side", sa.String(16), primary_key=True),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("since", _TIME, nullable=False),
+    sa.Column("last_seen", _TIME, nullable=False),
+)
 mode_comparisons = sa.Table(
     "shadow_mode_comparisons",
     metadata,
@@ -271,6 +286,16 @@ class StoredGroup:
     examples: tuple[Mapping[str, Any], ...] = ()
     root: str | None = None
     """The fingerprint of the root group this one is a consequence of, if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnavailableMirror:
+    """A side that could not be built: calls mirrored to it are skipped."""
+
+    side: str
+    error: str
+    since: datetime
+    last_seen: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +420,8 @@ class StoreBatch:
     (dirty state is never lost), and marking a service dirty never touches the
     store from the thread that saw the dropped write. A service already dirty
     sends a dirty mark again for its latest unclean write (its last-dirty time)."""
+    side_marks: list[tuple[str, str | None, datetime]] = field(default_factory=list)
+    """Sides found unavailable (with the error) or aligned again (None), in order."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -406,6 +433,7 @@ class StoreBatch:
             or self.mode_latency
             or self.coverage
             or self.service_marks
+            or self.side_marks
         )
 
     def add_mode_outcome(
@@ -701,6 +729,8 @@ class DivergenceStore:
                 )
             for service, dirty, at in batch.service_marks:
                 _set_dirty(connection, service, dirty=dirty, at=at)
+            for side, error, at in batch.side_marks:
+                _mark_side(connection, side, error, at)
 
     def _record_group(
         self, connection: Connection, fingerprint: str, delta: _GroupDelta, keep: int
@@ -991,6 +1021,20 @@ class DivergenceStore:
             for service, counts in totals.items()
         ]
 
+    def unavailable_mirrors(self) -> list[UnavailableMirror]:
+        """Sides whose implementations could not be built, and why (redacted)."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(sa.select(mirror_sides).order_by(mirror_sides.c.side))
+            return [
+                UnavailableMirror(
+                    row.side,
+                    row.error,
+                    _aware(row.since) or row.since,
+                    _aware(row.last_seen) or row.last_seen,
+                )
+                for row in rows
+            ]
+
     def dirty_services(self) -> frozenset[str]:
         """Services with a dropped write not yet reconciled."""
         return frozenset(state.service for state in self.services() if state.dirty)
@@ -1001,6 +1045,25 @@ class DivergenceStore:
             state.first_comparison_at for state in self.services() if state.first_comparison_at
         ]
         return min(found) if found else None
+
+
+def _mark_side(connection: Connection, side: str, error: str | None, at: datetime) -> None:
+    if error is None:
+        connection.execute(sa.delete(mirror_sides).where(mirror_sides.c.side == side))
+        return
+    update = (
+        sa.update(mirror_sides)
+        .where(mirror_sides.c.side == side)
+        .values(error=error, last_seen=_naive(at))
+    )
+    if not connection.execute(update).rowcount:
+        _insert_or_retry(
+            connection,
+            sa.insert(mirror_sides).values(
+                side=side, error=error, since=_naive(at), last_seen=_naive(at)
+            ),
+            lambda: connection.execute(update),
+        )
 
 
 _Z95 = 1.959963984540054

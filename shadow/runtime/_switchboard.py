@@ -126,6 +126,10 @@ class Switchboard:
         """True once a proxy of ``service`` was built."""
         return service in self._rechecks
 
+    def services(self) -> list[str]:
+        """The services a proxy was built for."""
+        return list(self._rechecks)
+
     def started(
         self, service: str, plans: Mapping[str, MethodPlan], mode: Mode, recheck: Recheck
     ) -> None:

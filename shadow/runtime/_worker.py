@@ -53,6 +53,8 @@ class MirrorEngine:
         # Coverage of the candidate's code under compared calls (runtime.coverage).
         self._coverage = CoverageMeter() if coverage else None
         self._sides: dict[Side, Mapping[str, Any]] = {}
+        # Sides whose factory raised, with the error explained: not built again.
+        self._unavailable: dict[Side, Mapping[str, Any]] = {}
         # A mirror that draws more ids or times than the authoritative call did
         # gets fresh ones: the difference then shows up in the comparison.
         self._ids = TapeIds(UuidIds())
@@ -61,7 +63,16 @@ class MirrorEngine:
     def _side(self, side: Side) -> Mapping[str, Any]:
         built = self._sides.get(side)
         if built is None:
-            built = self._factories[side].build(ids=self._ids, clock=self._clock)
+            factory = self._factories[side]
+            try:
+                built = factory.build(ids=self._ids, clock=self._clock)
+            except Exception as error:
+                # Tried once: every later call of this side is skipped, not dropped.
+                kwargs = dict(factory.kwargs)
+                self._unavailable[side] = explain_error(
+                    error, secret_values(kwargs, frozenset()), frozenset()
+                )
+                raise
             self._sides[side] = built
         return built
 
@@ -69,8 +80,9 @@ class MirrorEngine:
         """Build ``side``'s implementations now; return the error text if that fails."""
         try:
             self._side(side)
-        except Exception as error:
-            return f"{type(error).__name__}: {error}"
+        except Exception:
+            explained = self._unavailable.get(side, {})
+            return f"{explained.get('type')}: {explained.get('message')}"
         return None
 
     def _tie_value(self, task: Task) -> Callable[[Any], Any] | None:
@@ -120,10 +132,15 @@ class MirrorEngine:
 
     def _run(self, task: Task, lag_bound: float) -> Observation:
         plan = task.plan
+        unavailable = self._unavailable.get(task.mirror)
+        if unavailable is not None:
+            return _unavailable(task, unavailable)
         try:
             implementation = self._side(task.mirror)[plan.service]
             args, kwargs = pickle.loads(task.payload)
         except Exception as error:  # the mirror cannot even be set up
+            if (unavailable := self._unavailable.get(task.mirror)) is not None:
+                return _unavailable(task, unavailable)
             return _dropped(task, Reason.WORKER_ERROR, type(error).__name__)
         result = task.result
         if isinstance(result, str) and result == UNPICKLABLE:
@@ -247,6 +264,19 @@ def _dropped(
         mirror_failed=failed,
         reason=reason,
         detail=detail,
+        recheck=task.recheck,
+    )
+
+
+def _unavailable(task: Task, explained: Mapping[str, Any]) -> Observation:
+    return Observation(
+        task.plan.service,
+        task.plan.method,
+        Outcome.SKIPPED,
+        mirror=task.mirror,
+        seq=task.seq,
+        reason=Reason.MIRROR_UNAVAILABLE,
+        mirror_error=explained,
         recheck=task.recheck,
     )
 

@@ -407,3 +407,36 @@ def test_status_report_and_gate_show_coverage_per_service(workspace: Workspace) 
     policy.write_text(policy.read_text().replace("min_coverage = 0.8", "min_coverage = 0.75"))
     verdict = workspace.run("gate", "--phase", "1", "--json")
     assert "coverage" not in json.loads(verdict.stdout)["failed"]
+
+
+def test_an_unavailable_mirror_side_shows_in_status_and_shuts_the_gate(
+    workspace: Workspace,
+) -> None:
+    """A side the runtime could not build (recorded in the store) is named by ``status``
+    and fails ``no_dirty`` until the stores are aligned again."""
+    with_store(workspace)
+    in_shadow(workspace)
+    error = "builtins.ConnectionError: could not connect"
+    store = DivergenceStore(workspace.store_url)
+    try:
+        batch = StoreBatch()
+        batch.side_marks.append(("candidate", error, START))
+        store.record(batch)
+    finally:
+        store.close()
+    status = workspace.run("status")
+    assert status.stdout.startswith(
+        f"MIRROR UNAVAILABLE: the candidate side could not be built: {error}"
+    )
+    gate = workspace.run("gate", "--phase", "1", "--json")
+    assert gate.returncode == 1
+    verdict = json.loads(gate.stdout)
+    assert verdict["failed"] == ["no_dirty"]
+    store = DivergenceStore(workspace.store_url)
+    try:
+        aligned = StoreBatch()
+        aligned.side_marks.append(("candidate", None, START))
+        store.record(aligned)
+    finally:
+        store.close()
+    assert workspace.run("gate", "--phase", "1").returncode == 0

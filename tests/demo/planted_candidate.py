@@ -117,3 +117,8 @@ def build_two_bugs(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
     services = build(ids=ids, clock=clock, url=url)
     services["workflows"] = _LastNodeLostWorkflows(create_engine(url), ids=ids, clock=clock)
     return services
+
+
+def build_unreachable(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
+    """A factory that cannot build at all (its database is unreachable)."""
+    raise ConnectionError("could not connect to postgresql://demo:hunter2@candidate-db/app")

@@ -180,3 +180,24 @@ def test_one_ctrl_c_stops_the_traffic_drains_writes_the_store_and_exits_130(
         store.close()
     assert sum(c.total for c in stored if c.outcome == "match") > 0
     assert not [c for c in stored if c.outcome == "candidate_error"]
+
+
+@pytest.mark.slow
+def test_a_candidate_factory_that_cannot_build_fails_the_run_loudly_once(tmp_path: Path) -> None:
+    code, summary = run_json(
+        tmp_path,
+        "--ops",
+        "20",
+        "--candidate-factory",
+        "tests.demo.planted_candidate:build_unreachable",
+    )
+    assert code == 1 and not summary["ok"]
+    assert summary["unavailable"] == {
+        "candidate": "builtins.ConnectionError: could not connect to "
+        "postgresql://demo:[redacted]@candidate-db/app"
+    }
+    assert summary["problems"][0].startswith("the candidate side could not be built")
+    assert not summary["dirty"]
+    log = (tmp_path / "shadow.log").read_text()
+    assert log.count("shadow_mirror_unavailable") == 1
+    assert "hunter2" not in log and "hunter2" not in json.dumps(summary)

@@ -3,7 +3,8 @@
 Exceptions quote what they were given; the runtime must keep their message in a
 stored example without keeping the secrets. ``fail`` names the side's planted
 failure: ``"quote"`` raises a message holding the email, the password and a
-SQL parameters section; ``None`` works. Importable as
+SQL parameters section; ``"build"`` makes the factory itself fail, quoting its
+``password``; ``None`` works. Importable as
 ``tests.runtime.runtime_accounts:build`` for the process worker.
 """
 
@@ -46,6 +47,10 @@ class MemoryAccounts(Accounts):
         )
 
 
-def build(*, ids: IdSource, clock: Clock, fail: str | None = None) -> Mapping[str, Accounts]:
+def build(
+    *, ids: IdSource, clock: Clock, fail: str | None = None, password: str = ""
+) -> Mapping[str, Accounts]:
     """A side: the ``accounts`` service, in memory."""
+    if fail == "build":
+        raise ConnectionError(f"could not connect to postgresql://app:{password}@db:5432/app")
     return {"accounts": MemoryAccounts(ids=ids, fail=fail)}
