@@ -123,7 +123,10 @@ class Compare:
     ``implementation`` (that side's implementation of the service, built in
     the worker from its factory, so it must open the same store: a file or a
     server database). Rows whose values are equal, or are datetimes within the
-    read tolerance, may come in either order; nothing else may move. Rows are
+    read tolerance, may come in either order; nothing else may move. A row
+    whose value is ``None`` (gone from the store by the time the key runs:
+    it runs after the mirror, so later writes have happened) ties with any
+    row, since its place can no longer be checked. Rows are
     given as plain data (a UUID as text). It runs only when the two results
     differ, and must be a module-level function for the process worker (it
     is pickled by name). ``key`` is then needed only when rows are records.

@@ -44,6 +44,19 @@ class DataSchema:
         object.__setattr__(self, "rules", MappingProxyType(dict(self.rules)))
         object.__setattr__(self, "service_tables", MappingProxyType(dict(self.service_tables)))
 
+    @classmethod
+    def reflected(
+        cls, engine: sa.Engine, *, service_tables: Mapping[str, tuple[str, ...]]
+    ) -> DataSchema:
+        """The schema of the tables ``engine``'s database has now, with the default rules.
+
+        For two stores that share their tables (both sides' migrations create the
+        same schema): nothing to declare but which tables make up each service.
+        """
+        metadata = sa.MetaData()
+        metadata.reflect(engine)
+        return cls(metadata, service_tables=service_tables)
+
     def tables(self, names: Iterable[str] | None = None) -> list[TableRules]:
         """The rules of ``names`` (default: every table), parents before children.
 

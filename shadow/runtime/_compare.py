@@ -340,7 +340,7 @@ def _tie_rule(
 
     def tied(first: Any, second: Any) -> bool:
         one, other = value_of(first), value_of(second)
-        if one == other:
+        if one == other or one is None or other is None:
             return True
         one_instant, other_instant = as_instant(one), as_instant(other)
         return (

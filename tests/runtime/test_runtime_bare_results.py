@@ -96,6 +96,18 @@ def test_key_values_within_the_tolerance_tie_unordered_within_the_same_second() 
     ).equal
 
 
+def test_a_row_gone_from_the_store_ties_with_any_row() -> None:
+    def value(row: Any) -> Any:
+        return None if row == "gone" else _tie_value(row)
+
+    assert compare_values(
+        TIES_BY_TIME, ["gone", "c", "d"], ["c", "gone", "d"], tie_value=value
+    ).equal
+    assert not compare_values(
+        TIES_BY_TIME, ["gone", "c", "d"], ["d", "c", "gone"], tie_value=value
+    ).equal
+
+
 def test_the_first_id_of_a_tied_order_may_be_either_of_the_tied_ids() -> None:
     assert compare_values(TIES_BY_TIME, "a", "b", tie_value=_tie_value).equal
     assert not compare_values(TIES_BY_TIME, "a", "c", tie_value=_tie_value).equal

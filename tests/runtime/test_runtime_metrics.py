@@ -26,6 +26,7 @@ FAMILIES = {
     "shadow_circuit_breaker_open": "gauge",
     "shadow_service_mode": "gauge",
     "shadow_service_dirty": "gauge",
+    "shadow_mirror_unavailable": "gauge",
     "shadow_store_write_failures": "counter",
 }
 

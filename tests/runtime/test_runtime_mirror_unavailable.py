@@ -10,10 +10,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from shadow import ShadowError
-from shadow.runtime import Runtime, ServiceSettings, ShadowSettings, SideFactory
+from shadow.runtime import Runtime, ServiceSettings, ShadowSettings, SideFactory, stdlib_logger
 from tests.runtime.runtime_accounts import Accounts
 
 PASSWORD = "pw-never-stored-42"
+LOGGER = "tests.mirror_unavailable"
 
 
 @pytest.mark.parametrize("worker", ["thread", "process"])
@@ -33,8 +34,9 @@ def test_a_candidate_that_cannot_be_built_is_skipped_loudly_once(
             "tests.runtime.runtime_accounts:build", {"fail": "build", "password": PASSWORD}
         ),
         registry=registry,
+        logger=stdlib_logger(LOGGER),  # whatever structlog configuration other tests left
     )
-    caplog.set_level(logging.INFO, logger="shadow.runtime")
+    caplog.set_level(logging.INFO, logger=LOGGER)
     try:
         accounts = runtime.proxy(Accounts, "accounts")
         ids = [accounts.register(f"user{n}@example.org", "pw") for n in range(4)]

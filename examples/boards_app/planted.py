@@ -1,0 +1,19 @@
+"""The candidate with one planted bug: rename stores the name stripped of its spaces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boards_app.orm_storage import OrmBoardRecordStorage
+from boards_app.records import BoardRecord
+from boards_app.storage import BoardRecordStorageBase
+
+
+class StrippingBoardRecordStorage(OrmBoardRecordStorage):
+    def rename(self, board_id: str, board_name: str) -> BoardRecord:
+        return super().rename(board_id, board_name.strip())
+
+
+def candidate(*, ids: Any, clock: Any, path: str, orm: bool) -> dict[str, BoardRecordStorageBase]:
+    """The shadowing module's ``side`` factory for the port, with the planted bug."""
+    return {"boards": StrippingBoardRecordStorage(f"sqlite:///{path}")}

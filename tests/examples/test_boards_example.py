@@ -1,0 +1,65 @@
+"""The adoption guide's example: A/A clean, the port clean, a planted bug caught, glue counted."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from boards_app.run import run
+
+from shadow.runtime import DivergenceStore
+from tests.examples.conftest import EXAMPLES
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "adopting.md"
+WORKERS = ["thread", "process"]
+
+
+@pytest.fixture(params=WORKERS)
+def worker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The example's settings leave the worker to the environment (SHADOW_WORKER)."""
+    monkeypatch.setenv("SHADOW_WORKER", request.param)
+    return str(request.param)
+
+
+def test_a_a_runs_with_zero_divergences(tmp_path: Path, worker: str) -> None:
+    outcomes = run(tmp_path, candidate="aa")
+    assert outcomes["match"] == 400, outcomes  # every call compared...
+    assert set(outcomes) == {"match", "groups"} and outcomes["groups"] == 0  # ...and equal
+
+
+def test_the_port_runs_with_zero_divergences(tmp_path: Path, worker: str) -> None:
+    outcomes = run(tmp_path, candidate="orm")
+    assert outcomes["match"] == 400 and outcomes["groups"] == 0, outcomes
+
+
+def test_the_planted_bug_is_caught(tmp_path: Path, worker: str) -> None:
+    outcomes = run(tmp_path, candidate="planted")
+    assert outcomes["divergence"] > 0 and outcomes["groups"] >= 1, outcomes
+    store = DivergenceStore(f"sqlite:///{tmp_path / 'divergences.db'}")
+    try:
+        found = {(group.method, group.paths) for group in store.groups()}
+    finally:
+        store.close()
+    assert ("rename", ("root['board_name']",)) in found
+
+
+def test_the_glue_is_under_60_lines_as_the_guide_counts_it() -> None:
+    glue = (EXAMPLES / "boards_app" / "shadowing.py").read_text().splitlines()
+    # The lines of run.py that touch the runtime (the rest is the application and its summary).
+    in_run = [
+        line
+        for line in (EXAMPLES / "boards_app" / "run.py").read_text().splitlines()
+        if "runtime" in line and "DivergenceStore" not in line
+    ]
+    text = GUIDE.read_text()
+    claim = re.search(
+        r"`shadowing.py` is (\d+) lines.*?plus (\d+) in `run.py`: (\d+) in all", text, re.S
+    )
+    assert claim is not None
+    assert [int(number) for number in claim.groups()] == [
+        len(glue),
+        len(in_run),
+        len(glue) + len(in_run),
+    ]
+    assert len(glue) + len(in_run) < 60
