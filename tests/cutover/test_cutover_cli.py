@@ -409,6 +409,17 @@ def test_status_report_and_gate_show_coverage_per_service(workspace: Workspace) 
     assert "coverage" not in json.loads(verdict.stdout)["failed"]
 
 
+def mark_side(workspace: Workspace, side: str, error: str | None) -> None:
+    """Record ``side`` unavailable (with ``error``) or aligned again (None), as the runtime does."""
+    store = DivergenceStore(workspace.store_url)
+    try:
+        batch = StoreBatch()
+        batch.side_marks.append((side, error, START))
+        store.record(batch)
+    finally:
+        store.close()
+
+
 def test_an_unavailable_mirror_side_shows_in_status_and_shuts_the_gate(
     workspace: Workspace,
 ) -> None:
@@ -417,13 +428,7 @@ def test_an_unavailable_mirror_side_shows_in_status_and_shuts_the_gate(
     with_store(workspace)
     in_shadow(workspace)
     error = "builtins.ConnectionError: could not connect"
-    store = DivergenceStore(workspace.store_url)
-    try:
-        batch = StoreBatch()
-        batch.side_marks.append(("candidate", error, START))
-        store.record(batch)
-    finally:
-        store.close()
+    mark_side(workspace, "candidate", error)
     status = workspace.run("status")
     assert status.stdout.startswith(
         f"MIRROR UNAVAILABLE: the candidate side could not be built: {error}"
@@ -432,11 +437,5 @@ def test_an_unavailable_mirror_side_shows_in_status_and_shuts_the_gate(
     assert gate.returncode == 1
     verdict = json.loads(gate.stdout)
     assert verdict["failed"] == ["no_dirty"]
-    store = DivergenceStore(workspace.store_url)
-    try:
-        aligned = StoreBatch()
-        aligned.side_marks.append(("candidate", None, START))
-        store.record(aligned)
-    finally:
-        store.close()
+    mark_side(workspace, "candidate", None)  # what Runtime.align() records
     assert workspace.run("gate", "--phase", "1").returncode == 0
