@@ -3,7 +3,7 @@
 Each command calls one function of :mod:`imagegen.db.admin` and prints its
 result. Exit status: 0 success, 1 a finding (drift, a parity difference, a
 refused adoption), 2 unusable input (raised as :class:`~shadow.ConfigError`
-and reported by :func:`shadow.cli.run` as one line).
+and reported by :mod:`shadow.cli` as one line).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shadow._lazy import lazy_module
+from shadow.cli import new_app
 
 if TYPE_CHECKING:
     from imagegen.db import admin, populate
@@ -23,9 +24,7 @@ else:
     admin = lazy_module("imagegen.db.admin")  # SQLAlchemy and Alembic load when a command runs
     populate = lazy_module("imagegen.db.populate")
 
-app = typer.Typer(
-    help="Build, check and compare the legacy and SQLModel schemas.", no_args_is_help=True
-)
+app = new_app(help="Build, check and compare the legacy and SQLModel schemas.")
 
 PathArgument = Annotated[Path, typer.Argument(help="Path of the legacy SQLite database file.")]
 UrlArgument = Annotated[

@@ -53,6 +53,7 @@ from imagegen.demo.at_rest import AtRest, verify_stores
 from imagegen.demo.explore import ReferenceTarget
 from imagegen.demo.histograms import merged_quantiles
 from imagegen.demo.options import DemoOptions
+from imagegen.demo.progress import DemoProgress, Stage
 from imagegen.demo.traffic import API_MIX, ReferenceServices, World, tour, work_queue_item
 from imagegen.demo.wiring import SERVICE_TABLES, SERVICES, phase_plan
 from shadow._contract import contract_methods
@@ -67,6 +68,7 @@ from shadow.cutover import (
 from shadow.explore import ExploreResult, explore
 from shadow.runtime import (
     DivergenceStore,
+    DropCount,
     LiveSettings,
     Runtime,
     Side,
@@ -82,8 +84,6 @@ PREVIOUS_STORE_FILE = "divergences.previous.sqlite3"
 INTERRUPTED_DRAIN_SECONDS = 30.0
 """How long an interrupted run waits for the mirror to catch up."""
 MODES_FILE = "shadow.toml"
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,8 @@ class DemoResult:
     """Services with a dropped write not yet reconciled (their stores may differ)."""
     unavailable: Mapping[str, str] = field(default_factory=dict)
     """Sides whose factory could not be built (side -> redacted error): nothing was mirrored."""
+    dirty_reasons: Mapping[str, str] = field(default_factory=dict)
+    """Why each dirty service is dirty, in words (the writes not mirrored, and why)."""
     interrupted: bool = False
     """True when a Ctrl-C stopped the traffic before every request was made."""
     exploration: ExploreResult | None = None
@@ -169,7 +171,13 @@ class DemoResult:
         if self._total("dropped"):
             found.append(f"{self._total('dropped')} calls not mirrored (dropped)")
         if self.dirty:
-            found.append("dirty (unreconciled dropped writes): " + ", ".join(self.dirty))
+            found.append(
+                "dirty (stores may differ until reconciled): "
+                + "; ".join(
+                    f"{service} ({self.dirty_reasons.get(service, 'unknown')})"
+                    for service in self.dirty
+                )
+            )
         if self.not_compared:
             found.append(
                 "the candidate compared nothing for: "
@@ -191,8 +199,8 @@ class DemoResult:
         return not self.problems
 
 
-def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoResult:
-    """Run the demo described by ``options``; ``progress(done, total)`` is told as requests end.
+def run_demo(options: DemoOptions, progress: DemoProgress | None = None) -> DemoResult:
+    """Run the demo described by ``options``, telling ``progress`` how far each stage got.
 
     In the main thread, SIGINT stops the traffic instead of raising
     KeyboardInterrupt (see the module docstring).
@@ -226,7 +234,7 @@ def _interrupts(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event) -> DemoResult:
+def _run(options: DemoOptions, progress: DemoProgress | None, stop: threading.Event) -> DemoResult:
     workdir = options.workdir.resolve()
     candidate_url = _prepare_stores(workdir, options)
     store_url = f"sqlite:///{workdir / STORE_FILE}"
@@ -255,28 +263,31 @@ def _run(options: DemoOptions, progress: Progress | None, stop: threading.Event)
         reconcile=_reconciler(workdir, candidate_url),
     )
     try:
-        port = (
-            runtime.serve_metrics(options.metrics_port)
-            if options.metrics_port is not None
-            else None
-        )
+        port = None
+        if options.metrics_port is not None:
+            port = runtime.serve_metrics(options.metrics_port)
+            if progress is not None:
+                progress.serving(f"http://{runtime.settings.metrics_addr}:{port}/metrics")
         services = ReferenceServices(
             **{wiring.name: runtime.proxy(wiring.contract, wiring.name) for wiring in SERVICES}
         )
         started = time.perf_counter()
         world, latencies, api_seconds = _drive(services, runtime, options, progress, stop)
-        drained = runtime.flush(timeout=INTERRUPTED_DRAIN_SECONDS if stop.is_set() else 120.0)
+        drained = runtime.flush(
+            timeout=INTERRUPTED_DRAIN_SECONDS if stop.is_set() else 120.0,
+            progress=_drain_progress(progress),
+        )
         elapsed = time.perf_counter() - started
     finally:
         readiness.close()
         runtime.close()
-    exploration = None if stop.is_set() else _explore(options, store_url)
+    exploration = None if stop.is_set() else _explore(options, store_url, progress)
     # An interrupted run stopped before the mirror caught up: its stores differ anyway.
-    at_rest = (
-        None
-        if stop.is_set()
-        else verify_stores(f"sqlite:///{workdir / LEGACY_FILE}", candidate_url, store_url)
-    )
+    at_rest = None
+    if not stop.is_set():
+        if progress is not None:
+            progress.step(Stage.AT_REST, 0, None)
+        at_rest = verify_stores(f"sqlite:///{workdir / LEGACY_FILE}", candidate_url, store_url)
     return _summarize(
         exploration=exploration,
         options=options,
@@ -396,7 +407,7 @@ class _Traffic:
         services: ReferenceServices,
         world: World,
         options: DemoOptions,
-        progress: Progress | None,
+        progress: DemoProgress | None,
         stop: threading.Event | None = None,
     ) -> None:
         self.stop = stop or threading.Event()
@@ -431,7 +442,7 @@ class _Traffic:
             with self.lock:
                 self.done += 1
                 if self.progress is not None:
-                    self.progress(self.done, self.options.ops)
+                    self.progress.step(Stage.REQUESTS, self.done, self.options.ops)
         with self.lock:
             self.latencies.extend(mine)
 
@@ -481,7 +492,7 @@ def _drive(
     services: ReferenceServices,
     runtime: Runtime,
     options: DemoOptions,
-    progress: Progress | None,
+    progress: DemoProgress | None,
     stop: threading.Event,
 ) -> tuple[World, list[float], float]:
     world = World(clock=runtime.clock)
@@ -493,7 +504,24 @@ def _drive(
     return world, traffic.latencies, api_seconds
 
 
-def _explore(options: DemoOptions, store_url: str) -> ExploreResult | None:
+def _drain_progress(progress: DemoProgress | None) -> Callable[[int], None] | None:
+    """``progress`` told the drain as calls done of those queued when the traffic ended."""
+    if progress is None:
+        return None
+    queued: list[int] = []
+
+    def tell(pending: int) -> None:
+        if not queued:
+            queued.append(pending)
+        total = max(queued[0], pending)
+        progress.step(Stage.DRAIN, total - pending, total)
+
+    return tell
+
+
+def _explore(
+    options: DemoOptions, store_url: str, progress: DemoProgress | None
+) -> ExploreResult | None:
     """Differential exploration into the same store: its evidence counts like traffic's."""
     if options.explore_seconds <= 0 or options.aa:
         return None  # A/A: exploration's target builds the candidate from a URL, not a file copy
@@ -502,6 +530,8 @@ def _explore(options: DemoOptions, store_url: str) -> ExploreResult | None:
         # on a server candidate that database is the one the demo then verifies at rest.
         # Until exploration gets a database of its own there, the demo does not explore.
         return None
+    if progress is not None:
+        progress.step(Stage.EXPLORATION, 0, None)
     with ReferenceTarget(
         candidate_factory=options.candidate_factory, candidate_url=options.candidate_url
     ) as target:
@@ -535,6 +565,7 @@ def _summarize(
         groups = store.groups()
         dirty = sorted(store.dirty_services())
         unavailable = {item.side: item.error for item in store.unavailable_mirrors()}
+        drops = store.drops()
     finally:
         store.close()
     called = {(count.service, count.method) for count in counts if count.total}
@@ -577,7 +608,20 @@ def _summarize(
         drained=drained,
         dirty=dirty,
         unavailable=unavailable,
+        dirty_reasons={service: _why_dirty(service, drops) for service in dirty},
         interrupted=interrupted,
         exploration=exploration,
         at_rest=at_rest,
     )
+
+
+def _why_dirty(service: str, drops: list[DropCount]) -> str:
+    """Why ``service`` is dirty: its writes not mirrored (and why), else a one-sided write."""
+    dropped: dict[str, int] = {}
+    for drop in drops:
+        if drop.service == service and drop.kind == "write":
+            dropped[drop.reason] = dropped.get(drop.reason, 0) + drop.count
+    if not dropped:
+        return "a write succeeded on one side and failed on the other"
+    reasons = ", ".join(f"{reason} x{count}" for reason, count in sorted(dropped.items()))
+    return f"{sum(dropped.values())} write(s) not mirrored: {reasons}"

@@ -3,14 +3,14 @@
 Thin over :mod:`shadow.data`. ``SOURCE`` is the authoritative store and
 ``TARGET`` the other one, both SQLAlchemy URLs (``sqlite:///legacy.sqlite3``
 reads the legacy file). The tables and their comparison rules come from the
-application (:class:`~shadow.cli.cutover.AppDefaults.data_schema`) or from
+application (:attr:`shadow.cli.AppDefaults.data_schema`) or from
 ``--schema module:attribute`` naming a :class:`~shadow.data.DataSchema` or a
 SQLAlchemy ``MetaData``.
 
 Exit status: ``verify`` 0 equal, 1 differences; ``repair`` 0 done (or a dry
 run), 1 rows still differ after it; ``backfill`` 0 done; 2 bad input for all.
-Verification results go to the divergence store (``--store``, else the
-``--config`` file's ``store_url``) where the gate and the report read them,
+Verification results go to the divergence store (``shadow --store``, else
+the ``--config`` file's ``store_url``) where the gate and the report read them,
 and a verification that proves a dirty service's tables equal clears it.
 """
 
@@ -26,20 +26,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shadow._exceptions import ConfigError
+from shadow.cli._group import new_app
+from shadow.cli._settings import cli_settings
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from shadow.data import DataSchema, VerificationReport
 
-__all__ = ["app", "register_defaults"]
+__all__ = ["app"]
 
-app = typer.Typer(
-    help="Data at rest: online backfill, row-level verification, targeted repair.",
-    no_args_is_help=True,
-)
-
-_schema_provider: Callable[[], DataSchema] | None = None
+app = new_app(help="Data at rest: online backfill, row-level verification, targeted repair.")
 
 SourceArgument = Annotated[str, typer.Argument(help="Authoritative store URL.")]
 TargetArgument = Annotated[str, typer.Argument(help="The other store's URL.")]
@@ -52,24 +49,13 @@ SchemaOption = Annotated[
 ]
 ChunkOption = Annotated[int, typer.Option("--chunk-size", min=1, help="Rows per chunk.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-StoreOption = Annotated[
-    str | None,
-    typer.Option("--store", envvar="SHADOW_STORE_URL", help="Divergence store URL."),
-]
-ConfigOption = Annotated[
-    Path,
-    typer.Option("--config", envvar="SHADOW_CONFIG_FILE", help="Runtime settings file."),
+ProgressOption = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Progress bars on a terminal.")
 ]
 ShownKeys = 20
 
 
-def register_defaults(provider: Callable[[], DataSchema] | None) -> None:
-    """Use ``provider`` for the schema when ``--schema`` is not given."""
-    global _schema_provider  # noqa: PLW0603 -- one app per process, built once at start-up
-    _schema_provider = provider
-
-
-def _schema(spec: str | None, tolerance: float | None) -> DataSchema:
+def _schema(ctx: typer.Context, spec: str | None, tolerance: float | None) -> DataSchema:
     import sqlalchemy as sa  # noqa: PLC0415
 
     from shadow.cutover.contracts import load_object  # noqa: PLC0415 -- cheap --help
@@ -82,8 +68,8 @@ def _schema(spec: str | None, tolerance: float | None) -> DataSchema:
         if not isinstance(found, DataSchema):
             raise ConfigError(f"{spec} is neither a DataSchema nor a MetaData")
         schema = found
-    elif _schema_provider is not None:
-        schema = _schema_provider()
+    elif (provider := cli_settings(ctx).defaults.data_schema) is not None:
+        schema = provider()
     else:
         raise ConfigError("no schema given (--schema module:attribute or SHADOW_DATA_SCHEMA)")
     return schema if tolerance is None else schema.with_tolerance(tolerance)
@@ -104,18 +90,21 @@ def _engines(source: str, target: str) -> Iterator[tuple[sa.Engine, sa.Engine]]:
         first.dispose()
 
 
-def _store_url(store: str | None, config: Path) -> str | None:
-    if store is not None:
-        return store
+def _store_url(ctx: typer.Context) -> str | None:
+    files = cli_settings(ctx)
+    if files.store is not None:
+        return files.store
     from shadow.cutover.control import store_url_of  # noqa: PLC0415
 
-    return store_url_of(config) if config.is_file() else None
+    return store_url_of(files.config) if files.config.is_file() else None
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A rich progress bar per table on a terminal; nothing otherwise."""
-    if not enabled or not sys.stderr.isatty():
+def _progress(
+    ctx: typer.Context, enabled: bool
+) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar per table on a terminal (not --quiet); nothing otherwise."""
+    if not enabled or cli_settings(ctx).quiet or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console  # noqa: PLC0415
@@ -179,6 +168,7 @@ def _print_verification(report: VerificationReport) -> None:
 
 @app.command()
 def verify(
+    ctx: typer.Context,
     source: SourceArgument,
     target: TargetArgument,
     table: TableOption = None,
@@ -192,19 +182,20 @@ def verify(
         typer.Option("--tolerance", min=0, help="Seconds for every tolerated timestamp column."),
     ] = None,
     schema: SchemaOption = None,
-    store: StoreOption = None,
-    config: ConfigOption = Path("shadow.toml"),
     as_json: JsonOption = False,
-    progress: Annotated[bool, typer.Option(help="Progress bars on a terminal.")] = True,
+    progress: ProgressOption = True,
 ) -> None:
     """Compare SOURCE and TARGET row by row; list the keys that differ."""
     from shadow.data import record_verification  # noqa: PLC0415
     from shadow.data import verify as run_verify  # noqa: PLC0415
 
-    chosen = _schema(schema, tolerance)
+    chosen = _schema(ctx, schema, tolerance)
     tables = chosen.tables(table)
-    store_url = _store_url(store, config)
-    with _engines(source, target) as (first, second), _progress(progress and not as_json) as tell:
+    store_url = _store_url(ctx)
+    with (
+        _engines(source, target) as (first, second),
+        _progress(ctx, progress and not as_json) as tell,
+    ):
         report = run_verify(
             first, second, tables, chunk_size=chunk_size, settle=settle, progress=tell
         )
@@ -218,7 +209,7 @@ def verify(
     else:
         _print_verification(report)
         if store_url is None:
-            typer.echo("(no divergence store: give --store to record this verification)")
+            typer.echo("(no divergence store: give shadow --store to record this verification)")
         for service in cleared:
             typer.echo(f"cleared dirty service: {service}")
     raise typer.Exit(0 if report.equal else 1)
@@ -226,25 +217,24 @@ def verify(
 
 @app.command()
 def repair(
+    ctx: typer.Context,
     source: SourceArgument,
     target: TargetArgument,
     table: TableOption = None,
     apply: Annotated[bool, typer.Option("--apply", help="Write (default: dry run).")] = False,
     chunk_size: ChunkOption = 1000,
     schema: SchemaOption = None,
-    store: StoreOption = None,
-    config: ConfigOption = Path("shadow.toml"),
     as_json: JsonOption = False,
 ) -> None:
     """Copy the authoritative rows for exactly the keys the last verification listed."""
     from shadow.data import record_verification, stored_verification  # noqa: PLC0415
     from shadow.data import repair as run_repair  # noqa: PLC0415
 
-    chosen = _schema(schema, None)
+    chosen = _schema(ctx, schema, None)
     tables = chosen.tables(table)
-    store_url = _store_url(store, config)
+    store_url = _store_url(ctx)
     if store_url is None:
-        raise ConfigError("repair reads the keys of the last verification: give --store")
+        raise ConfigError("repair reads the keys of the last verification: give shadow --store")
     with _engines(source, target) as (first, second):
         listed = stored_verification(
             store_url,
@@ -299,6 +289,7 @@ def repair(
 
 @app.command()
 def backfill(
+    ctx: typer.Context,
     source: SourceArgument,
     target: TargetArgument,
     table: TableOption = None,
@@ -314,19 +305,19 @@ def backfill(
     ] = False,
     schema: SchemaOption = None,
     as_json: JsonOption = False,
-    progress: Annotated[bool, typer.Option(help="Progress bars on a terminal.")] = True,
+    progress: ProgressOption = True,
 ) -> None:
     """Copy every table, parents first, in key chunks, never overwriting a row already there."""
     from shadow.data import backfill as run_backfill  # noqa: PLC0415
     from shadow.data import sync_counters  # noqa: PLC0415
 
-    tables = _schema(schema, None).tables(table)
+    tables = _schema(ctx, schema, None).tables(table)
     with _engines(source, target) as (first, second):
         if counters_only:
             synced = sync_counters(first, second, tables)
             typer.echo(json.dumps(synced) if as_json else f"counters: {synced or 'none'}")
             return
-        with _progress(progress and not as_json) as tell:
+        with _progress(ctx, progress and not as_json) as tell:
             report = run_backfill(
                 first,
                 second,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from shadow._exceptions import ConfigError
+from shadow.cli._settings import cli_settings
 
 __all__ = ["export_command", "group_provenance"]
 
@@ -38,18 +39,11 @@ def group_provenance(store_url: str, fingerprint: str, total: int) -> dict[str, 
 
 
 def export_command(
+    ctx: typer.Context,
     fingerprint: Annotated[str, typer.Argument(help="The group's fingerprint.")],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Where to write the pytest module.")
     ],
-    store: Annotated[
-        str | None,
-        typer.Option("--store", envvar="SHADOW_STORE_URL", help="Divergence store URL."),
-    ] = None,
-    config: Annotated[
-        Path,
-        typer.Option("--config", envvar="SHADOW_CONFIG_FILE", help="Runtime settings file."),
-    ] = Path("shadow.toml"),
 ) -> None:
     """Write a group's shrunk reproduction as a runnable pytest test."""
     from shadow.cutover import control  # noqa: PLC0415 - keeps `shadow --help` cheap
@@ -57,7 +51,10 @@ def export_command(
     from shadow.runtime import DivergenceStore  # noqa: PLC0415 - idem
     from shadow.runtime._provenance import load_reproduction  # noqa: PLC0415 - idem
 
-    settings = control.CutoverSettings.from_files(config, declared_methods={}, store=store)
+    files = cli_settings(ctx)
+    settings = control.CutoverSettings.from_files(
+        files.config, declared_methods={}, store=files.store
+    )
     if settings.store is None:
         raise ConfigError("no divergence store given (--store or SHADOW_STORE_URL)")
     opened = DivergenceStore(settings.store)
@@ -81,4 +78,5 @@ def export_command(
         output.write_text(text, encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot write {output}: {error.strerror}") from None
-    typer.echo(f"wrote {output} ({len(reproduction.steps)} step(s))", err=True)
+    if not files.quiet:
+        typer.echo(f"wrote {output} ({len(reproduction.steps)} step(s))", err=True)

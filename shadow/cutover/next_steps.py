@@ -28,7 +28,10 @@ ACCEPT_FOR = timedelta(days=7)
 
 @dataclass(frozen=True, slots=True)
 class CommandOptions:
-    """Options appended to the commands so they act on the files the report was read from.
+    """Options given to ``shadow`` so the commands act on the files the report was read from.
+
+    They go before the command name (``shadow --config F divergences show X``),
+    as the command line takes them.
 
     ``review`` locates the store and audit log (``shadow divergences ...``);
     ``gate`` also the plan, policy and contracts (``shadow gate``/``promote``).
@@ -69,7 +72,7 @@ class CommandOptions:
 
 
 def _command(*words: str, options: tuple[str, ...]) -> str:
-    return shlex.join([PROGRAM, *words, *options])
+    return shlex.join([PROGRAM, *options, *words])
 
 
 def group_commands(fingerprint: str, *, now: datetime, options: CommandOptions) -> dict[str, str]:

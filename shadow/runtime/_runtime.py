@@ -48,6 +48,8 @@ T = TypeVar("T")
 Reconciler = Callable[[str, Side], None]
 """``reconcile(service, source)``: copy ``service``'s rows from side ``source`` to the other."""
 
+_PROGRESS_SECONDS = 0.2
+"""How often :meth:`Runtime.flush` tells its ``progress`` the calls still pending."""
 _CLOSE_RETRY_SECONDS = 5.0
 """How long :meth:`Runtime.close` keeps retrying a store write it could not make."""
 _CLOSE_RETRY_PAUSE = 0.25
@@ -169,14 +171,30 @@ class Runtime:
             raise ConfigError(f"service {service!r} already has a proxy in this runtime")
         return build_proxy(self.switchboard, contract, service)
 
-    def flush(self, timeout: float = 30.0) -> bool:
+    def flush(self, timeout: float = 30.0, progress: Callable[[int], None] | None = None) -> bool:
         """Wait until every handed-off call is mirrored and published, then write the store.
 
         Returns False if the queue did not drain within ``timeout`` seconds.
+        ``progress(pending)`` is told the calls still queued or running about
+        every 0.2 s while it waits, and 0 once drained (a drain bar).
         """
-        drained = self.executor.flush(timeout)
+        if progress is None:
+            drained = self.executor.flush(timeout)
+        else:
+            drained = self._flush_telling(timeout, progress)
         self.recorder.flush()
         return drained
+
+    def _flush_telling(self, timeout: float, progress: Callable[[int], None]) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            progress(self.executor.depth())
+            remaining = deadline - time.monotonic()
+            if self.executor.flush(max(0.0, min(_PROGRESS_SECONDS, remaining))):
+                progress(0)
+                return True
+            if remaining <= _PROGRESS_SECONDS:
+                return False
 
     def reconcile(self, service: str, timeout: float = 30.0) -> None:
         """Bring ``service``'s mirror store back in line and clear its dirty state.

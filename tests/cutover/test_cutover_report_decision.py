@@ -183,17 +183,20 @@ def test_next_commands_are_exact_and_act_on_the_files_of_the_report(tmp_path: Pa
     located = (
         f"--config {tmp_path / 'shadow.toml'} --store 'postgresql://shadow:***@db.internal/shadow'"
     )
+    # The files' options go before the command, where the command line takes them.
     assert group["commands"]["accept"] == (
-        f"shadow divergences accept {FINGERPRINT} --note '<why this difference is acceptable>' "
-        f"--expires {expires} {located}"
+        f"shadow {located} divergences accept {FINGERPRINT} "
+        f"--note '<why this difference is acceptable>' --expires {expires}"
     )
-    assert group["commands"]["fixed"].startswith(f"shadow divergences fixed {FINGERPRINT} --note ")
+    assert group["commands"]["fixed"].startswith(
+        f"shadow {located} divergences fixed {FINGERPRINT} --note "
+    )
     commands = [step["command"] for step in report["next_commands"]]
+    gate_files = f"{located} --policy {tmp_path / 'gate-policy.toml'}"
     assert (
-        "shadow promote --phase 1 --service state --reason '<why this step now>' "
-        f"{located} --policy {tmp_path / 'gate-policy.toml'}"
+        f"shadow {gate_files} promote --phase 1 --service state --reason '<why this step now>'"
     ) in commands
-    assert f"shadow gate --phase 1 {located} --policy {tmp_path / 'gate-policy.toml'}" in commands
+    assert f"shadow {gate_files} gate --phase 1" in commands
     # The store's password never reaches a report, in any format.
     for fmt in ("json", "md", "html"):
         assert "s3cret" not in render(report, fmt)

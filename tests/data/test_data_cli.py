@@ -40,14 +40,14 @@ def test_backfill_verify_repair_round_trip(
         connection.execute(images.update().where(images.c.image_name == changed).values(height=1))
 
     found = runner.invoke(
-        app, ["data", "verify", source, target, "--table", "images", "--store", store, "--json"]
+        app, ["--store", store, "data", "verify", source, target, "--table", "images", "--json"]
     )
     assert found.exit_code == 1, found.output
     table = json.loads(found.output)["tables"][0]
     assert table["differing_rows"] == [{"key": [changed], "columns": ["height", "updated_at"]}]
 
     dry = runner.invoke(
-        app, ["data", "repair", source, target, "--table", "images", "--store", store]
+        app, ["--store", store, "data", "repair", source, target, "--table", "images"]
     )
     assert dry.exit_code == 0, dry.output
     assert f"update: {changed} (height, updated_at)" in dry.output and "dry run" in dry.output
@@ -58,12 +58,12 @@ def test_backfill_verify_repair_round_trip(
         assert height.scalar() == 1, "the dry run wrote"
 
     fixed = runner.invoke(
-        app, ["data", "repair", source, target, "--table", "images", "--store", store, "--apply"]
+        app, ["--store", store, "data", "repair", source, target, "--table", "images", "--apply"]
     )
     assert fixed.exit_code == 0, fixed.output
     assert "-> equal" in fixed.output
     again = runner.invoke(
-        app, ["data", "verify", source, target, "--table", "images", "--store", store]
+        app, ["--store", store, "data", "verify", source, target, "--table", "images"]
     )
     assert again.exit_code == 0 and "images: equal (200 rows compared)" in again.output
 
@@ -94,7 +94,7 @@ def test_bad_input_is_one_line_and_exit_2(
         (["data", "verify", "not a url", target], "not a valid SQLAlchemy URL"),
         (["data", "verify", "oracle://u@h/db", target], "unsupported database"),
         (["data", "verify", target, target, "--table", "imagez"], "unknown table"),
-        (["data", "repair", target, target], "give --store"),
+        (["data", "repair", target, target], "give shadow --store"),
     ]
     for arguments, message in cases:
         status = _main(arguments, monkeypatch)

@@ -66,7 +66,7 @@ def test_a_diverging_jwt_secret_is_recorded_but_no_secret_is_stored_logged_or_re
     config = ["--config", str(workdir / "shadow.toml")]
     for fmt in ("md", "html", "json"):
         report = _shadow(
-            "report", "--format", fmt, "-o", str(tmp_path / f"report.{fmt}"), *config, cwd=tmp_path
+            *config, "report", "--format", fmt, "-o", str(tmp_path / f"report.{fmt}"), cwd=tmp_path
         )
         assert report.returncode in (0, 1), report.stderr
     places = [
@@ -132,10 +132,10 @@ def test_a_candidate_returning_whole_rows_leaks_no_hash_or_code_anywhere(tmp_pat
     config = ["--config", str(workdir / "shadow.toml")]
     for fmt in ("md", "html", "json"):
         report = _shadow(
-            "report", "--format", fmt, "-o", str(tmp_path / f"report.{fmt}"), *config, cwd=tmp_path
+            *config, "report", "--format", fmt, "-o", str(tmp_path / f"report.{fmt}"), cwd=tmp_path
         )
         assert report.returncode in (0, 1), report.stderr
-    show = _shadow("divergences", "show", groups[0][0], *config, cwd=tmp_path)
+    show = _shadow(*config, "divergences", "show", groups[0][0], cwd=tmp_path)
     assert show.returncode == 0, show.stderr
     assert "[redacted]" in show.stdout
     places = [*workdir.glob("divergences.sqlite3*"), *tmp_path.glob("report.*")]

@@ -134,8 +134,8 @@ def test_the_demo_runs_from_a_wheel_install(installed: Path, tmp_path: Path) -> 
     # The HTML report's templates are package data: they must load from the wheel.
     report = tmp_path / "report.html"
     written = _run(
-        installed / "shadow", "report", "--config", tmp_path / "work" / "shadow.toml",
-        "--format", "html", "-o", report,
+        installed / "shadow", "--config", tmp_path / "work" / "shadow.toml",
+        "report", "--format", "html", "-o", report,
         cwd=tmp_path,
         check=False,
     )  # fmt: skip

@@ -224,3 +224,29 @@ def test_a_result_that_cannot_reach_the_worker_process_is_dropped_not_failed(
         assert runtime.flush(30)
         assert [(item.outcome, item.reason) for item in seen] == [(Outcome.DROPPED, "unpicklable")]
         assert not runtime.recorder.evidence.breaker("handles").is_open
+
+
+def test_flush_tells_its_progress_the_calls_still_pending_until_drained(
+    make_runtime: MakeRuntime,
+) -> None:
+    """``flush(progress=...)`` reports the queue counting down (a drain bar): the calls
+    pending when it starts, then fewer, then 0; on a timeout it returns False, last
+    reporting what is still pending."""
+    release = threading.Event()
+    runtime = make_runtime(
+        worker="thread", batch_size=1, deadline_seconds=60, candidate_options={"gate": release.wait}
+    )
+    kv = runtime.proxy(KeyValue, "kv")
+    kv.put("a", "1")
+    assert runtime.flush(30)
+    kv.get("a")  # holds the worker until released
+    for n in range(5):
+        kv.put(f"w{n}", "x")
+    waited: list[int] = []
+    assert not runtime.flush(0.5, progress=waited.append)
+    assert waited and waited[0] == 6 and waited[-1] == 6
+    threading.Timer(0.5, release.set).start()
+    told: list[int] = []
+    assert runtime.flush(30, progress=told.append)
+    assert told[0] == 6 and told[-1] == 0
+    assert told == sorted(told, reverse=True), "the count only goes down"
