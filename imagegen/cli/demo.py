@@ -212,9 +212,7 @@ class _Terminal:
 
     def __exit__(self, *_: object) -> None:
         if self.bars is not None:
-            for task in self.bars.tasks:  # the last stage ended with the run
-                if task.total is None:
-                    self.bars.update(task.id, total=1, completed=1)
+            self._end_stages(self.bars)  # the last stage ended with the run
             self.bars.stop()
 
     def serving(self, url: str) -> None:
@@ -224,14 +222,18 @@ class _Terminal:
     def step(self, stage: Stage, done: int, total: int | None) -> None:
         if self.bars is None:
             return
-        if stage not in self.tasks:
-            for earlier in self.tasks.values():  # a stage ends when the next one begins
-                task = self.bars.tasks[earlier]
-                if task.total is None:
-                    self.bars.update(earlier, total=1, completed=1)
-                self.bars.stop_task(earlier)
-            self.tasks[stage] = self.bars.add_task(str(stage), total=total)
+        if stage not in self.tasks:  # a stage ends when the next one begins
+            self._end_stages(self.bars)
+            self.tasks[stage] = self.bars.add_task(stage.value, total=total)
         self.bars.update(self.tasks[stage], completed=done, total=total)
+
+    @staticmethod
+    def _end_stages(bars: Progress) -> None:
+        """Stop the bars drawn so far; one of unknown length is drawn full."""
+        for task in bars.tasks:
+            if task.total is None:
+                bars.update(task.id, total=1, completed=1)
+            bars.stop_task(task.id)
 
 
 def _ms(seconds: float) -> str:
