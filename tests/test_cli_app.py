@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ import typer
 from typer.testing import CliRunner
 
 from imagegen.cli import app as reference_app
+from imagegen.cli.demo import _print_summary
 from shadow.cli import build_app
 from shadow.runtime import DivergenceStore
+from tests.demo.test_demo_terminal import result as demo_result
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}  # help on one line per option, so a choice list is never wrapped
@@ -171,3 +174,23 @@ def test_options_before_the_command_reach_it(tmp_path: Path) -> None:
         reference_app, ["--store", f"sqlite:///{tmp_path / 'other.db'}", "divergences", "list"]
     )
     assert elsewhere.exit_code == 2 and "not found" in elsewhere.stderr
+
+
+COLOUR = re.compile(r"\x1b\[(?:3|9)\dm")  # a foreground colour escape
+
+
+def test_no_color_turns_the_colours_of_help_and_summary_off(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With colours forced (FORCE_COLOR), NO_COLOR still removes every colour: in help and
+    in the demo's summary table."""
+    forced = {"FORCE_COLOR": "1"}
+    assert COLOUR.search(runner.invoke(reference_app, ["gate", "-h"], env=forced).output)
+    plain = runner.invoke(reference_app, ["gate", "-h"], env={**forced, "NO_COLOR": "1"})
+    assert plain.exit_code == 0 and "--phase" in plain.output
+    assert not COLOUR.search(plain.output)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("NO_COLOR", "1")
+    _print_summary(demo_result(), wide=False)
+    out = capsys.readouterr().out
+    assert "app_settings" in out and not COLOUR.search(out)
