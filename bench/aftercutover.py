@@ -23,8 +23,11 @@ each figure's spread (min / median / max over the rounds).
 ``--seeded IMAGES`` runs the same on stores seeded at scale (``shadow db
 seed``: IMAGES images, a hundredth as many boards, a tenth as many finished
 queue items, a thousandth as many users; ``--seeded 1000000`` is issue 14's
-production scale). The seeded legacy file is made once; every run starts its
-stores as copies of it (the copy is not timed).
+production scale). A legacy file and a SQLModel SQLite file are seeded once
+(the rows are deterministic, so the two hold the same data), kept in
+``--seeded-dir DIR`` and reused by later runs when given; every run starts its
+stores as file copies of them (a PostgreSQL candidate gets the legacy rows
+copied in instead, minutes at production scale). Copies are not timed.
 """
 
 from __future__ import annotations
@@ -117,7 +120,7 @@ def _candidate_url(backend: Backend, root: Path) -> Iterator[str | None]:
 
 def _measure(
     backend: Backend, rounds: int, ops: tuple[int, int], rate: float, root: Path,
-    *, template: Path | None,
+    *, seeded: Seeded | None,
 ) -> dict[str, dict[Mode, list[Run]]]:  # fmt: skip
     """Paced and saturated runs of both arms, interleaved round by round."""
     runs: dict[str, dict[Mode, list[Run]]] = {
@@ -135,7 +138,9 @@ def _measure(
                         threads=backend.threads,
                         workdir=workdir,
                         candidate_url=url,
-                        legacy_template=template,
+                        legacy_template=None if seeded is None else seeded.legacy,
+                        # A server candidate gets the legacy rows copied in, as always.
+                        candidate_template=None if seeded is None or url else seeded.sqlmodel,
                         coverage=False,
                     )
                     runs[kind][mode].append(_run(options))
@@ -213,21 +218,42 @@ def _spreads(backend: Backend, runs: dict[str, dict[Mode, list[Run]]]) -> list[s
     return lines
 
 
-def _seeded_template(images: int, root: Path) -> tuple[Path, Scale]:
-    scale = Scale(
-        users=max(1, images // 1000),
-        boards=images // 100,
-        images=images,
-        queue_items=images // 10,
+@dataclass(frozen=True)
+class Seeded:
+    """The seeded stores every run starts from: a legacy file and a SQLModel SQLite file."""
+
+    scale: Scale
+    legacy: Path
+    sqlmodel: Path
+
+
+def _scale(images: int) -> Scale:
+    return Scale(
+        users=max(1, images // 1000), boards=images // 100, images=images, queue_items=images // 10
     )
-    path = root / "seeded-legacy.sqlite3"
-    result = seed(f"sqlite:///{path}", scale, legacy=True)
-    print(
-        f"seeded {result.total:,} rows in {result.seconds:.1f} s "
-        f"({result.rows_per_second:,.0f} rows/s, load {os.getloadavg()[0]:.1f})\n",
-        flush=True,
+
+
+def _seeded(images: int, directory: Path) -> Seeded:
+    """Seed both stores into ``directory`` once (files already there are reused)."""
+    scale = _scale(images)
+    seeded = Seeded(
+        scale, directory / f"legacy-{images}.sqlite3", directory / f"sqlmodel-{images}.sqlite3"
     )
-    return path, scale
+    for path, legacy in ((seeded.legacy, True), (seeded.sqlmodel, False)):
+        if path.is_file():
+            print(f"reusing {path}", flush=True)
+            continue
+        partial = path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        result = seed(f"sqlite:///{partial}", scale, legacy=legacy)
+        partial.rename(path)
+        print(
+            f"seeded {result.total:,} rows in {result.seconds:.1f} s "
+            f"({result.rows_per_second:,.0f} rows/s, load {os.getloadavg()[0]:.1f}): {path.name}",
+            flush=True,
+        )
+    print()
+    return seeded
 
 
 def main(argv: Sequence[str]) -> int:
@@ -240,6 +266,12 @@ def main(argv: Sequence[str]) -> int:
     )
     parser.add_argument(
         "--seeded", type=int, default=None, metavar="IMAGES", help="stores seeded at this scale"
+    )
+    parser.add_argument(
+        "--seeded-dir",
+        type=Path,
+        default=None,
+        help="where the seeded stores are kept and reused (default: a temporary directory)",
     )
     args = parser.parse_args(list(argv))
     chosen = [name.strip() for name in args.backends.split(",") if name.strip()]
@@ -262,12 +294,14 @@ def main(argv: Sequence[str]) -> int:
         # The runtime's log lines go to a file: printing them would add terminal I/O.
         log = (root / "shadow.log").open("w", encoding="utf-8")
         structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log))
-        template, scale = (
-            (None, None) if args.seeded is None else _seeded_template(args.seeded, root)
-        )
+        seeded = None
+        if args.seeded is not None:
+            directory = args.seeded_dir or root
+            directory.mkdir(parents=True, exist_ok=True)
+            seeded = _seeded(args.seeded, directory)
         for name in chosen:
             backend = BACKENDS[name]
-            runs = _measure(backend, rounds, ops, args.rate, root, template=template)
+            runs = _measure(backend, rounds, ops, args.rate, root, seeded=seeded)
             rows, missed = _summary(backend, runs)
             status |= missed
             summary += rows
@@ -275,6 +309,7 @@ def main(argv: Sequence[str]) -> int:
             spreads += _spreads(backend, runs)
         log.close()
 
+    scale = None if seeded is None else seeded.scale
     size = "empty stores (the demo's own data only)" if scale is None else (
         f"stores seeded with {scale.images:,} images, {scale.boards:,} boards, "
         f"{scale.queue_items:,} queue items, {scale.users:,} users"

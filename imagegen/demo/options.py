@@ -43,6 +43,10 @@ class DemoOptions:
     legacy_template: Path | None = None
     """A legacy SQLite file (``shadow db seed --legacy``) the legacy store starts as a copy of
     (the candidate then starts as a copy of that, as always); None: a fresh empty store."""
+    candidate_template: Path | None = None
+    """A SQLModel SQLite file seeded with the same rows as ``legacy_template`` (``shadow db
+    seed`` with the same sizes: its rows are deterministic) the SQLite candidate starts as a
+    copy of, instead of the legacy rows copied into it (minutes at production scale)."""
 
     def validate(self) -> None:
         """Raise ConfigError for options that cannot work together."""
@@ -63,6 +67,13 @@ class DemoOptions:
         _check_workdir(self.workdir)
         if self.legacy_template is not None and not self.legacy_template.is_file():
             raise ConfigError(f"no such legacy template file: {self.legacy_template}")
+        if self.candidate_template is not None:
+            if self.legacy_template is None or self.candidate_url or self.aa:
+                raise ConfigError(
+                    "a candidate template goes with a legacy template and a SQLite candidate"
+                )
+            if not self.candidate_template.is_file():
+                raise ConfigError(f"no such candidate template file: {self.candidate_template}")
         if self.candidate_factory is not None:
             from shadow.cutover.contracts import load_object  # noqa: PLC0415 -- only when used
 

@@ -324,6 +324,9 @@ def _prepare_stores(workdir: Path, options: DemoOptions) -> str:
         # A/A: the "candidate" is the legacy implementation over a byte-for-byte copy.
         _sqlite_copy(legacy_path, candidate_path)
         return f"sqlite:///{candidate_path}"
+    if options.candidate_template is not None:
+        _sqlite_copy(options.candidate_template, candidate_path)
+        return f"sqlite:///{candidate_path}"
     url = options.candidate_url or f"sqlite:///{candidate_path}"
     # connectable() proves the server answers, so a wrong URL is one clear ConfigError.
     with connectable(url, must_exist=False) as engine:

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench import aftercutover
+
+
+def test_seeded_stores_are_made_once_and_reused_from_their_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = aftercutover._seeded(50, tmp_path)
+    assert first.legacy.is_file() and first.sqlmodel.is_file()
+    assert capsys.readouterr().out.count("seeded ") == 2
+    again = aftercutover._seeded(50, tmp_path)
+    assert again == first
+    assert capsys.readouterr().out.count("reusing ") == 2
 
 
 @pytest.mark.slow
@@ -14,9 +27,8 @@ def test_a_quick_seeded_run_reports_every_measure_round_and_spread(
     status = aftercutover.main(["--quick", "--backends", "sqlite", "--seeded", "300"])
     assert status in (0, 1)  # 1: a target missed on this machine; timings are not judged here
     out = capsys.readouterr().out
-    assert out.startswith(
-        "seeded 484 rows in "
-    )  # 300 images, 150 on boards, 3 boards, 30 items, 1 user
+    # The legacy file and the SQLModel file: 300 images, 150 on boards, 3 boards, 30 items, 1 user.
+    assert out.count("seeded 484 rows in ") == 2
     for measure in ("paced caller p50 (ms)", "paced caller p99 (ms)", "saturated throughput"):
         assert f"| SQLite, 4 threads | {measure}" in out
     assert "| <= 1.30x |" in out and "| >= 0.80x |" in out

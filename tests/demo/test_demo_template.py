@@ -35,7 +35,41 @@ def test_both_stores_start_with_the_templates_rows_and_the_template_is_untouched
     assert _count(template, "SELECT count(*) FROM images") == 40  # the demo wrote a copy
 
 
-def test_a_missing_template_is_bad_input(tmp_path: Path) -> None:
-    options = DemoOptions(workdir=tmp_path / "work", legacy_template=tmp_path / "missing.db")
-    with pytest.raises(ConfigError, match="no such legacy template file"):
+def test_a_candidate_template_is_the_sqlite_candidates_start(tmp_path: Path) -> None:
+    scale = Scale(users=2, boards=3, images=40, queue_items=6)
+    legacy, candidate = tmp_path / "legacy.sqlite3", tmp_path / "candidate.sqlite3"
+    seed(f"sqlite:///{legacy}", scale, legacy=True)
+    seed(f"sqlite:///{candidate}", scale)
+    with closing(sqlite3.connect(candidate)) as connection:
+        connection.execute("UPDATE boards SET board_name = 'only in the candidate template'")
+        connection.commit()
+    workdir = tmp_path / "work"
+    options = DemoOptions(
+        ops=10, workdir=workdir, legacy_template=legacy, candidate_template=candidate,
+        mode=Mode.LEGACY,
+    )  # fmt: skip
+    run_demo(options)
+    marked = "SELECT count(*) FROM boards WHERE board_name = 'only in the candidate template'"
+    assert _count(workdir / "candidate.sqlite3", marked) == 3  # a copy of it, not of legacy
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"legacy_template": Path("missing.db")}, "no such legacy template file"),
+        ({"candidate_template": Path("c.db")}, "goes with a legacy template"),
+        (
+            {"legacy_template": Path("l.db"), "candidate_template": Path("missing.db")},
+            "no such candidate template file",
+        ),
+    ],
+)
+def test_a_missing_or_lone_template_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changes: dict[str, Path], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("l.db", "c.db"):
+        (tmp_path / name).write_bytes(b"")
+    options = DemoOptions(workdir=tmp_path / "work", **changes)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=message):
         options.validate()
