@@ -129,7 +129,7 @@ class InlineExecutor:
         return True
 
     def close(self) -> None:
-        return None
+        self._engine.close()
 
 
 class Worker(Protocol):
@@ -244,6 +244,12 @@ class ThreadWorker:
         self._outbox.get(timeout=_STARTUP_SECONDS)  # built, or unavailable (see ProcessWorker)
 
     def _loop(self, warm: Side) -> None:
+        try:
+            self._serve(warm)
+        finally:
+            self._engine.close()
+
+    def _serve(self, warm: Side) -> None:
         self._outbox.put(self._engine.prepare(warm))
         while True:
             message = self._inbox.get()

@@ -101,6 +101,8 @@ class MethodPlan:
     kind: Kind
     compare: Compare
     parameters: tuple[str, ...]
+    is_async: bool = False
+    """Declared ``async def``: the caller awaits it, and the mirror runs in the worker's loop."""
 
 
 @dataclass(slots=True)

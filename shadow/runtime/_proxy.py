@@ -17,26 +17,38 @@ sequencer, read admission, the hand-off) it gets from one
 
 The caller always gets the authoritative result, or the authoritative
 exception object itself, whatever the mirror does later.
+
+A method declared ``async def`` in the contract is proxied as a coroutine
+function: the caller awaits the authoritative call, and everything above holds
+for it (an async write holds the sequencer across its ``await``); the worker
+awaits the mirror in its own event loop. An implementation whose method is
+async where the contract's is sync (or the other way round) is refused when
+the proxy is built; a sync method found returning a coroutine at call time
+raises :class:`~shadow.ContractError` to the caller (the coroutine is closed,
+never left un-awaited).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import pickle
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from shadow._contract import MethodSpec, contract_methods
+from shadow._exceptions import ContractError
 from shadow._vocabulary import Mode, Side
 from shadow.runtime._observation import MethodPlan, Reason, Task, error_name
 from shadow.runtime._settings import ShadowSettings
 from shadow.runtime._switchboard import Switchboard
-from shadow.runtime._tape import begin_recording, end
+from shadow.runtime._tape import Tape, begin_recording, end
 
 __all__ = ["ServiceProxy", "build_proxy"]
 
@@ -62,7 +74,34 @@ def _parameters(contract: type, method: str) -> tuple[str, ...]:
 
 def _plan(service: str, contract: type, spec: MethodSpec) -> MethodPlan:
     parameters = _parameters(contract, spec.name)
-    return MethodPlan(service, spec.name, spec.kind, spec.compare, parameters)
+    is_async = inspect.iscoroutinefunction(getattr(contract, spec.name))
+    return MethodPlan(service, spec.name, spec.kind, spec.compare, parameters, is_async)
+
+
+def check_awaitables(
+    contract: type, plans: Mapping[str, MethodPlan], implementation: Any, side: Side
+) -> None:
+    """Refuse an implementation whose methods are async where the contract's are not, or back.
+
+    Only what :func:`inspect.iscoroutinefunction` can see is refused here; a
+    sync method that returns a coroutine anyway is refused at its first call.
+    """
+    wrong = []
+    for name, plan in plans.items():
+        method = getattr(implementation, name, None)
+        if method is None:
+            continue
+        if inspect.iscoroutinefunction(method) != plan.is_async:
+            declared = "async def" if plan.is_async else "def (sync)"
+            wrong.append(f"{name} (declared {declared})")
+    if wrong:
+        raise ContractError(
+            f"the {side.value} implementation {type(implementation).__name__} does not match "
+            f"{contract.__name__} on sync/async: {', '.join(wrong)}; declare each method "
+            "in the contract as its implementations are (async def or def)",
+            contract=contract.__name__,
+            methods=tuple(sorted(name.split(" ")[0] for name in wrong)),
+        )
 
 
 def _snapshot(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes | None:
@@ -110,6 +149,9 @@ class ServiceProxy:
         }
         self._settings: ShadowSettings | None = None
         self._route_cache: _Route | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The event loop of the latest async call: raced async reads are re-checked on it."""
+        self._rechecking: set[asyncio.Task[Any]] = set()
         self._route()
 
     # -- routing ----------------------------------------------------------------------------
@@ -129,6 +171,7 @@ class ServiceProxy:
             previous = self._route_cache
             try:
                 implementation = self._board.implementation(mode.authoritative, self.service)
+                check_awaitables(self.contract, self.plans, implementation, mode.authoritative)
             except Exception as error:
                 if previous is None:
                     raise  # building the proxy: the caller should hear about it
@@ -174,6 +217,73 @@ class ServiceProxy:
             raise error
         return result
 
+    async def call_async(
+        self, plan: MethodPlan, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """:meth:`call` for an ``async def`` method: the same routing, awaited."""
+        route = self._route()
+        if route.mirror is None:
+            return await getattr(route.implementation, plan.method)(*args, **kwargs)
+        self._loop = asyncio.get_running_loop()
+        if plan.kind.mutates:
+            return await self._write_async(route, plan, args, kwargs)
+        rate = route.read_sample_rate * self._board.read_admission()
+        if rate < 1.0 and random.random() >= rate:
+            reason = Reason.SAMPLED if rate == route.read_sample_rate else Reason.ADAPTIVE
+            started = time.perf_counter()
+            try:
+                return await getattr(route.implementation, plan.method)(*args, **kwargs)
+            finally:
+                seconds = time.perf_counter() - started
+                self._board.skipped(plan, route.authoritative, reason, seconds)
+        result, error = await self._read_async(route, plan, args, kwargs, recheck=False)
+        if error is not None:
+            raise error
+        return result
+
+    async def _write_async(
+        self, route: _Route, plan: MethodPlan, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        sequencer = self._board.sequencer
+        payload = _snapshot(args, kwargs)
+        async with sequencer.async_writes():
+            await sequencer.acquire_async()
+            try:
+                sequencer.writing += 1
+                try:
+                    result, error, task = await self._execute_async(
+                        route, plan, args, kwargs, payload
+                    )
+                finally:
+                    sequencer.writing -= 1
+                task.seq = sequencer.advance(write=True)
+                self._board.hand_off(task)
+            finally:
+                sequencer.lock.release()
+        if error is not None:
+            raise error
+        return result
+
+    async def _read_async(
+        self,
+        route: _Route,
+        plan: MethodPlan,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        recheck: bool,
+    ) -> tuple[Any, Exception | None]:
+        sequencer = self._board.sequencer
+        writes_before = sequencer.writes
+        payload = _snapshot(args, kwargs)
+        result, error, task = await self._execute_async(route, plan, args, kwargs, payload)
+        task.recheck = recheck
+        with sequencer.lock:  # held only for the hand-off, as for a sync read
+            task.race_window = sequencer.raced(writes_before)
+            task.seq = sequencer.advance(write=False)
+            self._board.hand_off(task)
+        return result, error
+
     def _unmirrored_read(
         self,
         route: _Route,
@@ -217,7 +327,7 @@ class ServiceProxy:
         result, error, task = self._execute(route, plan, args, kwargs, _snapshot(args, kwargs))
         task.recheck = recheck
         with sequencer.lock:
-            task.race_window = sequencer.writes != writes_before
+            task.race_window = sequencer.raced(writes_before)
             task.seq = sequencer.advance(write=False)
             self._board.hand_off(task)
         return result, error
@@ -247,10 +357,81 @@ class ServiceProxy:
             error = raised
         finally:
             end(token)
+        if inspect.iscoroutine(result):
+            result.close()
+            raise self._coroutine_from_sync(plan, route.authoritative)
+        task = self._task(
+            route,
+            plan,
+            payload=payload,
+            result=result,
+            error=error,
+            tape=tape,
+            started_at=started_at,
+            started=started,
+        )
+        return result, error, task
+
+    async def _execute_async(
+        self,
+        route: _Route,
+        plan: MethodPlan,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        payload: bytes | None,
+    ) -> tuple[Any, Exception | None, Task]:
+        """:meth:`_execute` for an ``async def`` method: the authoritative call is awaited."""
+        method = getattr(route.implementation, plan.method)
+        result: Any = None
+        error: Exception | None = None
+        started_at = time.time()
+        started = time.perf_counter()
+        # The tape is a context variable: set in this task's context, the
+        # awaited call (and any task it creates) draws through it.
+        tape, token = begin_recording()
+        try:
+            result = await method(*args, **kwargs)
+        except Exception as raised:
+            error = raised
+        finally:
+            end(token)
+        task = self._task(
+            route,
+            plan,
+            payload=payload,
+            result=result,
+            error=error,
+            tape=tape,
+            started_at=started_at,
+            started=started,
+        )
+        return result, error, task
+
+    def _coroutine_from_sync(self, plan: MethodPlan, side: Side) -> ContractError:
+        return ContractError(
+            f"{self.contract.__name__}.{plan.method} is declared sync but the {side.value} "
+            "implementation returned a coroutine: declare it async def in the contract "
+            "(the coroutine was closed, not run)",
+            contract=self.contract.__name__,
+            methods=(plan.method,),
+        )
+
+    @staticmethod
+    def _task(
+        route: _Route,
+        plan: MethodPlan,
+        *,
+        payload: bytes | None,
+        result: Any,
+        error: Exception | None,
+        tape: Tape,
+        started_at: float,
+        started: float,
+    ) -> Task:
         elapsed = time.perf_counter() - started
         finished_at = time.time()
         assert route.mirror is not None
-        task = Task(
+        return Task(
             seq=0,
             plan=plan,
             mirror=route.mirror,
@@ -263,7 +444,6 @@ class ServiceProxy:
             authoritative_seconds=elapsed,
             finished_at=finished_at,
         )
-        return result, error, task
 
     def recheck(self, task: Task) -> None:
         """Run a raced read again on both sides (from the runtime's recheck thread)."""
@@ -271,7 +451,27 @@ class ServiceProxy:
         if route.mirror is None or not task.payload:
             return
         args, kwargs = pickle.loads(task.payload)
-        self._read(route, task.plan, args, kwargs, recheck=True)
+        if not task.plan.is_async:
+            self._read(route, task.plan, args, kwargs, recheck=True)
+            return
+        # An async read runs again on the caller's event loop (its connections live there).
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        again = self._read_async(route, task.plan, args, kwargs, recheck=True)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:  # the inline executor, inside the call that raced
+            pending = loop.create_task(again)
+            self._rechecking.add(pending)  # keep a reference until it is done
+            pending.add_done_callback(self._rechecking.discard)
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(again, loop)
+        except RuntimeError:  # the loop closed meanwhile
+            again.close()
 
 
 def build_proxy(board: Switchboard, contract: type[T], service: str) -> T:
@@ -283,7 +483,8 @@ def build_proxy(board: Switchboard, contract: type[T], service: str) -> T:
         "__repr__": lambda self: f"<shadow proxy {contract.__name__} service={service!r}>",
     }
     for name, plan in proxy.plans.items():
-        namespace[name] = _forwarder(proxy, plan, getattr(contract, name))
+        forwarder = _async_forwarder if plan.is_async else _forwarder
+        namespace[name] = forwarder(proxy, plan, getattr(contract, name))
     generated = type(f"{contract.__name__}ShadowProxy", (contract,), namespace)
     # Every declared method is implemented above; private abstract helpers the
     # proxy never calls must not stop it from being instantiated.
@@ -298,5 +499,14 @@ def _forwarder(proxy: ServiceProxy, plan: MethodPlan, declared: Any) -> Any:
         return proxy.call(plan, args, kwargs)
 
     # functools.wraps copies __isabstractmethod__; the forwarder is concrete.
+    forward.__isabstractmethod__ = False  # type: ignore[attr-defined]
+    return forward
+
+
+def _async_forwarder(proxy: ServiceProxy, plan: MethodPlan, declared: Any) -> Any:
+    @functools.wraps(declared)
+    async def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return await proxy.call_async(plan, args, kwargs)
+
     forward.__isabstractmethod__ = False  # type: ignore[attr-defined]
     return forward

@@ -18,8 +18,10 @@ None of its work may reach a caller: bookkeeping failures are logged, not raised
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -41,17 +43,55 @@ Recheck = Callable[[Task], None]
 _READ_CUTOFF = 0.9
 """Queue fill at which no more reads are mirrored: the last tenth is kept for writes."""
 
+_ASYNC_POLL_SECONDS = 0.0005
+"""How often a coroutine waiting for the sequencer lock tries again (it must not block)."""
+
 
 class Sequencer:
     """Orders hand-offs: one lock shared by all proxies of a runtime, and counters.
 
     Re-entrant, because the inline executor mirrors (and may re-check) inside it.
+
+    An ``async def`` write holds the lock across its ``await``, as a sync write
+    holds it across its call, so writes of every kind and thread are mirrored
+    in the order they committed. A coroutine takes it without blocking its
+    event loop (:meth:`acquire_async`), after the loop's own write lock
+    (:meth:`async_writes`): the re-entrant lock alone would let a second
+    coroutine of the same thread in.
     """
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.seq = 0
         self.writes = 0
+        self.writing = 0
+        """Async writes holding the lock across an ``await`` (see :meth:`raced`)."""
+        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+        self._async_locks = weakref.WeakKeyDictionary()
+
+    def raced(self, writes_before: int) -> bool:
+        """Whether a read that began at ``writes_before`` may have seen a write it is not
+        sequenced after (call with the lock held, at the read's hand-off).
+
+        A write sequenced since it began, or an async write still in flight: the
+        lock is re-entrant, so a read on that write's own event-loop thread gets
+        it while the write awaits, and may already see what the write committed.
+        """
+        return self.writes != writes_before or self.writing > 0
+
+    def async_writes(self) -> asyncio.Lock:
+        """The running event loop's lock for async writes: one at a time per loop."""
+        loop = asyncio.get_running_loop()
+        with self.lock:
+            found = self._async_locks.get(loop)
+            if found is None:
+                found = self._async_locks[loop] = asyncio.Lock()
+        return found
+
+    async def acquire_async(self) -> None:
+        """Take :attr:`lock` from a coroutine, letting its loop run while another holds it."""
+        while not self.lock.acquire(blocking=False):
+            await asyncio.sleep(_ASYNC_POLL_SECONDS)
 
     def advance(self, *, write: bool) -> int:
         """Next sequence number (call with the lock held)."""

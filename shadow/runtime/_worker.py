@@ -14,16 +14,22 @@ pipe, one observation out per task, in order.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
+import inspect
 import pickle
 import signal
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from shadow._contract import Compare
+from shadow._exceptions import ContractError
 from shadow._sources import SystemClock, UuidIds
 from shadow._vocabulary import Outcome, Side
 from shadow.runtime import _capture as capture
@@ -55,6 +61,7 @@ class MirrorEngine:
         self._sides: dict[Side, Mapping[str, Any]] = {}
         # Sides whose factory raised, with the error explained: not built again.
         self._unavailable: dict[Side, Mapping[str, Any]] = {}
+        self._loops = _Loops()
         # A mirror that draws more ids or times than the authoritative call did
         # gets fresh ones: the difference then shows up in the comparison.
         self._ids = TapeIds(UuidIds())
@@ -95,6 +102,28 @@ class MirrorEngine:
             return key(self._side(task.mirror.other)[task.plan.service], row)
 
         return value
+
+    def _call(self, task: Task, method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call the mirror's method; an ``async def`` one is awaited in this worker's loop."""
+        result = method(*args, **kwargs)
+        if task.plan.is_async:
+            if not inspect.isawaitable(result):
+                raise ContractError(
+                    f"{task.plan.method} is declared async def but the {task.mirror.value} "
+                    f"implementation returned {type(result).__name__}, not an awaitable"
+                )
+            return self._loops.wait(result)
+        if inspect.iscoroutine(result):
+            result.close()  # never left un-awaited
+            raise ContractError(
+                f"{task.plan.method} is declared sync but the {task.mirror.value} "
+                "implementation returned a coroutine: declare it async def in the contract"
+            )
+        return result
+
+    def close(self) -> None:
+        """Release what the engine holds beyond its sides: its event loop."""
+        self._loops.close()
 
     def coverage_report(self) -> CoverageReport | None:
         """Coverage news since the last call (None when off or nothing is new)."""
@@ -155,7 +184,7 @@ class MirrorEngine:
         with replaying(task.tape), self._measured(task, implementation):
             started = time.perf_counter()
             try:
-                mirror_result = getattr(implementation, plan.method)(*args, **kwargs)
+                mirror_result = self._call(task, getattr(implementation, plan.method), args, kwargs)
             except Exception as error:
                 mirror_error = error
             mirror_seconds = time.perf_counter() - started
@@ -252,6 +281,76 @@ class MirrorEngine:
         )
 
 
+class _Loops:
+    """The worker's own event loop, where async mirror calls are awaited.
+
+    One loop for the life of the engine, so the connections an async candidate
+    pools stay on the loop that opened them. It runs in the worker's thread
+    (``run_until_complete``), so coverage and the replayed tape see the call as
+    they see a sync one. Only the inline executor mirrors from inside a running
+    loop (the caller's); there the same loop runs on a helper thread instead.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def wait(self, awaitable: Awaitable[Any]) -> Any:
+        """The result of ``awaitable``, run to completion on this worker's loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if self._thread is None:
+                return self._own().run_until_complete(_awaited(awaitable))
+        return self._on_helper_thread(awaitable)
+
+    def close(self) -> None:
+        """Stop and close the loop (a no-op when none was needed)."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        if self._thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(5)
+            self._thread = None
+        if not loop.is_running():
+            loop.close()
+
+    def _own(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop
+
+    def _on_helper_thread(self, awaitable: Awaitable[Any]) -> Any:
+        loop = self._own()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=loop.run_forever, name="shadow-mirror-loop", daemon=True
+            )
+            self._thread.start()
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def start() -> None:  # runs on the loop, in the caller's context (the replayed tape)
+            task = loop.create_task(_awaited(awaitable))
+            task.add_done_callback(lambda finished: _settle(done, finished))
+
+        loop.call_soon_threadsafe(start, context=contextvars.copy_context())
+        return done.result()
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _settle(done: concurrent.futures.Future[Any], finished: asyncio.Task[Any]) -> None:
+    if finished.cancelled():
+        done.cancel()
+    elif (error := finished.exception()) is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(finished.result())
+
+
 def _dropped(
     task: Task, reason: Reason, detail: str | None = None, *, failed: bool = True
 ) -> Observation:
@@ -339,6 +438,13 @@ def serve(
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent
     engine = MirrorEngine(factories, coverage=coverage)
     connection.send(("ready", engine.prepare(warm)))
+    try:
+        _serve(connection, engine)
+    finally:
+        engine.close()
+
+
+def _serve(connection: Connection, engine: MirrorEngine) -> None:
     wire = Wire()
     while True:
         try:
