@@ -48,7 +48,7 @@ from shadow._vocabulary import Mode, Side
 from shadow.runtime._observation import MethodPlan, Reason, Task, error_name
 from shadow.runtime._settings import ShadowSettings
 from shadow.runtime._switchboard import Switchboard
-from shadow.runtime._tape import Tape, begin_recording, end
+from shadow.runtime._tape import begin_recording, end
 
 __all__ = ["ServiceProxy", "build_proxy"]
 
@@ -134,6 +134,43 @@ def _detached(value: Any) -> Any:
     if isinstance(value, BaseModel) and not value.model_config.get("frozen"):
         return value.model_copy(deep=True)
     return value
+
+
+class _Start:
+    """When an authoritative call began, and the tape it records into (now active)."""
+
+    __slots__ = ("started", "started_at", "tape", "token")
+
+    def __init__(self) -> None:
+        self.started_at = time.time()
+        self.started = time.perf_counter()
+        self.tape, self.token = begin_recording()
+
+    def task(
+        self,
+        route: _Route,
+        plan: MethodPlan,
+        payload: bytes | None,
+        result: Any,
+        error: Exception | None,
+    ) -> Task:
+        """The call's task, now that it returned ``result`` or raised ``error``."""
+        elapsed = time.perf_counter() - self.started
+        finished_at = time.time()
+        assert route.mirror is not None
+        return Task(
+            seq=0,
+            plan=plan,
+            mirror=route.mirror,
+            payload=payload or b"",
+            result=_detached(result),
+            error_type=None if error is None else error_name(error),
+            error=error,
+            tape=self.tape,
+            started_at=self.started_at,
+            authoritative_seconds=elapsed,
+            finished_at=finished_at,
+        )
 
 
 class ServiceProxy:
@@ -348,29 +385,17 @@ class ServiceProxy:
         method = getattr(route.implementation, plan.method)
         result: Any = None
         error: Exception | None = None
-        started_at = time.time()
-        started = time.perf_counter()
-        tape, token = begin_recording()
+        start = _Start()
         try:
             result = method(*args, **kwargs)
         except Exception as raised:
             error = raised
         finally:
-            end(token)
+            end(start.token)
         if inspect.iscoroutine(result):
             result.close()
             raise self._coroutine_from_sync(plan, route.authoritative)
-        task = self._task(
-            route,
-            plan,
-            payload=payload,
-            result=result,
-            error=error,
-            tape=tape,
-            started_at=started_at,
-            started=started,
-        )
-        return result, error, task
+        return result, error, start.task(route, plan, payload, result, error)
 
     async def _execute_async(
         self,
@@ -384,28 +409,16 @@ class ServiceProxy:
         method = getattr(route.implementation, plan.method)
         result: Any = None
         error: Exception | None = None
-        started_at = time.time()
-        started = time.perf_counter()
         # The tape is a context variable: set in this task's context, the
         # awaited call (and any task it creates) draws through it.
-        tape, token = begin_recording()
+        start = _Start()
         try:
             result = await method(*args, **kwargs)
         except Exception as raised:
             error = raised
         finally:
-            end(token)
-        task = self._task(
-            route,
-            plan,
-            payload=payload,
-            result=result,
-            error=error,
-            tape=tape,
-            started_at=started_at,
-            started=started,
-        )
-        return result, error, task
+            end(start.token)
+        return result, error, start.task(route, plan, payload, result, error)
 
     def _coroutine_from_sync(self, plan: MethodPlan, side: Side) -> ContractError:
         return ContractError(
@@ -414,35 +427,6 @@ class ServiceProxy:
             "(the coroutine was closed, not run)",
             contract=self.contract.__name__,
             methods=(plan.method,),
-        )
-
-    @staticmethod
-    def _task(
-        route: _Route,
-        plan: MethodPlan,
-        *,
-        payload: bytes | None,
-        result: Any,
-        error: Exception | None,
-        tape: Tape,
-        started_at: float,
-        started: float,
-    ) -> Task:
-        elapsed = time.perf_counter() - started
-        finished_at = time.time()
-        assert route.mirror is not None
-        return Task(
-            seq=0,
-            plan=plan,
-            mirror=route.mirror,
-            payload=payload or b"",
-            result=_detached(result),
-            error_type=None if error is None else error_name(error),
-            error=error,
-            tape=tape,
-            started_at=started_at,
-            authoritative_seconds=elapsed,
-            finished_at=finished_at,
         )
 
     def recheck(self, task: Task) -> None:

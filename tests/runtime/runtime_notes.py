@@ -128,15 +128,19 @@ _notes = sa.Table(
 )
 
 
-class AsyncSqlAlchemyNotes(Notes):
-    """Candidate: SQLAlchemy asyncio (aiosqlite driver); ``fault`` plants a bug or a hang."""
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
-    def __init__(self, path: str, *, ids: IdSource, clock: Clock, fault: str | None = None) -> None:
+
+class AsyncSqlAlchemyNotes(Notes):
+    """Candidate: SQLAlchemy asyncio at ``url``; ``fault`` plants a bug or a hang."""
+
+    def __init__(self, url: str, *, ids: IdSource, clock: Clock, fault: str | None = None) -> None:
+        sync_url = sa.make_url(url)
+        async_url = sync_url.set(drivername=_ASYNC_DRIVERS[sync_url.get_backend_name()])
         # NullPool: a connection per use, so no driver thread outlives a test.
-        self._engine: AsyncEngine = create_async_engine(
-            f"sqlite+aiosqlite:///{path}", poolclass=NullPool
-        )
-        self._sync = sa.create_engine(f"sqlite:///{path}", poolclass=NullPool)
+        self._engine: AsyncEngine = create_async_engine(async_url, poolclass=NullPool)
+        self._sync = sa.create_engine(sync_url, poolclass=NullPool)
+        _notes.metadata.create_all(self._sync)
         self._ids = ids
         self._clock = clock
         self._fault = fault
@@ -182,17 +186,24 @@ class AsyncSqlAlchemyNotes(Notes):
 
 
 def build(
-    *, ids: IdSource, clock: Clock, path: str, kind: str, **options: Any
+    *, ids: IdSource, clock: Clock, path: str, kind: str, url: str = "", **options: Any
 ) -> Mapping[str, Any]:
-    """One side's ``notes`` service: ``kind`` is ``legacy`` or ``candidate``."""
-    with sqlite3.connect(path) as db:
-        db.execute(_SCHEMA)
+    """One side's ``notes`` service: ``kind`` is ``legacy`` (SQLite at ``path``) or
+    ``candidate`` (at ``url``, SQLite at ``path`` by default)."""
     if kind == "legacy":
+        with sqlite3.connect(path) as db:
+            db.execute(_SCHEMA)
         return {"notes": AiosqliteNotes(path, ids=ids, clock=clock)}
-    return {"notes": AsyncSqlAlchemyNotes(path, ids=ids, clock=clock, **options)}
+    candidate = AsyncSqlAlchemyNotes(url or f"sqlite:///{path}", ids=ids, clock=clock, **options)
+    return {"notes": candidate}
 
 
-def rows(path: str) -> list[tuple[str, str, str]]:
-    """Every stored note of one side's database, by id."""
-    with sqlite3.connect(path) as db:
-        return sorted(db.execute("SELECT id, title, written_at FROM notes").fetchall())
+def rows(url: str) -> list[tuple[str, str, str]]:
+    """Every stored note of one side's database (a SQLAlchemy URL), by id."""
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(sa.select(_notes.c.id, _notes.c.title, _notes.c.written_at))
+            return sorted((row.id, row.title, row.written_at) for row in found)
+    finally:
+        engine.dispose()

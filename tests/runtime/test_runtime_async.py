@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +68,23 @@ def make_notes(tmp_path: Path) -> Iterator[MakeNotes]:
         runtime.close()
 
 
-def _run(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coroutine)
-
-
 @WORKERS
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_async_methods_are_awaited_mirrored_and_compared_with_the_sync_one(
-    make_notes: MakeNotes, tmp_path: Path, worker: str
+    make_notes: MakeNotes,
+    empty_database: Callable[[str], str],
+    tmp_path: Path,
+    worker: str,
+    backend: str,
 ) -> None:
-    """Every call of the mixed contract matches; both stores hold the same ids (the tape)."""
-    runtime = make_notes(worker)
+    """Every call of the mixed contract matches; both stores hold the same ids (the tape).
+
+    The candidate runs on SQLite (aiosqlite) or on the real PostgreSQL (asyncpg).
+    """
+    url = empty_database(backend)
+    runtime = make_notes(worker, candidate={"url": url})
     notes = runtime.proxy(Notes, "notes")
     assert inspect.iscoroutinefunction(notes.add) and not inspect.iscoroutinefunction(notes.count)
 
@@ -94,7 +101,7 @@ def test_async_methods_are_awaited_mirrored_and_compared_with_the_sync_one(
         assert notes.count() == 2
 
     with capture_comparisons(runtime) as seen:
-        _run(traffic())
+        asyncio.run(traffic())
         assert runtime.flush(60)
     assert [(item.method, item.outcome) for item in seen] == [
         ("add", Outcome.MATCH),
@@ -105,8 +112,8 @@ def test_async_methods_are_awaited_mirrored_and_compared_with_the_sync_one(
         ("rename", Outcome.MATCH),  # both sides raised NoteMissingError
         ("count", Outcome.MATCH),
     ]
-    assert rows(str(tmp_path / "legacy.db")) == rows(str(tmp_path / "candidate.db"))
-    assert len(rows(str(tmp_path / "legacy.db"))) == 2
+    assert rows(f"sqlite:///{tmp_path / 'legacy.db'}") == rows(url)
+    assert len(rows(url)) == 2
 
 
 @WORKERS
@@ -121,7 +128,7 @@ def test_a_planted_bug_in_an_async_candidate_is_a_divergence_and_the_caller_neve
         return (await notes.rename(note.id, "shopping")).title
 
     with capture_comparisons(runtime) as seen:
-        assert _run(traffic()) == "shopping"  # legacy's answer, whatever the candidate did
+        assert asyncio.run(traffic()) == "shopping"  # legacy's answer, whatever the candidate did
         assert runtime.flush(60)
     outcomes = {item.method: item for item in seen}
     assert outcomes["add"].outcome is Outcome.MATCH
@@ -144,13 +151,15 @@ def test_concurrent_async_writes_reach_the_mirror_in_their_commit_order(
         await asyncio.gather(*renames, *reads)
 
     with capture_comparisons(runtime) as seen:
-        _run(traffic())
+        asyncio.run(traffic())
         assert runtime.flush(60)
     writes = [item for item in seen if item.method in ("add", "rename")]
     assert len(writes) == 21 and all(item.outcome is Outcome.MATCH for item in writes)
     # Reads racing the renames are matches or raced (re-checked), never divergences.
     assert {item.outcome for item in seen} <= {Outcome.MATCH, Outcome.RACED}
-    assert rows(str(tmp_path / "legacy.db")) == rows(str(tmp_path / "candidate.db"))
+    assert rows(f"sqlite:///{tmp_path / 'legacy.db'}") == rows(
+        f"sqlite:///{tmp_path / 'candidate.db'}"
+    )
 
 
 @WORKERS
@@ -160,7 +169,7 @@ def test_an_async_mirror_past_its_deadline_is_dropped_and_the_caller_is_not_held
     runtime = make_notes(worker, candidate={"fault": "hang"}, deadline_seconds=0.5)
     notes = runtime.proxy(Notes, "notes")
     with capture_comparisons(runtime) as seen:
-        note = _run(notes.add("groceries"))
+        note = asyncio.run(notes.add("groceries"))
         assert note.id == "note-000001"
         assert runtime.flush(60)
     assert [(item.outcome, item.reason) for item in seen] == [(Outcome.DROPPED, Reason.DEADLINE)]
@@ -224,7 +233,7 @@ def test_a_coroutine_returned_by_a_sync_method_is_refused_at_the_call_never_coun
         with capture_comparisons(runtime) as seen:
             with pytest.raises(ContractError, match="count is declared sync but the legacy"):
                 notes.count()
-            assert _run(notes.add("still fine")).id  # the rest of the contract works
+            assert asyncio.run(notes.add("still fine")).id  # the rest of the contract works
         assert [(item.method, item.outcome) for item in seen] == [("add", Outcome.MATCH)]
 
 
@@ -314,6 +323,6 @@ def test_an_async_write_holds_the_sequencer_across_its_await(tmp_path: Path) -> 
             free.append(await asyncio.to_thread(lock_is_free))
 
         with capture_comparisons(runtime) as seen:
-            _run(traffic())
+            asyncio.run(traffic())
         assert free == [False, True]
         assert [(item.method, item.outcome) for item in seen] == [("add", Outcome.MATCH)]
