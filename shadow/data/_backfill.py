@@ -44,6 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shadow._exceptions import ConfigError
+from shadow.data._insqlite import CopyInSqlite, sqlite_file
 from shadow.data._read import ChunkReader, Key, key_getter
 from shadow.data._rules import TableRules
 from shadow.data._write import RowCopier, insert_if_absent_sql, next_counter, sync_counter
@@ -286,26 +287,53 @@ def _bulk_writes(writer: sa.Connection) -> Iterator[None]:
 
     A larger page cache (64 MiB: the target's indexes take most of an
     insert's time) and, only when the file is in WAL mode, ``synchronous =
-    NORMAL``: a crash of the process loses nothing, a power cut may lose the
-    last chunks committed, which the checkpoint then claims; the verify that
-    follows every backfill finds those rows missing (see the module
-    docstring). Nothing changes for the runtime's connections.
+    NORMAL`` and a WAL checkpoint every 64 MiB instead of 4 MiB (index pages
+    that several chunks touch are written back once, not once per chunk;
+    measured: commits took a fifth of the copy). With ``NORMAL`` a crash of
+    the process loses nothing, a power cut may lose the last chunks
+    committed, which the checkpoint file then claims; the verify that follows
+    every backfill finds those rows missing (see the module docstring).
+    Nothing changes for the runtime's connections.
     """
     if writer.dialect.name != "sqlite":
         yield
         return
     raw = writer.connection.driver_connection
     assert raw is not None  # an open connection has its driver's connection
-    before = [raw.execute(f"PRAGMA {name}").fetchone()[0] for name in ("cache_size", "synchronous")]
+    names = ("cache_size", "synchronous", "wal_autocheckpoint")
+    before = {name: int(raw.execute(f"PRAGMA {name}").fetchone()[0]) for name in names}
     wal = raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw.execute("PRAGMA cache_size = -65536")
     if wal:
         raw.execute("PRAGMA synchronous = NORMAL")
+        raw.execute("PRAGMA wal_autocheckpoint = 16384")
     try:
         yield
     finally:
-        raw.execute(f"PRAGMA cache_size = {int(before[0])}")
-        raw.execute(f"PRAGMA synchronous = {int(before[1])}")
+        for name, value in before.items():
+            raw.execute(f"PRAGMA {name} = {value}")
+
+
+def _in_sqlite(
+    source: sa.Engine,
+    writer: sa.Connection,
+    rules: TableRules,
+    copier: RowCopier,
+    *,
+    chunk_size: int,
+    pause: Callable[[str, list[dict[str, Any]]], None] | None,
+) -> CopyInSqlite | None:
+    """The in-SQLite copy, when both stores are SQLite files and SQL can copy every column.
+
+    Not with ``pause``: that test seam needs the rows between the read and the
+    write, which one ``INSERT ... SELECT`` does not have.
+    """
+    path = sqlite_file(source)
+    if path is None or writer.dialect.name != "sqlite" or pause is not None:
+        return None
+    if not CopyInSqlite.suited(copier.kinds):
+        return None
+    return CopyInSqlite(writer, rules, copier.kinds, path, size=chunk_size)
 
 
 def sync_counters(
@@ -349,26 +377,41 @@ def _backfill_table(
     sync_counters(source, target, [rules])
     with source.connect() as reader, target.connect() as writer, _bulk_writes(writer):
         chunks = ChunkReader(reader, rules, copier.selected, size=chunk_size, check_order=False)
+        in_sqlite = _in_sqlite(source, writer, rules, copier, chunk_size=chunk_size, pause=pause)
         while not mark.done:
-            batch = chunks.chunk(mark.after)
-            reader.rollback()  # no read transaction held between chunks
-            if not batch:
+            copied = None
+            if in_sqlite is not None:
+                try:
+                    copied = in_sqlite.copy_chunk(mark.after)
+                except (IntegrityError, OperationalError):
+                    copied = None  # the chunk goes through Python, row by row if need be
+            if copied is not None:
+                size, last, count = copied
+                refused = 0
+            else:
+                batch = chunks.chunk(mark.after)
+                reader.rollback()  # no read transaction held between chunks
+                size, last = len(batch), get_key(batch[-1]) if batch else None
+                if batch:
+                    rows = copier.convert(batch)
+                    if pause is not None:
+                        pause(rules.name, [dict(zip(names, row, strict=True)) for row in batch])
+                    count, refused = _insert_chunk(writer, inserter, rows)
+            if not size:
                 mark.done = True
                 checkpoint.save()
                 break
-            rows = copier.convert(batch)
-            if pause is not None:
-                pause(rules.name, [dict(zip(names, row, strict=True)) for row in batch])
-            count, refused = _insert_chunk(writer, inserter, rows)
             inserted = -1 if count < 0 or inserted < 0 else inserted + count
             skipped += refused
-            mark.after = get_key(batch[-1])
-            mark.copied += len(batch)
+            mark.after = last
+            mark.copied += size
             checkpoint.save()
             if progress is not None:
                 progress(rules.name, mark.copied, max(expected, mark.copied))
-            throttle.after(len(batch))
+            throttle.after(size)
         chunks.close()
+        if in_sqlite is not None:
+            in_sqlite.close()
     counters = sync_counters(source, target, [rules])
     return TableBackfill(
         rules.name,

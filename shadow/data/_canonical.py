@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["CANONICAL", "PROBE", "canonical", "is_datetime"]
+__all__ = ["CANONICAL", "PROBE", "canonical", "canonical_sql", "is_datetime"]
 
 CANONICAL = "%Y-%m-%d %H:%M:%S.%f"
 """The shape every timestamp is read in (``datetime.strftime`` notation), UTC."""
@@ -90,18 +90,10 @@ def _sqlite(name: str, suffix: str, flag_others: bool) -> str:
     )
 
 
-def canonical(
+def canonical_sql(
     column: sa.Column[Any], dialect: sa.Dialect, *, suffix: str = "", flag_others: bool = False
-) -> sa.ColumnElement[Any] | None:
-    """``column`` read as :data:`CANONICAL` text (plus ``suffix``) on ``dialect``.
-
-    None when the column is no timestamp or its storage is one this module
-    does not rewrite (a MariaDB ``TIMESTAMP``, another engine). With
-    ``flag_others``, SQLite texts it cannot rewrite come back as ``bytes``
-    (so a copy sees at once which values need the column type's own
-    conversion); otherwise unchanged. Values that are not text (NULL, a
-    number) always come back unchanged.
-    """
+) -> str | None:
+    """The SQL text of :func:`canonical` (the column named bare, unqualified)."""
     if not is_datetime(column):
         return None
     name = dialect.identifier_preparer.quote(column.name)
@@ -120,6 +112,20 @@ def canonical(
     ):
         sql = f"DATE_FORMAT({name}, '%Y-%m-%d %H:%i:%s.%f')"
         sql = f"CONCAT({sql}, '{suffix}')" if suffix else sql
-    if sql is None:
-        return None
-    return sa.literal_column(sql).label(column.name)
+    return sql
+
+
+def canonical(
+    column: sa.Column[Any], dialect: sa.Dialect, *, suffix: str = "", flag_others: bool = False
+) -> sa.ColumnElement[Any] | None:
+    """``column`` read as :data:`CANONICAL` text (plus ``suffix``) on ``dialect``.
+
+    None when the column is no timestamp or its storage is one this module
+    does not rewrite (a MariaDB ``TIMESTAMP``, another engine). With
+    ``flag_others``, SQLite texts it cannot rewrite come back as ``bytes``
+    (so a copy sees at once which values need the column type's own
+    conversion); otherwise unchanged. Values that are not text (NULL, a
+    number) always come back unchanged.
+    """
+    sql = canonical_sql(column, dialect, suffix=suffix, flag_others=flag_others)
+    return None if sql is None else sa.literal_column(sql).label(column.name)

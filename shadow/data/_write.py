@@ -224,6 +224,7 @@ class _Column:
     other value goes through ``step``) or ``"step"`` (every value does).
     """
 
+    column: sa.Column[Any]
     selected: sa.ColumnElement[Any]
     kind: str
     step: Converter | None = None
@@ -234,7 +235,7 @@ def _plan_column(column: sa.Column[Any], source: sa.Dialect, target: sa.Dialect)
     write = column.type.dialect_impl(target).bind_processor(target)
     step = _compose(read, write)
     if step is None:
-        return _Column(raw(column), "raw")
+        return _Column(column, raw(column), "raw")
     # A timestamp: can the target take canonical text as it is? Asked of the
     # column type itself, with a probe instant, so a type storing another shape
     # keeps its own conversion.
@@ -247,14 +248,14 @@ def _plan_column(column: sa.Column[Any], source: sa.Dialect, target: sa.Dialect)
         except (TypeError, ValueError):
             written = None
         if written == text if target.name == "sqlite" else _same_instant(written):
-            return _Column(projected, "time", step)
+            return _Column(column, projected, "time", step)
     boolean = isinstance(column.type, sa.Boolean) or isinstance(
         getattr(column.type, "impl", None), sa.Boolean
     )
     # PostgreSQL's COPY is given Python booleans, never 0/1.
     if boolean and target.name != "postgresql" and step(1) in (1, True) and step(0) in (0, False):
-        return _Column(raw(column), "zero_one", step)
-    return _Column(raw(column), "step", step)
+        return _Column(column, raw(column), "zero_one", step)
+    return _Column(column, raw(column), "step", step)
 
 
 class RowCopier:
@@ -273,6 +274,8 @@ class RowCopier:
     ) -> None:
         self._plans = [_plan_column(column, source, target) for column in columns]
         self.selected = [plan.selected for plan in self._plans]
+        self.kinds = [(plan.column, plan.kind) for plan in self._plans]
+        """Each column with how it is copied (``raw``, ``time``, ``zero_one``, ``step``)."""
 
     def convert(self, rows: list[Any]) -> list[Any]:
         """Target parameters for ``rows`` (a list of tuples, key columns first)."""

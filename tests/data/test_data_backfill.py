@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from imagegen.db.tables import ImageTable, SessionQueueTable
 from shadow import ConfigError
 from shadow.data import DataSchema, backfill, verify
+from shadow.data._insqlite import CopyInSqlite
 from shadow.data._write import next_counter
 from tests.data.conftest import fill_images, image_name
 
@@ -140,12 +141,25 @@ def test_backfill_raises_the_targets_autoincrement_counter(
 
 
 def test_backfill_writes_every_timestamp_shape_in_the_target_types_own_text(
-    legacy_source: tuple[Path, sa.Engine], sqlite_engine: sa.Engine, schema: DataSchema
+    legacy_source: tuple[Path, sa.Engine],
+    sqlite_engine: sa.Engine,
+    schema: DataSchema,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Shapes SQLite rewrites (three legacy texts) and one it does not (an offset of +02:00,
     converted by the column type instead) all land as the candidate's own
     ``YYYY-MM-DD HH:MM:SS.ffffff`` UTC text, so SQL order stays time order; 0/1 and NULL
-    pass as they are, and the stores verify equal."""
+    pass as they are, and the stores verify equal. The chunk holding the offset (keys sort
+    ``Img-1, Img-3, img-0 | img-2``) is rolled back inside SQLite and copied through Python;
+    the next one is copied inside SQLite."""
+    outcomes: list[object] = []
+    copy_chunk = CopyInSqlite.copy_chunk
+
+    def spy(self: CopyInSqlite, after: object) -> object:
+        outcomes.append(copy_chunk(self, after))
+        return outcomes[-1]
+
+    monkeypatch.setattr(CopyInSqlite, "copy_chunk", spy)
     path, source = legacy_source
     fill_images(path, 4)
     with closing(sqlite3.connect(path)) as connection:
@@ -177,3 +191,4 @@ def test_backfill_writes_every_timestamp_shape_in_the_target_types_own_text(
     assert by_name[image_name(3)][0] == "2026-08-19 01:13:04.500000"
     assert [by_name[image_name(i)][2:] for i in range(4)] == [(i % 2, None) for i in range(4)]
     assert verify(source, sqlite_engine, tables).equal
+    assert outcomes == [None, (1, image_name(2), 1), (0, None, 0)]
