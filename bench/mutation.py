@@ -1,24 +1,28 @@
 """Mutation score of shadow's evidence: plant one bug at a time in the SQLModel services.
 
-``./dev bench mutation`` (options: ``--sample 150 --seed 1 --ops 300 --explore-seconds 8
---timeout 120 --workdir DIR``; ``--report-only`` re-reads a finished or
-interrupted session; a second run with the same ``--workdir`` resumes it).
+``./dev bench mutation`` (options: ``--sample 150 --seed 1 --ops 300
+--explore-examples 96 --explore-seconds 20 --timeout 120 --workdir DIR``;
+``--report-only`` re-reads a finished or interrupted session; a second run
+with the same ``--workdir`` resumes it).
 
 How it works, with cosmic-ray (a maintained mutation-testing tool) doing the
 mutating:
 
 1. The code is copied to ``DIR/src`` (``shadow``, ``imagegen``, ``bench`` and
    the migrations), so mutants are planted in a snapshot, never in the
-   checkout, and the run measures one fixed version of the code.
+   checkout, and the run measures one fixed version of the code; an
+   unmutated copy of the services (``DIR/pristine``) tells the probe which
+   service a mutant sits in.
 2. ``cosmic-ray init`` lists every mutant of ``imagegen/services/core/*.py``;
    a seeded random sample of ``--sample`` of them is kept, the rest are
    marked skipped in the session.
 3. An unmutated probe runs first (the baseline): it must come out clean, or
    every mutant would look killed.
 4. ``nice cosmic-ray exec`` plants each sampled mutant alone and runs
-   :mod:`bench.mutation_probe` (the demo plus exploration, where it exists,
-   under a fixed budget); exit status 1 = killed, 0 = survived, over
-   ``--timeout`` seconds = timed out.
+   :mod:`bench.mutation_probe` (the demo's traffic, then exploration of the
+   mutated service, under a fixed budget counted in requests and call
+   sequences); exit status 1 = killed, 0 = survived, over ``--timeout``
+   seconds = timed out.
 5. The report: killed, survived, timed out and judged equivalent per service,
    the score (killed / non-equivalent), and each survivor with its diff.
    Equivalence is a human judgement, kept in ``bench/mutation_triage.toml``
@@ -49,14 +53,12 @@ from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
 from bench.harness import Environment
+from bench.mutation_probe import CORE, service_of
 
 __all__ = ["Mutant", "main"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 _TRIAGE = Path(__file__).resolve().parent / "mutation_triage.toml"
-_TARGET = "imagegen/services/core"
-_SHARED_FILES = {"_portable": "(shared helpers)", "_upsert": "(shared helpers)"}
-_SERVICE_OF_FILE = {"session_queue_batches": "session_queue"}
 TARGET_SCORE = 0.90
 
 
@@ -73,11 +75,6 @@ class Mutant:
     output: str
 
 
-def _service(path: Path) -> str:
-    stem = path.stem
-    return _SHARED_FILES.get(stem) or _SERVICE_OF_FILE.get(stem, stem)
-
-
 def _snapshot(source: Path) -> None:
     """Copy the code that runs into ``source`` (a fresh copy per session)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -85,6 +82,7 @@ def _snapshot(source: Path) -> None:
         shutil.copytree(_ROOT / package, source / package, ignore=ignore)
     # The distribution ships migrations/ as imagegen.migrations (pyproject.toml).
     shutil.copytree(_ROOT / "migrations", source / "imagegen" / "migrations", ignore=ignore)
+    shutil.copytree(_ROOT / CORE, source.parent / "pristine", ignore=ignore)
 
 
 def _environment(source: Path) -> dict[str, str]:
@@ -95,12 +93,9 @@ def _environment(source: Path) -> dict[str, str]:
 
 def _write_config(workdir: Path, source: Path, args: argparse.Namespace) -> Path:
     modules = sorted(
-        str(path) for path in (source / _TARGET).glob("*.py") if path.name != "__init__.py"
+        str(path) for path in (source / CORE).glob("*.py") if path.name != "__init__.py"
     )
-    probe = (
-        f"{sys.executable} -m bench.mutation_probe --workdir {workdir / 'probe'} "
-        f"--ops {args.ops} --seed {args.seed} --explore-seconds {args.explore_seconds}"
-    )
+    probe = " ".join([sys.executable, *_probe_arguments(workdir, args)])
     lines = [
         "[cosmic-ray]",
         f"module-path = {json.dumps(modules)}",
@@ -183,10 +178,8 @@ def _sample(session: Path, size: int, seed: int) -> tuple[int, int]:
         return len(items), len(items) - len(candidates)
 
 
-def _baseline(workdir: Path, source: Path, args: argparse.Namespace) -> None:
-    """The unmutated code must come out clean, or every mutant would look killed."""
-    command = [
-        sys.executable,
+def _probe_arguments(workdir: Path, args: argparse.Namespace) -> list[str]:
+    return [
         "-m",
         "bench.mutation_probe",
         "--workdir",
@@ -195,9 +188,26 @@ def _baseline(workdir: Path, source: Path, args: argparse.Namespace) -> None:
         str(args.ops),
         "--seed",
         str(args.seed),
+        "--explore-examples",
+        str(args.explore_examples),
         "--explore-seconds",
         str(args.explore_seconds),
+        "--pristine",
+        str(workdir / "pristine"),
     ]
+
+
+def _baseline(workdir: Path, source: Path, args: argparse.Namespace) -> None:
+    """The unmutated code must come out clean, or every mutant would look killed.
+
+    With no mutant planted the probe explores every service, each as long as a
+    mutant's service is explored (``--explore-examples`` per service).
+    """
+    services = {service_of(path) for path in (workdir / "pristine").glob("[!_]*.py")}
+    every = argparse.Namespace(**vars(args))
+    every.explore_examples = args.explore_examples * len(services)
+    every.explore_seconds = args.explore_seconds * len(services)
+    command = [sys.executable, *_probe_arguments(workdir, every)]
     started = time.perf_counter()
     done = subprocess.run(
         command, cwd=source, env=_environment(source), capture_output=True, text=True, check=False
@@ -233,7 +243,7 @@ def _results(session: Path) -> list[Mutant]:
             mutants.append(
                 Mutant(
                     key=_key(item),
-                    service=_service(Path(item.mutations[0].module_path)),
+                    service=service_of(Path(item.mutations[0].module_path)),
                     status=status,
                     diff=(result.diff or "") if result else "",
                     output=(result.output or "") if result else "",
@@ -316,7 +326,13 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the sample and the traffic")
     parser.add_argument("--ops", type=int, default=300, help="demo API requests per mutant")
     parser.add_argument(
-        "--explore-seconds", type=float, default=8.0, help="exploration budget per mutant"
+        "--explore-examples",
+        type=int,
+        default=96,
+        help="call sequences explored per mutant, on the mutated service",
+    )
+    parser.add_argument(
+        "--explore-seconds", type=float, default=20.0, help="time cap of each exploration"
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant")
     parser.add_argument("--workdir", type=Path, default=Path("bench-mutation"))
@@ -325,7 +341,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--repeat", type=int, default=None, help="(ignored: one pass)")
     args = parser.parse_args(list(argv))
     if args.quick:
-        args.sample, args.ops = 3, 200
+        args.sample, args.ops, args.explore_examples = 3, 200, 24
     workdir = args.workdir.resolve()
     source, session = workdir / "src", workdir / "session.sqlite"
     if not args.report_only:
@@ -356,8 +372,9 @@ def main(argv: Sequence[str]) -> int:
     )
     if not args.report_only:  # a report of an older session cannot know its budget
         print(
-            f"\nper-mutant budget: demo --ops {args.ops}, exploration "
-            f"{args.explore_seconds:g} s, timeout {args.timeout:g} s"
+            f"\nper-mutant budget: demo --ops {args.ops}, exploration of the mutated "
+            f"service {args.explore_examples} call sequences (capped at "
+            f"{args.explore_seconds:g} s), timeout {args.timeout:g} s"
         )
     print(f"\n{Environment.current().describe()}")
     print(

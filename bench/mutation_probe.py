@@ -1,9 +1,19 @@
-"""One mutant's verdict: run the demo (traffic, then exploration) and read the evidence.
+"""One mutant's verdict: run the demo's traffic, then explore, and read the evidence.
 
 cosmic-ray runs this as its test command after planting one mutant in the
-SQLModel services (``python -m bench.mutation_probe --workdir DIR --ops N``).
-Exit status 0 means the shadow evidence did *not* catch the mutant (it
-survived), 1 that it did (killed); one JSON line on stdout says why.
+SQLModel services (``python -m bench.mutation_probe --workdir DIR --ops N
+--explore-examples M --pristine DIR``). Exit status 0 means the shadow
+evidence did *not* catch the mutant (it survived), 1 that it did (killed);
+one JSON line on stdout says why.
+
+The budget is fixed per mutant, and in examples rather than seconds, so a
+mutant's verdict does not depend on how loaded the machine was when its turn
+came: ``--ops`` demo requests (seeded), then ``--explore-examples`` call
+sequences of differential exploration (seeded; ``--explore-seconds`` only
+caps the time). Exploration covers the service the mutant sits in, found by
+comparing the planted files with the unmutated copy in ``--pristine``, as a
+developer porting that service runs ``shadow explore --service`` on it; a
+mutant in a shared helper, or no mutant (the baseline), explores every service.
 
 Caught means what a reviewer or the gate would see: a divergence or
 candidate-error group in the divergence store, or mirror failures (the
@@ -28,13 +38,36 @@ from typing import Any
 import structlog
 
 from imagegen.demo import DemoOptions, run_demo
-from imagegen.demo.options import DEMO_EXPLORE_SECONDS
+from imagegen.demo.explore import ReferenceTarget
 from imagegen.demo.run import STORE_FILE
+from shadow.explore import explore
 from shadow.runtime import DivergenceStore
 
-__all__ = ["main", "verdict"]
+__all__ = ["CORE", "main", "mutated_services", "service_of", "verdict"]
+
+CORE = Path("imagegen/services/core")
+"""The SQLModel services the benchmark mutates (relative to the code's root)."""
 
 _FAILURE_REASONS = ("worker_error", "worker_crash", "deadline")
+_SHARED_FILES = frozenset({"_portable", "_upsert"})
+_SERVICE_OF_FILE = {"session_queue_batches": "session_queue"}
+SHARED = "(shared helpers)"
+
+
+def service_of(path: Path) -> str:
+    """The service a module of :data:`CORE` implements (:data:`SHARED` for helpers)."""
+    stem = path.stem
+    return SHARED if stem in _SHARED_FILES else _SERVICE_OF_FILE.get(stem, stem)
+
+
+def mutated_services(code: Path, pristine: Path) -> list[str]:
+    """Services whose files under ``code`` differ from ``pristine`` (``[]``: explore all)."""
+    changed = sorted(
+        service_of(path)
+        for path in (code / CORE).glob("*.py")
+        if (pristine / path.name).read_bytes() != path.read_bytes()
+    )
+    return [] if not changed or SHARED in changed else changed
 
 
 def verdict(store_url: str) -> dict[str, Any]:
@@ -84,10 +117,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ops", type=int, default=800, help="demo API requests")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--explore-seconds",
-        type=float,
-        default=DEMO_EXPLORE_SECONDS,
-        help="exploration budget after the traffic (0: traffic only)",
+        "--explore-examples",
+        type=int,
+        default=96,
+        help="call sequences explored after the traffic (0: traffic only)",
+    )
+    parser.add_argument(
+        "--explore-seconds", type=float, default=20.0, help="time cap of the exploration"
+    )
+    parser.add_argument(
+        "--pristine",
+        type=Path,
+        default=None,
+        help=f"unmutated copy of {CORE} (default: explore every service)",
     )
     parser.add_argument(
         "--no-early-exit", action="store_true", help="run the whole demo even once caught"
@@ -103,18 +145,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                 target=_watch, args=(demo_dir / STORE_FILE,), name="probe-watch", daemon=True
             ).start()
         # Coverage measurement changes nothing the comparison sees; off, it saves worker CPU.
-        options = DemoOptions(
-            ops=args.ops,
-            seed=args.seed,
-            workdir=demo_dir,
-            coverage=False,
-            explore_seconds=args.explore_seconds,
-        )
+        options = DemoOptions(ops=args.ops, seed=args.seed, workdir=demo_dir, coverage=False)
         result = run_demo(options)
         found: dict[str, Any] = {"demo": verdict(result.store_url)}
         if not result.drained:
             found["demo"]["failures"].append("mirror did not drain")
             found["demo"]["caught"] = True
+        if args.explore_examples > 0 and not found["demo"]["caught"]:
+            code = Path(__file__).resolve().parent.parent
+            services = mutated_services(code, args.pristine) if args.pristine else []
+            with ReferenceTarget() as target:
+                explored = explore(
+                    target,
+                    store=result.store_url,
+                    budget_seconds=args.explore_seconds,
+                    seed=args.seed,
+                    services=services or None,
+                    max_examples=args.explore_examples,
+                )
+            found["explore"] = {
+                **verdict(result.store_url),
+                "services": services or "all",
+                "rounds": explored.rounds,
+                "examples": explored.examples,
+                "seconds": round(explored.elapsed_seconds, 1),
+            }
     caught = any(part["caught"] for part in found.values())
     print(json.dumps({"caught": caught, **found}, sort_keys=True))
     return 1 if caught else 0

@@ -61,6 +61,8 @@ __all__ = ["ExploreOptions", "ReferenceTarget", "reference_target", "run_explore
 
 LEGACY_FACTORY = "imagegen.demo.wiring:build_legacy"
 CANDIDATE_FACTORY = "imagegen.demo.wiring:build_candidate"
+SCRATCH_QUEUE_ID = "scratch"
+"""A second queue of the seeded world (one of the ``queue_id`` examples of the contract)."""
 STORE_FILE = "divergences.sqlite3"
 
 
@@ -89,13 +91,16 @@ def _seed_edges(s: ReferenceServices, world: World) -> None:
     """States the tour leaves out and exploration must start from (issue 10's edge classes)."""
     now = world.clock.now()
     owner, other, inactive = (user[0] for user in world.users[1:4])
-    s.users.update(inactive, is_active=False)
+    # The inactive user's password is one the strategies draw (PASSWORD), so a
+    # login attempt by an inactive account with the right password happens.
+    s.users.update(inactive, is_active=False, password="password-1")
     s.users.create_session(other, "expired-token", now - timedelta(minutes=5))
     admin = world.users[0][0]
     s.users.create_invitation("late@example.invalid", admin, False, now - timedelta(days=1))
     s.users.create_invitation("pending@example.invalid", admin, True, now + timedelta(days=1))
     boards = world.boards
     s.boards.share(boards[0], other, can_edit=False)
+    s.boards.share(boards[0], inactive, can_edit=True)  # several shares: unshare only one
     s.boards.share(boards[1], inactive, can_edit=True)
     s.boards.update(boards[1], BoardChanges(board_visibility=BoardVisibility.PUBLIC))
     s.boards.update(boards[2], BoardChanges(archived=True))
@@ -136,6 +141,11 @@ def _seed_edges(s: ReferenceServices, world: World) -> None:
     q.fail_queue_item(second, "ValueError", "bad seed", "Traceback")
     del third  # left in progress
     q.enqueue_batch(QUEUE_ID, _batch(), prepend=True)
+    # Another queue with items in it, one canceled: ids that exist in a queue
+    # other than the one a call names (retry, cancel, counts must keep to theirs).
+    scratch = q.enqueue_batch(SCRATCH_QUEUE_ID, _batch())
+    world.add(world.batches, scratch.batch_id)
+    q.cancel_queue_item(scratch.item_ids[0])
 
 
 def _seed_images(s: ReferenceServices, owner: str, other: str, board: str) -> None:

@@ -18,8 +18,10 @@ fresh session and *that* is published, so every found divergence lands in
 its group, counted once, with its reproduction stored beside it.
 
 Choices where the issue is silent: the budget is wall time, checked between
-rounds and before each example (a shrink still running when it is spent ends
-early, keeping the shortest sequence found so far); rounds are seeded from
+rounds (a shrink still running when it is spent ends
+early, keeping the shortest sequence found so far), optionally also a number
+of examples (``max_examples``: the same sequences whatever the machine's
+load, for a benchmark that must compare like with like); rounds are seeded from
 ``seed`` and their number, so a run with the same seed and enough budget
 finds the same sequences; the process runs in a non-UTC time zone (``TZ``)
 while exploring, and the implementations get a clock in another one.
@@ -460,16 +462,23 @@ def explore(
     budget_seconds: float,
     seed: int = 0,
     services: Sequence[str] | None = None,
+    max_examples: int | None = None,
 ) -> ExploreResult:
     """Explore ``target`` for ``budget_seconds``; record evidence and reproductions in ``store``.
 
     ``store`` is a :class:`DivergenceStore` or its URL (``None``: find, record
     nothing). ``services`` limits the explored methods to those services'
     (writes of other services that produce the ids they use are called too).
+    ``max_examples`` also ends the run once that many call sequences were
+    generated (whole rounds of 12, shrinking not counted), so two runs with
+    the same seed try the same sequences however loaded the machine is, as
+    long as the time budget does not end them first.
     Raises :class:`ConfigError` for an unknown service or a non-positive budget.
     """
     if budget_seconds <= 0:
         raise ConfigError("the exploration budget must be a positive number of seconds")
+    if max_examples is not None and max_examples < 1:
+        raise ConfigError("the exploration's example budget must be at least 1")
     used, rules = _choose(target, services)
     opened = DivergenceStore(store) if isinstance(store, str) else None
     started = time.monotonic()
@@ -483,16 +492,19 @@ def explore(
         shrink_deadline=started + budget_seconds * (1 - _REPLAY_BUDGET_SHARE / 2),
     )
     found: list[Found] = []
-    rounds = 0
+    rounds = generated = 0
     try:
         with _process_zone(EXPLORE_PROCESS_ZONE):
-            while time.monotonic() < run.deadline:
+            while time.monotonic() < run.deadline and (
+                max_examples is None or generated < max_examples
+            ):
                 seed_value = seed * 1_000_003 + rounds
                 rounds += 1
                 for error in _round(run, seed_value):
                     fingerprint = error.observation.fingerprint or "unknown"
                     if fingerprint not in run.reproduced:
                         found.append(_record(run, error, seed_value))
+                generated += _EXAMPLES_PER_ROUND
                 run.flush()
     finally:
         run.flush()

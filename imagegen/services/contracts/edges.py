@@ -107,6 +107,7 @@ EMAIL = Arg(
         "ADMIN@example.invalid",
         " user1@example.invalid ",
         "User1@Example.Invalid",
+        "user3@example.invalid",  # the seeded inactive user (exploration's target)
         "never@example.invalid",
         "",
         "no-at-sign",
