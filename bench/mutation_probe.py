@@ -16,10 +16,14 @@ developer porting that service runs ``shadow explore --service`` on it; a
 mutant in a shared helper, or no mutant (the baseline), explores every service.
 
 Caught means what a reviewer or the gate would see: a divergence or
-candidate-error group in the divergence store, or mirror failures (the
+candidate-error group in the divergence store, mirror failures (the
 candidate could not even be built or run: dropped with ``worker_error``,
-``worker_crash`` or ``deadline``). Nothing else counts: a queue that merely
-sampled reads out is not evidence of a bug.
+``worker_crash`` or ``deadline``), or tables that differ at rest when the
+demo verifies the two stores after its traffic (the gate's ``data_verified``
+criterion, required by the demo's policy, fails then: a write that stored
+something wrong shows there even when no read brought it back; not counted
+when a write was dropped, which makes the stores differ with no bug). Nothing else
+counts: a queue that merely sampled reads out is not evidence of a bug.
 """
 
 from __future__ import annotations
@@ -150,6 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         found: dict[str, Any] = {"demo": verdict(result.store_url)}
         if not result.drained:
             found["demo"]["failures"].append("mirror did not drain")
+            found["demo"]["caught"] = True
+        # With a write dropped (a dirty service) the stores differ without a bug.
+        if not result.dirty and result.at_rest is not None and not result.at_rest.report.equal:
+            different = [t.table for t in result.at_rest.report.tables if not t.equal]
+            found["demo"]["failures"].append(f"differ at rest: {', '.join(different)}")
             found["demo"]["caught"] = True
         if args.explore_examples > 0 and not found["demo"]["caught"]:
             code = Path(__file__).resolve().parent.parent

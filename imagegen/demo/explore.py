@@ -91,9 +91,7 @@ def _seed_edges(s: ReferenceServices, world: World) -> None:
     """States the tour leaves out and exploration must start from (issue 10's edge classes)."""
     now = world.clock.now()
     owner, other, inactive = (user[0] for user in world.users[1:4])
-    # The inactive user's password is one the strategies draw (PASSWORD), so a
-    # login attempt by an inactive account with the right password happens.
-    s.users.update(inactive, is_active=False, password="password-1")
+    s.users.update(inactive, is_active=False)
     s.users.create_session(other, "expired-token", now - timedelta(minutes=5))
     admin = world.users[0][0]
     s.users.create_invitation("late@example.invalid", admin, False, now - timedelta(days=1))

@@ -126,7 +126,7 @@ _WRONG = {
 }
 
 
-def _build(service: str, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
+def _build(service: str, wrong: type, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
     services = build_candidate(ids=ids, clock=clock, url=url)
     wiring = next(item for item in SERVICES if item.name == service)
     options: dict[str, Any] = {}
@@ -134,17 +134,19 @@ def _build(service: str, ids: IdSource, clock: Clock, url: str) -> dict[str, Any
         options["passwords"] = PasswordHasher(DEMO_PASSWORD_COST)
     if "max_queue_size" in wiring.options:
         options["max_queue_size"] = 10_000
-    services[service] = _WRONG[service](create_engine(url), ids=ids, clock=clock, **options)
+    services[service] = wrong(create_engine(url), ids=ids, clock=clock, **options)
     return services
 
 
-def _factory(service: str) -> Any:
+def candidate_with(service: str, wrong: type) -> Any:
+    """A candidate factory: the SQLModel services, ``service`` replaced by the class ``wrong``."""
+
     def build(*, ids: IdSource, clock: Clock, url: str) -> dict[str, Any]:
-        return _build(service, ids, clock, url)
+        return _build(service, wrong, ids, clock, url)
 
     build.__name__ = f"build_{service}"
     return build
 
 
 for _service in PLANTED:
-    globals()[f"build_{_service}"] = _factory(_service)
+    globals()[f"build_{_service}"] = candidate_with(_service, _WRONG[_service])

@@ -142,3 +142,34 @@ def test_arg_declaration_keeps_only_examples_when_asked() -> None:
         assert value in ("alice", "bob")
 
     check()
+
+
+def test_an_example_budget_ends_exploration_after_whole_rounds() -> None:
+    """``max_examples`` stops after the rounds that reach it, long before the time budget."""
+    result = explore(ToyTarget(), store=None, budget_seconds=600, seed=1, max_examples=13)
+    assert result.rounds == 2  # rounds of 12: the second reaches 13
+    assert result.elapsed_seconds < 600
+    with pytest.raises(ConfigError, match="example budget"):
+        explore(ToyTarget(), store=None, budget_seconds=1, max_examples=0)
+
+
+def test_the_value_a_pool_got_last_is_drawn_often() -> None:
+    """A pool's latest value (what the previous call just made) is drawn far above its share.
+
+    Among 40 values a uniform pick would choose the last one in at most 1 draw
+    of 40 (fewer: some draws are the declared examples or type-derived); a
+    sequence that creates something and uses it next needs it much more often.
+    """
+    pools = Pools({"tags": contract_inputs(Tags)})
+    for number in range(40):
+        pools.add("tag_id", f"t-{number}")
+    strategy = argument_strategy("tag_id", str, contract_inputs(Tags), pools)
+    drawn: list[str] = []
+
+    @settings(max_examples=300, database=None)
+    @given(strategy)
+    def collect(value: str) -> None:
+        drawn.append(value)
+
+    collect()
+    assert drawn.count("t-39") > len(drawn) / 25

@@ -85,10 +85,14 @@ PATTERNS: tuple[str, ...] = (
 )
 """Anything used as a LIKE pattern or a search term: metacharacters, escapes, case."""
 
-USER_ID = Arg(pool="user_id", examples=("system", "never-existed-user", ""))
-"""A user: ``system``, the seeded admin, owners, other users, an inactive one, none."""
+USER_ID = Arg(pool="user_id", keep=True, examples=("system", "never-existed-user", ""))
+"""A user: ``system``, the seeded admin, owners, other users, an inactive one, none.
 
-BOARD_ID = Arg(pool="board_id", examples=("none", "never-existed-board", ""))
+Kept (like :data:`BOARD_ID`): the user a call just acted on becomes the pool's
+latest value, which later calls draw often, so a write is read back (an
+unshare, then the board's shares)."""
+
+BOARD_ID = Arg(pool="board_id", keep=True, examples=("none", "never-existed-board", ""))
 """A board: one that exists, was deleted, never existed, or ``none`` (no board)."""
 
 IMAGE_NAME = Arg(pool="image_name", examples=("never-existed.png", "", "a%.png", "a_b.png"))
@@ -107,7 +111,6 @@ EMAIL = Arg(
         "ADMIN@example.invalid",
         " user1@example.invalid ",
         "User1@Example.Invalid",
-        "user3@example.invalid",  # the seeded inactive user (exploration's target)
         "never@example.invalid",
         "",
         "no-at-sign",
