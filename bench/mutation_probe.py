@@ -53,15 +53,14 @@ CORE = Path("imagegen/services/core")
 """The SQLModel services the benchmark mutates (relative to the code's root)."""
 
 _FAILURE_REASONS = ("worker_error", "worker_crash", "deadline")
-_SHARED_FILES = frozenset({"_portable", "_upsert"})
 _SERVICE_OF_FILE = {"session_queue_batches": "session_queue"}
 SHARED = "(shared helpers)"
 
 
 def service_of(path: Path) -> str:
-    """The service a module of :data:`CORE` implements (:data:`SHARED` for helpers)."""
+    """The service a module of :data:`CORE` implements (:data:`SHARED` for ``_helpers.py``)."""
     stem = path.stem
-    return SHARED if stem in _SHARED_FILES else _SERVICE_OF_FILE.get(stem, stem)
+    return SHARED if stem.startswith("_") else _SERVICE_OF_FILE.get(stem, stem)
 
 
 def mutated_services(code: Path, pristine: Path) -> list[str]:
