@@ -141,7 +141,9 @@ def _seed_edges(s: ReferenceServices, world: World) -> None:
     q.enqueue_batch(QUEUE_ID, _batch(), prepend=True)
     # Another queue with items in it, one canceled: ids that exist in a queue
     # other than the one a call names (retry, cancel, counts must keep to theirs).
-    scratch = q.enqueue_batch(SCRATCH_QUEUE_ID, _batch())
+    # One item only: more would crowd the item pool with pending items and make
+    # the terminal ones above rarer draws (a planted bug on those was then missed).
+    scratch = q.enqueue_batch(SCRATCH_QUEUE_ID, _batch(seeds=[1]))
     world.add(world.batches, scratch.batch_id)
     q.cancel_queue_item(scratch.item_ids[0])
 
@@ -180,11 +182,11 @@ def _seed_images(s: ReferenceServices, owner: str, other: str, board: str) -> No
         s.board_images.add_image_to_board(board, name)
 
 
-def _batch() -> Batch:
+def _batch(seeds: list[Any] | None = None) -> Batch:
     return Batch(
         graph={"nodes": {"n": {"type": "noise"}}},
         runs=1,
-        data=[[BatchDatum(node_path="n", field_name="seed", items=[1, 2, 3, 4])]],
+        data=[[BatchDatum(node_path="n", field_name="seed", items=seeds or [1, 2, 3, 4])]],
         destination="gallery",
     )
 
