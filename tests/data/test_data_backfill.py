@@ -170,8 +170,8 @@ def test_backfill_writes_every_timestamp_shape_in_the_target_types_own_text(
         connection.commit()
     tables = schema.tables(["images"])
     backfill(source, sqlite_engine, tables, chunk_size=3)
-    with sqlite_engine.connect() as connection:
-        stored = connection.exec_driver_sql(
+    with sqlite_engine.connect() as engine_connection:
+        stored = engine_connection.exec_driver_sql(
             "SELECT image_name, created_at, updated_at, starred, deleted_at FROM images"
             " ORDER BY image_name"
         ).all()
