@@ -172,6 +172,20 @@ class Observation:
     recheck: bool = False
     evidence: bool = True
 
+    @classmethod
+    def about(cls, task: Task, outcome: Outcome, **fields: Any) -> Observation:
+        """The observation of ``task`` (its service, method, mirror, seq and recheck)."""
+        plan = task.plan
+        return cls(
+            plan.service,
+            plan.method,
+            outcome,
+            mirror=task.mirror,
+            seq=task.seq,
+            recheck=task.recheck,
+            **fields,
+        )
+
     @property
     def drop_label(self) -> str:
         """``reason``, with its detail when there is one (``worker_error:KeyError``)."""
@@ -241,16 +255,12 @@ class Wire:
         if isinstance(answer, Observation):
             return answer
         mirror_seconds, compare_seconds, lag_seconds = answer
-        return Observation(
-            task.plan.service,
-            task.plan.method,
+        return Observation.about(
+            task,
             Outcome.MATCH,
-            mirror=task.mirror,
-            seq=task.seq,
             mirror_seconds=mirror_seconds,
             compare_seconds=compare_seconds,
             lag_seconds=lag_seconds,
-            recheck=task.recheck,
         )
 
 

@@ -310,15 +310,10 @@ class ServiceProxy:
         *,
         recheck: bool,
     ) -> tuple[Any, Exception | None]:
-        sequencer = self._board.sequencer
-        writes_before = sequencer.writes
+        writes_before = self._board.sequencer.writes
         payload = _snapshot(args, kwargs)
         result, error, task = await self._execute_async(route, plan, args, kwargs, payload)
-        task.recheck = recheck
-        with sequencer.lock:  # held only for the hand-off, as for a sync read
-            task.race_window = sequencer.raced(writes_before)
-            task.seq = sequencer.advance(write=False)
-            self._board.hand_off(task)
+        self._hand_off_read(task, writes_before, recheck=recheck)
         return result, error
 
     def _unmirrored_read(
@@ -359,15 +354,23 @@ class ServiceProxy:
         *,
         recheck: bool,
     ) -> tuple[Any, Exception | None]:
-        sequencer = self._board.sequencer
-        writes_before = sequencer.writes
+        writes_before = self._board.sequencer.writes
         result, error, task = self._execute(route, plan, args, kwargs, _snapshot(args, kwargs))
+        self._hand_off_read(task, writes_before, recheck=recheck)
+        return result, error
+
+    def _hand_off_read(self, task: Task, writes_before: int, *, recheck: bool) -> None:
+        """Hand a read's task to the mirror, raced if a write committed while it ran.
+
+        The lock is held only for the hand-off, so the read takes its place in
+        commit order without waiting for writes while it runs.
+        """
+        sequencer = self._board.sequencer
         task.recheck = recheck
         with sequencer.lock:
             task.race_window = sequencer.raced(writes_before)
             task.seq = sequencer.advance(write=False)
             self._board.hand_off(task)
-        return result, error
 
     def _execute(
         self,

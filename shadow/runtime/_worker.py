@@ -230,34 +230,27 @@ class MirrorEngine:
     ) -> Observation:
         plan = task.plan
         spec = plan.compare
-        base: dict[str, Any] = {
-            "service": plan.service,
-            "method": plan.method,
-            "mirror": task.mirror,
-            "seq": task.seq,
-            "recheck": task.recheck,
-        }
         mirror_type = None if mirror_error is None else error_name(mirror_error)
         if task.error_type is not None or mirror_type is not None:
             if task.error_type == mirror_type:
-                return Observation(outcome=Outcome.MATCH, **base)
+                return Observation.about(task, Outcome.MATCH)
             error_types = (task.error_type or "none", mirror_type or "none")
             mirror_failed = task.error_type is None
             if task.race_window:
-                return Observation(outcome=Outcome.RACED, mirror_failed=mirror_failed, **base)
+                return Observation.about(task, Outcome.RACED, mirror_failed=mirror_failed)
             outcome = (
                 Outcome.CANDIDATE_ERROR
                 if mirror_failed and task.mirror is Side.CANDIDATE
                 else Outcome.DIVERGENCE
             )
-            return Observation(
-                outcome=outcome,
+            return Observation.about(
+                task,
+                outcome,
                 fingerprint=fingerprint(plan.service, plan.method, (), error_types),
                 error_types=error_types,
                 arguments=_redacted_arguments(plan.parameters, args, kwargs, spec.sensitive),
                 mirror_error=_explained(mirror_error, plan.parameters, args, kwargs, spec),
                 mirror_failed=mirror_failed,
-                **base,
             )
         verdict = compare_values(
             spec,
@@ -268,16 +261,16 @@ class MirrorEngine:
             tie_value=self._tie_value(task),
         )
         if verdict.equal:
-            return Observation(outcome=Outcome.MATCH, **base)
+            return Observation.about(task, Outcome.MATCH)
         if task.race_window:
-            return Observation(outcome=Outcome.RACED, **base)
-        return Observation(
-            outcome=Outcome.DIVERGENCE,
+            return Observation.about(task, Outcome.RACED)
+        return Observation.about(
+            task,
+            Outcome.DIVERGENCE,
             fingerprint=fingerprint(plan.service, plan.method, verdict.patterns),
             paths=verdict.patterns,
             differences=verdict.differences,
             arguments=_redacted_arguments(plan.parameters, args, kwargs, spec.sensitive),
-            **base,
         )
 
 
@@ -354,29 +347,14 @@ def _settle(done: concurrent.futures.Future[Any], finished: asyncio.Task[Any]) -
 def _dropped(
     task: Task, reason: Reason, detail: str | None = None, *, failed: bool = True
 ) -> Observation:
-    return Observation(
-        task.plan.service,
-        task.plan.method,
-        Outcome.DROPPED,
-        mirror=task.mirror,
-        seq=task.seq,
-        mirror_failed=failed,
-        reason=reason,
-        detail=detail,
-        recheck=task.recheck,
+    return Observation.about(
+        task, Outcome.DROPPED, mirror_failed=failed, reason=reason, detail=detail
     )
 
 
 def _unavailable(task: Task, explained: Mapping[str, Any]) -> Observation:
-    return Observation(
-        task.plan.service,
-        task.plan.method,
-        Outcome.SKIPPED,
-        mirror=task.mirror,
-        seq=task.seq,
-        reason=Reason.MIRROR_UNAVAILABLE,
-        mirror_error=explained,
-        recheck=task.recheck,
+    return Observation.about(
+        task, Outcome.SKIPPED, reason=Reason.MIRROR_UNAVAILABLE, mirror_error=explained
     )
 
 
