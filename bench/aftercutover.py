@@ -43,9 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-import structlog
 
-from bench.harness import Environment, percentile
+from bench.harness import Environment, logs_to_file, percentile
 from imagegen.db.populate import Scale, seed
 from imagegen.demo import DemoOptions, run_demo
 from shadow.runtime import Mode
@@ -291,23 +290,20 @@ def main(argv: Sequence[str]) -> int:
     spreads: list[str] = []
     with tempfile.TemporaryDirectory(prefix="shadow-bench-aftercutover-") as scratch:
         root = Path(scratch)
-        # The runtime's log lines go to a file: printing them would add terminal I/O.
-        log = (root / "shadow.log").open("w", encoding="utf-8")
-        structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log))
-        seeded = None
-        if args.seeded is not None:
-            directory = args.seeded_dir or root
-            directory.mkdir(parents=True, exist_ok=True)
-            seeded = _seeded(args.seeded, directory)
-        for name in chosen:
-            backend = BACKENDS[name]
-            runs = _measure(backend, rounds, ops, args.rate, root, seeded=seeded)
-            rows, missed = _summary(backend, runs)
-            status |= missed
-            summary += rows
-            per_round += _rounds(backend, runs)
-            spreads += _spreads(backend, runs)
-        log.close()
+        with logs_to_file(root / "shadow.log"):
+            seeded = None
+            if args.seeded is not None:
+                directory = args.seeded_dir or root
+                directory.mkdir(parents=True, exist_ok=True)
+                seeded = _seeded(args.seeded, directory)
+            for name in chosen:
+                backend = BACKENDS[name]
+                runs = _measure(backend, rounds, ops, args.rate, root, seeded=seeded)
+                rows, missed = _summary(backend, runs)
+                status |= missed
+                summary += rows
+                per_round += _rounds(backend, runs)
+                spreads += _spreads(backend, runs)
 
     scale = None if seeded is None else seeded.scale
     size = "empty stores (the demo's own data only)" if scale is None else (

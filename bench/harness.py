@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy
 import sqlmodel
+import structlog
 
 from shadow import FixedClock, SequentialIds
 
@@ -54,6 +55,7 @@ __all__ = [
     "Report",
     "Settings",
     "candidate_server",
+    "logs_to_file",
     "measure",
     "open_pair",
     "percentile",
@@ -135,6 +137,27 @@ class CaseResult:
     def meets_target(self) -> bool:
         """True when the candidate's median is within :data:`TARGET_RATIO` of legacy."""
         return self.ratio <= TARGET_RATIO
+
+
+@contextmanager
+def logs_to_file(path: Path) -> Iterator[None]:
+    """structlog writes to ``path`` for the block, then is configured as before.
+
+    The runtime's log lines go to a file, as under `shadow demo`: printing them
+    would add terminal I/O to the arm being measured. The previous configuration
+    comes back afterwards, so nothing later (another benchmark, a test in the
+    same process) logs into the closed file.
+    """
+    previous = structlog.get_config() if structlog.is_configured() else None
+    with path.open("w", encoding="utf-8") as log:
+        structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log))
+        try:
+            yield
+        finally:
+            if previous is None:
+                structlog.reset_defaults()
+            else:
+                structlog.configure(**previous)
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:

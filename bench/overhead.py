@@ -33,9 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
-from bench.harness import Environment, percentile
+from bench.harness import Environment, logs_to_file, percentile
 from imagegen.demo import DemoOptions, DemoResult, run_demo
 from shadow.runtime import DivergenceStore, Mode
 
@@ -138,13 +136,9 @@ def main(argv: Sequence[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="shadow-bench-") as scratch:
         root = Path(scratch)
-        # The runtime's log lines go to a file, as under `shadow demo`: printing
-        # them would add terminal I/O to the arm being measured.
-        log = (root / "shadow.log").open("w", encoding="utf-8")
-        structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log))
-        paced = _interleaved(rounds, paced_ops, args.rate, root / "paced")
-        saturated = _interleaved(rounds, saturated_ops, None, root / "saturated")
-        log.close()
+        with logs_to_file(root / "shadow.log"):
+            paced = _interleaved(rounds, paced_ops, args.rate, root / "paced")
+            saturated = _interleaved(rounds, saturated_ops, None, root / "saturated")
 
     legacy, shadow = paced[Mode.LEGACY], paced[Mode.SHADOW]
     p50 = (statistics.median(a.p50 for a in legacy), statistics.median(a.p50 for a in shadow))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+import structlog
 
 from bench import services
 from bench.__main__ import main as bench_main
@@ -18,6 +19,7 @@ from bench.harness import (
     Environment,
     Report,
     Settings,
+    logs_to_file,
     measure,
     open_pair,
     percentile,
@@ -147,3 +149,24 @@ def test_bad_repeat_value_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
         services.main(["--repeat", "zero"])
     assert exit_info.value.code == 2
     assert "not a whole number" in capsys.readouterr().err
+
+
+def test_logs_go_to_the_file_during_the_block_and_the_configuration_comes_back(
+    tmp_path: Path,
+) -> None:
+    # A benchmark that left structlog writing to its closed log file broke every
+    # later runtime log line in the same process (the test run's dashboards tests).
+    structlog.reset_defaults()
+    with logs_to_file(tmp_path / "first.log"):
+        structlog.get_logger().info("inside")
+    assert "inside" in (tmp_path / "first.log").read_text()
+    assert not structlog.is_configured()
+
+    structlog.configure(processors=[structlog.processors.KeyValueRenderer()])
+    before = structlog.get_config()
+    try:
+        with logs_to_file(tmp_path / "second.log"):
+            pass
+        assert structlog.get_config() == before
+    finally:
+        structlog.reset_defaults()
