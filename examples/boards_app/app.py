@@ -1,4 +1,8 @@
-"""The application around the storage: what it does at start-up and what its users do."""
+"""The application around the storage: what it does at start-up and what its users do.
+
+Its user sessions run on an event loop, awaiting the storage's async methods and
+calling its plain ones directly, as an asyncio web application's handlers do.
+"""
 
 from __future__ import annotations
 
@@ -17,22 +21,28 @@ def start_up(boards: BoardRecordStorageBase) -> None:
         boards.save(DEFAULT_BOARD)
 
 
-def user_session(boards: BoardRecordStorageBase, rng: random.Random, steps: int) -> None:
-    """What users do: create, rename, list, look up (sometimes a board that is gone), delete."""
+async def user_session(boards: BoardRecordStorageBase, rng: random.Random, steps: int) -> None:
+    """What users do: create, rename, list, search, look up (maybe a board that is gone), delete."""
     for _ in range(steps):
         known = boards.get_ids()
-        action = rng.choice(["save", "save", "rename", "get", "get_all", "delete", "last"])
+        action = rng.choice(
+            ["save", "save", "rename", "get", "get_all", "search", "delete", "last"]
+        )
         if action == "save" or not known:
             boards.save(
                 rng.choice(["Portraits", "Landscapes", "Sketches"]) + f" {rng.randint(1, 99)}"
             )
         elif action == "rename":
-            boards.rename(rng.choice(known), rng.choice(["Favourites ", "Drafts", " Archive"]))
+            await boards.rename(
+                rng.choice(known), rng.choice(["Favourites ", "Drafts", " Archive"])
+            )
         elif action == "get":
             with contextlib.suppress(BoardRecordNotFoundException):  # a board deleted meanwhile
                 boards.get(rng.choice([*known, "no-such-board"]))
         elif action == "get_all":
             boards.get_all()
+        elif action == "search":
+            await boards.search(rng.choice(["portraits", "SKETCHES", "archive", " 4"]))
         elif action == "delete":
             boards.delete(rng.choice(known))
         else:

@@ -1,4 +1,4 @@
-"""The candidate with one planted bug: rename stores the name stripped of its spaces."""
+"""The candidate with one planted bug: rename (an async method) stores the name stripped."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from boards_app.storage import BoardRecordStorageBase
 
 
 class StrippingBoardRecordStorage(OrmBoardRecordStorage):
-    def rename(self, board_id: str, board_name: str) -> BoardRecord:
-        return super().rename(board_id, board_name.strip())
+    async def rename(self, board_id: str, board_name: str) -> BoardRecord:
+        return await super().rename(board_id, board_name.strip())
 
 
 def candidate(*, ids: Any, clock: Any, path: str, orm: bool) -> dict[str, BoardRecordStorageBase]:

@@ -9,6 +9,7 @@ planted bug. Prints the outcome counts; exits 1 when anything diverged.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import sys
 from collections import Counter
@@ -44,7 +45,7 @@ def run(workdir: Path, *, candidate: str = "orm", steps: int = 200, seed: int = 
     with shadowed(str(workdir), target, orm) as runtime:
         boards = runtime.proxy(BoardRecordStorageBase, "boards")  # type: ignore[type-abstract]
         runtime.align()  # the start-up writes reached the legacy store only
-        user_session(boards, random.Random(seed), steps)
+        asyncio.run(user_session(boards, random.Random(seed), steps))
     return summary(f"sqlite:///{workdir / 'divergences.db'}")
 
 

@@ -8,12 +8,12 @@ from boards_app.orm_storage import OrmBoardRecordStorage
 from boards_app.records import BoardRecordNotFoundException
 from boards_app.sqlite_storage import SqliteBoardRecordStorage
 from boards_app.storage import BoardRecordStorageBase
-from shadow import Order, declare
+from shadow import Order, Runtime, ShadowSettings, SideFactory, declare
 from shadow.data import DataSchema, reconciler
-from shadow.runtime import Runtime, ShadowSettings, SideFactory
 
 SIDE = "boards_app.shadowing:side"
 STAMPS = {"timestamps": {"created_at": 0.001, "updated_at": 0.001}}  # set by the database
+OLDEST_FIRST = {"order": Order.TIES, "key": "board_id", "sort_key": "created_at", **STAMPS}
 
 
 def created_at_of(boards: BoardRecordStorageBase, board_id: str) -> datetime | None:
@@ -25,11 +25,11 @@ def created_at_of(boards: BoardRecordStorageBase, board_id: str) -> datetime | N
 
 declare(
     BoardRecordStorageBase,
-    reads={"get", "get_all", "get_ids", "last_changed"},
+    reads={"get", "get_all", "search", "get_ids", "last_changed"},
     writes={"save", "rename", "delete"},
     compare={
         **dict.fromkeys(("save", "get", "rename"), STAMPS),
-        "get_all": {"order": Order.TIES, "key": "board_id", "sort_key": "created_at", **STAMPS},
+        **dict.fromkeys(("get_all", "search"), OLDEST_FIRST),
         "get_ids": {"order": Order.TIES, "tie_key": created_at_of},
         "last_changed": {"timestamp_result": True, "timestamp_precision": 0.001},
     },

@@ -1,10 +1,12 @@
-"""The implementation the application runs on today: raw sqlite3."""
+"""The implementation the application runs on today: raw sqlite3 (aiosqlite when async)."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from datetime import datetime
+
+import aiosqlite
 
 from boards_app.records import BoardRecord, BoardRecordNotFoundException
 from boards_app.storage import BoardRecordStorageBase
@@ -18,12 +20,14 @@ CREATE TABLE IF NOT EXISTS boards (
     updated_at DATETIME NOT NULL DEFAULT {_NOW}
 )
 """
+_BY_ID = "SELECT * FROM boards WHERE board_id = ?"
 
 
 class SqliteBoardRecordStorage(BoardRecordStorageBase):
-    """One connection behind one lock."""
+    """One connection behind one lock; an aiosqlite connection per call of an async method."""
 
     def __init__(self, path: str) -> None:
+        self._path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -31,7 +35,7 @@ class SqliteBoardRecordStorage(BoardRecordStorageBase):
         self._lock = threading.Lock()
 
     def _one(self, board_id: str) -> BoardRecord:
-        row = self._db.execute("SELECT * FROM boards WHERE board_id = ?", (board_id,)).fetchone()
+        row = self._db.execute(_BY_ID, (board_id,)).fetchone()
         if row is None:
             raise BoardRecordNotFoundException(board_id)
         return _record(row)
@@ -48,13 +52,18 @@ class SqliteBoardRecordStorage(BoardRecordStorageBase):
         with self._lock:
             return self._one(board_id)
 
-    def rename(self, board_id: str, board_name: str) -> BoardRecord:
-        with self._lock:
-            self._db.execute(
+    async def rename(self, board_id: str, board_name: str) -> BoardRecord:
+        async with aiosqlite.connect(self._path, isolation_level=None) as db:
+            db.row_factory = sqlite3.Row
+            await db.execute(
                 f"UPDATE boards SET board_name = ?, updated_at = {_NOW} WHERE board_id = ?",
                 (board_name, board_id),
             )
-            return self._one(board_id)
+            async with db.execute(_BY_ID, (board_id,)) as cursor:
+                row = await cursor.fetchone()
+        if row is None:
+            raise BoardRecordNotFoundException(board_id)
+        return _record(row)
 
     def delete(self, board_id: str) -> None:
         with self._lock:
@@ -64,6 +73,15 @@ class SqliteBoardRecordStorage(BoardRecordStorageBase):
         with self._lock:
             rows = self._db.execute("SELECT * FROM boards ORDER BY created_at").fetchall()
         return [_record(row) for row in rows]
+
+    async def search(self, text: str) -> list[BoardRecord]:
+        async with aiosqlite.connect(self._path) as db:
+            db.row_factory = sqlite3.Row
+            found = await db.execute_fetchall(
+                "SELECT * FROM boards WHERE board_name LIKE '%' || ? || '%' ORDER BY created_at",
+                (text,),
+            )
+        return [_record(row) for row in found]
 
     def get_ids(self) -> list[str]:
         with self._lock:

@@ -1,4 +1,8 @@
-"""The storage interface both implementations subclass (the application's own ABC)."""
+"""The storage interface both implementations subclass (the application's own ABC).
+
+Like many asyncio applications part-way through going async, it mixes plain
+methods with ``async def`` ones (``rename``, ``search``).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ class BoardRecordStorageBase(ABC):
         """One board; BoardRecordNotFoundException when there is none."""
 
     @abstractmethod
-    def rename(self, board_id: str, board_name: str) -> BoardRecord:
+    async def rename(self, board_id: str, board_name: str) -> BoardRecord:
         """Rename a board and return it."""
 
     @abstractmethod
@@ -30,6 +34,10 @@ class BoardRecordStorageBase(ABC):
     @abstractmethod
     def get_all(self) -> list[BoardRecord]:
         """Every board, oldest first."""
+
+    @abstractmethod
+    async def search(self, text: str) -> list[BoardRecord]:
+        """The boards whose name contains ``text`` (any case), oldest first."""
 
     @abstractmethod
     def get_ids(self) -> list[str]:
