@@ -193,47 +193,56 @@ class _CoroutineFromSync(AiosqliteNotes):
         return later()  # type: ignore[return-value]
 
 
-def _factory(implementation: type[Notes], path: Path) -> Callable[..., Mapping[str, Any]]:
-    def build(*, ids: IdSource, clock: Clock) -> Mapping[str, Any]:
-        built = dict(build_notes(ids=ids, clock=clock, path=str(path), kind="legacy"))
-        built["notes"] = implementation(str(path), ids=ids, clock=clock)  # type: ignore[call-arg]
-        return built
+def build_variant(*, ids: IdSource, clock: Clock, path: str, variant: str) -> Mapping[str, Any]:
+    """A ``notes`` side built from one of this module's implementations (importable, so the
+    process worker can build it too)."""
+    built = dict(build_notes(ids=ids, clock=clock, path=path, kind="legacy"))
+    built["notes"] = _VARIANTS[variant](path, ids=ids, clock=clock)
+    return built
 
-    return build
 
-
-def _inline_runtime(tmp_path: Path, legacy: type[Notes]) -> Runtime:
+def _variant_runtime(tmp_path: Path, legacy: str, worker: str) -> Runtime:
+    """Legacy is the ``legacy`` variant, the candidate the plain aiosqlite implementation."""
+    factory = f"{__name__}:build_variant"
     return Runtime(
         ShadowSettings(
-            worker="inline",
+            worker=worker,
             services={"notes": ServiceSettings(mode="shadow")},
             store_url=f"sqlite:///{tmp_path / 'store.db'}",
         ),
-        legacy=SideFactory(_factory(legacy, tmp_path / "legacy.db")),
-        candidate=SideFactory(_factory(AiosqliteNotes, tmp_path / "candidate.db")),
+        legacy=SideFactory(factory, {"path": str(tmp_path / "legacy.db"), "variant": legacy}),
+        candidate=SideFactory(
+            factory, {"path": str(tmp_path / "candidate.db"), "variant": "plain"}
+        ),
         registry=CollectorRegistry(),
     )
 
 
+ALL_WORKERS = pytest.mark.parametrize("worker", ["inline", "thread", "process"])
+
+
+@ALL_WORKERS
 def test_an_implementation_async_where_the_contract_is_sync_is_refused_at_proxy_build(
-    tmp_path: Path,
+    tmp_path: Path, worker: str
 ) -> None:
     with (
-        _inline_runtime(tmp_path, _AsyncCount) as runtime,
+        _variant_runtime(tmp_path, "async_count", worker) as runtime,
         pytest.raises(ContractError, match=r"sync/async: count \(declared def \(sync\)\)"),
     ):
         runtime.proxy(Notes, "notes")
 
 
+@ALL_WORKERS
 def test_a_coroutine_returned_by_a_sync_method_is_refused_at_the_call_never_counted_a_drop(
-    tmp_path: Path,
+    tmp_path: Path, worker: str
 ) -> None:
-    with _inline_runtime(tmp_path, _CoroutineFromSync) as runtime:
+    with _variant_runtime(tmp_path, "coroutine_from_sync", worker) as runtime:
         notes = runtime.proxy(Notes, "notes")
         with capture_comparisons(runtime) as seen:
             with pytest.raises(ContractError, match="count is declared sync but the legacy"):
                 notes.count()
             assert asyncio.run(notes.add("still fine")).id  # the rest of the contract works
+            assert runtime.flush(60)
         assert [(item.method, item.outcome) for item in seen] == [("add", Outcome.MATCH)]
 
 
@@ -299,9 +308,10 @@ class _Gated(AiosqliteNotes):
         return await super().add(title)
 
 
-def test_an_async_write_holds_the_sequencer_across_its_await(tmp_path: Path) -> None:
+@ALL_WORKERS
+def test_an_async_write_holds_the_sequencer_across_its_await(tmp_path: Path, worker: str) -> None:
     """While an async write awaits, no other thread can sequence a call (commit order)."""
-    with _inline_runtime(tmp_path, _Gated) as runtime:
+    with _variant_runtime(tmp_path, "gated", worker) as runtime:
         sequencer = runtime.switchboard.sequencer
         notes = runtime.proxy(Notes, "notes")
         free: list[bool] = []
@@ -324,5 +334,14 @@ def test_an_async_write_holds_the_sequencer_across_its_await(tmp_path: Path) -> 
 
         with capture_comparisons(runtime) as seen:
             asyncio.run(traffic())
+            assert runtime.flush(60)
         assert free == [False, True]
         assert [(item.method, item.outcome) for item in seen] == [("add", Outcome.MATCH)]
+
+
+_VARIANTS: dict[str, type[AiosqliteNotes]] = {
+    "plain": AiosqliteNotes,
+    "async_count": _AsyncCount,
+    "coroutine_from_sync": _CoroutineFromSync,
+    "gated": _Gated,
+}
