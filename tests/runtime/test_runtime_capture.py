@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 APP = '''
+import asyncio
 import random
 import secrets
 import time
@@ -34,6 +35,10 @@ class Things(ABC):
     @read()
     @abstractmethod
     def get(self, thing_id: str) -> dict[str, Any] | None: ...
+
+    @write()
+    @abstractmethod
+    async def make_later(self, name: str) -> dict[str, Any]: ...
 
 
 class MemoryThings(Things):
@@ -59,13 +64,17 @@ class MemoryThings(Things):
     def get(self, thing_id: str) -> dict[str, Any] | None:
         return self.rows.get(thing_id)
 
+    async def make_later(self, name: str) -> dict[str, Any]:
+        await asyncio.sleep(0)  # draws after an await: the tape follows the task
+        return self.make(name)
+
 
 def build(*, ids: Any, clock: Any) -> dict[str, Any]:
     return {"things": MemoryThings()}
 '''
 
 SCENARIO = """
-import json, sys
+import asyncio, json, sys
 sys.path.insert(0, sys.argv[1])
 from prometheus_client import CollectorRegistry
 from shadow import Runtime, ServiceSettings, ShadowSettings, SideFactory
@@ -88,6 +97,7 @@ with capture_comparisons(runtime) as seen:
     first = things.make("a")
     things.make("b")
     things.get(first["id"])
+    asyncio.run(things.make_later("c"))
     runtime.flush()
 runtime.close()
 print(json.dumps(sorted([o.method, o.outcome.value] for o in seen)))
@@ -111,15 +121,21 @@ def _run(tmp_path: Path, script: str, *args: str) -> str:
 def test_with_capture_an_app_drawing_its_own_values_compares_equal(
     tmp_path: Path, worker: str
 ) -> None:
-    """uuid4, datetime.now, time, random and secrets drawn by the app replay into the mirror."""
+    """uuid4, datetime.now, time, random and secrets drawn by the app replay into the mirror,
+    in an async method too (drawn after an await, replayed in the worker's event loop)."""
     outcomes = json.loads(_run(tmp_path, SCENARIO, worker, "on").splitlines()[-1])
-    assert outcomes == [["get", "match"], ["make", "match"], ["make", "match"]]
+    assert outcomes == [
+        ["get", "match"],
+        ["make", "match"],
+        ["make", "match"],
+        ["make_later", "match"],
+    ]
 
 
 def test_without_capture_the_same_app_diverges(tmp_path: Path) -> None:
     """The control: the two sides draw different ids and times, so every write diverges."""
     outcomes = json.loads(_run(tmp_path, SCENARIO, "inline", "off").splitlines()[-1])
-    assert ["make", "divergence"] in outcomes
+    assert ["make", "divergence"] in outcomes and ["make_later", "divergence"] in outcomes
     assert ["make", "match"] not in outcomes
 
 
@@ -163,10 +179,36 @@ with replaying(tape) as replay:
     assert not replay.overdrawn
     uuid.uuid4()  # more than was recorded: a fresh value, and the tape says so
     assert replay.overdrawn
+
+# Task-safe: two tasks recording at once, each drawing across an await, keep their own tapes.
+import asyncio
+
+async def draws() -> tuple[object, list[uuid.UUID]]:
+    with recording() as tape:
+        drawn = [uuid.uuid4()]
+        await asyncio.sleep(0)  # the other task draws here
+        drawn.append(uuid.uuid4())
+    return tape, drawn
+
+async def replays(tape: object) -> list[uuid.UUID]:
+    with replaying(tape):
+        drawn = [uuid.uuid4()]
+        await asyncio.sleep(0)
+        drawn.append(uuid.uuid4())
+    return drawn
+
+async def both() -> None:
+    (tape_a, drawn_a), (tape_b, drawn_b) = await asyncio.gather(draws(), draws())
+    # uuid4 draws its bytes from os.urandom: that is what the tape records.
+    assert len(tape_a.captured["os.urandom"]) == len(tape_b.captured["os.urandom"]) == 2
+    assert await asyncio.gather(replays(tape_b), replays(tape_a)) == [drawn_b, drawn_a]
+
+asyncio.run(both())
 print("ok")
 """
 
 
 def test_install_is_safe_for_pickle_pydantic_threads_and_unrecorded_code(tmp_path: Path) -> None:
-    """Patching keeps datetimes picklable and validatable, and acts only inside a tape."""
+    """Patching keeps datetimes picklable and validatable, acts only inside a tape, and keeps
+    each thread's and each task's tape its own."""
     assert _run(tmp_path, SAFETY).strip() == "ok"
