@@ -10,7 +10,16 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from shadow import ShadowError
-from shadow.runtime import Runtime, ServiceSettings, ShadowSettings, SideFactory, stdlib_logger
+from shadow.runtime import (
+    Outcome,
+    Reason,
+    Runtime,
+    ServiceSettings,
+    ShadowSettings,
+    SideFactory,
+    stdlib_logger,
+)
+from shadow.testing import capture_comparisons
 from tests.runtime.runtime_accounts import Accounts
 
 PASSWORD = "pw-never-stored-42"
@@ -39,9 +48,13 @@ def test_a_candidate_that_cannot_be_built_is_skipped_loudly_once(
     caplog.set_level(logging.INFO, logger=LOGGER)
     try:
         accounts = runtime.proxy(Accounts, "accounts")
-        ids = [accounts.register(f"user{n}@example.org", "pw") for n in range(4)]
-        assert len(set(ids)) == 4  # the callers are served by legacy as ever
-        assert runtime.flush()
+        with capture_comparisons(runtime) as seen:
+            ids = [accounts.register(f"user{n}@example.org", "pw") for n in range(4)]
+            assert len(set(ids)) == 4  # the callers are served by legacy as ever
+            assert runtime.flush()
+        assert [(item.outcome, item.reason) for item in seen] == [
+            (Outcome.SKIPPED, Reason.MIRROR_UNAVAILABLE)
+        ] * 4
         counts = Counter(
             {(c.method, c.outcome): c.total for c in runtime.store.comparison_counts()}
         )
@@ -69,13 +82,14 @@ def test_a_candidate_that_cannot_be_built_is_skipped_loudly_once(
     assert PASSWORD.encode() not in (tmp_path / "store.db").read_bytes()
 
 
-def test_aligning_after_the_factory_is_fixed_clears_the_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("worker", ["thread", "process"])
+def test_aligning_after_the_factory_is_fixed_clears_the_record(tmp_path: Path, worker: str) -> None:
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
 
     def run(candidate: SideFactory) -> Runtime:
         runtime = Runtime(
             ShadowSettings(
-                worker="thread",
+                worker=worker,
                 services={"accounts": ServiceSettings(mode="shadow")},
                 store_url=store_url,
             ),
