@@ -376,7 +376,7 @@ def _backfill_table(
         expected = reader.execute(sa.select(sa.func.count()).select_from(rules.table)).scalar_one()
     sync_counters(source, target, [rules])
     with source.connect() as reader, target.connect() as writer, _bulk_writes(writer):
-        chunks = ChunkReader(reader, rules, copier.selected, size=chunk_size, check_order=False)
+        chunks = ChunkReader(reader, rules, copier.selected, size=chunk_size, code_point=False)
         in_sqlite = _in_sqlite(source, writer, rules, copier, chunk_size=chunk_size, pause=pause)
         while not mark.done:
             copied = None
