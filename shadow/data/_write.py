@@ -2,10 +2,14 @@
 
 Three operations, each in the caller's transaction:
 
-* :func:`insert_if_absent`: insert rows whose key is not there yet and leave
-  present ones alone (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL,
-  ``ON DUPLICATE KEY UPDATE key = key`` on MariaDB: unlike ``INSERT IGNORE``
-  these skip only key conflicts, never a ``NOT NULL`` or type error);
+* :class:`InsertIfAbsent`: insert rows whose key is not there yet and never
+  touch present ones (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL; on
+  MariaDB an ``INSERT ... SELECT`` from a staging table ``WHERE NOT EXISTS``
+  the key. Not ``ON DUPLICATE KEY UPDATE key = key``: that is an update of the
+  present row, which fires its ``BEFORE UPDATE`` trigger and re-stamps
+  ``updated_at`` on a row the mirror wrote newer. Not ``INSERT IGNORE``
+  either: it turns a ``NOT NULL`` or type error into a warning and a changed
+  value, where these skip only rows whose key is there);
 * :func:`rewrite`: replace rows with given values exactly, as a delete and an
   insert with the target's triggers and foreign-key actions off for that
   transaction. An ``UPDATE`` would not do: the schema's triggers set
@@ -32,46 +36,18 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from shadow.data._canonical import CANONICAL, PROBE, canonical
 from shadow.data._read import Key, key_filter, raw
 
 __all__ = [
+    "InsertIfAbsent",
     "RowCopier",
-    "insert_if_absent",
-    "insert_if_absent_sql",
     "next_counter",
     "rewrite",
     "rewriting",
     "sync_counter",
 ]
-
-
-def insert_if_absent(
-    connection: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
-) -> int:
-    """Insert the rows whose key is absent; return how many were inserted (-1: unknown)."""
-    if not rows:
-        return 0
-    dialect = connection.dialect.name
-    statement: Any
-    if dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing()
-    elif dialect == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing()
-    elif dialect in ("mysql", "mariadb"):
-        first = next(iter(table.primary_key.columns))
-        statement = mysql.insert(table).on_duplicate_key_update({first.name: first})
-    else:
-        # open_engine refuses any other backend as bad input, before anything is read.
-        raise NotImplementedError(f"no insert-if-absent for {dialect}")
-    result = connection.execute(statement, list(rows))
-    if dialect in ("mysql", "mariadb"):
-        # SQLAlchemy connects with CLIENT_FOUND_ROWS, so a skipped duplicate counts
-        # as a row too: the number inserted is not known there.
-        return -1
-    return max(result.rowcount, 0)
 
 
 @contextmanager
@@ -301,24 +277,78 @@ class RowCopier:
         return list(zip(*columns, strict=True)) if changed else rows
 
 
-def insert_if_absent_sql(
-    table: sa.Table, columns: Sequence[sa.Column[Any]], dialect: sa.Dialect, rows: int = 1
-) -> str:
-    """The driver-level SQL of :func:`insert_if_absent`: ``rows`` rows of positional values.
+class InsertIfAbsent:
+    """Insert-if-absent of driver-level rows (positional, in ``columns`` order) into ``table``.
 
-    Several rows per statement matter on PostgreSQL, where psycopg's
-    ``executemany`` sends one statement per row; pymysql already folds an
-    ``executemany`` into multi-row statements, and SQLite's is in-process.
+    Per engine, the fastest form that fires no update trigger:
+
+    * SQLite: one ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING``
+      (in-process, nothing to gain from staging);
+    * PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT
+      ... SELECT ... ON CONFLICT DO NOTHING``. psycopg's ``executemany``
+      sends one statement per row, several times slower (measured: 20,000
+      rows in 1.8 s against 0.27 s by ``COPY`` on a loaded machine);
+    * MariaDB: one ``executemany`` into a temporary staging table (pymysql
+      folds it into multi-row statements), then one ``INSERT ... SELECT ...
+      WHERE NOT EXISTS`` the key. Under InnoDB's default isolation the
+      ``NOT EXISTS`` locks the key ranges it read, so a concurrent insert of
+      such a key waits rather than slipping in between; under ``READ
+      COMMITTED`` it may, and the chunk then fails on the duplicate key like
+      any constraint (the caller copies it row by row).
+
+    :meth:`execute` returns how many rows were inserted. The staging tables
+    (``shadow_stage_<table>``) belong to the connection's session and go with it.
     """
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(c.name) for c in columns)
-    marker = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
-    one = "(" + ", ".join(marker for _ in columns) + ")"
-    values = ", ".join(one for _ in range(rows))
-    head = f"INSERT INTO {quote(table.name)} ({names}) VALUES {values}"
-    if dialect.name in ("sqlite", "postgresql"):
-        return head + " ON CONFLICT DO NOTHING"
-    if dialect.name in ("mysql", "mariadb"):
-        first = quote(next(iter(table.primary_key.columns)).name)
-        return head + f" ON DUPLICATE KEY UPDATE {first} = {first}"
-    raise NotImplementedError(f"no insert-if-absent for {dialect.name}")  # see open_engine
+
+    def __init__(
+        self, table: sa.Table, columns: Sequence[sa.Column[Any]], dialect: sa.Dialect
+    ) -> None:
+        self._dialect = dialect.name
+        quote = dialect.identifier_preparer.quote
+        names = ", ".join(quote(c.name) for c in columns)
+        target = quote(table.name)
+        stage = quote(f"shadow_stage_{table.name}")
+        marker = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+        values = "(" + ", ".join(marker for _ in columns) + ")"
+        self._steps: tuple[str, ...] = ()
+        if self._dialect == "sqlite":
+            self._fill = f"INSERT INTO {target} ({names}) VALUES {values} ON CONFLICT DO NOTHING"
+            return
+        if self._dialect == "postgresql":
+            create = f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} AS SELECT {names} FROM {target}"
+            self._steps = (create + " WITH NO DATA", f"TRUNCATE {stage}")
+            self._fill = f"COPY {stage} ({names}) FROM STDIN"
+            self._insert = (
+                f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING"
+            )
+            return
+        if self._dialect not in ("mysql", "mariadb"):
+            raise NotImplementedError(f"no insert-if-absent for {dialect.name}")  # see open_engine
+        create = f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} AS SELECT {names} FROM {target}"
+        # DELETE, not TRUNCATE: MariaDB's TRUNCATE is DDL and would commit the chunk's transaction.
+        self._steps = (create + " LIMIT 0", f"DELETE FROM {stage}")
+        self._fill = f"INSERT INTO {stage} ({names}) VALUES {values}"
+        same_key = " AND ".join(
+            f"{target}.{quote(c.name)} = s.{quote(c.name)}" for c in table.primary_key.columns
+        )
+        self._insert = (
+            f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage} s"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {target} WHERE {same_key})"
+        )
+
+    def execute(self, connection: sa.Connection, rows: Sequence[Sequence[Any]]) -> int:
+        """Insert the ``rows`` whose key is absent, in the caller's transaction; how many."""
+        if not rows:
+            return 0
+        if self._dialect == "sqlite":
+            return max(int(connection.exec_driver_sql(self._fill, list(rows)).rowcount), 0)
+        for step in self._steps:
+            connection.exec_driver_sql(step)
+        if self._dialect == "postgresql":
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(self._fill) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            connection.exec_driver_sql(self._fill, list(rows))
+        return max(int(connection.exec_driver_sql(self._insert).rowcount), 0)

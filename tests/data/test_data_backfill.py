@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,70 @@ def test_rows_written_by_the_mirror_during_a_chunk_are_never_overwritten(
     assert (row.image_category, row.width) == ("mask", 9), "the copy overwrote a newer row"
     assert total == 300
     assert verify(source, target, tables).equal
+
+
+def test_copying_a_chunk_fires_no_update_trigger_on_rows_already_there(
+    legacy_source: tuple[Path, sa.Engine], target: sa.Engine, schema: DataSchema
+) -> None:
+    """A row the mirror wrote while the backfill ran (its ``updated_at`` newer than the
+    copy's) is left exactly as it is when a chunk holding its key is copied: no update of
+    it, so no ``BEFORE UPDATE`` trigger re-stamps its ``updated_at`` with the copy's time
+    (MariaDB's ``ON DUPLICATE KEY UPDATE k = k`` did). Its neighbours are copied."""
+    path, source = legacy_source
+    fill_images(path, 30)
+    tables = schema.tables(["images"])
+    newer = image_name(15)
+    stamp = "2030-01-01 00:00:00"
+
+    def mirrored_insert(table: str, rows: list[dict[str, Any]]) -> None:
+        if newer not in {row["image_name"] for row in rows}:
+            return
+        with source.connect() as connection:
+            state = connection.execute(sa.select(images).where(images.c.image_name == newer)).one()
+        with target.begin() as connection:
+            connection.execute(
+                images.insert().values(
+                    {**state._mapping, "width": 9, "updated_at": datetime(2030, 1, 1, tzinfo=UTC)}
+                )
+            )
+
+    report = backfill(source, target, tables, chunk_size=10, pause=mirrored_insert)
+    with target.connect() as connection:
+        stored = connection.execute(
+            sa.select(
+                images.c.width, sa.type_coerce(images.c.updated_at, sa.String).label("at")
+            ).where(images.c.image_name == newer)
+        ).one()
+        total = connection.execute(sa.select(sa.func.count()).select_from(images)).scalar()
+    assert stored.width == 9
+    assert str(stored.at).startswith(stamp), f"the copy re-stamped the newer row: {stored.at}"
+    assert total == 30
+    assert report.tables[0].inserted == 29
+
+
+def test_a_chunk_with_a_row_whose_parent_is_gone_copies_the_others(
+    legacy_source: tuple[Path, sa.Engine], target: sa.Engine, schema: DataSchema
+) -> None:
+    """A board link whose image was deleted on the target (the mirror deleted it after the
+    backfill copied images) fails its foreign key: the chunk is copied row by row instead,
+    that row skipped and counted, the nine others inserted."""
+    path, source = legacy_source
+    fill_images(path, 10)
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("INSERT INTO boards (board_id, board_name) VALUES ('b1', 'one')")
+        connection.executemany(
+            "INSERT INTO board_images (board_id, image_name) VALUES ('b1', ?)",
+            [(image_name(i),) for i in range(10)],
+        )
+        connection.commit()
+    backfill(source, target, schema.tables(["images", "boards"]))
+    with target.begin() as connection:
+        connection.execute(images.delete().where(images.c.image_name == image_name(4)))
+    report = backfill(source, target, schema.tables(["board_images"]), chunk_size=10)
+    assert (report.tables[0].inserted, report.tables[0].skipped) == (9, 1)
+    with target.connect() as connection:
+        linked = connection.exec_driver_sql("SELECT image_name FROM board_images").scalars()
+        assert sorted(linked) == sorted(image_name(i) for i in range(10) if i != 4)
 
 
 def test_backfill_raises_the_targets_autoincrement_counter(
