@@ -58,9 +58,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from wsgiref.simple_server import WSGIServer
+from http.server import HTTPServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import values as _values
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import Metric
@@ -68,6 +68,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from shadow._vocabulary import Mode, Outcome, Side
+from shadow.runtime._exposition import PrerenderedExposition, serve_exposition
 
 __all__ = ["CALL_BUCKETS", "COMPARE_BUCKETS", "MULTIPROCESS", "ShadowMetrics"]
 
@@ -198,7 +199,7 @@ class ShadowMetrics:
         registry.register(_WithoutCreated(families, self._families))
         self._lock = threading.Lock()
         self._services: set[str] = set()
-        self._servers: list[WSGIServer] = []
+        self._servers: list[tuple[HTTPServer, PrerenderedExposition]] = []
         self._stop_refresh = threading.Event()
         self._refresher: threading.Thread | None = None
 
@@ -255,10 +256,11 @@ class ShadowMetrics:
     def serve(self, port: int, addr: str = "127.0.0.1") -> int:
         """Serve ``/metrics`` on ``addr:port`` (loopback by default); return the port bound.
 
-        Port 0 picks a free port. :meth:`stop_serving` shuts the server down.
+        Port 0 picks a free port. :meth:`stop_serving` shuts the server down. A scrape
+        serves a rendering at most about a second old (``shadow.runtime._exposition``).
         """
-        server, _thread = start_http_server(port, addr=addr, registry=self.registry)
-        self._servers.append(server)
+        server, exposition = serve_exposition(self.registry, port, addr)
+        self._servers.append((server, exposition))
         bound: int = server.server_port
         return bound
 
@@ -268,6 +270,7 @@ class ShadowMetrics:
         if self._refresher is not None:
             self._refresher.join(timeout=5)
         while self._servers:
-            server = self._servers.pop()
+            server, exposition = self._servers.pop()
+            exposition.close()
             server.shutdown()
             server.server_close()
