@@ -7,9 +7,11 @@ behave the way the schema needs:
 * SQLite: ``PRAGMA foreign_keys=ON`` on every connection (without it the
   cascades silently do nothing and the two layers diverge), WAL and a 5 s busy
   timeout as on the legacy connection. The driver's own transaction handling is
-  turned off and SQLAlchemy emits ``BEGIN`` itself, so a transaction starts at
-  its first statement, reads included; ``execution_options(sqlite_begin="IMMEDIATE")``
-  takes the write lock up front for read-then-write transactions. Such write
+  turned off and the engine's dialect (:class:`_SQLiteDialect`, not engine
+  events, which would slow every execute) emits ``BEGIN`` itself, so a
+  transaction starts at its first statement, reads included;
+  ``execution_options(sqlite_begin="IMMEDIATE")`` takes the write lock up
+  front for read-then-write transactions. Such write
   transactions of one process queue on a Python lock per database file before
   ``BEGIN IMMEDIATE`` (see :class:`_Writers`), so threads take SQLite's write
   lock in turn instead of polling for it in its busy handler.
@@ -22,15 +24,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy import event
+from sqlalchemy import event, util
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.characteristics import ConnectionCharacteristic
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from shadow._exceptions import ConfigError
@@ -170,7 +174,6 @@ def create_engine(url: str | URL, *, must_exist: bool = False, **kwargs: Any) ->
         watched = None
         if must_exist and not in_memory:
             watched = _existing_file(str(parsed.database))
-            _open_only(engine, watched)
         _configure_sqlite(engine, in_memory=in_memory, watched=watched)
     return engine
 
@@ -182,12 +185,9 @@ def _existing_file(database: str) -> Path:
     return path.resolve()
 
 
-def _open_only(engine: sa.Engine, path: Path) -> None:
-    @event.listens_for(engine, "do_connect")
-    def _connect_read_write(_dialect: Any, _record: Any, args: list[Any], params: Any) -> None:
-        # mode=rw: SQLite fails to open a missing file instead of creating an empty one.
-        args[:] = [f"{path.as_uri()}?mode=rw"]
-        params["uri"] = True
+_BUSY_TIMEOUT_SECONDS = 5.0
+
+_BEGIN_MODES = ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -196,9 +196,6 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (status.st_dev, status.st_ino)
-
-
-_BUSY_TIMEOUT_SECONDS = 5.0
 
 
 class _Writers:
@@ -213,7 +210,8 @@ class _Writers:
     right after the ``COMMIT`` or ``ROLLBACK`` (issued here, so the lock is
     not freed before SQLite's). Writers of other processes still meet the busy
     timeout. A writer that cannot get the lock within the busy timeout fails as
-    SQLite would, with ``database is locked``.
+    SQLite would, with ``database is locked``. Whether a connection holds the
+    lock is kept in its pool record's ``info``.
     """
 
     _by_file: ClassVar[dict[str, threading.Lock]] = {}
@@ -224,40 +222,174 @@ class _Writers:
         with self._guard:
             self._lock = self._by_file.setdefault(str(Path(database).resolve()), threading.Lock())
 
-    def acquire(self, connection: sa.Connection) -> None:
+    def acquire(self, info: dict[Any, Any]) -> None:
         if not self._lock.acquire(timeout=_BUSY_TIMEOUT_SECONDS):
             raise sqlite3.OperationalError("database is locked")
-        connection.info[self._HOLDS] = True
+        info[self._HOLDS] = True
 
-    def end(self, connection: sa.Connection, statement: str) -> None:
-        """Run ``statement`` (COMMIT or ROLLBACK) on the driver, then free the lock if held."""
-        if not connection.info.get(self._HOLDS):
-            return
-        driver = connection.connection.driver_connection
+    def holds(self, info: dict[Any, Any]) -> bool:
+        return bool(info.get(self._HOLDS))
+
+    def end(self, info: dict[Any, Any], driver: sqlite3.Connection, statement: str) -> None:
+        """Run ``statement`` (COMMIT or ROLLBACK) on the driver, then free the lock."""
         try:
-            if driver is not None and driver.in_transaction:
+            if driver.in_transaction:
                 driver.execute(statement)
-        except sqlite3.Error as error:
-            if statement == "COMMIT":  # still in the transaction: its rollback frees the lock
-                raise sa.exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
-            raise
         finally:
-            if statement != "COMMIT" or not (driver is not None and driver.in_transaction):
-                self.release(connection.info)
+            # A failed COMMIT leaves the transaction open: its rollback frees the lock.
+            if statement != "COMMIT" or not driver.in_transaction:
+                self.release(info)
 
     def release(self, info: dict[Any, Any]) -> None:
         if info.pop(self._HOLDS, False):
             self._lock.release()
 
 
+class _DriverConnection(sqlite3.Connection):
+    """A sqlite3 connection that remembers how its next transaction begins."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.begin_mode = "DEFERRED"
+
+
+def _checked_mode(value: Any) -> str:
+    if value not in _BEGIN_MODES:
+        raise ValueError(f"sqlite_begin must be DEFERRED, IMMEDIATE or EXCLUSIVE, not {value!r}")
+    return str(value)
+
+
+class _BeginMode(ConnectionCharacteristic):
+    """The ``sqlite_begin`` execution option: DEFERRED, IMMEDIATE or EXCLUSIVE.
+
+    Set on the driver connection for as long as the connection is checked out
+    (reset to DEFERRED on its return to the pool), read by the next ``BEGIN``.
+    """
+
+    transactional = True  # it cannot change the transaction already begun
+
+    def reset_characteristic(self, dialect: Any, dbapi_conn: Any) -> None:
+        dbapi_conn.begin_mode = "DEFERRED"
+
+    def set_characteristic(self, dialect: Any, dbapi_conn: Any, value: Any) -> None:
+        dbapi_conn.begin_mode = _checked_mode(value)
+
+    def get_characteristic(self, dialect: Any, dbapi_conn: Any) -> Any:
+        return dbapi_conn.begin_mode
+
+
+def _record_info(dbapi_connection: Any) -> dict[Any, Any] | None:
+    """The pool record's ``info`` of a checked-out connection; ``None`` for the
+    engine's first-connect probe, which has no record."""
+    try:
+        info: dict[Any, Any] = dbapi_connection.info
+    except NotImplementedError:
+        return None
+    return info
+
+
+class _SQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite with the transaction recipe in the dialect instead of engine events.
+
+    SQLAlchemy's documented recipe for SQLite transactions puts ``BEGIN`` in a
+    ``begin`` event; any engine event makes every execute of the engine run
+    SQLAlchemy's event dispatch (six dispatches per point read), which cost
+    about a quarter of a point read (``./dev bench percall``). Here ``BEGIN``
+    (in the connection's ``sqlite_begin`` mode, after the writer lock for a
+    write transaction), ``COMMIT`` and ``ROLLBACK`` are the dialect's own
+    ``do_begin``/``do_commit``/``do_rollback``, and the open-never-create rule
+    is its ``connect``; what is left as events belongs to the pool, which the
+    execute path never dispatches.
+    """
+
+    supports_statement_cache = True
+    connection_characteristics = util.immutabledict(
+        {**SQLiteDialect_pysqlite.connection_characteristics, "sqlite_begin": _BeginMode()}
+    )
+    writers: _Writers | None = None
+    watched: Path | None = None
+    """The file a ``must_exist`` engine opened, checked at every ``BEGIN``."""
+    opened: tuple[int, int] | None = None
+
+    def set_engine_execution_options(self, engine: sa.Engine, opts: Mapping[str, Any]) -> None:
+        if "sqlite_begin" not in opts:
+            super().set_engine_execution_options(engine, opts)
+            return
+        _checked_mode(opts["sqlite_begin"])  # a wrong mode fails here, not at first use
+        super().set_engine_execution_options(
+            engine, {name: value for name, value in opts.items() if name != "sqlite_begin"}
+        )
+
+        @event.listens_for(engine, "engine_connect")
+        def _begin_mode(connection: sa.Connection) -> None:
+            # The connection's own options, not ``opts``: an engine derived from
+            # this one runs this listener after its own, and its mode must win.
+            mode = connection.get_execution_options()["sqlite_begin"]
+            self.set_connection_execution_options(connection, {"sqlite_begin": mode})
+
+    def connect(self, *cargs: Any, **cparams: Any) -> Any:
+        if self.watched is not None:
+            # mode=rw: SQLite fails to open a missing file instead of creating an empty one.
+            cargs, cparams["uri"] = (f"{self.watched.as_uri()}?mode=rw",), True
+        return super().connect(*cargs, factory=_DriverConnection, **cparams)
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        driver: _DriverConnection = dbapi_connection.driver_connection
+        statement = f"BEGIN {driver.begin_mode}"
+        if self.watched is not None and _identity(self.watched) != self.opened:
+            _log.error("database_file_gone", path=str(self.watched))
+            raise DatabaseFileGoneError(f"database file {self.watched} was deleted or replaced")
+        # Raised errors are the driver's: SQLAlchemy wraps them as it wraps any.
+        writing = self.writers is not None and driver.begin_mode != "DEFERRED"
+        if writing:
+            assert self.writers is not None
+            self.writers.acquire(dbapi_connection.info)
+        try:
+            driver.execute(statement)
+        except BaseException:
+            if writing:
+                assert self.writers is not None
+                self.writers.release(dbapi_connection.info)
+            raise
+
+    def do_commit(self, dbapi_connection: Any) -> None:
+        self._end(dbapi_connection, "COMMIT")
+
+    def do_rollback(self, dbapi_connection: Any) -> None:
+        self._end(dbapi_connection, "ROLLBACK")
+
+    def _end(self, dbapi_connection: Any, statement: str) -> None:
+        info = _record_info(dbapi_connection)
+        if self.writers is not None and info is not None and self.writers.holds(info):
+            self.writers.end(info, dbapi_connection.driver_connection, statement)
+        elif statement == "COMMIT":
+            dbapi_connection.commit()  # what SQLAlchemy's own do_commit does
+        else:
+            dbapi_connection.rollback()
+
+
 def _configure_sqlite(engine: sa.Engine, *, in_memory: bool, watched: Path | None) -> None:
-    opened = _identity(watched) if watched is not None else None
-    database = str(engine.url.database or "")
-    writers = None if in_memory else _Writers(database)
+    if type(engine.dialect) is not SQLiteDialect_pysqlite:
+        raise ConfigError(
+            f"unsupported SQLite driver {engine.url.drivername!r}; use sqlite:// (pysqlite)"
+        )
+    # The engine is not connected yet: its dialect becomes the subclass above
+    # before any use (SQLAlchemy picks the class from the URL alone).
+    engine.dialect.__class__ = _SQLiteDialect
+    dialect = engine.dialect
+    assert isinstance(dialect, _SQLiteDialect)
+    if watched is not None:
+        dialect.watched, dialect.opened = watched, _identity(watched)
+    if not in_memory:
+        dialect.writers = writers = _Writers(str(engine.url.database or ""))
+
+        @event.listens_for(engine, "invalidate")
+        def _on_invalidate(_dbapi: Any, record: Any, _exception: Any) -> None:
+            writers.release(record.info)  # a dropped connection holds no SQLite lock
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Autocommit at the driver level: SQLAlchemy's "begin" event below starts
+        # Autocommit at the driver level: the dialect's do_begin above starts
         # transactions, so SAVEPOINT and transactional reads work as documented.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -268,47 +400,6 @@ def _configure_sqlite(engine: sa.Engine, *, in_memory: bool, watched: Path | Non
                 cursor.execute("PRAGMA journal_mode = WAL")
         finally:
             cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
-            raise ValueError(f"sqlite_begin must be DEFERRED, IMMEDIATE or EXCLUSIVE, not {mode!r}")
-        # Straight to the driver: going through exec_driver_sql costs ~25 us per
-        # transaction (measured), a fifth of a whole point read. Errors are wrapped
-        # as SQLAlchemy wraps them, so callers still see sqlalchemy.exc types.
-        statement = f"BEGIN {mode}"
-        if watched is not None and _identity(watched) != opened:
-            _log.error("database_file_gone", path=str(watched))
-            gone = DatabaseFileGoneError(f"database file {watched} was deleted or replaced")
-            raise sa.exc.DBAPIError.instance(statement, None, gone, sqlite3.Error)
-        try:
-            if writers is not None and mode != "DEFERRED":
-                writers.acquire(connection)
-            connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
-        except sqlite3.Error as error:
-            if writers is not None:
-                writers.release(connection.info)
-            raise sa.exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
-
-    if writers is None:
-        return
-
-    @event.listens_for(engine, "commit")
-    def _on_commit(connection: sa.Connection) -> None:
-        writers.end(connection, "COMMIT")
-
-    @event.listens_for(engine, "rollback")
-    def _on_rollback(connection: sa.Connection) -> None:
-        writers.end(connection, "ROLLBACK")
-
-    @event.listens_for(engine, "reset")
-    def _on_reset(_dbapi: Any, record: Any, _state: Any) -> None:
-        writers.release(record.info)  # returned to the pool mid-transaction: the pool rolls back
-
-    @event.listens_for(engine, "invalidate")
-    def _on_invalidate(_dbapi: Any, record: Any, _exception: Any) -> None:
-        writers.release(record.info)
 
 
 def create_schema(engine: sa.Engine) -> None:
