@@ -18,6 +18,7 @@ __all__ = ["BY_NAME_ONLY", "MODULES", "available", "main"]
 
 MODULES = (
     "services",
+    "percall",
     "queue",
     "comparison",
     "overhead",
