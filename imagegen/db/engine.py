@@ -211,26 +211,22 @@ class _Writers:
     not freed before SQLite's). Writers of other processes still meet the busy
     timeout. A writer that cannot get the lock within the busy timeout fails as
     SQLite would, with ``database is locked``. Whether a connection holds the
-    lock is kept in its pool record's ``info``.
+    lock is kept on its driver connection.
     """
 
     _by_file: ClassVar[dict[str, threading.Lock]] = {}
     _guard: ClassVar[threading.Lock] = threading.Lock()
-    _HOLDS: ClassVar[str] = "imagegen_sqlite_writer"
 
     def __init__(self, database: str) -> None:
         with self._guard:
             self._lock = self._by_file.setdefault(str(Path(database).resolve()), threading.Lock())
 
-    def acquire(self, info: dict[Any, Any]) -> None:
+    def acquire(self, driver: _DriverConnection) -> None:
         if not self._lock.acquire(timeout=_BUSY_TIMEOUT_SECONDS):
             raise sqlite3.OperationalError("database is locked")
-        info[self._HOLDS] = True
+        driver.holds_writer_lock = True
 
-    def holds(self, info: dict[Any, Any]) -> bool:
-        return bool(info.get(self._HOLDS))
-
-    def end(self, info: dict[Any, Any], driver: sqlite3.Connection, statement: str) -> None:
+    def end(self, driver: _DriverConnection, statement: str) -> None:
         """Run ``statement`` (COMMIT or ROLLBACK) on the driver, then free the lock."""
         try:
             if driver.in_transaction:
@@ -238,19 +234,22 @@ class _Writers:
         finally:
             # A failed COMMIT leaves the transaction open: its rollback frees the lock.
             if statement != "COMMIT" or not driver.in_transaction:
-                self.release(info)
+                self.release(driver)
 
-    def release(self, info: dict[Any, Any]) -> None:
-        if info.pop(self._HOLDS, False):
+    def release(self, driver: _DriverConnection) -> None:
+        if driver.holds_writer_lock:
+            driver.holds_writer_lock = False
             self._lock.release()
 
 
 class _DriverConnection(sqlite3.Connection):
-    """A sqlite3 connection that remembers how its next transaction begins."""
+    """A sqlite3 connection that remembers how its next transaction begins, and
+    whether it holds its file's writer lock (:class:`_Writers`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.begin_mode = "DEFERRED"
+        self.holds_writer_lock = False
 
 
 def _checked_mode(value: Any) -> str:
@@ -276,16 +275,6 @@ class _BeginMode(ConnectionCharacteristic):
 
     def get_characteristic(self, dialect: Any, dbapi_conn: Any) -> Any:
         return dbapi_conn.begin_mode
-
-
-def _record_info(dbapi_connection: Any) -> dict[Any, Any] | None:
-    """The pool record's ``info`` of a checked-out connection; ``None`` for the
-    engine's first-connect probe, which has no record."""
-    try:
-        info: dict[Any, Any] = dbapi_connection.info
-    except NotImplementedError:
-        return None
-    return info
 
 
 class _SQLiteDialect(SQLiteDialect_pysqlite):
@@ -340,16 +329,14 @@ class _SQLiteDialect(SQLiteDialect_pysqlite):
             _log.error("database_file_gone", path=str(self.watched))
             raise DatabaseFileGoneError(f"database file {self.watched} was deleted or replaced")
         # Raised errors are the driver's: SQLAlchemy wraps them as it wraps any.
-        writing = self.writers is not None and driver.begin_mode != "DEFERRED"
-        if writing:
-            assert self.writers is not None
-            self.writers.acquire(dbapi_connection.info)
+        writers = self.writers if driver.begin_mode != "DEFERRED" else None
+        if writers is not None:
+            writers.acquire(driver)
         try:
             driver.execute(statement)
         except BaseException:
-            if writing:
-                assert self.writers is not None
-                self.writers.release(dbapi_connection.info)
+            if writers is not None:
+                writers.release(driver)
             raise
 
     def do_commit(self, dbapi_connection: Any) -> None:
@@ -359,13 +346,13 @@ class _SQLiteDialect(SQLiteDialect_pysqlite):
         self._end(dbapi_connection, "ROLLBACK")
 
     def _end(self, dbapi_connection: Any, statement: str) -> None:
-        info = _record_info(dbapi_connection)
-        if self.writers is not None and info is not None and self.writers.holds(info):
-            self.writers.end(info, dbapi_connection.driver_connection, statement)
+        driver: _DriverConnection = dbapi_connection.driver_connection
+        if self.writers is not None and driver.holds_writer_lock:
+            self.writers.end(driver, statement)
         elif statement == "COMMIT":
-            dbapi_connection.commit()  # what SQLAlchemy's own do_commit does
+            driver.commit()  # what SQLAlchemy's own do_commit does
         else:
-            dbapi_connection.rollback()
+            driver.rollback()
 
 
 def _configure_sqlite(engine: sa.Engine, *, in_memory: bool, watched: Path | None) -> None:
@@ -384,8 +371,9 @@ def _configure_sqlite(engine: sa.Engine, *, in_memory: bool, watched: Path | Non
         dialect.writers = writers = _Writers(str(engine.url.database or ""))
 
         @event.listens_for(engine, "invalidate")
-        def _on_invalidate(_dbapi: Any, record: Any, _exception: Any) -> None:
-            writers.release(record.info)  # a dropped connection holds no SQLite lock
+        def _on_invalidate(dbapi_connection: Any, _record: Any, _exception: Any) -> None:
+            if dbapi_connection is not None:  # a dropped connection holds no SQLite lock
+                writers.release(dbapi_connection)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

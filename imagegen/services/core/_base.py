@@ -33,12 +33,13 @@ session). What they all need is set up here once:
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from imagegen.services.core._driver_read import DriverRead
 from shadow._sources import Clock, IdSource
 
 __all__ = [
@@ -119,10 +120,37 @@ class CoreService:
         """The statement for ``key`` (a tuple naming its shape), built on first use."""
         return self._statements.get(key, build)
 
+    def _read_one(
+        self, statement: sa.Select[Any], params: Mapping[str, Any]
+    ) -> Mapping[Any, Any] | None:
+        """The first row of a read of this one statement, or ``None``.
 
-def record(model: type[R], row: Row | sa.RowMapping, **values: Any) -> R:
+        On SQLite the statement runs on the driver (:mod:`._driver_read`), on
+        the servers through :attr:`_reader`; either way in a transaction of its own.
+        """
+        if self._dialect == "sqlite":
+            return self._driver_read(statement).first(params)
+        with self._reader.connect() as conn:
+            return conn.execute(statement, params).mappings().first()
+
+    def _read_all(
+        self, statement: sa.Select[Any], params: Mapping[str, Any]
+    ) -> Sequence[Mapping[Any, Any]]:
+        """Every row of a read of this one statement (as :meth:`_read_one` runs it)."""
+        if self._dialect == "sqlite":
+            return self._driver_read(statement).all(params)
+        with self._reader.connect() as conn:
+            return conn.execute(statement, params).mappings().all()
+
+    def _driver_read(self, statement: sa.Select[Any]) -> DriverRead:
+        return self._statements.get(
+            ("driver read", statement), lambda: DriverRead(statement, self._engine)
+        )
+
+
+def record(model: type[R], row: Row | sa.RowMapping | Mapping[str, Any], **values: Any) -> R:
     """``row`` validated into ``model``; ``values`` replace or add fields (decoded JSON)."""
-    mapping: Mapping[Any, Any] = row if isinstance(row, sa.RowMapping) else row._mapping
+    mapping: Mapping[Any, Any] = row._mapping if isinstance(row, sa.Row) else row
     return model.model_validate({**mapping, **values} if values else dict(mapping))
 
 

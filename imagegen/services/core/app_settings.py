@@ -29,9 +29,8 @@ class CoreAppSettingsService(CoreService, AppSettingsService):
         self._set = upsert(_settings, ["key"], ["value"], self._dialect)
 
     def get(self, key: str) -> str | None:
-        with self._reader.connect() as conn:
-            value = conn.execute(_GET, {"key": key}).scalar_one_or_none()
-        return None if value is None else str(value)
+        row = self._read_one(_GET, {"key": key})
+        return None if row is None or row["value"] is None else str(row["value"])
 
     def set(self, key: str, value: str) -> None:
         with self._writer.begin() as conn:

@@ -166,8 +166,10 @@ class CoreBoardsService(CoreService, BoardsService):
             return self._fetch(conn, board_id)
 
     def get(self, board_id: str) -> Board:
-        with self._reader.connect() as conn:
-            return self._fetch(conn, board_id)
+        row = self._read_one(_GET_BOARD, {"board_id": board_id})
+        if row is None:
+            raise NotFoundError("board", board_id)
+        return record(Board, row)
 
     def update(self, board_id: str, changes: BoardChanges) -> Board:
         applied = changes.model_fields_set

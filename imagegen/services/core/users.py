@@ -241,8 +241,10 @@ class CoreUsersService(CoreService, UsersService):
             return self._insert_user(conn, email, display_name, password_hash, is_admin)
 
     def get(self, user_id: str) -> User | None:
-        with self._reader.connect() as conn:
-            return self._fetch_user(conn, user_id)
+        if not storable_text(user_id, self._dialect):
+            return None  # no row can hold it, as no SQLite row has it: an unknown user
+        row = self._read_one(_GET_USER, {"user_id": user_id})
+        return None if row is None else record(User, row)
 
     def get_many(self, user_ids: list[str]) -> dict[str, User]:
         wanted = list(dict.fromkeys(user_ids))
@@ -380,12 +382,7 @@ class CoreUsersService(CoreService, UsersService):
 
     def get_session_by_token(self, token: str) -> UserSession | None:
         now = as_utc(self._clock.now())
-        with self._reader.connect() as conn:
-            rows = (
-                conn.execute(_SESSIONS_BY_TOKEN, {"token_hash": secret_digest(token)})
-                .mappings()
-                .all()
-            )
+        rows = self._read_all(_SESSIONS_BY_TOKEN, {"token_hash": secret_digest(token)})
         for row in rows:
             session = record(UserSession, row)
             if session.expires_at > now:

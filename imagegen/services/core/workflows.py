@@ -12,7 +12,7 @@ immediate transaction on SQLite).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,8 +99,11 @@ _LIST_COLUMNS = (
 )
 
 
-def _record(row: Row) -> WorkflowRecord:
-    return record(WorkflowRecord, row, workflow=Workflow.model_validate_json(row.workflow))
+def _record(row: Row | Mapping[str, Any]) -> WorkflowRecord:
+    mapping = row._mapping if isinstance(row, sa.Row) else row
+    return record(
+        WorkflowRecord, mapping, workflow=Workflow.model_validate_json(mapping["workflow"])
+    )
 
 
 class _Filters:
@@ -217,8 +220,10 @@ class CoreWorkflowsService(CoreService, WorkflowsService):
     # -- the contract ---------------------------------------------------------------
 
     def get(self, workflow_id: str) -> WorkflowRecord:
-        with self._reader.connect() as conn:
-            return self._get(conn, workflow_id)
+        row = self._read_one(_GET, {"wf_id": workflow_id})
+        if row is None:
+            raise NotFoundError("workflow", workflow_id)
+        return _record(row)
 
     @staticmethod
     def _get(conn: sa.Connection, workflow_id: str) -> WorkflowRecord:
