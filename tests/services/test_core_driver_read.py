@@ -1,0 +1,106 @@
+"""Point reads on SQLite's driver (services.core._driver_read) give what SQLAlchemy gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from imagegen.db.engine import create_engine, create_schema
+from imagegen.db.tables import metadata
+from imagegen.services.core._base import flag
+from imagegen.services.core._driver_read import DriverRead
+
+_users = metadata.tables["users"]
+_settings = metadata.tables["app_settings"]
+
+
+def _seed(engine: sa.Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            _users.insert(),
+            [
+                {"user_id": "u1", "email": "a@example.com", "is_admin": True, "password_hash": "x"},
+                {
+                    "user_id": "u2",
+                    "email": "b@example.com",
+                    "is_admin": False,
+                    "password_hash": "x",
+                },
+            ],
+        )
+
+
+def test_rows_match_the_execution_layer_with_types_processed(sqlite_engine: sa.Engine) -> None:
+    """Booleans, aware timestamps, labels and literal binds come out as SQLAlchemy returns them."""
+    _seed(sqlite_engine)
+    statement = (
+        sa.select(_users.c.user_id, flag(_users.c.is_admin), _users.c.created_at)
+        .where(_users.c.email.like(sa.bindparam("pattern")), _users.c.user_id != "nobody")
+        .order_by(_users.c.user_id)
+    )
+    with sqlite_engine.connect() as connection:
+        expected = [
+            dict(row)
+            for row in connection.execute(statement, {"pattern": "%@example.com"}).mappings()
+        ]
+    read = DriverRead(statement, sqlite_engine)
+    rows = read.all({"pattern": "%@example.com"})
+    assert rows == expected and len(rows) == 2
+    assert rows[0]["is_admin"] is True and rows[1]["is_admin"] is False
+    assert isinstance(rows[0]["created_at"], datetime) and rows[0]["created_at"].tzinfo is not None
+    assert read.first({"pattern": "b%"}) == expected[1]
+    assert read.first({"pattern": "none"}) is None
+
+
+def test_aware_datetime_parameters_go_through_the_types_bind_processing(
+    sqlite_engine: sa.Engine,
+) -> None:
+    """A datetime bound to a timestamp column is matched as the column's stored text
+    (sqlite3's own adapter would render it differently and find no row)."""
+    _seed(sqlite_engine)
+    with sqlite_engine.begin() as connection:
+        connection.execute(
+            _users.update()
+            .where(_users.c.user_id == "u1")
+            .values(created_at=datetime(2021, 1, 1, 12, 30, tzinfo=UTC))
+        )
+    statement = sa.select(_users.c.user_id).where(_users.c.created_at == sa.bindparam("at"))
+    at = {"at": datetime(2021, 1, 1, 12, 30, tzinfo=UTC)}
+    with sqlite_engine.connect() as connection:
+        expected = [row[0] for row in connection.execute(statement, at)]
+    assert expected == ["u1"]
+    assert [row["user_id"] for row in DriverRead(statement, sqlite_engine).all(at)] == expected
+
+
+def test_statements_whose_sql_depends_on_the_parameters_are_refused(
+    sqlite_engine: sa.Engine,
+) -> None:
+    """An expanding IN list is rendered per call: it must stay on the execution layer."""
+    statement = sa.select(_users.c.user_id).where(
+        _users.c.user_id.in_(sa.bindparam("ids", expanding=True))
+    )
+    with pytest.raises(ValueError, match="depends on its parameters"):
+        DriverRead(statement, sqlite_engine)
+
+
+def test_driver_errors_are_wrapped_as_sqlalchemy_wraps_them(tmp_path: Path) -> None:
+    """Callers catch sqlalchemy.exc types whichever path a read took; a replaced file is noticed."""
+    path = tmp_path / "gone.db"
+    built = create_engine(f"sqlite:///{path}")
+    create_schema(built)
+    built.dispose()
+    engine = create_engine(f"sqlite:///{path}", must_exist=True)
+    try:
+        read = DriverRead(
+            sa.select(_settings.c.value).where(_settings.c.key == sa.bindparam("key")), engine
+        )
+        assert read.first({"key": "missing"}) is None
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        with pytest.raises(sa.exc.OperationalError, match="deleted or replaced"):
+            read.first({"key": "missing"})
+    finally:
+        engine.dispose()
