@@ -55,6 +55,7 @@ __all__ = [
     "Report",
     "Settings",
     "candidate_server",
+    "load_average",
     "logs_to_file",
     "measure",
     "open_pair",
@@ -158,6 +159,11 @@ def logs_to_file(path: Path) -> Iterator[None]:
                 structlog.reset_defaults()
             else:
                 structlog.configure(**previous)
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, for the line beside every figure."""
+    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:

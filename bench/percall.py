@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
-import os
 import statistics
 import sys
 import tempfile
@@ -48,7 +47,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.harness import QUICK, STANDARD, ArmStats, Environment, Settings, open_pair, percentile
+from bench.harness import (
+    QUICK,
+    STANDARD,
+    ArmStats,
+    Environment,
+    Settings,
+    load_average,
+    open_pair,
+    percentile,
+)
 from bench.services import _non_negative, _positive
 from imagegen.db.engine import create_engine
 from imagegen.db.legacy import LegacyDatabase
@@ -312,10 +320,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load() -> str:
-    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every case's arms interleaved; print one Markdown table per case."""
     arguments = _parser().parse_args(argv)
@@ -325,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = replace(settings, repeat=repeat, min_repeat=min(settings.min_repeat, repeat))
     if arguments.warmup is not None:
         settings = replace(settings, warmup=arguments.warmup)
-    lines = [f"Load average (1/5/15 min) at the start: {_load()}", ""]
+    lines = [f"Load average (1/5/15 min) at the start: {load_average()}", ""]
     with tempfile.TemporaryDirectory(prefix="bench-percall-") as workdir:
         world = _world(Path(workdir))
         try:
@@ -335,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             world.close()
     lines += [
-        f"Load average (1/5/15 min) at the end: {_load()}",
+        f"Load average (1/5/15 min) at the end: {load_average()}",
         Environment.current().describe(),
         f"Settings: up to {settings.repeat} interleaved calls per arm "
         f"after {settings.warmup} warm-up calls.",

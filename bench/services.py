@@ -38,6 +38,7 @@ from bench.harness import (
     Report,
     Settings,
     candidate_server,
+    load_average,
     measure,
 )
 
@@ -195,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         with candidate_server(arguments.candidate_url), _read_policy(arguments.autocommit_reads):
+            load_before = load_average()
             report, failures = run(factories, _settings(arguments), progress)
             policy = ", ".join(sorted(_base.AUTOCOMMIT_READS)) or "none"
     except ConfigError as error:
@@ -203,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     candidate = "SQLite" if arguments.candidate_url is None else safe_url(arguments.candidate_url)
     table = report.render_markdown() + (
         f"Candidate database: {candidate}; autocommit reads on: {policy}.\n"
+        f"Load average (1/5/15 min): {load_before} at the start, {load_average()} at the end.\n"
     )
     print(table, end="")
     try:
