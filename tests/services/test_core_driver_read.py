@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from imagegen.db.engine import create_engine, create_schema
 from imagegen.db.tables import metadata
-from imagegen.services.core._base import flag
+from imagegen.services.core._base import CoreService, flag
 from imagegen.services.core._driver_read import DriverRead
+from shadow import FixedClock, SequentialIds
 
 _users = metadata.tables["users"]
 _settings = metadata.tables["app_settings"]
@@ -104,3 +105,20 @@ def test_driver_errors_are_wrapped_as_sqlalchemy_wraps_them(tmp_path: Path) -> N
             read.first({"key": "missing"})
     finally:
         engine.dispose()
+
+
+def test_a_service_read_whose_sql_depends_on_its_parameters_takes_the_execution_layer(
+    sqlite_engine: sa.Engine,
+) -> None:
+    """CoreService reads fall back for what the driver path refuses, with the same rows."""
+    _seed(sqlite_engine)
+    service = CoreService(sqlite_engine, ids=SequentialIds("t"), clock=FixedClock())
+    expanding = sa.select(_users.c.user_id).where(
+        _users.c.user_id.in_(sa.bindparam("ids", expanding=True))
+    )
+    plain = sa.select(_users.c.user_id).where(_users.c.user_id == sa.bindparam("id"))
+    rows = service._read_all(expanding, {"ids": ["u2", "u1"]})
+    assert sorted(row["user_id"] for row in rows) == ["u1", "u2"]
+    assert service._driver_read(expanding) is None
+    assert service._driver_read(plain) is not None
+    assert service._read_one(plain, {"id": "u2"}) == {"user_id": "u2"}

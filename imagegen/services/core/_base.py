@@ -125,11 +125,12 @@ class CoreService:
     ) -> Mapping[Any, Any] | None:
         """The first row of a read of this one statement, or ``None``.
 
-        On SQLite the statement runs on the driver (:mod:`._driver_read`), on
-        the servers through :attr:`_reader`; either way in a transaction of its own.
+        On SQLite the statement runs on the driver (:mod:`._driver_read`) unless
+        its SQL depends on the parameters (an expanding ``IN``); otherwise, and on
+        the servers, through :attr:`_reader`. Either way in a transaction of its own.
         """
-        if self._dialect == "sqlite":
-            return self._driver_read(statement).first(params)
+        if (read := self._driver_read(statement)) is not None:
+            return read.first(params)
         with self._reader.connect() as conn:
             return conn.execute(statement, params).mappings().first()
 
@@ -137,15 +138,22 @@ class CoreService:
         self, statement: sa.Select[Any], params: Mapping[str, Any]
     ) -> Sequence[Mapping[Any, Any]]:
         """Every row of a read of this one statement (as :meth:`_read_one` runs it)."""
-        if self._dialect == "sqlite":
-            return self._driver_read(statement).all(params)
+        if (read := self._driver_read(statement)) is not None:
+            return read.all(params)
         with self._reader.connect() as conn:
             return conn.execute(statement, params).mappings().all()
 
-    def _driver_read(self, statement: sa.Select[Any]) -> DriverRead:
-        return self._statements.get(
-            ("driver read", statement), lambda: DriverRead(statement, self._engine)
-        )
+    def _driver_read(self, statement: sa.Select[Any]) -> DriverRead | None:
+        if self._dialect != "sqlite":
+            return None
+
+        def build() -> DriverRead | None:
+            try:
+                return DriverRead(statement, self._engine)
+            except ValueError:  # its SQL depends on the parameters
+                return None
+
+        return self._statements.get(("driver read", statement), build)
 
 
 def record(model: type[R], row: Row | sa.RowMapping | Mapping[str, Any], **values: Any) -> R:

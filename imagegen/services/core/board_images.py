@@ -133,13 +133,12 @@ class CoreBoardImagesService(CoreService, BoardImagesService):
             "is_intermediate": is_intermediate,
             "user_id": user_id,
         }
-        with self._reader.connect() as conn:
-            return list(conn.execute(self._names_statement(key), params).scalars())
+        return [row["image_name"] for row in self._read_all(self._names_statement(key), params)]
 
     def _count(self, board_id: str, categories: tuple[str, ...]) -> int:
-        statement = _COUNTS[(board_id == NO_BOARD, categories)]
-        with self._reader.connect() as conn:
-            return int(conn.execute(statement, {"bid": board_id}).scalar_one())
+        row = self._read_one(_COUNTS[(board_id == NO_BOARD, categories)], {"bid": board_id})
+        assert row is not None  # a count has one row
+        return int(next(iter(row.values())))
 
     def get_image_count_for_board(self, board_id: str) -> int:
         return self._count(board_id, IMAGE_CATEGORIES)
