@@ -9,8 +9,10 @@ statement over the same data (issue 14 point 3):
 
 * the legacy arm: ``LegacyAppSettingsService`` (``BEGIN IMMEDIATE``, the
   statement, ``COMMIT`` on one shared connection);
-* the engine as :func:`imagegen.db.engine.create_engine` builds it, through
-  ``CoreAppSettingsService`` (what the services run);
+* the service as built (``CoreAppSettingsService.get``: on SQLite a
+  :class:`~imagegen.services.core._driver_read.DriverRead`), and the same
+  statement through SQLAlchemy's execution layer on the engine as
+  :func:`imagegen.db.engine.create_engine` builds it;
 * SQLAlchemy's documented SQLite recipe, ``BEGIN`` in a ``begin`` engine
   event (how the engine did it before; any engine event makes every execute
   dispatch events);
@@ -34,7 +36,6 @@ led to are in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import functools
 import itertools
 import statistics
 import sys
@@ -130,11 +131,6 @@ class _World:
     def value(self) -> str:
         return str(next(self.values))
 
-    def core(self, engine: sa.Engine) -> CoreAppSettingsService:
-        """The service on ``engine``, which is disposed at the end."""
-        self.opened.append(engine)
-        return CoreAppSettingsService(engine, ids=SequentialIds("c"), clock=FixedClock())
-
     def kept(self, **options: Any) -> sa.Connection:
         """A connection of the engine kept open until the end (``options`` set on it)."""
         connection = self.engine.connect()
@@ -189,19 +185,25 @@ def _sql(statement: sa.ClauseElement, engine: sa.Engine) -> str:
     return str(statement.compile(dialect=engine.dialect))
 
 
+def _executed(engine: sa.Engine) -> Callable[[], object]:
+    """The point read through SQLAlchemy's execution layer on ``engine``."""
+
+    def run() -> object:
+        with engine.connect() as connection:
+            return connection.execute(_GET, {"key": _KEY}).scalar_one_or_none()
+
+    return run
+
+
 def _read_arms(world: _World) -> Arms:
     engine, url = world.engine, world.engine.url
-    by_events = world.core(_event_recipe_engine(url, "DEFERRED"))
+    events = _event_recipe_engine(url, "DEFERRED")
     pools = {
-        "StaticPool": world.core(create_engine(url, poolclass=sa.StaticPool)),
-        "SingletonThreadPool": world.core(create_engine(url, poolclass=sa.SingletonThreadPool)),
-        "NullPool (a new connection per call)": world.core(
-            create_engine(url, poolclass=sa.NullPool)
-        ),
+        "StaticPool": create_engine(url, poolclass=sa.StaticPool),
+        "SingletonThreadPool": create_engine(url, poolclass=sa.SingletonThreadPool),
+        "NullPool (a new connection per call)": create_engine(url, poolclass=sa.NullPool),
     }
-    uncached = CoreAppSettingsService(
-        engine.execution_options(compiled_cache=None), ids=SequentialIds("c"), clock=FixedClock()
-    )
+    world.opened += [events, *pools.values()]
     kept = world.kept()
     get_sql = _sql(_GET, engine)
 
@@ -217,13 +219,16 @@ def _read_arms(world: _World) -> Arms:
 
     arms: Arms = {
         "legacy (raw sqlite3)": lambda: world.legacy.get(_KEY),
-        "engine as built (QueuePool, BEGIN in the dialect)": lambda: world.service.get(_KEY),
-        "BEGIN in a begin event (the documented recipe)": lambda: by_events.get(_KEY),
+        "the service as built (DriverRead on SQLite)": lambda: world.service.get(_KEY),
+        "execution layer, engine as built (QueuePool, BEGIN in the dialect)": _executed(engine),
+        "execution layer, BEGIN in a begin event (the documented recipe)": _executed(events),
     }
-    for name, service in pools.items():
-        arms[name] = functools.partial(service.get, _KEY)
-    arms["compiled_cache=None"] = lambda: uncached.get(_KEY)
-    arms["Connection kept by the thread"] = kept_read
+    for name, pooled in pools.items():
+        arms[f"execution layer, {name}"] = _executed(pooled)
+    arms["execution layer, compiled_cache=None"] = _executed(
+        engine.execution_options(compiled_cache=None)
+    )
+    arms["execution layer, Connection kept by the thread"] = kept_read
     arms["kept Connection, compiled SQL via exec_driver_sql"] = kept_driver_sql
     arms["pooled driver connection, compiled SQL"] = world.pooled_driver(
         get_sql, lambda: (_KEY,), "DEFERRED"

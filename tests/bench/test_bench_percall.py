@@ -17,7 +17,8 @@ def test_a_quick_run_measures_every_arm_of_every_case(tmp_path: Path) -> None:
         assert f"| {case} | median µs |" in text
     assert text.count("| legacy (raw sqlite3") == len(percall.CASES)
     for arm in ("StaticPool", "compiled_cache=None", "Connection kept by the thread"):
-        assert f"| {arm} |" in text
+        assert f"| execution layer, {arm} |" in text
+    assert "| the service as built (DriverRead on SQLite) |" in text
     assert "Load average (1/5/15 min) at the start" in text
 
 
