@@ -96,12 +96,13 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from shadow._exceptions import ConfigError, StoreError
+from shadow._upsert import add, upsert
 from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
 from shadow.runtime._coverage import Branch, FileCoverage
 from shadow.runtime._roots import example_ids
@@ -1191,26 +1192,10 @@ def _accumulate(
 
 
 @functools.cache
-def _upsert(dialect: str, table: sa.Table, amounts: tuple[str, ...]) -> Any:
+def _upsert(dialect: str, table: sa.Table, amounts: tuple[str, ...]) -> sa.Insert | None:
     """The native add-or-insert statement for ``dialect``, or None where there is none."""
-    if dialect in ("mysql", "mariadb"):
-        insert = mysql.insert(table)
-        return insert.on_duplicate_key_update(
-            {name: table.c[name] + insert.inserted[name] for name in amounts}
-        )
     keys = [column.name for column in table.primary_key]
-    if dialect == "postgresql":
-        pg = postgresql.insert(table)
-        return pg.on_conflict_do_update(
-            index_elements=keys, set_={name: table.c[name] + pg.excluded[name] for name in amounts}
-        )
-    if dialect == "sqlite":
-        lite = sqlite.insert(table)
-        return lite.on_conflict_do_update(
-            index_elements=keys,
-            set_={name: table.c[name] + lite.excluded[name] for name in amounts},
-        )
-    return None
+    return upsert(table, keys, dict.fromkeys(amounts, add), dialect)
 
 
 def _upsert_add(

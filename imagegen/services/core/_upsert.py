@@ -1,9 +1,9 @@
 """Insert-or-replace and insert-if-new, one statement per dialect.
 
-:func:`upsert` inserts a row or replaces its value columns: SQLite and
-PostgreSQL spell it ``INSERT ... ON CONFLICT (key) DO UPDATE``, MariaDB
-``INSERT ... ON DUPLICATE KEY UPDATE``. Each backend's update trigger fires on
-the update branch, so ``updated_at`` moves as on the legacy side.
+:func:`upsert` inserts a row or replaces its value columns, through the native
+upsert the runtime's store also uses (:func:`shadow._upsert.upsert`). Each
+backend's update trigger fires on the update branch, so ``updated_at`` moves
+as on the legacy side.
 
 :func:`insert_new` keeps an existing row untouched, as SQLite's ``INSERT OR
 IGNORE``: ``ON CONFLICT (key) DO NOTHING`` on PostgreSQL, and on MariaDB a
@@ -18,7 +18,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.dialects import postgresql
+
+from shadow._upsert import replace
+from shadow._upsert import upsert as shared_upsert
 
 __all__ = ["execute_insert_new", "insert_new", "is_duplicate_key", "upsert"]
 
@@ -31,21 +34,10 @@ def upsert(table: sa.Table, keys: Sequence[str], values: Sequence[str], dialect:
 
     Parameters are bound by column name when the statement is executed.
     """
-    if dialect in _MARIADB:
-        my_insert = mysql.insert(table)
-        statement: sa.Insert = my_insert.on_duplicate_key_update(
-            {name: my_insert.inserted[name] for name in values}
-        )
-        return statement
-    if dialect == "postgresql":
-        pg_insert = postgresql.insert(table)
-        return pg_insert.on_conflict_do_update(
-            index_elements=list(keys), set_={name: pg_insert.excluded[name] for name in values}
-        )
-    lite_insert = sqlite.insert(table)
-    return lite_insert.on_conflict_do_update(
-        index_elements=list(keys), set_={name: lite_insert.excluded[name] for name in values}
-    )
+    statement = shared_upsert(table, keys, dict.fromkeys(values, replace), dialect)
+    if statement is None:
+        raise NotImplementedError(f"no upsert for {dialect}")  # the engine refuses others
+    return statement
 
 
 def insert_new(table: sa.Table, keys: Sequence[str], dialect: str) -> sa.Insert:
