@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from shadow._upsert import add, replace, upsert
+from tests.runtime.test_runtime_store import BACKENDS
 
 metadata = sa.MetaData()
 things = sa.Table(
@@ -25,14 +26,7 @@ things = sa.Table(
 )
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgres),
-        pytest.param("mariadb", marks=pytest.mark.mariadb),
-    ],
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_clash_replaces_or_adds_the_named_columns_only(
     backend: str, empty_database: Callable[[str], str]
 ) -> None:
