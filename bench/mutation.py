@@ -2,8 +2,9 @@
 
 ``./dev bench mutation`` (options: ``--sample 150 --seed 1 --ops 300
 --explore-examples 96 --explore-seconds 20 --timeout 120 --workdir DIR``;
-``--report-only`` re-reads a finished or interrupted session; a second run
-with the same ``--workdir`` resumes it).
+``--only KEY`` runs the named mutants instead of a sample, as when a
+survivor is re-run after a fix; ``--report-only`` re-reads a finished or
+interrupted session; a second run with the same ``--workdir`` resumes it).
 
 How it works, with cosmic-ray (a maintained mutation-testing tool) doing the
 mutating:
@@ -160,18 +161,27 @@ def _in_annotation(item: Any) -> bool:
     return any(start <= position < end for start, end in _annotation_spans(path))
 
 
-def _sample(session: Path, size: int, seed: int) -> tuple[int, int]:
+def _sample(session: Path, size: int, seed: int, only: Sequence[str] = ()) -> tuple[int, int]:
     """Keep a seeded sample of ``size`` mutants, the others skipped; return (total, annotations).
 
     Mutants inside type annotations are left out before sampling (see
     :func:`_in_annotation`): about a third of what cosmic-ray generates here,
     all equivalent for the same reason, they would only dilute the sample.
+    With ``only`` (keys as the report prints them), exactly those are kept:
+    a survivor re-run against changed strategies or workload.
     """
 
     with use_db(str(session), WorkDB.Mode.open) as db:
         items = sorted(db.work_items, key=_key)
         candidates = [item for item in items if not _in_annotation(item)]
-        chosen = random.Random(seed).sample(candidates, min(size, len(candidates)))
+        if only:
+            by_key = {_key(item): item for item in candidates}
+            unknown = sorted(set(only) - set(by_key))
+            if unknown:
+                raise SystemExit(f"bench mutation: no such mutant: {', '.join(unknown)}")
+            chosen = [by_key[key] for key in dict.fromkeys(only)]
+        else:
+            chosen = random.Random(seed).sample(candidates, min(size, len(candidates)))
         kept = {item.job_id for item in chosen}
         skipped = [item.job_id for item in items if item.job_id not in kept]
         db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
@@ -335,6 +345,13 @@ def main(argv: Sequence[str]) -> int:
         "--explore-seconds", type=float, default=20.0, help="time cap of each exploration"
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="run this mutant instead of a sample (repeatable; keys as the report prints them)",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("bench-mutation"))
     parser.add_argument("--report-only", action="store_true", help="report an existing session")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3 mutants, 200 ops")
@@ -351,10 +368,11 @@ def main(argv: Sequence[str]) -> int:
             _snapshot(source)
             config = _write_config(workdir, source, args)
             _cosmic_ray("init", str(config), str(session), source=source)
-            found, in_annotations = _sample(session, args.sample, args.seed)
+            found, in_annotations = _sample(session, args.sample, args.seed, args.only)
+            chosen = f"{len(set(args.only))} named" if args.only else f"{args.sample} sampled"
             print(
                 f"{found} mutants generated, {in_annotations} of them in type annotations "
-                f"(equivalent: never evaluated) left out; {args.sample} sampled from the rest",
+                f"(equivalent: never evaluated) left out; {chosen} from the rest",
                 flush=True,
             )
             _baseline(workdir, source, args)
