@@ -22,6 +22,7 @@ MODULES = (
     "queue",
     "comparison",
     "overhead",
+    "headroom",
     "aftercutover",
     "capture",
     "metrics",

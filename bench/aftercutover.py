@@ -42,9 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from bench.harness import Environment, logs_to_file, percentile
+from bench.harness import Environment, fresh_database, logs_to_file, percentile
 from imagegen.db.populate import Scale, seed
 from imagegen.demo import DemoOptions, run_demo
 from shadow.runtime import Mode
@@ -99,22 +97,13 @@ def _run(options: DemoOptions) -> Run:
 
 
 @contextmanager
-def _candidate_url(backend: Backend, root: Path) -> Iterator[str | None]:
+def _candidate_url(backend: Backend) -> Iterator[str | None]:
     """None for SQLite (the demo's own candidate file); a fresh PostgreSQL database otherwise."""
     if backend.name == "sqlite":
         yield None
         return
-    name = f"shadow_bench_aftercutover_{os.getpid()}"
-    server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with server.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        server.dispose()
+    with fresh_database(POSTGRES_URL, "aftercutover") as url:
+        yield url
 
 
 def _measure(
@@ -125,7 +114,7 @@ def _measure(
     runs: dict[str, dict[Mode, list[Run]]] = {
         kind: {mode: [] for mode in ARMS} for kind in ("paced", "saturated")
     }
-    with _candidate_url(backend, root) as url:
+    with _candidate_url(backend) as url:
         for round_ in range(rounds):
             for kind, count, paced_at in (("paced", ops[0], rate), ("saturated", ops[1], None)):
                 for mode in ARMS:

@@ -416,6 +416,27 @@ def candidate_server(url: str | None) -> Iterator[None]:
             _admin(server.url, f"DROP DATABASE IF EXISTS {database}")
 
 
+@contextmanager
+def fresh_database(server_url: str, name: str) -> Iterator[str]:
+    """A new, empty database ``shadow_bench_NAME_PID`` on the server, dropped afterwards.
+
+    ``server_url`` is a database the user may create databases from (PostgreSQL or
+    MariaDB); the URL of the new one is yielded as a string (password kept).
+    """
+    from imagegen.db.engine import parse_url  # noqa: PLC0415
+
+    server = parse_url(server_url)
+    database = f"shadow_bench_{name}_{os.getpid()}"
+    _admin(server, f"DROP DATABASE IF EXISTS {database}")
+    _admin(server, f"CREATE DATABASE {database}")
+    try:
+        yield server.set(database=database).render_as_string(hide_password=False)
+    finally:
+        # PostgreSQL refuses to drop a database a pooled connection still holds.
+        force = " WITH (FORCE)" if server.get_backend_name() == "postgresql" else ""
+        _admin(server, f"DROP DATABASE IF EXISTS {database}{force}")
+
+
 def _candidate_url(workdir: Path, name: str) -> str | sqlalchemy.URL:
     if _server is None:
         return f"sqlite:///{workdir / f'orm-{name}.sqlite'}"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shadow._exceptions import ConfigError
 from shadow._vocabulary import Mode, WorkerKind
@@ -47,6 +49,11 @@ class DemoOptions:
     """A SQLModel SQLite file seeded with the same rows as ``legacy_template`` (``shadow db
     seed`` with the same sizes: its rows are deterministic) the SQLite candidate starts as a
     copy of, instead of the legacy rows copied into it (minutes at production scale)."""
+    read_sample_rate: float = 1.0
+    """Share of each service's reads mirrored (the demo compares every one by default)."""
+    runtime_settings: Mapping[str, Any] = field(default_factory=dict)
+    """More runtime settings for the demo's config file (``queue_size``, ``batch_size``, ...:
+    any :class:`shadow.runtime.ShadowSettings` field); benchmarks use it to change one lever."""
 
     def validate(self) -> None:
         """Raise ConfigError for options that cannot work together."""
@@ -58,6 +65,8 @@ class DemoOptions:
             raise ConfigError("the request rate must be positive")
         if self.explore_seconds < 0:
             raise ConfigError("the exploration budget must not be negative")
+        if not 0.0 <= self.read_sample_rate <= 1.0:
+            raise ConfigError("the read sample rate must be between 0 and 1")
         if self.candidate_url is not None:
             from imagegen.db.engine import parse_url  # noqa: PLC0415 -- SQLAlchemy only when used
 

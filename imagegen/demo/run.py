@@ -362,11 +362,13 @@ def _write_modes_file(workdir: Path, options: DemoOptions, store_url: str) -> Pa
     document["store_url"] = store_url
     document["worker"] = options.worker.value
     document["coverage"] = options.coverage
+    for key, value in options.runtime_settings.items():
+        document[key] = value
     services = tomlkit.table()
     for wiring in SERVICES:
         entry = tomlkit.table()
         entry["mode"] = options.mode.value
-        entry["read_sample_rate"] = 1.0
+        entry["read_sample_rate"] = options.read_sample_rate
         services[wiring.name] = entry
     document["services"] = services
     path = workdir / MODES_FILE

@@ -1,0 +1,287 @@
+"""Mirror headroom: how many mirrored calls per second the mirror sustains, against the caller.
+
+A dropped write costs a reconciliation and stops that service's evidence, so
+whether shadowing can stay on in production is decided by the mirror's
+capacity, not by the caller's latency alone (issue 14, point 2). Per
+candidate backend (SQLite file, PostgreSQL, MariaDB), the demo's saturated
+traffic (4 API threads, 1 queue worker, as fast as they go) runs in these arms,
+interleaved round by round:
+
+* **authoritative**: every service in ``legacy`` mode: the write rate and the
+  call rate the legacy side sustains alone, over the run's whole traffic (the
+  API threads and the queue worker, which goes on dequeuing after the API
+  threads stop). The demo's mix is the same in every arm (same seed, same
+  requests), so its calls and writes are counted once, in the shadow arms, and
+  divided by this arm's time.
+* **writes only**: shadow mode with no read mirrored (``read_sample_rate``
+  0) and a queue large enough never to drop: the writes go to the mirror as
+  fast as the callers make them, the mirror falls behind if it must, and the
+  run ends when it has applied the last one. The mirror's sustained write rate
+  is the writes it applied over the time from the first call to the drained
+  queue. Target: at least 1.5x the authoritative side's saturated write rate.
+* **every call**: the same with every read mirrored too: the demo's whole mix.
+* **defaults**: shadow mode with the runtime's default queue (10,000 calls,
+  reads sampled down above half full): what production gets. Target: zero
+  writes dropped, reads sampled out only when the mirror is at its capacity.
+
+When the mirror keeps up (the shadow run, drain included, took no longer
+than the authoritative run of the same round plus a tenth) its rate is bounded
+by what the callers offered, so the figure is a lower bound and is marked
+``>=``. Coverage measurement is off (the runtime's
+default; the demo turns it on). The mirror runs in its worker process, as by
+default, on the same two cores as the callers: the capacity measured is
+the capacity left to it beside a saturated application, which is the case that
+matters. Every round prints its one-minute load average.
+
+    ./dev bench headroom [--quick] [--repeat N] [--backends sqlite,postgresql,mariadb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Environment, fresh_database, logs_to_file
+from imagegen.demo import DemoOptions, run_demo
+from imagegen.demo.wiring import SERVICES
+from shadow import contract_methods
+from shadow.runtime import DivergenceStore, Mode
+
+__all__ = ["main"]
+
+SERVERS = {
+    "postgresql": os.environ.get(
+        "SHADOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+    "mariadb": os.environ.get(
+        "SHADOW_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+    ),
+}
+BACKENDS = ("sqlite", *SERVERS)
+TARGET = 1.5
+KEPT_UP = 1.1
+"""A shadow run at most this much longer than the legacy one: the mirror kept up."""
+UNBOUNDED: dict[str, Any] = {
+    "queue_size": 1_000_000,
+    "queue_max_bytes": 4 * 1024**3,
+    "deadline_seconds": 60.0,
+}
+"""Runtime settings under which nothing is dropped: the backlog shows the mirror's pace."""
+
+WRITES = frozenset(
+    (wiring.name, name)
+    for wiring in SERVICES
+    for name, spec in contract_methods(wiring.contract).items()
+    if spec.kind.mutates
+)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One demo run: what the callers did and what the mirror applied."""
+
+    load: float
+    seconds: float
+    """From the first call until the last one was made and (in shadow mode) mirrored."""
+    writes: int = 0
+    calls: int = 0
+    mirrored_writes: int = 0
+    mirrored_calls: int = 0
+    dropped_writes: int = 0
+    sampled_reads: int = 0
+
+    def kept_up(self, authoritative: Arm) -> bool:
+        return self.seconds <= authoritative.seconds * KEPT_UP
+
+    @property
+    def mirror_write_rate(self) -> float:
+        return self.mirrored_writes / self.seconds
+
+    @property
+    def mirror_call_rate(self) -> float:
+        return self.mirrored_calls / self.seconds
+
+
+@dataclass
+class Rounds:
+    """Every round of every arm of one backend."""
+
+    authoritative: list[Arm] = field(default_factory=list)
+    writes_only: list[Arm] = field(default_factory=list)
+    every_call: list[Arm] = field(default_factory=list)
+    defaults: list[Arm] = field(default_factory=list)
+
+
+def _counted(options: DemoOptions) -> Arm:
+    load = os.getloadavg()[0]
+    result = run_demo(options)
+    arm = Arm(load, result.elapsed_seconds)
+    if options.mode is Mode.LEGACY:
+        return arm
+    store = DivergenceStore(result.store_url)
+    try:
+        counts, drops = store.comparison_counts(), store.drops()
+    finally:
+        store.close()
+    writes = calls = mirrored_writes = mirrored_calls = sampled = 0
+    for count in counts:
+        is_write = (count.service, count.method) in WRITES
+        calls += count.total
+        writes += count.total if is_write else 0
+        if count.outcome == "skipped":
+            sampled += count.total
+            continue
+        if count.outcome != "dropped":
+            mirrored_calls += count.total
+            mirrored_writes += count.total if is_write else 0
+    dropped_writes = sum(drop.count for drop in drops if drop.kind == "write")
+    return Arm(
+        load, result.elapsed_seconds, writes=writes, calls=calls, mirrored_writes=mirrored_writes,
+        mirrored_calls=mirrored_calls, dropped_writes=dropped_writes, sampled_reads=sampled,
+    )  # fmt: skip
+
+
+@contextmanager
+def _candidate(backend: str) -> Iterator[str | None]:
+    """None for the demo's own SQLite candidate file; a fresh server database otherwise."""
+    if backend == "sqlite":
+        yield None
+        return
+    with fresh_database(SERVERS[backend], "headroom") as url:
+        yield url
+
+
+def _measure(backend: str, rounds: int, ops: int, root: Path) -> Rounds:
+    measured = Rounds()
+    with _candidate(backend) as url:
+
+        def run(name: str, round_: int, **changes: Any) -> Arm:
+            return _counted(
+                DemoOptions(
+                    ops=ops, workdir=root / f"{backend}-{name}-{round_}", candidate_url=url,
+                    coverage=False, **changes,
+                )
+            )  # fmt: skip
+
+        for round_ in range(rounds):
+            measured.authoritative.append(run("legacy", round_, mode=Mode.LEGACY))
+            measured.writes_only.append(
+                run("writes", round_, read_sample_rate=0.0, runtime_settings=UNBOUNDED)
+            )
+            measured.every_call.append(run("calls", round_, runtime_settings=UNBOUNDED))
+            measured.defaults.append(run("defaults", round_))
+    return measured
+
+
+def _rate(rate: float, arm: Arm, authoritative: Arm) -> str:
+    return f"{'>= ' if arm.kept_up(authoritative) else ''}{rate:,.0f}"
+
+
+def _report(backend: str, measured: Rounds) -> tuple[list[str], list[str], bool]:
+    """Summary rows (medians over rounds), per-round rows, and whether a target was missed."""
+    mix = measured.every_call[0]
+    writes_per_call = mix.writes / mix.calls
+    authoritative_calls = [mix.calls / a.seconds for a in measured.authoritative]
+    authoritative_writes = [c * writes_per_call for c in authoritative_calls]
+    write_ratios = [
+        w.mirror_write_rate / a
+        for w, a in zip(measured.writes_only, authoritative_writes, strict=True)
+    ]
+    call_ratios = [
+        c.mirror_call_rate / a
+        for c, a in zip(measured.every_call, authoritative_calls, strict=True)
+    ]
+    ratio = statistics.median(write_ratios)
+    drops = sum(arm.dropped_writes for arm in (*measured.writes_only, *measured.defaults))
+    missed = ratio < TARGET or drops > 0
+    pairs = list(zip(measured.writes_only, measured.authoritative, strict=True))
+    bound = ">= " if all(w.kept_up(a) for w, a in pairs) else ""
+    summary = [
+        f"| {backend} | writes/s | {statistics.median(authoritative_writes):,.0f} "
+        f"| {bound}{statistics.median(w.mirror_write_rate for w in measured.writes_only):,.0f} "
+        f"| {bound}{ratio:.2f}x | >= {TARGET:.1f}x | {'**no**' if ratio < TARGET else 'yes'} |",
+        f"| {backend} | calls/s, whole mix | {statistics.median(authoritative_calls):,.0f} "
+        f"| {statistics.median(c.mirror_call_rate for c in measured.every_call):,.0f} "
+        f"| {statistics.median(call_ratios):.2f}x | | |",
+        f"| {backend} | defaults: writes dropped, reads sampled out "
+        f"| | {sum(a.dropped_writes for a in measured.defaults)}, "
+        f"{sum(a.sampled_reads for a in measured.defaults):,} | | 0 writes | "
+        f"{'yes' if drops == 0 else '**no**'} |",
+    ]
+    per_round = []
+    for index, (auth, writes, calls, defaults) in enumerate(
+        zip(measured.authoritative, measured.writes_only, measured.every_call,
+            measured.defaults, strict=True)
+    ):  # fmt: skip
+        per_round.append(
+            f"| {backend} | {index + 1} | {auth.load:.2f} | {auth.seconds:.1f} "
+            f"| {authoritative_writes[index]:,.0f} "
+            f"| {_rate(writes.mirror_write_rate, writes, auth)} | {writes.seconds:.1f} "
+            f"| {authoritative_calls[index]:,.0f} "
+            f"| {_rate(calls.mirror_call_rate, calls, auth)} | {calls.seconds:.1f} "
+            f"| {defaults.dropped_writes} | {defaults.sampled_reads:,} |"
+        )
+    return summary, per_round, missed
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench headroom", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--repeat", type=int, default=None, help="interleaved rounds per arm")
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help=f"comma-separated: {', '.join(BACKENDS)}"
+    )
+    parser.add_argument("--ops", type=int, default=None, help="requests per run")
+    args = parser.parse_args(list(argv))
+    chosen = [name.strip() for name in args.backends.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(BACKENDS))
+    if unknown or not chosen:
+        print(f"bench headroom: error: unknown backends {unknown}", file=sys.stderr)
+        return 2
+    rounds = args.repeat or (1 if args.quick else 2)
+    ops = args.ops or (300 if args.quick else 6000)
+    if ops < 1 or rounds < 1:
+        print("bench headroom: error: --ops and --repeat must be positive", file=sys.stderr)
+        return 2
+
+    summary: list[str] = []
+    per_round: list[str] = []
+    status = 0
+    with tempfile.TemporaryDirectory(prefix="shadow-bench-headroom-") as scratch:
+        root = Path(scratch)
+        with logs_to_file(root / "shadow.log"):
+            for backend in chosen:
+                rows, rounds_rows, missed = _report(backend, _measure(backend, rounds, ops, root))
+                summary += rows
+                per_round += rounds_rows
+                status |= missed
+
+    print(
+        f"{rounds} interleaved round(s) per arm, {ops:,} requests per run, saturated "
+        "(4 API threads, 1 queue worker); medians over the rounds; mirror rates over the "
+        "time from the first call to the drained queue ('>=': the mirror kept up, so the "
+        "rate is what the callers offered).\n"
+    )
+    print("| candidate | measure | authoritative (legacy alone) | mirror | ratio | target | met |")
+    print("|---|---|---:|---:|---:|---:|:---:|")
+    print("\n".join(summary))
+    print(
+        "\nper round (load: one-minute load average when the round started; s: seconds "
+        "from the first call until the last was made and mirrored):\n"
+    )
+    print(
+        "| candidate | round | load | legacy s | legacy writes/s | mirror writes/s | s "
+        "| legacy calls/s | mirror calls/s | s | defaults: dropped | sampled out |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(per_round))
+    print(f"\n{Environment.current().describe()}")
+    return status

@@ -1,0 +1,53 @@
+"""The mirror headroom benchmark counts what it claims (structure and counts, never timings)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bench import headroom
+from imagegen.demo import DemoOptions
+from shadow import ConfigError
+from shadow.runtime import WorkerKind
+
+
+@pytest.mark.slow
+def test_a_writes_only_run_mirrors_every_write_and_samples_out_every_read(tmp_path: Path) -> None:
+    arm = headroom._counted(
+        DemoOptions(
+            ops=60, workdir=tmp_path / "demo", coverage=False, worker=WorkerKind.THREAD,
+            read_sample_rate=0.0, runtime_settings=headroom.UNBOUNDED,
+        )
+    )  # fmt: skip
+    assert arm.writes > 0 and arm.calls > arm.writes  # the demo's mix has both
+    assert arm.mirrored_writes == arm.writes and arm.dropped_writes == 0
+    assert arm.mirrored_calls == arm.writes  # no read reached the mirror...
+    assert arm.sampled_reads == arm.calls - arm.writes  # ...each was counted as sampled out
+    assert arm.seconds > 0
+    config = tomllib.loads((tmp_path / "demo" / "shadow.toml").read_text())
+    assert config["queue_size"] == headroom.UNBOUNDED["queue_size"]  # the runtime got the lever
+    assert {entry["read_sample_rate"] for entry in config["services"].values()} == {0.0}
+
+
+def test_the_writes_are_the_contracts_mutating_methods() -> None:
+    assert ("session_queue", "dequeue") in headroom.WRITES
+    assert ("images", "save") in headroom.WRITES
+    assert ("images", "get") not in headroom.WRITES
+
+
+def test_a_mirror_no_slower_than_the_legacy_run_is_marked_as_a_lower_bound() -> None:
+    legacy = headroom.Arm(load=0.0, seconds=10.0)
+    assert headroom.Arm(load=0.0, seconds=10.5, mirrored_writes=100).kept_up(legacy)
+    assert not headroom.Arm(load=0.0, seconds=12.0, mirrored_writes=100).kept_up(legacy)
+
+
+def test_a_read_sample_rate_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="read sample rate"):
+        DemoOptions(workdir=tmp_path, read_sample_rate=1.5).validate()
+
+
+def test_an_unknown_backend_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert headroom.main(["--backends", "sqlite,oracle"]) == 2
+    assert "unknown backends ['oracle']" in capsys.readouterr().err
