@@ -82,6 +82,7 @@ def test_a_diverging_jwt_secret_is_recorded_but_no_secret_is_stored_logged_or_re
     assert all(secret not in demo.stdout + demo.stderr for secret in secrets)
 
 
+@pytest.mark.slow  # a whole `shadow demo` with exploration and reports: 30 s quiet, 97 s loaded
 def test_a_candidate_returning_whole_rows_leaks_no_hash_or_code_anywhere(tmp_path: Path) -> None:
     """password_hash, token_hash and an undeclared *code* field are redacted by their names.
 

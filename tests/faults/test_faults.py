@@ -250,15 +250,21 @@ def test_candidate_sqlite_file_deleted_mid_run(tmp_path: Path, baseline: Run) ->
                 Path(f"{rig.candidate_path}{suffix}").unlink(missing_ok=True)
 
     run = finish(rig, run_workload(rig, at_step=at_step))
+    failing = {"app_settings", "client_state", "boards"}
     check(
         "candidate SQLite file deleted mid-run",
         run,
         baseline,
         counted={
             "candidate_error": run.comparisons["candidate_error"],
-            "dropped breaker_open": run.drops.get("breaker_open", 0),
+            # The breakers opened. How many calls they then dropped depends on how far
+            # the mirror lagged: calls queued before the 20th failure came back still
+            # run (and fail), so on a loaded machine none may be left to drop.
+            "breakers opened": sum(
+                rig.sample("shadow_circuit_breaker_open", service=service) for service in failing
+            ),
         },
-        dirty={"app_settings", "client_state", "boards"},
+        dirty=failing,
     )
     assert not rig.candidate_path.exists(), "the mirror must never create a candidate store"
 
