@@ -282,6 +282,14 @@ def _compare_of(spec: CompareSpec | None) -> Compare:
     return _compare_from(dict(spec))
 
 
+def is_declared(cls: type, name: str) -> bool:
+    """True when ``name`` is a declared contract method of ``cls`` (or of a class it inherits)."""
+    declared: Mapping[str, MethodSpec] = getattr(cls, _DECLARED_ATTRIBUTE, {})
+    return name in declared or isinstance(
+        getattr(getattr(cls, name, None), _SPEC_ATTRIBUTE, None), MethodSpec
+    )
+
+
 def contract_methods(contract: type) -> dict[str, MethodSpec]:
     """Return the declared methods of ``contract``, by name.
 

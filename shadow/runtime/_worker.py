@@ -28,7 +28,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from shadow._contract import Compare
+from shadow._contract import Compare, is_declared
 from shadow._exceptions import ContractError
 from shadow._sources import SystemClock, UuidIds
 from shadow._vocabulary import Outcome, Side
@@ -37,6 +37,7 @@ from shadow.runtime._compare import compare_values, fingerprint, redact
 from shadow.runtime._coverage import CoverageMeter, CoverageReport
 from shadow.runtime._errors import explain_error, named_arguments, secret_values
 from shadow.runtime._factory import SideFactory
+from shadow.runtime._logging import runtime_logger
 from shadow.runtime._observation import (
     UNPICKLABLE,
     Observation,
@@ -49,6 +50,9 @@ from shadow.runtime._stamps import Window
 from shadow.runtime._tape import TapeClock, TapeIds, replaying
 
 __all__ = ["MirrorEngine", "serve"]
+
+
+_log = runtime_logger
 
 
 class MirrorEngine:
@@ -122,7 +126,32 @@ class MirrorEngine:
         return result
 
     def close(self) -> None:
-        """Release what the engine holds beyond its sides: its event loop."""
+        """Close what the engine built, then its event loop.
+
+        Each distinct implementation with an ``aclose()`` (awaited on this
+        engine's loop, where its pooled connections were opened) or a
+        ``close()`` is closed once: an async candidate's pool otherwise dies
+        with its loop, unclosed. A declared contract method of that name is
+        never called (it is the service's own operation, not a shutdown hook).
+        A failing close is logged and the rest still close; it never fails the
+        shutdown.
+        """
+        closed: set[int] = set()
+        for side, built in self._sides.items():
+            for service, implementation in built.items():
+                if id(implementation) in closed:
+                    continue
+                closed.add(id(implementation))
+                try:
+                    _close(implementation, self._loops)
+                except Exception as error:
+                    _log.warning(
+                        "shadow_mirror_close_failed",
+                        side=side.value,
+                        service=service,
+                        error=type(error).__name__,
+                    )
+        self._sides = {}
         self._loops.close()
 
     def coverage_report(self) -> CoverageReport | None:
@@ -272,6 +301,16 @@ class MirrorEngine:
             differences=verdict.differences,
             arguments=_redacted_arguments(plan.parameters, args, kwargs, spec.sensitive),
         )
+
+
+def _close(implementation: object, loops: _Loops) -> None:
+    for name in ("aclose", "close"):
+        hook = getattr(implementation, name, None)
+        if callable(hook) and not is_declared(type(implementation), name):
+            result = hook()
+            if inspect.isawaitable(result):
+                loops.wait(result)
+            return
 
 
 class _Loops:

@@ -134,16 +134,39 @@ _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncp
 class AsyncSqlAlchemyNotes(Notes):
     """Candidate: SQLAlchemy asyncio at ``url``; ``fault`` plants a bug or a hang."""
 
-    def __init__(self, url: str, *, ids: IdSource, clock: Clock, fault: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ids: IdSource,
+        clock: Clock,
+        fault: str | None = None,
+        pooled: bool = False,
+        closed_log: str | None = None,
+    ) -> None:
         sync_url = sa.make_url(url)
         async_url = sync_url.set(drivername=_ASYNC_DRIVERS[sync_url.get_backend_name()])
-        # NullPool: a connection per use, so no driver thread outlives a test.
-        self._engine: AsyncEngine = create_async_engine(async_url, poolclass=NullPool)
+        # NullPool by default: a connection per use, so no driver thread outlives a test;
+        # ``pooled`` keeps connections open on the loop until ``aclose`` disposes of them.
+        self._engine: AsyncEngine = (
+            create_async_engine(async_url)
+            if pooled
+            else create_async_engine(async_url, poolclass=NullPool)
+        )
+        self._closed_log = closed_log
         self._sync = sa.create_engine(sync_url, poolclass=NullPool)
         _notes.metadata.create_all(self._sync)
         self._ids = ids
         self._clock = clock
         self._fault = fault
+
+    async def aclose(self) -> None:
+        """Dispose of both engines (the async pool on the loop that opened it)."""
+        await self._engine.dispose()
+        self._sync.dispose()
+        if self._closed_log is not None:
+            with open(self._closed_log, "a") as log:
+                log.write("closed\n")
 
     async def add(self, title: str) -> Note:
         if self._fault == "hang":

@@ -345,3 +345,28 @@ _VARIANTS: dict[str, type[AiosqliteNotes]] = {
     "coroutine_from_sync": _CoroutineFromSync,
     "gated": _Gated,
 }
+
+
+@WORKERS
+def test_the_worker_closes_a_pooled_async_candidate_on_its_own_loop_once(
+    make_notes: MakeNotes, tmp_path: Path, worker: str
+) -> None:
+    """Its pool's connections were opened on the worker's loop: ``aclose`` runs there, once."""
+    closed_log = tmp_path / "closed.log"
+    runtime = make_notes(worker, candidate={"pooled": True, "closed_log": str(closed_log)})
+    notes = runtime.proxy(Notes, "notes")
+
+    async def traffic() -> None:
+        note = await notes.add("first")
+        await notes.rename(note.id, "second")
+
+    with capture_comparisons(runtime) as seen:
+        asyncio.run(traffic())
+        assert runtime.flush(30)
+    assert [(item.method, item.outcome) for item in seen] == [
+        ("add", Outcome.MATCH),
+        ("rename", Outcome.MATCH),
+    ]
+    assert not closed_log.exists()  # not before the runtime closes
+    runtime.close()
+    assert closed_log.read_text() == "closed\n"
