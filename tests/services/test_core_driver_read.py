@@ -117,8 +117,8 @@ def test_a_service_read_whose_sql_depends_on_its_parameters_takes_the_execution_
         _users.c.user_id.in_(sa.bindparam("ids", expanding=True))
     )
     plain = sa.select(_users.c.user_id).where(_users.c.user_id == sa.bindparam("id"))
-    rows = service._read_all(expanding, {"ids": ["u2", "u1"]})
+    rows = service._reads.all(expanding, {"ids": ["u2", "u1"]})
     assert sorted(row["user_id"] for row in rows) == ["u1", "u2"]
-    assert service._driver_read(expanding) is None
-    assert service._driver_read(plain) is not None
-    assert service._read_one(plain, {"id": "u2"}) == {"user_id": "u2"}
+    assert service._reads.driver_read(expanding) is None
+    assert service._reads.driver_read(plain) is not None
+    assert service._reads.one(plain, {"id": "u2"}) == {"user_id": "u2"}

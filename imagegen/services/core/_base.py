@@ -33,13 +33,13 @@ session). What they all need is set up here once:
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from imagegen.services.core._driver_read import DriverRead
+from imagegen.services.core._driver_read import OneStatementReads
 from shadow._sources import Clock, IdSource
 
 __all__ = [
@@ -115,45 +115,12 @@ class CoreService:
         self._ids = ids
         self._clock = clock
         self._statements = StatementCache()
+        # Not methods of this class: see OneStatementReads (coverage evidence).
+        self._reads = OneStatementReads(engine, self._reader, self._statements)
 
     def _statement(self, key: Hashable, build: Callable[[], S]) -> S:
         """The statement for ``key`` (a tuple naming its shape), built on first use."""
         return self._statements.get(key, build)
-
-    def _read_one(
-        self, statement: sa.Select[Any], params: Mapping[str, Any]
-    ) -> Mapping[Any, Any] | None:
-        """The first row of a read of this one statement, or ``None``.
-
-        On SQLite the statement runs on the driver (:mod:`._driver_read`) unless
-        its SQL depends on the parameters (an expanding ``IN``); otherwise, and on
-        the servers, through :attr:`_reader`. Either way in a transaction of its own.
-        """
-        if (read := self._driver_read(statement)) is not None:
-            return read.first(params)
-        with self._reader.connect() as conn:
-            return conn.execute(statement, params).mappings().first()
-
-    def _read_all(
-        self, statement: sa.Select[Any], params: Mapping[str, Any]
-    ) -> Sequence[Mapping[Any, Any]]:
-        """Every row of a read of this one statement (as :meth:`_read_one` runs it)."""
-        if (read := self._driver_read(statement)) is not None:
-            return read.all(params)
-        with self._reader.connect() as conn:
-            return conn.execute(statement, params).mappings().all()
-
-    def _driver_read(self, statement: sa.Select[Any]) -> DriverRead | None:
-        if self._dialect != "sqlite":
-            return None
-
-        def build() -> DriverRead | None:
-            try:
-                return DriverRead(statement, self._engine)
-            except ValueError:  # its SQL depends on the parameters
-                return None
-
-        return self._statements.get(("driver read", statement), build)
 
 
 def record(model: type[R], row: Row | sa.RowMapping | Mapping[str, Any], **values: Any) -> R:

@@ -12,7 +12,7 @@ its file is still there) -- and leaves out the machinery in between: the
 statement is compiled once, its parameters ordered and converted by the
 bound types' processors, its rows converted by the selected columns' types.
 
-Only SQLite takes this path (``CoreService._read_one`` and ``_read_all``): on the servers a read
+Only SQLite takes this path (:class:`OneStatementReads`): on the servers a read
 costs a round trip, which this would not shorten. Statements whose SQL
 depends on the parameters (expanding ``IN``, ``literal_execute``) are not
 supported and stay on the execution layer. Driver errors are wrapped as
@@ -22,12 +22,12 @@ SQLAlchemy wraps them, so callers see the same ``sqlalchemy.exc`` types.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
-__all__ = ["DriverRead"]
+__all__ = ["DriverRead", "OneStatementReads"]
 
 _Processor = Callable[[Any], Any] | None
 
@@ -104,3 +104,58 @@ class DriverRead:
         """The first row, or ``None`` when there is none."""
         row: tuple[Any, ...] | None = self._run(params, sqlite3.Cursor.fetchone)
         return None if row is None else self._row(row)
+
+
+T = TypeVar("T")
+
+
+class _Cache(Protocol):
+    def get(self, key: Hashable, build: Callable[[], T]) -> T: ...
+
+
+class OneStatementReads:
+    """A service's reads of one statement each, each in a transaction of its own.
+
+    On SQLite the statement runs on the driver (:class:`DriverRead`) unless its
+    SQL depends on the parameters (an expanding ``IN``); otherwise, and on the
+    servers, through ``reader``. An attribute of every Core service rather than
+    methods of their base class on purpose: coverage evidence counts a
+    service's own code and the methods it inherits, and this plumbing, shared
+    by every service and used by some, is no more a service's code than
+    :class:`DriverRead` or the upsert helpers are.
+    """
+
+    def __init__(self, engine: sa.Engine, reader: sa.Engine, cache: _Cache) -> None:
+        self._engine = engine
+        self._reader = reader
+        self._cache = cache
+        self._on_driver = engine.dialect.name == "sqlite"
+
+    def one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Mapping[Any, Any] | None:
+        """The first row of ``statement``, or ``None``."""
+        if (read := self.driver_read(statement)) is not None:
+            return read.first(params)
+        with self._reader.connect() as conn:
+            return conn.execute(statement, params).mappings().first()
+
+    def all(
+        self, statement: sa.Select[Any], params: Mapping[str, Any]
+    ) -> Sequence[Mapping[Any, Any]]:
+        """Every row of ``statement``."""
+        if (read := self.driver_read(statement)) is not None:
+            return read.all(params)
+        with self._reader.connect() as conn:
+            return conn.execute(statement, params).mappings().all()
+
+    def driver_read(self, statement: sa.Select[Any]) -> DriverRead | None:
+        """The driver path for ``statement`` (None off SQLite or when its SQL varies)."""
+        if not self._on_driver:
+            return None
+
+        def build() -> DriverRead | None:
+            try:
+                return DriverRead(statement, self._engine)
+            except ValueError:  # its SQL depends on the parameters
+                return None
+
+        return self._cache.get(("driver read", statement), build)

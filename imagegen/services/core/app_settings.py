@@ -29,7 +29,7 @@ class CoreAppSettingsService(CoreService, AppSettingsService):
         self._set = upsert(_settings, ["key"], ["value"], self._dialect)
 
     def get(self, key: str) -> str | None:
-        row = self._read_one(_GET, {"key": key})
+        row = self._reads.one(_GET, {"key": key})
         return None if row is None or row["value"] is None else str(row["value"])
 
     def set(self, key: str, value: str) -> None:

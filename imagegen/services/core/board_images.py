@@ -133,10 +133,10 @@ class CoreBoardImagesService(CoreService, BoardImagesService):
             "is_intermediate": is_intermediate,
             "user_id": user_id,
         }
-        return [row["image_name"] for row in self._read_all(self._names_statement(key), params)]
+        return [row["image_name"] for row in self._reads.all(self._names_statement(key), params)]
 
     def _count(self, board_id: str, categories: tuple[str, ...]) -> int:
-        row = self._read_one(_COUNTS[(board_id == NO_BOARD, categories)], {"bid": board_id})
+        row = self._reads.one(_COUNTS[(board_id == NO_BOARD, categories)], {"bid": board_id})
         assert row is not None  # a count has one row
         return int(next(iter(row.values())))
 

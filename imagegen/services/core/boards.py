@@ -166,7 +166,7 @@ class CoreBoardsService(CoreService, BoardsService):
             return self._fetch(conn, board_id)
 
     def get(self, board_id: str) -> Board:
-        row = self._read_one(_GET_BOARD, {"board_id": board_id})
+        row = self._reads.one(_GET_BOARD, {"board_id": board_id})
         if row is None:
             raise NotFoundError("board", board_id)
         return record(Board, row)

@@ -203,7 +203,7 @@ class CoreImagesService(CoreService, ImagesService):
         return SavedImage(image_name=image_name, created_at=created_at)
 
     def get(self, image_name: str) -> ImageRecord:
-        row = self._read_one(self._get, {"image_name": image_name})
+        row = self._reads.one(self._get, {"image_name": image_name})
         if row is None:
             raise NotFoundError("image", image_name)
         return record(ImageRecord, row)

@@ -243,7 +243,7 @@ class CoreUsersService(CoreService, UsersService):
     def get(self, user_id: str) -> User | None:
         if not storable_text(user_id, self._dialect):
             return None  # no row can hold it, as no SQLite row has it: an unknown user
-        row = self._read_one(_GET_USER, {"user_id": user_id})
+        row = self._reads.one(_GET_USER, {"user_id": user_id})
         return None if row is None else record(User, row)
 
     def get_many(self, user_ids: list[str]) -> dict[str, User]:
@@ -382,7 +382,7 @@ class CoreUsersService(CoreService, UsersService):
 
     def get_session_by_token(self, token: str) -> UserSession | None:
         now = as_utc(self._clock.now())
-        rows = self._read_all(_SESSIONS_BY_TOKEN, {"token_hash": secret_digest(token)})
+        rows = self._reads.all(_SESSIONS_BY_TOKEN, {"token_hash": secret_digest(token)})
         for row in rows:
             session = record(UserSession, row)
             if session.expires_at > now:

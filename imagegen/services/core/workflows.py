@@ -220,7 +220,7 @@ class CoreWorkflowsService(CoreService, WorkflowsService):
     # -- the contract ---------------------------------------------------------------
 
     def get(self, workflow_id: str) -> WorkflowRecord:
-        row = self._read_one(_GET, {"wf_id": workflow_id})
+        row = self._reads.one(_GET, {"wf_id": workflow_id})
         if row is None:
             raise NotFoundError("workflow", workflow_id)
         return _record(row)
