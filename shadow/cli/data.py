@@ -315,7 +315,13 @@ def backfill(
     with _engines(source, target) as (first, second):
         if counters_only:
             synced = sync_counters(first, second, tables)
-            typer.echo(json.dumps(synced) if as_json else f"counters: {synced or 'none'}")
+            if as_json:
+                typer.echo(json.dumps(synced))
+            elif synced:
+                for name, next_id in synced.items():
+                    typer.echo(f"{name}: next id {next_id}")
+            else:
+                typer.echo("no table has an autoincrement counter to raise")
             return
         with _progress(ctx, progress and not as_json) as tell:
             report = run_backfill(
@@ -332,7 +338,8 @@ def backfill(
     else:
         for item in report.tables:
             typer.echo(
-                f"{item.table}: {item.copied} rows copied"
+                f"{item.table}: {item.copied} rows read, {item.inserted} inserted"
+                + (" in this run (resumed: rows read count every run)" if item.resumed else "")
                 + (f", {item.skipped} refused (verify will list them)" if item.skipped else "")
                 + (f", next id {item.next_id}" if item.next_id is not None else "")
             )

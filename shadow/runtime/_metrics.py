@@ -177,7 +177,7 @@ class ShadowMetrics:
         )
         self.service_dirty = Gauge(
             "shadow_service_dirty",
-            "1 while a service has a dropped write not yet reconciled.",
+            "1 while a service has a write not mirrored cleanly, not yet verified or reconciled.",
             ("service",),
             registry=families,
             multiprocess_mode="livemax",

@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from imagegen.cli import app, main
-from imagegen.db.tables import ImageTable
+from imagegen.db.tables import ImageTable, SessionQueueTable
 from tests.data.conftest import fill_images, image_name
 
 images = ImageTable.__table__  # type: ignore[attr-defined]
+queue = SessionQueueTable.__table__  # type: ignore[attr-defined]
 runner = CliRunner()
 
 
@@ -34,7 +35,12 @@ def test_backfill_verify_repair_round_trip(
         ["data", "backfill", source, target, "--table", "images", "--checkpoint", str(checkpoint)],
     )
     assert done.exit_code == 0, done.output
-    assert "images: 200 rows copied" in done.output
+    assert "images: 200 rows read, 200 inserted" in done.output
+    again = runner.invoke(
+        app,
+        ["data", "backfill", source, target, "--table", "images", "--checkpoint", str(checkpoint)],
+    )
+    assert "images: 200 rows read, 0 inserted" in again.output, again.output
     changed = image_name(17)
     with sqlite_engine.begin() as connection:
         connection.execute(images.update().where(images.c.image_name == changed).values(height=1))
@@ -102,3 +108,31 @@ def test_bad_input_is_one_line_and_exit_2(
         assert status == 2, (arguments, err)
         assert err.count("\n") == 1 and message in err, err
     assert not missing.exists()
+
+
+def test_backfill_counters_only_prints_each_tables_next_id(
+    legacy_source: tuple[Path, sa.Engine], sqlite_engine: sa.Engine
+) -> None:
+    """--counters-only raises the target's counters without copying a row and says, per
+    table, the next id; a table without a counter is said to have none."""
+    path, source_engine = legacy_source
+    with source_engine.begin() as connection:
+        for index in range(3):
+            connection.execute(
+                queue.insert().values(
+                    batch_id="b", queue_id="q", session_id=f"s{index}", session="{}"
+                )
+            )
+    source = f"sqlite:///{path}"
+    target = f"sqlite:///{sqlite_engine.url.database}"
+    counted = runner.invoke(
+        app, ["data", "backfill", source, target, "--table", "session_queue", "--counters-only"]
+    )
+    assert counted.exit_code == 0, counted.output
+    assert counted.output.strip() == "session_queue: next id 4"
+    with sqlite_engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(queue)).scalar() == 0
+    none = runner.invoke(
+        app, ["data", "backfill", source, target, "--table", "images", "--counters-only"]
+    )
+    assert none.output.strip() == "no table has an autoincrement counter to raise"
