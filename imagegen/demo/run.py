@@ -271,6 +271,8 @@ def _run(options: DemoOptions, progress: DemoProgress | None, stop: threading.Ev
         services = ReferenceServices(
             **{wiring.name: runtime.proxy(wiring.contract, wiring.name) for wiring in SERVICES}
         )
+        # As a service would before taking traffic: the mirror worker is up.
+        runtime.wait_ready()
         started = time.perf_counter()
         world, latencies, api_seconds = _drive(services, runtime, options, progress, stop)
         drained = runtime.flush(

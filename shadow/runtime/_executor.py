@@ -302,8 +302,10 @@ class QueuedExecutor:
         idle_seconds: float,
         linger: float = 0.0,
         max_bytes: int = 64 * 1024 * 1024,
+        warm: Side | None = None,
     ) -> None:
         self._start_worker = start_worker
+        self._warm = warm
         self._recorder = recorder
         self._capacity = capacity
         self._max_bytes = max_bytes
@@ -317,14 +319,23 @@ class QueuedExecutor:
         self._condition = threading.Condition()
         self._closing = False
         self._worker: Worker | None = None
+        self._ready = threading.Event()
         self.restarts = 0
         self._thread = threading.Thread(target=self._dispatch, name="shadow-dispatch", daemon=True)
         self._thread.start()
 
     @property
     def worker(self) -> Worker | None:
-        """The current worker (None before the first task or after a failure)."""
+        """The current worker (None before it started, or after a failure)."""
         return self._worker
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the worker started at construction is up (or failed to start).
+
+        True at once without a ``warm`` side (the worker then starts at the first
+        task); False when ``timeout`` passed first.
+        """
+        return self._ready.wait(timeout)
 
     def submit(self, task: Task) -> bool:
         size = task_size(task)
@@ -382,6 +393,7 @@ class QueuedExecutor:
     # -- the dispatcher thread ----------------------------------------------------------
 
     def _dispatch(self) -> None:
+        self._start_early()
         while True:
             with self._condition:
                 if not self._queue and not self._closing:
@@ -408,6 +420,18 @@ class QueuedExecutor:
                     self._in_flight = []
                     self._bytes -= sum(task.size for task in batch)
                     self._condition.notify_all()
+
+    def _start_early(self) -> None:
+        # Started here, not at the first task: a worker process takes 1 to 3 s to
+        # import and build its side, and the queue fills meanwhile (then drains in
+        # a burst that competes with the callers for the GIL).
+        try:
+            if self._warm is not None:
+                self._ensure_worker(self._warm)
+        except Exception as error:  # tried again at the first batch
+            _log.warning("shadow_worker_start_failed", error=str(error))
+        finally:
+            self._ready.set()
 
     def _abandon_in_flight(self) -> None:
         # The worker's state is unknown after an unexpected failure: replace it,

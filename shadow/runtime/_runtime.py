@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from shadow._exceptions import ConfigError, ShadowError
 from shadow._sources import Clock, IdSource, SystemClock, UuidIds
-from shadow._vocabulary import Side, WorkerKind
+from shadow._vocabulary import Mode, Side, WorkerKind
 from shadow.runtime._capture import install as install_capture
 from shadow.runtime._executor import (
     Executor,
@@ -149,6 +149,7 @@ class Runtime:
             idle_seconds=settings.store_flush_seconds,
             linger=settings.batch_linger_seconds,
             max_bytes=settings.queue_max_bytes,
+            warm=_mirror_at_start(settings),
         )
 
     # -- public API -------------------------------------------------------------------------
@@ -195,6 +196,17 @@ class Runtime:
                 return True
             if remaining <= _PROGRESS_SECONDS:
                 return False
+
+    def wait_ready(self, timeout: float = 120.0) -> bool:
+        """Wait until the mirror worker started with the runtime is up; False on timeout.
+
+        The worker starts when the runtime does, if a service starts in a
+        dual-written mode (otherwise at the first mirrored call, and this returns
+        at once). Waiting for it before taking traffic keeps its start-up (1 to 3 s
+        for a worker process) from filling the queue under the first requests.
+        """
+        wait = getattr(self.executor, "wait_ready", None)
+        return True if wait is None else bool(wait(timeout))
 
     def reconcile(self, service: str, timeout: float = 30.0) -> None:
         """Bring ``service``'s mirror store back in line and clear its dirty state.
@@ -282,3 +294,17 @@ class Runtime:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _mirror_at_start(settings: ShadowSettings) -> Side | None:
+    """The side to build in the worker as the runtime starts (None: nothing is mirrored yet).
+
+    The mirror of the first dual-written mode among the named services, or of
+    the default mode; the worker builds the other side too if a call needs it.
+    """
+    modes = [settings.effective_mode(name) for name in settings.services]
+    modes.append(Mode.LEGACY if settings.kill_switch else settings.default_mode)
+    for mode in modes:
+        if mode.mirror is not None:
+            return mode.mirror
+    return None
