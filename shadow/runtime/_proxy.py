@@ -201,7 +201,7 @@ class ServiceProxy:
         return self._reroute(settings)
 
     def _reroute(self, settings: ShadowSettings) -> _Route:
-        with self._board.sequencer.lock:
+        with self._board.sequencer.exclusive():
             if settings is self._settings and self._route_cache is not None:
                 return self._route_cache
             mode = settings.effective_mode(self.service)
@@ -286,15 +286,13 @@ class ServiceProxy:
         async with sequencer.async_writes():
             await sequencer.acquire_async()
             try:
-                sequencer.writing += 1
-                try:
+                with sequencer.writing_call():
                     result, error, task = await self._execute_async(
                         route, plan, args, kwargs, payload
                     )
-                finally:
-                    sequencer.writing -= 1
-                task.seq = sequencer.advance(write=True)
-                self._board.hand_off(task)
+                with sequencer.handoff:  # held for microseconds: reads' hand-offs only
+                    task.seq = sequencer.written()
+                    self._board.hand_off(task)
             finally:
                 sequencer.lock.release()
         if error is not None:
@@ -338,9 +336,11 @@ class ServiceProxy:
         # and everything done while holding it delays every other call.
         payload = _snapshot(args, kwargs)
         with sequencer.lock:
-            result, error, task = self._execute(route, plan, args, kwargs, payload)
-            task.seq = sequencer.advance(write=True)
-            self._board.hand_off(task)
+            with sequencer.writing_call():
+                result, error, task = self._execute(route, plan, args, kwargs, payload)
+            with sequencer.handoff:
+                task.seq = sequencer.written()
+                self._board.hand_off(task)
         if error is not None:
             raise error
         return result
@@ -362,12 +362,13 @@ class ServiceProxy:
     def _hand_off_read(self, task: Task, writes_before: int, *, recheck: bool) -> None:
         """Hand a read's task to the mirror, raced if a write committed while it ran.
 
-        The lock is held only for the hand-off, so the read takes its place in
-        commit order without waiting for writes while it runs.
+        Only the hand-off lock is held, for the hand-off alone: the read takes
+        its place in commit order without waiting for writes, neither while it
+        runs nor for a write in flight when it ends (it is numbered before it).
         """
         sequencer = self._board.sequencer
         task.recheck = recheck
-        with sequencer.lock:
+        with sequencer.handoff:
             task.race_window = sequencer.raced(writes_before)
             task.seq = sequencer.advance(write=False)
             self._board.hand_off(task)

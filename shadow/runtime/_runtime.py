@@ -219,7 +219,7 @@ class Runtime:
             raise ConfigError("this runtime has no reconcile hook (Runtime(reconcile=...))")
         proxied = self.switchboard.has(service)
         mode = self.settings.effective_mode(service)
-        with self.switchboard.sequencer.lock:
+        with self.switchboard.sequencer.exclusive():
             if not self.executor.flush(timeout):
                 raise ShadowError(f"cannot reconcile {service!r}: the mirror queue did not drain")
             self._reconcile(service, mode.authoritative)

@@ -19,10 +19,11 @@ None of its work may reach a caller: bookkeeping failures are logged, not raised
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from shadow._exceptions import ConfigError, DivergenceError
@@ -48,9 +49,18 @@ _ASYNC_POLL_SECONDS = 0.0005
 
 
 class Sequencer:
-    """Orders hand-offs: one lock shared by all proxies of a runtime, and counters.
+    """Orders hand-offs: two locks shared by all proxies of a runtime, and counters.
 
-    Re-entrant, because the inline executor mirrors (and may re-check) inside it.
+    * :attr:`lock` is held by a write across its authoritative call and its
+      hand-off, so writes are mirrored in the order they committed;
+    * :attr:`handoff` is held only to number a call and queue it: a read takes
+      this one alone, so it never waits for a write's authoritative call (which
+      includes the write's commit and fsync). A read that ends while a write is
+      in flight is numbered before it and marked raced (:meth:`raced`).
+
+    Lock order: :attr:`lock`, then :attr:`handoff`; :meth:`exclusive` takes both.
+    Both are re-entrant, because the inline executor mirrors (and may re-check)
+    inside them; with ``split=False`` (the inline executor) they are one lock.
 
     An ``async def`` write holds the lock across its ``await``, as a sync write
     holds it across its call, so writes of every kind and thread are mirrored
@@ -60,24 +70,51 @@ class Sequencer:
     coroutine of the same thread in.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, split: bool = True) -> None:
         self.lock = threading.RLock()
+        self.handoff = threading.RLock() if split else self.lock
         self.seq = 0
         self.writes = 0
         self.writing = 0
-        """Async writes holding the lock across an ``await`` (see :meth:`raced`)."""
+        """Writes between taking :attr:`lock` and their hand-off (see :meth:`raced`);
+        changed with :attr:`lock` held, and back down with :attr:`handoff` too."""
         self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
         self._async_locks = weakref.WeakKeyDictionary()
 
     def raced(self, writes_before: int) -> bool:
         """Whether a read that began at ``writes_before`` may have seen a write it is not
-        sequenced after (call with the lock held, at the read's hand-off).
+        sequenced after (call with :attr:`handoff` held, at the read's hand-off).
 
-        A write sequenced since it began, or an async write still in flight: the
-        lock is re-entrant, so a read on that write's own event-loop thread gets
-        it while the write awaits, and may already see what the write committed.
+        A write sequenced since it began, or a write still in flight: the read
+        is numbered before that write, and may already see what it committed.
         """
         return self.writes != writes_before or self.writing > 0
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold both locks: no call is numbered or queued meanwhile (mode changes, reconciles)."""
+        with self.lock, self.handoff:
+            yield
+
+    @contextlib.contextmanager
+    def writing_call(self) -> Iterator[None]:
+        """Count a write as in flight while it runs (call with :attr:`lock` held).
+
+        It stops counting in :meth:`written`, numbered in the same step; a write
+        that raised before it could be handed off stops counting here.
+        """
+        self.writing += 1
+        try:
+            yield
+        except BaseException:
+            with self.handoff:
+                self.writing -= 1
+            raise
+
+    def written(self) -> int:
+        """The sequence number of a write that ran (call with :attr:`handoff` held)."""
+        self.writing -= 1
+        return self.advance(write=True)
 
     def async_writes(self) -> asyncio.Lock:
         """The running event loop's lock for async writes: one at a time per loop."""
@@ -128,7 +165,7 @@ class Switchboard:
         self.log = logger
         self._high_water = high_water
         self._deadline = deadline
-        self.sequencer = Sequencer()
+        self.sequencer = Sequencer(split=not isinstance(executor, InlineExecutor))
         self.precreate_labels = True
         """Pre-create each service's metric label sets (exploration turns it off)."""
         self._sides: dict[Side, Mapping[str, Any]] = {}
@@ -183,7 +220,7 @@ class Switchboard:
             self._metrics.service_dirty.labels(service).set(1)
 
     def mode_changed(self, service: str, old: Mode, new: Mode) -> None:
-        """Switch ``service`` from ``old`` to ``new`` (called under the sequencer lock).
+        """Switch ``service`` from ``old`` to ``new`` (called holding both sequencer locks).
 
         Queued mirror calls are applied first when the sides change roles, so
         the new authoritative side never runs ahead of writes still queued for
@@ -210,7 +247,7 @@ class Switchboard:
         return (_READ_CUTOFF - fill) / (_READ_CUTOFF - self._high_water)
 
     def hand_off(self, task: Task) -> None:
-        """Queue ``task`` for its mirror, or count it dropped (call with the sequencer lock)."""
+        """Queue ``task`` for its mirror, or count it dropped (call with the hand-off lock)."""
         self._guarded(self._hand_off, task)
 
     def _hand_off(self, task: Task) -> None:

@@ -24,6 +24,7 @@ from shadow.runtime import (
     Runtime,
     ServiceSettings,
     ShadowSettings,
+    Side,
     SideFactory,
     json_logger,
 )
@@ -198,6 +199,57 @@ def test_a_raced_read_is_not_a_divergence_and_is_rechecked(
         assert outcomes[-2:] == [("get", Outcome.RACED, False), ("get", Outcome.MATCH, True)]
         assert ("put", Outcome.MATCH, False) in outcomes
         assert not [item for item in seen if item.outcome is Outcome.DIVERGENCE]
+
+
+def test_a_read_never_waits_for_a_write_in_flight_and_is_numbered_before_it(
+    make_runtime: MakeRuntime,
+) -> None:
+    """A read ending while another thread's write has not been handed off does not wait
+    for that write: it is queued before it, marked raced, and its re-check matches."""
+    runtime = make_runtime(worker="thread")
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.put("a", "old")
+        assert runtime.flush(30)
+        authoritative: Any = runtime.switchboard.implementation(Side.LEGACY, "kv")
+        original_put = type(authoritative).put
+        committed, release = threading.Event(), threading.Event()
+
+        def put_then_hold(self: Any, *args: Any, **kwargs: Any) -> Entry:
+            entry: Entry = original_put(self, *args, **kwargs)
+            if self is authoritative:
+                committed.set()  # committed, not yet handed off: the sequencer lock is held
+                release.wait(30)
+            return entry
+
+        type(authoritative).put = put_then_hold
+        try:
+            writer = threading.Thread(target=kv.put, args=("a", "new"))
+            writer.start()
+            assert committed.wait(30)
+            read: list[str] = []
+            reader = threading.Thread(target=lambda: read.append(kv.get("a").value))
+            reader.start()
+            reader.join(10)
+            done_while_held = not reader.is_alive()
+            release.set()
+            writer.join(30)
+            reader.join(30)
+        finally:
+            release.set()
+            type(authoritative).put = original_put
+        assert done_while_held, "the read waited for the write's hand-off"
+        assert read == ["new"]  # the caller got what the authoritative store holds
+        assert runtime.flush(30)
+        outcomes = [(item.method, item.outcome, item.recheck) for item in seen[1:]]
+        # The read reached the mirror before the write it saw: raced, then re-checked.
+        assert outcomes == [
+            ("get", Outcome.RACED, False),
+            ("put", Outcome.MATCH, False),
+            ("get", Outcome.MATCH, True),
+        ]
+        get, put = seen[1], seen[2]
+        assert get.seq < put.seq
 
 
 def test_unordered_lists_match_in_any_order_and_ordered_ones_do_not(
