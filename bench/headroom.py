@@ -23,6 +23,10 @@ interleaved round by round:
 * **defaults**: shadow mode with the runtime's default queue (10,000 calls,
   reads sampled down above half full): what production gets. Target: zero
   writes dropped, reads sampled out only when the mirror is at its capacity.
+* **writes only, synchronous=NORMAL** (SQLite candidate only): the writes-only
+  arm with the candidate file's durability lowered (``?synchronous=NORMAL`` in
+  its URL, :func:`imagegen.db.engine.create_engine`): one lever of issue 14,
+  measured beside the others rather than assumed.
 
 When the mirror keeps up (the shadow run, drain included, took no longer
 than the authoritative run of the same round plus a tenth) its rate is bounded
@@ -118,6 +122,8 @@ class Rounds:
     writes_only: list[Arm] = field(default_factory=list)
     every_call: list[Arm] = field(default_factory=list)
     defaults: list[Arm] = field(default_factory=list)
+    writes_normal: list[Arm] = field(default_factory=list)
+    """Writes only, the SQLite candidate at ``synchronous=NORMAL`` (SQLite only)."""
 
 
 def _counted(options: DemoOptions) -> Arm:
@@ -164,12 +170,9 @@ def _measure(backend: str, rounds: int, ops: int, root: Path) -> Rounds:
     with _candidate(backend) as url:
 
         def run(name: str, round_: int, **changes: Any) -> Arm:
-            return _counted(
-                DemoOptions(
-                    ops=ops, workdir=root / f"{backend}-{name}-{round_}", candidate_url=url,
-                    coverage=False, **changes,
-                )
-            )  # fmt: skip
+            workdir = root / f"{backend}-{name}-{round_}"
+            changes = {"candidate_url": url, **changes}
+            return _counted(DemoOptions(ops=ops, workdir=workdir, coverage=False, **changes))
 
         for round_ in range(rounds):
             measured.authoritative.append(run("legacy", round_, mode=Mode.LEGACY))
@@ -178,6 +181,14 @@ def _measure(backend: str, rounds: int, ops: int, root: Path) -> Rounds:
             )
             measured.every_call.append(run("calls", round_, runtime_settings=UNBOUNDED))
             measured.defaults.append(run("defaults", round_))
+            if backend == "sqlite":
+                normal = root / f"sqlite-normal-{round_}.db"
+                measured.writes_normal.append(
+                    run(
+                        "writes-normal", round_, read_sample_rate=0.0, runtime_settings=UNBOUNDED,
+                        candidate_url=f"sqlite:///{normal}?synchronous=NORMAL",
+                    )
+                )  # fmt: skip
     return measured
 
 
@@ -216,6 +227,17 @@ def _report(backend: str, measured: Rounds) -> tuple[list[str], list[str], bool]
         f"{sum(a.sampled_reads for a in measured.defaults):,} | | 0 writes | "
         f"{'yes' if drops == 0 else '**no**'} |",
     ]
+    if measured.writes_normal:
+        normal = statistics.median(
+            w.mirror_write_rate / a
+            for w, a in zip(measured.writes_normal, authoritative_writes, strict=True)
+        )
+        summary.append(
+            f"| {backend} | writes/s, candidate at synchronous=NORMAL "
+            f"| {statistics.median(authoritative_writes):,.0f} "
+            f"| {statistics.median(w.mirror_write_rate for w in measured.writes_normal):,.0f} "
+            f"| {normal:.2f}x | >= {TARGET:.1f}x | {'**no**' if normal < TARGET else 'yes'} |"
+        )
     per_round = []
     for index, (auth, writes, calls, defaults) in enumerate(
         zip(measured.authoritative, measured.writes_only, measured.every_call,

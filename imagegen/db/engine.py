@@ -15,6 +15,12 @@ behave the way the schema needs:
   transactions of one process queue on a Python lock per database file before
   ``BEGIN IMMEDIATE`` (see :class:`_Writers`), so threads take SQLite's write
   lock in turn instead of polling for it in its busy handler.
+  A SQLite URL may carry ``?synchronous=NORMAL`` (or ``OFF``, ``FULL``,
+  ``EXTRA``): the file's durability setting, ``PRAGMA synchronous`` on every
+  connection (SQLite's default, ``FULL``, otherwise). ``NORMAL`` in WAL mode
+  may lose the last transactions on a power cut, never corrupt the file; it
+  is meant for a store that can be rebuilt, such as a shadow candidate (a
+  ``shadow data repair`` restores what a crash lost), never the legacy one.
 * MariaDB: utf8mb4 and a UTC session time zone.
 
 :func:`create_schema` brings an empty database to the schema's head revision.
@@ -159,6 +165,10 @@ def create_engine(url: str | URL, *, must_exist: bool = False, **kwargs: Any) ->
         return shared
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
+    synchronous = None
+    if backend == "sqlite" and "synchronous" in parsed.query:
+        synchronous = _checked_synchronous(parsed.query["synchronous"])
+        parsed = parsed.difference_update_query(["synchronous"])
     if backend in ("mysql", "mariadb"):
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
@@ -174,8 +184,20 @@ def create_engine(url: str | URL, *, must_exist: bool = False, **kwargs: Any) ->
         watched = None
         if must_exist and not in_memory:
             watched = _existing_file(str(parsed.database))
-        _configure_sqlite(engine, in_memory=in_memory, watched=watched)
+        _configure_sqlite(engine, in_memory=in_memory, watched=watched, synchronous=synchronous)
     return engine
+
+
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def _checked_synchronous(value: str | tuple[str, ...]) -> str:
+    mode = value.upper() if isinstance(value, str) else ""
+    if mode not in _SYNCHRONOUS:
+        raise ConfigError(
+            f"synchronous={value!r} in a SQLite URL must be one of {', '.join(_SYNCHRONOUS)}"
+        )
+    return mode
 
 
 def _existing_file(database: str) -> Path:
@@ -355,7 +377,9 @@ class _SQLiteDialect(SQLiteDialect_pysqlite):
             driver.rollback()
 
 
-def _configure_sqlite(engine: sa.Engine, *, in_memory: bool, watched: Path | None) -> None:
+def _configure_sqlite(
+    engine: sa.Engine, *, in_memory: bool, watched: Path | None, synchronous: str | None
+) -> None:
     if type(engine.dialect) is not SQLiteDialect_pysqlite:
         raise ConfigError(
             f"unsupported SQLite driver {engine.url.drivername!r}; use sqlite:// (pysqlite)"
@@ -386,6 +410,8 @@ def _configure_sqlite(engine: sa.Engine, *, in_memory: bool, watched: Path | Non
             cursor.execute("PRAGMA busy_timeout = 5000")
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode = WAL")
+            if synchronous is not None:
+                cursor.execute(f"PRAGMA synchronous = {synchronous}")  # checked: one of four words
         finally:
             cursor.close()
 

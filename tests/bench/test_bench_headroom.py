@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench import headroom
+from imagegen.db.engine import create_engine
 from imagegen.demo import DemoOptions
 from shadow import ConfigError
 from shadow.runtime import WorkerKind
@@ -51,3 +52,26 @@ def test_a_read_sample_rate_outside_zero_to_one_is_refused(tmp_path: Path) -> No
 def test_an_unknown_backend_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert headroom.main(["--backends", "sqlite,oracle"]) == 2
     assert "unknown backends ['oracle']" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_durability_arms_candidate_runs_at_synchronous_normal(tmp_path: Path) -> None:
+    """A demo whose SQLite candidate is a URL with ``?synchronous=NORMAL`` (the arm's lever)
+    builds that file, mirrors every write into it and finishes; an engine made from that
+    URL (as the worker's is) runs at NORMAL (1)."""
+    url = f"sqlite:///{tmp_path / 'normal.db'}?synchronous=NORMAL"
+    arm = headroom._counted(
+        DemoOptions(
+            ops=60, workdir=tmp_path / "demo", coverage=False, worker=WorkerKind.THREAD,
+            read_sample_rate=0.0, runtime_settings=headroom.UNBOUNDED, candidate_url=url,
+        )
+    )  # fmt: skip
+    assert arm.writes > 0 and arm.mirrored_writes == arm.writes and arm.dropped_writes == 0
+    engine = create_engine(url, must_exist=True)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+            images = connection.exec_driver_sql("SELECT count(*) FROM images").scalar()
+            assert images, "the mirrored writes reached the NORMAL file"
+    finally:
+        engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -113,3 +114,25 @@ def test_defaults_fill_timestamps_and_flags(engine: sa.Engine) -> None:
     assert row["updated_at"].microsecond == 0, "boards.updated_at has second precision"
     assert row["is_public"] is False and row["archived"] is False
     assert (row["user_id"], row["board_visibility"]) == ("system", "private")
+
+
+@pytest.mark.parametrize(("query", "expected"), [("", 2), ("?synchronous=NORMAL", 1)])
+def test_a_sqlite_url_sets_the_files_durability_on_every_connection(
+    tmp_path: Path, query: str, expected: int
+) -> None:
+    """``?synchronous=`` in a SQLite URL is the PRAGMA on every pooled connection (SQLite's
+    FULL, 2, without it); the engine's own URL no longer carries it."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}{query}")
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            for connection in (first, second):
+                assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+        assert "synchronous" not in engine.url.query
+    finally:
+        engine.dispose()
+
+
+def test_an_unknown_sqlite_durability_is_a_config_error(tmp_path: Path) -> None:
+    """A misspelt ``synchronous`` value fails when the engine is made, naming the choices."""
+    with pytest.raises(ConfigError, match="OFF, NORMAL, FULL, EXTRA"):
+        create_engine(f"sqlite:///{tmp_path / 'store.db'}?synchronous=FAST")
