@@ -14,8 +14,10 @@ timestamp shapes, 0/1 booleans, JSON text). Per target backend:
 and, on SQLite only, **verify, same formats**: the target against a byte copy
 of itself (what a verify costs when both stores write timestamps alike).
 SQLite to SQLite is compared inside SQLite (the target attached); to a server,
-rows are read as tuples with canonical timestamp text and compared a chunk at a
-time. The table printed at the end is ready to paste into docs/benchmarks.md.
+rows are read as tuples with canonical timestamp text and compared a chunk at
+a time, and (A/B in one run) by chunk digests where the table allows
+(``digests=True``, :mod:`shadow.data._digest`). The table printed at the end
+is ready to paste into docs/benchmarks.md.
 
 Peak memory is the largest resident set size above the one before the
 phase, sampled every 10 ms (``/proc/self/statm``): with a chunk of 5,000 rows
@@ -189,6 +191,16 @@ def run(rows: int, backends: Sequence[str]) -> list[tuple[str, str, Measured, in
                     assert verify(source, t, tables, chunk_size=CHUNK).equal
 
                 results.append((backend, "verify, equal", measure(rows, check), TARGET_VERIFY))
+                if backend != "sqlite":
+
+                    def digested(t: sa.Engine = target) -> None:
+                        assert verify(source, t, tables, chunk_size=CHUNK, digests=True).equal
+
+                    phase = "verify, equal, digests"
+                    results.append((backend, phase, measure(rows, digested), TARGET_VERIFY))
+                    results.append(
+                        (backend, "verify, equal (again)", measure(rows, check), TARGET_VERIFY)
+                    )
                 if backend == "sqlite":
                     target.dispose()
                     twin_path = workdir / "twin.sqlite3"

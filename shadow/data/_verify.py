@@ -50,6 +50,7 @@ import sqlalchemy as sa
 
 from shadow._exceptions import ConfigError
 from shadow.data._canonical import canonical
+from shadow.data._digest import LEAF, DigestSide, digestible
 from shadow.data._insqlite import InSqlite, attachable
 from shadow.data._read import ChunkReader, Key, key_getter, raw, rows_for_keys
 from shadow.data._rules import ColumnRule, Exact, TableRules, _identity
@@ -371,6 +372,42 @@ def _compare_chunks(
         after = bound
 
 
+def _compare_digests(
+    source: DigestSide,
+    target: DigestSide,
+    comparer: _RowComparer,
+    findings: _Findings,
+    *,
+    size: int,
+    tick: Callable[[int], None],
+) -> None:
+    """Key ranges of ``size`` source rows decided by digests, bisected where they differ."""
+
+    def decide(after: Key | None, upto: Key | None) -> None:
+        ours, theirs = source.digest(after, upto), target.digest(after, upto)
+        if ours == theirs:
+            findings.source_rows += ours[0]
+            findings.target_rows += theirs[0]
+            return
+        if ours[0] <= LEAF and theirs[0] <= LEAF:
+            left, right = source.rows(after, upto), target.rows(after, upto)
+            _merge(iter(left), iter(right), comparer, findings)
+            return
+        larger, rows = (source, ours[0]) if ours[0] >= theirs[0] else (target, theirs[0])
+        middle = larger.nth_key(after, upto, rows // 2 - 1)
+        decide(after, middle)
+        decide(middle, upto)
+
+    after: Key | None = None
+    while True:
+        upto = source.nth_key(after, None, size - 1)
+        decide(after, upto)  # upto None: the rest of both tables
+        tick(findings.source_rows)
+        if upto is None:
+            return
+        after = upto
+
+
 def verify_table(
     source: sa.Engine,
     target: sa.Engine,
@@ -381,12 +418,23 @@ def verify_table(
     settle: float | None = None,
     progress: Progress | None = None,
     clock: Callable[[], datetime] = _now,
+    digests: bool = False,
+    on_server_rows: Callable[[int], None] | None = None,
 ) -> TableVerification:
-    """Compare one table on ``source`` and ``target`` (see the module docstring)."""
+    """Compare one table on ``source`` and ``target`` (see the module docstring).
+
+    ``digests=True`` decides a server table's chunks by digests where it can
+    (:mod:`shadow.data._digest`; opt-in: on the benchmark's table it was slower
+    than the row path, docs/benchmarks.md);
+    ``on_server_rows(n)`` is told how many rows the digest path read from a
+    server side (its instrument: zero for equal tables).
+    """
     if chunk_size < 1:
         raise ConfigError("the chunk size must be at least 1")
     started = clock()
     findings = _Findings(max_keys)
+    path = attachable(source, target)
+    use_digests = digests and path is None and digestible(rules, (source, target))
     with source.connect() as reader, target.connect() as other:
         expected = reader.execute(sa.select(sa.func.count()).select_from(rules.table)).scalar_one()
 
@@ -394,9 +442,22 @@ def verify_table(
             if progress is not None:
                 progress(rules.name, done, expected)
 
+        if use_digests:
+            sides = [
+                DigestSide(
+                    connection,
+                    rules,
+                    _selected(rules, connection.dialect),
+                    on_server_rows if connection.dialect.name != "sqlite" else None,
+                )
+                for connection in (reader, other)
+            ]
+            _compare_digests(
+                sides[0], sides[1], _RowComparer(rules), findings, size=chunk_size, tick=tick
+            )
+            return _finish(source, target, rules, findings, started, clock=clock, settle=settle)
         left = ChunkReader(reader, rules, _selected(rules, reader.dialect), size=chunk_size)
         right = ChunkReader(other, rules, _selected(rules, other.dialect), size=chunk_size)
-        path = attachable(source, target)
         in_sqlite = InSqlite(source, rules, path, size=chunk_size) if path else None
         try:
             _compare_chunks(
@@ -414,6 +475,19 @@ def verify_table(
             if in_sqlite is not None:
                 in_sqlite.close()
         tick(findings.source_rows)
+    return _finish(source, target, rules, findings, started, clock=clock, settle=settle)
+
+
+def _finish(
+    source: sa.Engine,
+    target: sa.Engine,
+    rules: TableRules,
+    findings: _Findings,
+    started: datetime,
+    *,
+    clock: Callable[[], datetime],
+    settle: float | None,
+) -> TableVerification:
     result = findings.result(rules, started, clock)
     if settle is not None and not result.equal and not result.truncated:
         time.sleep(settle)
@@ -502,6 +576,7 @@ def verify(
     max_keys: int = DEFAULT_MAX_KEYS,
     settle: float | None = None,
     progress: Progress | None = None,
+    digests: bool = False,
 ) -> VerificationReport:
     """Verify every table of ``tables``; the report names the stores by masked URL."""
     results = tuple(
@@ -513,6 +588,7 @@ def verify(
             max_keys=max_keys,
             settle=settle,
             progress=progress,
+            digests=digests,
         )
         for rules in tables
     )
