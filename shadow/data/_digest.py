@@ -224,7 +224,7 @@ class DigestSide:
     def digest(self, after: Key | None, upto: Key | None) -> tuple[int, int]:
         """``(rows, sum of row hashes)`` of the range."""
         if self.server:
-            statement = (
+            statement: sa.Select[Any] = (
                 sa.select(sa.func.count(), sa.literal_column(self._sum))
                 .select_from(self._rules.table)
                 .where(self._range(after, upto))
