@@ -224,13 +224,13 @@ class DigestSide:
     def digest(self, after: Key | None, upto: Key | None) -> tuple[int, int]:
         """``(rows, sum of row hashes)`` of the range."""
         if self.server:
-            statement: sa.Select[Any] = (
-                sa.select(sa.func.count(), sa.literal_column(self._sum))
+            statement = (
+                sa.select(sa.func.count(), sa.literal_column(self._sum, sa.Numeric()))
                 .select_from(self._rules.table)
                 .where(self._range(after, upto))
             )
-            rows, total = self.connection.execute(statement).one()
-            return int(rows), int(total)
+            found, summed = self.connection.execute(statement).one()
+            return int(found), int(summed)
         total = rows = 0
         kinds = self._kinds
         for row in self.connection.execute(self._statement(after, upto)):
