@@ -20,12 +20,16 @@ on both sides. A chunk is decided at the cheapest level that can decide it:
 
 This is data-diff's "digest, then look closer" with the chunk itself as the
 digest: equal data costs one pass and, between SQLite files, no row transfer.
-Why no hash digests and bisection on the servers: the source of a cutover is
-a SQLite file, which cannot hash in SQL, so its rows cross into Python
-anyway, where comparing two lists is cheaper than hashing either; and a
-differing chunk is already in memory, so merging it finds its rows without
-the re-reads bisection makes (figures in docs/benchmarks.md). Memory holds
-one chunk per side.
+With ``digests=True`` a table on a PostgreSQL or MariaDB side is decided by
+hash digests instead, where its columns and key allow
+(:mod:`shadow.data._digest`): per key range the server returns a count and a
+sum of row hashes, the other side computes the same (in SQL, or in Python over
+a local SQLite file), equal ranges move no row off the server, and differing
+ranges are bisected down to a few hundred rows that are read and merged as in
+3. It is opt-in: on the benchmark's table (legacy SQLite source, PostgreSQL
+target) hashing every source row in Python cost more than receiving the
+server's rows (figures in docs/benchmarks.md); it pays where the wire is the
+cost (a remote server, two servers). Memory holds one chunk per side.
 
 Rows written while a verification runs can make a key look different for a
 moment (the mirror applies the write a little later). ``settle`` re-reads the
