@@ -181,6 +181,14 @@ def verify(
         float | None,
         typer.Option("--tolerance", min=0, help="Seconds for every tolerated timestamp column."),
     ] = None,
+    digests: Annotated[
+        bool,
+        typer.Option(
+            "--digests",
+            help="Decide a PostgreSQL or MariaDB table's chunks by hash digests computed"
+            " there (no row sent when equal; slower than rows on a local server).",
+        ),
+    ] = False,
     schema: SchemaOption = None,
     as_json: JsonOption = False,
     progress: ProgressOption = True,
@@ -197,7 +205,13 @@ def verify(
         _progress(ctx, progress and not as_json) as tell,
     ):
         report = run_verify(
-            first, second, tables, chunk_size=chunk_size, settle=settle, progress=tell
+            first,
+            second,
+            tables,
+            chunk_size=chunk_size,
+            settle=settle,
+            progress=tell,
+            digests=digests,
         )
     cleared: list[str] = []
     if store_url is not None:

@@ -74,6 +74,44 @@ def test_backfill_verify_repair_round_trip(
     assert again.exit_code == 0 and "images: equal (200 rows compared)" in again.output
 
 
+@pytest.mark.postgres
+def test_verify_with_digests_decides_by_digests_and_names_a_planted_change(
+    legacy_source: tuple[Path, sa.Engine],
+    postgres_engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--digests reaches verify() (the real one, watched), and a changed column on a
+    PostgreSQL target is still named by key and column."""
+    import shadow.data  # noqa: PLC0415
+
+    path, _ = legacy_source
+    fill_images(path, 300)
+    source = f"sqlite:///{path}"
+    target = postgres_engine.url.render_as_string(hide_password=False)
+    copied = runner.invoke(app, ["data", "backfill", source, target, "--table", "images",
+                                 "--checkpoint", str(path.with_suffix(".json"))])  # fmt: skip
+    assert copied.exit_code == 0, copied.output
+    changed = image_name(123)
+    with postgres_engine.begin() as connection:
+        connection.execute(images.update().where(images.c.image_name == changed).values(width=7))
+    seen: list[bool] = []
+    real = shadow.data.verify
+
+    def watched(*args: object, **kwargs: object) -> object:
+        seen.append(bool(kwargs.get("digests")))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shadow.data, "verify", watched)
+    found = runner.invoke(
+        app, ["data", "verify", source, target, "--table", "images", "--digests", "--json"]
+    )
+    assert seen == [True]
+    assert found.exit_code == 1, found.output
+    table = json.loads(found.output)["tables"][0]
+    assert [row["key"] for row in table["differing_rows"]] == [[changed]]
+    assert "width" in table["differing_rows"][0]["columns"]
+
+
 def _main(arguments: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
     """Run the console entry point (which turns ConfigError into exit 2) in-process."""
     monkeypatch.setattr(sys, "argv", ["shadow", *arguments])
