@@ -22,6 +22,9 @@ behave the way the schema needs:
   is meant for a store that can be rebuilt, such as a shadow candidate (a
   ``shadow data repair`` restores what a crash lost), never the legacy one.
 * MariaDB: utf8mb4 and a UTC session time zone.
+* PostgreSQL and MariaDB: a pool that keeps :data:`SERVER_POOL_SIZE`
+  connections (unless the caller chooses the pool), enough for the demo's
+  threads without opening a connection per call.
 
 :func:`create_schema` brings an empty database to the schema's head revision.
 """
@@ -46,6 +49,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from shadow._exceptions import ConfigError
 
 __all__ = [
+    "SERVER_POOL_SIZE",
     "DatabaseFileGoneError",
     "connectable",
     "create_engine",
@@ -58,6 +62,9 @@ __all__ = [
 _log = structlog.get_logger("imagegen.db")
 
 _SUPPORTED = ("sqlite", "postgresql", "mysql", "mariadb")
+
+SERVER_POOL_SIZE = 10
+"""Connections a PostgreSQL or MariaDB engine keeps open by default (SQLAlchemy's: 5)."""
 
 
 def parse_url(url: str | URL) -> URL:
@@ -175,6 +182,14 @@ def create_engine(url: str | URL, *, must_exist: bool = False, **kwargs: Any) ->
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("init_command", "SET time_zone = '+00:00'")
         kwargs["connect_args"] = connect_args
+    if backend != "sqlite" and "poolclass" not in kwargs and "pool" not in kwargs:
+        # SQLAlchemy keeps 5 connections by default and closes every overflow
+        # connection on its return, so with more threads than that (the demo's
+        # 8 API threads and its queue worker) checkouts past the fifth open a
+        # new server connection each time: a pool of 10 gave PostgreSQL's
+        # saturated demo 1.2-1.35x the requests/s (docs/benchmarks.md, After
+        # the cutover).
+        kwargs.setdefault("pool_size", SERVER_POOL_SIZE)
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (ArgumentError, NoSuchModuleError, ImportError) as error:

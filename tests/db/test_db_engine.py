@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from imagegen.db.engine import create_engine
+from imagegen.db.engine import SERVER_POOL_SIZE, create_engine
 from imagegen.db.tables import (
     BoardImageTable,
     BoardTable,
@@ -45,6 +45,25 @@ def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
 def test_malformed_or_unsupported_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError):
         create_engine(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql+psycopg://u@127.0.0.1/db", "mysql+pymysql://u@127.0.0.1/db"]
+)
+def test_server_engines_keep_enough_connections_for_the_demo_threads(url: str) -> None:
+    # No connection is made: the pool is configured when the engine is created.
+    default = create_engine(url)
+    chosen = create_engine(url, pool_size=3)
+    unpooled = create_engine(url, poolclass=sa.NullPool)
+    try:
+        assert isinstance(default.pool, sa.QueuePool)
+        assert default.pool.size() == SERVER_POOL_SIZE
+        assert isinstance(chosen.pool, sa.QueuePool)
+        assert chosen.pool.size() == 3
+        assert isinstance(unpooled.pool, sa.NullPool)
+    finally:
+        for engine in (default, chosen, unpooled):
+            engine.dispose()
 
 
 def test_schema_has_the_fourteen_tables(engine: sa.Engine) -> None:
