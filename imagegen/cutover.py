@@ -23,6 +23,7 @@ __all__ = [
     "REFERENCE_CONTRACTS",
     "REFERENCE_PLAN",
     "SERVICE_TABLES",
+    "conflict_domains",
     "reference_contracts",
     "reference_data_schema",
     "reference_declared_methods",
@@ -70,6 +71,36 @@ SERVICE_TABLES: dict[str, tuple[str, ...]] = {
     "session_queue": ("session_queue",),
 }
 """The tables whose rows make up each service's state: what reconciling it copies."""
+
+
+def conflict_domains() -> list[tuple[str, ...]]:
+    """The reference app's conflict domains, for ``Runtime(domains=...)``: busiest first.
+
+    Services joined, directly or through others, by a table in their
+    :data:`SERVICE_TABLES` share a domain (every table a service's code reads
+    or writes is in the tables of its domain: ``tests/demo/test_domains.py``).
+    Six domains: the identity and gallery services (users, client_state,
+    boards, board_images, images), the model registry (models,
+    model_relationships), and app_settings, style_presets, workflows and
+    session_queue alone. Ordered by cutover phase, latest first (the session
+    queue, the hot path, is phase 3), then by size, so with fewer workers than
+    domains the busiest are spread first.
+    """
+    domain_of = {service: {service} for service in SERVICE_TABLES}
+    owners: dict[str, str] = {}
+    for service, tables in SERVICE_TABLES.items():
+        for table in tables:
+            other = owners.setdefault(table, service)
+            if domain_of[other] is not domain_of[service]:
+                merged = domain_of[other] | domain_of[service]
+                for member in merged:
+                    domain_of[member] = merged
+    phase = {name: number for number, names in REFERENCE_PLAN.phases.items() for name in names}
+    unique = {id(members): members for members in domain_of.values()}.values()
+    return sorted(
+        (tuple(sorted(members)) for members in unique),
+        key=lambda members: (-max(phase[name] for name in members), -len(members), members),
+    )
 
 
 def reference_data_schema() -> DataSchema:

@@ -44,7 +44,7 @@ from typing import Any
 import tomlkit
 from prometheus_client import CollectorRegistry
 
-from imagegen.cutover import DEMO_POLICY_TOML, REFERENCE_PLAN
+from imagegen.cutover import DEMO_POLICY_TOML, REFERENCE_PLAN, conflict_domains
 from imagegen.db.backfill import copy_rows
 from imagegen.db.engine import connectable, create_engine, create_schema
 from imagegen.db.legacy import open_legacy
@@ -261,6 +261,7 @@ def _run(options: DemoOptions, progress: DemoProgress | None, stop: threading.Ev
         registry=registry,
         ids=UuidIds(),
         reconcile=_reconciler(workdir, candidate_url),
+        domains=conflict_domains(),
     )
     try:
         port = None

@@ -6,14 +6,16 @@ follows a TOML file), the two :class:`SideFactory` objects, and optional
 collaborators (a Prometheus registry, a store, the id source and clock the
 implementations should draw from, a structlog logger, a reconcile hook).
 :meth:`Runtime.proxy` returns an object implementing a contract; every proxy
-of one runtime shares one sequencer, so mirrored calls of all services are
-applied in the order their authoritative calls completed.
+of one runtime shares one sequencer, so mirrored calls are applied in the
+order their authoritative calls completed: all of them by one mirror worker,
+or, with ``mirror_workers`` above 1, each conflict domain's by its own
+(``domains``, see :mod:`shadow.runtime._domains`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
@@ -22,6 +24,7 @@ from shadow._exceptions import ConfigError, ShadowError
 from shadow._sources import Clock, IdSource, SystemClock, UuidIds
 from shadow._vocabulary import Mode, Side, WorkerKind
 from shadow.runtime._capture import install as install_capture
+from shadow.runtime._domains import RoutedExecutor, worker_routes
 from shadow.runtime._executor import (
     Executor,
     InlineExecutor,
@@ -56,7 +59,15 @@ _CLOSE_RETRY_PAUSE = 0.25
 
 
 class Runtime:
-    """Hands out shadow proxies and runs everything behind them."""
+    """Hands out shadow proxies and runs everything behind them.
+
+    ``domains`` declares the application's conflict domains: groups of services
+    such that no service reads or writes a table of a service in another group.
+    With the ``mirror_workers`` setting above 1 each group's calls go to a mirror
+    worker of their own, still in the order their authoritative calls
+    completed; services in no group share the first worker. Without it (the
+    default) one worker applies every call, whatever ``domains`` says.
+    """
 
     def __init__(
         self,
@@ -71,6 +82,7 @@ class Runtime:
         logger: Any = None,
         reconcile: Reconciler | None = None,
         observers: Sequence[Observer] = (),
+        domains: Sequence[Collection[str]] = (),
     ) -> None:
         if isinstance(settings, LiveSettings):
             self._live: LiveSettings | None = settings
@@ -108,6 +120,7 @@ class Runtime:
             recheck=lambda task: self.switchboard.recheck(task),  # noqa: PLW0108
         )
         self._deadline = initial.deadline_seconds
+        self._domains = domains
         self.executor = self._build_executor(initial)
         self.switchboard = Switchboard(
             settings=lambda: self.settings,
@@ -131,6 +144,7 @@ class Runtime:
 
     def _build_executor(self, settings: ShadowSettings) -> Executor:
         factories = self._factories
+        routes, workers = worker_routes(self._domains, settings.mirror_workers)
         if settings.worker is WorkerKind.INLINE:
             engine = MirrorEngine(factories, coverage=settings.coverage)
             return InlineExecutor(engine, self.recorder)
@@ -140,16 +154,26 @@ class Runtime:
                 return ProcessWorker(factories, warm, coverage=settings.coverage)
             return ThreadWorker(factories, warm, coverage=settings.coverage)
 
-        return QueuedExecutor(
-            start,
-            self.recorder,
+        def queued() -> QueuedExecutor:
+            return QueuedExecutor(
+                start,
+                self.recorder,
+                capacity=settings.queue_size,
+                batch_size=settings.batch_size,
+                deadline=settings.deadline_seconds,
+                idle_seconds=settings.store_flush_seconds,
+                linger=settings.batch_linger_seconds,
+                max_bytes=settings.queue_max_bytes,
+                warm=_mirror_at_start(settings),
+            )
+
+        if workers == 1:
+            return queued()
+        return RoutedExecutor(
+            [queued() for _ in range(workers)],
+            routes,
             capacity=settings.queue_size,
-            batch_size=settings.batch_size,
-            deadline=settings.deadline_seconds,
-            idle_seconds=settings.store_flush_seconds,
-            linger=settings.batch_linger_seconds,
             max_bytes=settings.queue_max_bytes,
-            warm=_mirror_at_start(settings),
         )
 
     # -- public API -------------------------------------------------------------------------

@@ -96,6 +96,10 @@ class ShadowSettings(BaseSettings):
     """Most bytes (arguments and results, estimated) the queue may hold; more are dropped."""
     read_high_water: float = Field(default=0.5, gt=0.0, lt=0.9)
     """Queue fill above which reads are sampled down (to none at 90 % full, kept for writes)."""
+    mirror_workers: int = Field(default=1, ge=1)
+    """Mirror workers (processes, or threads), one per conflict domain the application declares
+    (``Runtime(domains=...)``), at most this many; each applies its domains' calls in order.
+    1: one worker applies every call. Read when the runtime starts."""
     batch_size: int = Field(default=64, ge=1)
     """Most calls handed to the worker in one message."""
     batch_linger_seconds: float = Field(default=0.002, ge=0.0, le=1.0)

@@ -173,6 +173,8 @@ class Switchboard:
         self._rechecks: dict[str, Recheck] = {}
         self._recheck_queue: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
         self._recheck_thread: threading.Thread | None = None
+        # Several dispatchers (one per conflict domain) may ask for the first re-check at once.
+        self._recheck_start = threading.Lock()
         self._closed = False
 
     @property
@@ -290,11 +292,12 @@ class Switchboard:
         if isinstance(self._executor, InlineExecutor):
             recheck(task)
             return
-        if self._recheck_thread is None:
-            self._recheck_thread = threading.Thread(
-                target=self._run_rechecks, name="shadow-recheck", daemon=True
-            )
-            self._recheck_thread.start()
+        with self._recheck_start:
+            if self._recheck_thread is None:
+                self._recheck_thread = threading.Thread(
+                    target=self._run_rechecks, name="shadow-recheck", daemon=True
+                )
+                self._recheck_thread.start()
         self._recheck_queue.put(task)
 
     def _run_rechecks(self) -> None:

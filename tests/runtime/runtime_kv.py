@@ -232,6 +232,19 @@ def build(*, ids: IdSource, clock: Clock, path: str, **options: Any) -> Mapping[
     return {"kv": SqliteKeyValue(path, ids=ids, clock=clock, **options), "handles": LockHandles()}
 
 
+def build_pair(
+    *, ids: IdSource, clock: Clock, path: str, b_options: Mapping[str, Any] | None = None
+) -> Mapping[str, Any]:
+    """Two key-value services over two files, ``path``-a and ``path``-b: they share no table.
+
+    ``b_options`` (a fault, say) go to service ``b`` only.
+    """
+    return {
+        "a": SqliteKeyValue(f"{path}-a", ids=ids, clock=clock),
+        "b": SqliteKeyValue(f"{path}-b", ids=ids, clock=clock, **(b_options or {})),
+    }
+
+
 def rows(path: str) -> list[tuple[Any, ...]]:
     """Every stored entry of a database file, for comparing the two stores."""
     with sqlite3.connect(path) as connection:
