@@ -257,3 +257,38 @@ def test_backfill_writes_every_timestamp_shape_in_the_target_types_own_text(
     assert [by_name[image_name(i)][2:] for i in range(4)] == [(i % 2, None) for i in range(4)]
     assert verify(source, sqlite_engine, tables).equal
     assert outcomes == [None, (1, image_name(2), 1), (0, None, 0)]
+
+
+def test_a_composite_key_row_already_there_is_left_as_it_is(
+    legacy_source: tuple[Path, sa.Engine], target: sa.Engine, schema: DataSchema
+) -> None:
+    """``client_state`` is keyed on (user_id, key): the row the target already holds keeps
+    its value (the copy looks the chunk's keys up as pairs, not column by column: the
+    same user's other key and the other user's same key are copied)."""
+    path, source = legacy_source
+    with closing(sqlite3.connect(path)) as connection:
+        connection.executemany(
+            "INSERT INTO users (user_id, email, password_hash) VALUES (?, ?, 'x')",
+            [("u1", "u1@example.com"), ("u2", "u2@example.com")],
+        )
+        connection.executemany(
+            "INSERT INTO client_state (user_id, key, value) VALUES (?, ?, ?)",
+            [("u1", "a", "old"), ("u1", "b", "1"), ("u2", "a", "2")],
+        )
+        connection.commit()
+    backfill(source, target, schema.tables(["users"]))
+    with target.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO client_state (user_id, `key`, value, updated_at)"
+            " VALUES ('u1', 'a', 'newer', '2030-01-01 00:00:00')"
+            if target.dialect.name in ("mysql", "mariadb")
+            else "INSERT INTO client_state (user_id, key, value, updated_at)"
+            " VALUES ('u1', 'a', 'newer', '2030-01-01 00:00:00')"
+        )
+    report = backfill(source, target, schema.tables(["client_state"]))
+    with target.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT user_id, value FROM client_state ORDER BY user_id, value"
+        ).all()
+    assert [tuple(row) for row in stored] == [("u1", "1"), ("u1", "newer"), ("u2", "2")]
+    assert report.tables[0].inserted == 2
