@@ -243,12 +243,12 @@ def test_a_read_never_waits_for_a_write_in_flight_and_is_numbered_before_it(
         assert runtime.flush(30)
         outcomes = [(item.method, item.outcome, item.recheck) for item in seen[1:]]
         # The read reached the mirror before the write it saw: raced, then re-checked.
-        assert outcomes == [
-            ("get", Outcome.RACED, False),
-            ("put", Outcome.MATCH, False),
-            ("get", Outcome.MATCH, True),
-        ]
-        get, put = seen[1], seen[2]
+        # The write's outcome and the re-check's are published by different threads,
+        # so only the raced read's place (first) is fixed.
+        assert outcomes[0] == ("get", Outcome.RACED, False)
+        assert sorted(outcomes[1:]) == [("get", Outcome.MATCH, True), ("put", Outcome.MATCH, False)]
+        get = seen[1]
+        (put,) = [item for item in seen[1:] if item.method == "put"]
         assert get.seq < put.seq
 
 
