@@ -109,8 +109,10 @@ class SqliteKeyValue(KeyValue):
     ) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: several worker processes may open the file at once
+        # (one per conflict domain), and switching to WAL takes a lock.
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
         self._lock = threading.RLock()
         self._ids = ids

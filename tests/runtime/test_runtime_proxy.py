@@ -6,6 +6,7 @@ import io
 import json
 import os
 import threading
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,9 @@ def test_a_read_never_waits_for_a_write_in_flight_and_is_numbered_before_it(
         assert done_while_held, "the read waited for the write's hand-off"
         assert read == ["new"]  # the caller got what the authoritative store holds
         assert runtime.flush(30)
+        deadline = time.monotonic() + 10  # the re-check is published by its own thread
+        while len(seen) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
         outcomes = [(item.method, item.outcome, item.recheck) for item in seen[1:]]
         # The read reached the mirror before the write it saw: raced, then re-checked.
         # The write's outcome and the re-check's are published by different threads,
