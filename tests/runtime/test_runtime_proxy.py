@@ -207,7 +207,10 @@ def test_a_read_never_waits_for_a_write_in_flight_and_is_numbered_before_it(
 ) -> None:
     """A read ending while another thread's write has not been handed off does not wait
     for that write: it is queued before it, marked raced, and its re-check matches."""
-    runtime = make_runtime(worker="thread")
+    # The mirror's reads wait until the write is over, so the raced read's re-check
+    # (started when its observation arrives) cannot itself overlap the write.
+    write_over = threading.Event()
+    runtime = make_runtime(worker="thread", candidate_options={"gate": lambda: write_over.wait(30)})
     with capture_comparisons(runtime) as seen:
         kv = runtime.proxy(KeyValue, "kv")
         kv.put("a", "old")
@@ -238,6 +241,7 @@ def test_a_read_never_waits_for_a_write_in_flight_and_is_numbered_before_it(
             reader.join(30)
         finally:
             release.set()
+            write_over.set()
             type(authoritative).put = original_put
         assert done_while_held, "the read waited for the write's hand-off"
         assert read == ["new"]  # the caller got what the authoritative store holds
