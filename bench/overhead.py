@@ -29,9 +29,11 @@ import argparse
 import os
 import statistics
 import tempfile
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.harness import Environment, logs_to_file, percentile
 from imagegen.demo import DemoOptions, DemoResult, run_demo
@@ -53,9 +55,18 @@ class Arm:
     """One-minute load average when the run started."""
 
 
-def _run(mode: Mode, ops: int, rate: float | None, workdir: Path) -> Arm:
+def _run(
+    mode: Mode,
+    ops: int,
+    rate: float | None,
+    workdir: Path,
+    settings: Mapping[str, Any] | None = None,
+) -> Arm:
     load = os.getloadavg()[0]
-    result: DemoResult = run_demo(DemoOptions(ops=ops, mode=mode, rate=rate, workdir=workdir))
+    options = DemoOptions(
+        ops=ops, mode=mode, rate=rate, workdir=workdir, runtime_settings=settings or {}
+    )
+    result: DemoResult = run_demo(options)
     store = DivergenceStore(result.store_url)
     try:
         dropped_writes = sum(drop.count for drop in store.drops() if drop.kind == "write")
@@ -72,12 +83,50 @@ def _run(mode: Mode, ops: int, rate: float | None, workdir: Path) -> Arm:
     )
 
 
-def _interleaved(rounds: int, ops: int, rate: float | None, root: Path) -> dict[Mode, list[Arm]]:
+def _interleaved(
+    rounds: int, ops: int, rate: float | None, root: Path, lever: Mapping[str, Any] | None = None
+) -> tuple[dict[Mode, list[Arm]], list[Arm]]:
+    """Each round: legacy-only, shadow, then (with ``lever``) shadow with those settings."""
     arms: dict[Mode, list[Arm]] = {Mode.LEGACY: [], Mode.SHADOW: []}
+    levered: list[Arm] = []
     for round_ in range(rounds):
         for mode in (Mode.LEGACY, Mode.SHADOW):
             arms[mode].append(_run(mode, ops, rate, root / f"{mode.value}-{round_}"))
-    return arms
+        if lever:
+            levered.append(_run(Mode.SHADOW, ops, rate, root / f"lever-{round_}", lever))
+    return arms, levered
+
+
+def _lever(text: str) -> dict[str, Any]:
+    """``NAME=VALUE`` (VALUE read as TOML: true, 0.5, "text") for the lever arm."""
+    name, sep, value = text.partition("=")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"] if sep else None
+    except tomllib.TOMLDecodeError:
+        parsed = None
+    if not name or parsed is None:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a TOML value), got {text!r}")
+    return {name: parsed}
+
+
+def _print_lever(
+    lever: Mapping[str, Any], paced: dict[Mode, list[Arm]], levered: list[Arm]
+) -> None:
+    """The lever arm beside the default shadow arm, each against legacy-only (medians)."""
+    setting = ", ".join(f"{name} = {value!r}" for name, value in lever.items())
+    print(f"\nlever arm (shadow with {setting}), interleaved in the paced rounds:\n")
+    print("| arm | p50 (ms) | p99 (ms) | p50 ratio | p99 ratio | dropped writes |")
+    print("|---|---:|---:|---:|---:|---:|")
+    legacy = paced[Mode.LEGACY]
+    base50 = statistics.median(a.p50 for a in legacy)
+    base99 = statistics.median(a.p99 for a in legacy)
+    for name, arms in (("shadow (defaults)", paced[Mode.SHADOW]), (setting, levered)):
+        p50 = statistics.median(a.p50 for a in arms)
+        p99 = statistics.median(a.p99 for a in arms)
+        print(
+            f"| {name} | {_ms(p50)} | {_ms(p99)} | {p50 / base50:.2f}x | {p99 / base99:.2f}x "
+            f"| {sum(a.dropped_writes for a in arms)} |"
+        )
 
 
 def _ms(seconds: float) -> str:
@@ -129,6 +178,14 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--repeat", type=int, default=None, help="interleaved rounds per arm")
     parser.add_argument("--rate", type=float, default=150.0, help="paced requests per second")
+    parser.add_argument(
+        "--lever",
+        type=_lever,
+        default=None,
+        metavar="NAME=VALUE",
+        help="also run a paced shadow arm with this runtime setting, interleaved "
+        "(e.g. store_process=false): a lever side by side with the defaults",
+    )
     args = parser.parse_args(list(argv))
     rounds = args.repeat or (1 if args.quick else 5)
     paced_ops = 200 if args.quick else 1500
@@ -137,8 +194,8 @@ def main(argv: Sequence[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="shadow-bench-") as scratch:
         root = Path(scratch)
         with logs_to_file(root / "shadow.log"):
-            paced = _interleaved(rounds, paced_ops, args.rate, root / "paced")
-            saturated = _interleaved(rounds, saturated_ops, None, root / "saturated")
+            paced, levered = _interleaved(rounds, paced_ops, args.rate, root / "paced", args.lever)
+            saturated, _ = _interleaved(rounds, saturated_ops, None, root / "saturated")
 
     legacy, shadow = paced[Mode.LEGACY], paced[Mode.SHADOW]
     p50 = (statistics.median(a.p50 for a in legacy), statistics.median(a.p50 for a in shadow))
@@ -185,5 +242,7 @@ def main(argv: Sequence[str]) -> int:
     )
     status |= 1 if paced_drops or saturated_drops else 0
     _print_spread(paced, saturated)
+    if args.lever:
+        _print_lever(args.lever, paced, levered)
     print(f"\n{Environment.current().describe()}")
     return status

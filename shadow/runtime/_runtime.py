@@ -109,6 +109,15 @@ class Runtime:
         self.metrics = ShadowMetrics(registry if registry is not None else CollectorRegistry())
         self._owns_store = store is None
         self.store = store if store is not None else DivergenceStore(initial.store_url)
+        # Only beside the process worker: tests and thread workers keep one process.
+        if (
+            self._owns_store
+            and initial.store_process
+            and initial.worker is WorkerKind.PROCESS
+            and not self.store.in_memory
+        ):
+            # Started with the runtime when something is mirrored from the start, as the worker.
+            self.store.write_from_process(start=_mirror_at_start(initial) is not None)
         self._reconcile = reconcile
         self.recorder = Recorder(
             settings=initial,
@@ -222,15 +231,18 @@ class Runtime:
                 return False
 
     def wait_ready(self, timeout: float = 120.0) -> bool:
-        """Wait until the mirror worker started with the runtime is up; False on timeout.
+        """Wait until the mirror worker and store writer started with the runtime are up.
 
-        The worker starts when the runtime does, if a service starts in a
+        False on timeout. The worker starts when the runtime does, if a service starts in a
         dual-written mode (otherwise at the first mirrored call, and this returns
         at once). Waiting for it before taking traffic keeps its start-up (1 to 3 s
-        for a worker process) from filling the queue under the first requests.
+        for a worker process) from filling the queue under the first requests, and
+        the processes' imports from competing with them for the CPU.
         """
+        deadline = time.monotonic() + timeout
         wait = getattr(self.executor, "wait_ready", None)
-        return True if wait is None else bool(wait(timeout))
+        ready = True if wait is None else bool(wait(timeout))
+        return self.store.wait_ready(max(0.0, deadline - time.monotonic())) and ready
 
     def reconcile(self, service: str, timeout: float = 30.0) -> None:
         """Bring ``service``'s mirror store back in line and clear its dirty state.

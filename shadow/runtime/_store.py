@@ -106,6 +106,7 @@ from shadow._upsert import add, upsert
 from shadow._vocabulary import LatencySummary, Outcome, ReviewStatus
 from shadow.runtime._coverage import Branch, FileCoverage
 from shadow.runtime._roots import example_ids
+from shadow.runtime._store_writer import StoreWriterProcess
 
 _log = structlog.get_logger("shadow.runtime")
 
@@ -574,6 +575,7 @@ class DivergenceStore:
         another process before a write fails (and is retried by the runtime).
         """
         self.url = url
+        self._busy_timeout = busy_timeout
         self._engine = _create_engine(url, busy_timeout)
         try:
             metadata.create_all(self._engine)
@@ -583,6 +585,31 @@ class DivergenceStore:
             ) from None
         self._file = _sqlite_file(self._engine)
         self._identity = _identity(self._file)
+        self._writer: StoreWriterProcess | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        """True for an in-memory SQLite store (no other process can open it)."""
+        url = self._engine.url
+        return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+    def write_from_process(self, *, start: bool = True) -> None:
+        """Record batches from a process of its own from now on (:mod:`._store_writer`).
+
+        ``start``: start that process now, else at the first batch. Reads stay
+        in this process. Not for an in-memory store (the process would open
+        another one).
+        """
+        if self.in_memory:
+            raise ConfigError("an in-memory divergence store cannot be written from a process")
+        if self._writer is None:
+            self._writer = StoreWriterProcess(
+                self.url, busy_timeout=self._busy_timeout, start=start
+            )
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the writer process (if any) has opened the store; False on timeout."""
+        return True if self._writer is None else self._writer.wait_ready(timeout)
 
     def _check_file(self) -> None:
         """Refuse to write when the SQLite file was deleted or replaced since it was opened.
@@ -596,7 +623,10 @@ class DivergenceStore:
             raise StoreError(f"the divergence store file {self._file} was deleted or replaced")
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Release the store's connections (and stop its writer process, if any)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
         self._engine.dispose()
 
     @property
@@ -620,6 +650,10 @@ class DivergenceStore:
     def record(self, batch: StoreBatch) -> None:
         """Add an aggregated batch of observations, in one transaction."""
         if not batch and not batch.first_comparisons:
+            return
+        if self._writer is not None:
+            self._check_file()  # here, so its log line comes from this process
+            self._writer.record(batch)
             return
         with self._transaction() as connection:
             _accumulate(
