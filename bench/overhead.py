@@ -184,7 +184,7 @@ def main(argv: Sequence[str]) -> int:
         default=None,
         metavar="NAME=VALUE",
         help="also run a paced shadow arm with this runtime setting, interleaved "
-        "(e.g. store_process=false): a lever side by side with the defaults",
+        "(e.g. store_process=true): a lever side by side with the defaults",
     )
     args = parser.parse_args(list(argv))
     rounds = args.repeat or (1 if args.quick else 5)

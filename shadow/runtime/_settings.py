@@ -116,10 +116,11 @@ class ShadowSettings(BaseSettings):
     """SQLAlchemy URL of the divergence store."""
     store_flush_seconds: float = Field(default=1.0, gt=0.0)
     """How often aggregated observations are written to the store."""
-    store_process: bool = True
+    store_process: bool = False
     """With the process worker, write the store from a process of its own, so its
     SQLAlchemy work never holds the application's GIL (a store the runtime opens from
-    ``store_url``, on disk or a server; read when the runtime starts)."""
+    ``store_url``, on disk or a server; read when the runtime starts). Off by default
+    until a quiet run shows the gain (docs/benchmarks.md)."""
     examples_per_group: int = Field(default=3, ge=0)
     """Redacted examples kept per divergence group."""
     metrics_port: int | None = Field(default=None, ge=0, le=65535)

@@ -32,11 +32,11 @@ def _calls(runtime: Runtime, count: int) -> None:
     assert runtime.flush(30)
 
 
-def test_beside_the_process_worker_the_store_is_written_by_another_process(
+def test_beside_the_process_worker_the_store_can_be_written_by_another_process(
     make_runtime: MakeRuntime, paths: dict[str, str]
 ) -> None:
     """The batches reach the same store, recorded from a child process, and it stops at close."""
-    runtime = make_runtime(worker="process")
+    runtime = make_runtime(worker="process", store_process=True)
     (writer,) = _writer_processes()
     assert writer.pid != os.getpid()
     _calls(runtime, 3)
@@ -50,7 +50,7 @@ def test_a_writer_that_died_is_a_refused_write_kept_for_the_next_flush(
 ) -> None:
     """Killed before a flush: that flush fails as a store write does, loses nothing, and the
     next one starts a new writer and records every call."""
-    runtime = make_runtime(worker="process")
+    runtime = make_runtime(worker="process", store_process=True)
     (writer,) = _writer_processes()
     writer.kill()
     writer.join(5)
@@ -67,9 +67,9 @@ def test_a_writer_that_died_is_a_refused_write_kept_for_the_next_flush(
 
 @pytest.mark.parametrize(
     ("worker", "settings"),
-    [("thread", {}), ("inline", {}), ("process", {"store_process": False})],
+    [("thread", {"store_process": True}), ("inline", {"store_process": True}), ("process", {})],
 )
-def test_without_the_process_worker_or_when_turned_off_the_store_is_written_here(
+def test_without_the_process_worker_or_by_default_the_store_is_written_here(
     make_runtime: MakeRuntime, paths: dict[str, str], worker: str, settings: dict[str, object]
 ) -> None:
     runtime = make_runtime(worker=worker, **settings)
