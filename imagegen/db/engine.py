@@ -31,9 +31,10 @@ behave the way the schema needs:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -54,6 +55,7 @@ __all__ = [
     "connectable",
     "create_engine",
     "create_schema",
+    "file_check",
     "parse_url",
     "reused_engine",
     "safe_url",
@@ -227,9 +229,9 @@ _BUSY_TIMEOUT_SECONDS = 5.0
 _BEGIN_MODES = ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
+def _identity(path: str) -> tuple[int, int] | None:
     try:
-        status = path.stat()
+        status = os.stat(path)  # not Path.stat: this runs before every transaction
     except OSError:
         return None
     return (status.st_dev, status.st_ino)
@@ -335,7 +337,18 @@ class _SQLiteDialect(SQLiteDialect_pysqlite):
     writers: _Writers | None = None
     watched: Path | None = None
     """The file a ``must_exist`` engine opened, checked at every ``BEGIN``."""
+    _watched_path = ""
     opened: tuple[int, int] | None = None
+
+    def watch(self, path: Path) -> None:
+        """Check at every transaction that ``path`` is still the file opened now."""
+        self.watched, self._watched_path, self.opened = path, str(path), _identity(str(path))
+
+    def check_file(self) -> None:
+        """Raise :class:`DatabaseFileGoneError` if the watched file was deleted or replaced."""
+        if self.watched is not None and _identity(self._watched_path) != self.opened:
+            _log.error("database_file_gone", path=self._watched_path)
+            raise DatabaseFileGoneError(f"database file {self.watched} was deleted or replaced")
 
     def set_engine_execution_options(self, engine: sa.Engine, opts: Mapping[str, Any]) -> None:
         if "sqlite_begin" not in opts:
@@ -362,9 +375,7 @@ class _SQLiteDialect(SQLiteDialect_pysqlite):
     def do_begin(self, dbapi_connection: Any) -> None:
         driver: _DriverConnection = dbapi_connection.driver_connection
         statement = f"BEGIN {driver.begin_mode}"
-        if self.watched is not None and _identity(self.watched) != self.opened:
-            _log.error("database_file_gone", path=str(self.watched))
-            raise DatabaseFileGoneError(f"database file {self.watched} was deleted or replaced")
+        self.check_file()
         # Raised errors are the driver's: SQLAlchemy wraps them as it wraps any.
         writers = self.writers if driver.begin_mode != "DEFERRED" else None
         if writers is not None:
@@ -405,7 +416,7 @@ def _configure_sqlite(
     dialect = engine.dialect
     assert isinstance(dialect, _SQLiteDialect)
     if watched is not None:
-        dialect.watched, dialect.opened = watched, _identity(watched)
+        dialect.watch(watched)
     if not in_memory:
         dialect.writers = writers = _Writers(str(engine.url.database or ""))
 
@@ -429,6 +440,23 @@ def _configure_sqlite(
                 cursor.execute(f"PRAGMA synchronous = {synchronous}")  # checked: one of four words
         finally:
             cursor.close()
+
+
+def _no_check() -> None:
+    pass
+
+
+def file_check(engine: sa.Engine) -> Callable[[], None]:
+    """The check every transaction on ``engine`` starts with, for statements run without one.
+
+    For a ``must_exist`` SQLite engine it raises :class:`DatabaseFileGoneError`
+    when the file was deleted or replaced (see :func:`create_engine`); for
+    any other engine it does nothing.
+    """
+    dialect = engine.dialect
+    if isinstance(dialect, _SQLiteDialect) and dialect.watched is not None:
+        return dialect.check_file
+    return _no_check
 
 
 def create_schema(engine: sa.Engine) -> None:

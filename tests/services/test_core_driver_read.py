@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,6 +76,34 @@ def test_aware_datetime_parameters_go_through_the_types_bind_processing(
         expected = [row[0] for row in connection.execute(statement, at)]
     assert expected == ["u1"]
     assert [row["user_id"] for row in DriverRead(statement, sqlite_engine).all(at)] == expected
+
+
+def test_a_driver_read_is_its_statement_alone_and_keeps_no_snapshot(
+    sqlite_engine: sa.Engine,
+) -> None:
+    """No BEGIN or ROLLBACK around the one statement (each would be one more driver
+    call), and a read of the first row only keeps no snapshot open afterwards: a
+    checkpoint by another connection then goes through the whole log."""
+    _seed(sqlite_engine)
+    engine = create_engine(sqlite_engine.url, poolclass=sa.StaticPool)
+    try:
+        raw = engine.raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        raw.close()
+        issued: list[str] = []
+        driver.set_trace_callback(issued.append)
+        read = DriverRead(sa.select(_users.c.user_id).order_by(_users.c.user_id), engine)
+        assert [row["user_id"] for row in read.all({})] == ["system", "u1", "u2"]
+        assert read.first({}) == {"user_id": "system"}
+        assert len(issued) == 2 and all(sql.startswith("SELECT") for sql in issued), issued
+        with closing(sqlite3.connect(str(sqlite_engine.url.database))) as other:
+            other.execute("UPDATE users SET display_name = 'x' WHERE user_id = 'u1'")
+            other.commit()
+            busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0
+    finally:
+        engine.dispose()
 
 
 def test_statements_whose_sql_depends_on_the_parameters_are_refused(

@@ -7,10 +7,17 @@ statement's cache key, building an execution context and a result
 read, against 1.0x to 1.4x for the same SQL on the pooled driver connection).
 A :class:`DriverRead` keeps what the layer decides -- the SQL SQLAlchemy
 compiled for the engine's dialect, the types' bind and result processing,
-the dialect's own ``BEGIN``/``ROLLBACK`` (and with it the engine's check that
-its file is still there) -- and leaves out the machinery in between: the
-statement is compiled once, its parameters ordered and converted by the
-bound types' processors, its rows converted by the selected columns' types.
+the engine's check that its file is still there -- and leaves out the
+machinery in between: the statement is compiled once, its parameters ordered
+and converted by the bound types' processors, its rows converted by the
+selected columns' types.
+
+No ``BEGIN`` and ``ROLLBACK`` around it: the driver connection is in
+autocommit mode, where SQLite runs a lone statement in a read transaction of
+its own, the same snapshot a ``BEGIN``/``ROLLBACK`` pair around it would
+give. Each of those two statements is one more driver call, and every driver
+call gives up the GIL and waits to get it back behind the other threads
+(docs/benchmarks.md, "After the cutover").
 
 Only SQLite takes this path (:class:`OneStatementReads`): on the servers a read
 costs a round trip, which this would not shorten. Statements whose SQL
@@ -26,6 +33,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
+
+from imagegen.db.engine import file_check
 
 __all__ = ["DriverRead", "OneStatementReads"]
 
@@ -50,6 +59,7 @@ class DriverRead:
         if None in keys or len(set(keys)) != len(keys):
             raise ValueError(f"every selected column needs a name of its own: {keys}")
         self._engine = engine
+        self._check_file = file_check(engine)
         self._compiled = compiled
         self._sql = compiled.string
         self._order = list(compiled.positiontup)
@@ -79,17 +89,17 @@ class DriverRead:
         }
 
     def _run(self, params: Mapping[str, Any], fetch: Callable[[sqlite3.Cursor], Any]) -> Any:
-        """``fetch(cursor)`` after the statement, in one transaction of the dialect's recipe."""
+        """``fetch(cursor)`` after the statement, run alone in its own read transaction."""
         arguments = self._arguments(params)
-        dialect = self._engine.dialect
         raw = self._engine.raw_connection()
         try:
-            dialect.do_begin(raw)
+            self._check_file()
+            driver: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
+            cursor = driver.execute(self._sql, arguments)
             try:
-                driver: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
-                return fetch(driver.execute(self._sql, arguments))
+                return fetch(cursor)
             finally:
-                dialect.do_rollback(raw)
+                cursor.close()  # resets the statement: its read transaction ends here
         except sqlite3.Error as error:
             raise sa.exc.DBAPIError.instance(self._sql, arguments, error, sqlite3.Error) from error
         finally:
