@@ -316,6 +316,25 @@ class _BeginMode(ConnectionCharacteristic):
         return dbapi_conn.begin_mode
 
 
+class _SQLiteConnection(sa.Connection):
+    """A connection that takes its engine's ``sqlite_begin`` as it opens.
+
+    What SQLAlchemy does for an engine's connection characteristics (an
+    ``engine_connect`` listener, which this replaces) costs more than the
+    listener's work: an engine with any event dispatches events on every
+    execute, begin and commit of its connections, about 80 µs of a write
+    transaction's 260 (``./dev bench percall``; docs/benchmarks.md, "After the
+    cutover"). The mode is read from the connection's own options, so an
+    engine derived from a writer with another mode gets that mode.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        mode = self.get_execution_options().get("sqlite_begin")
+        if mode is not None:
+            self.dialect.set_connection_execution_options(self, {"sqlite_begin": mode})
+
+
 class _SQLiteDialect(SQLiteDialect_pysqlite):
     """pysqlite with the transaction recipe in the dialect instead of engine events.
 
@@ -351,6 +370,9 @@ class _SQLiteDialect(SQLiteDialect_pysqlite):
             raise DatabaseFileGoneError(f"database file {self.watched} was deleted or replaced")
 
     def set_engine_execution_options(self, engine: sa.Engine, opts: Mapping[str, Any]) -> None:
+        # Every engine derived from a SQLite engine: its connections apply its
+        # sqlite_begin themselves (see _SQLiteConnection), with no engine event.
+        engine._connection_cls = _SQLiteConnection
         if "sqlite_begin" not in opts:
             super().set_engine_execution_options(engine, opts)
             return
@@ -358,13 +380,6 @@ class _SQLiteDialect(SQLiteDialect_pysqlite):
         super().set_engine_execution_options(
             engine, {name: value for name, value in opts.items() if name != "sqlite_begin"}
         )
-
-        @event.listens_for(engine, "engine_connect")
-        def _begin_mode(connection: sa.Connection) -> None:
-            # The connection's own options, not ``opts``: an engine derived from
-            # this one runs this listener after its own, and its mode must win.
-            mode = connection.get_execution_options()["sqlite_begin"]
-            self.set_connection_execution_options(connection, {"sqlite_begin": mode})
 
     def connect(self, *cargs: Any, **cparams: Any) -> Any:
         if self.watched is not None:

@@ -103,3 +103,26 @@ def test_a_writer_that_waits_past_the_busy_timeout_fails_as_sqlite_would(
         waiter.join()
     assert len(failures) == 1 and "database is locked" in str(failures[0])
     assert not _held(tmp_path)
+
+
+def test_the_begin_mode_holds_for_one_checkout_and_adds_no_engine_event(tmp_path: Path) -> None:
+    """A writer's connection begins IMMEDIATE, a derived engine's mode wins, and the pooled
+    connection begins DEFERRED again for the next user; with no engine event (one would
+    make SQLAlchemy dispatch events on every execute of the writer's connections)."""
+    base = create_engine(f"sqlite:///{tmp_path / 'm.db'}", poolclass=sa.StaticPool)
+    try:
+        raw = base.raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        raw.close()
+        issued: list[str] = []
+        driver.set_trace_callback(issued.append)
+        writer = base.execution_options(sqlite_begin="IMMEDIATE")
+        for engine in (writer, base, writer.execution_options(sqlite_begin="EXCLUSIVE"), base):
+            with engine.begin() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        begins = [sql for sql in issued if sql.startswith("BEGIN")]
+        assert begins == ["BEGIN IMMEDIATE", "BEGIN DEFERRED", "BEGIN EXCLUSIVE", "BEGIN DEFERRED"]
+        assert not writer._has_events
+    finally:
+        base.dispose()
