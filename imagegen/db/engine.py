@@ -323,8 +323,8 @@ class _SQLiteConnection(sa.Connection):
     ``engine_connect`` listener, which this replaces) costs more than the
     listener's work: an engine with any event dispatches events on every
     execute, begin and commit of its connections, about 80 µs of a write
-    transaction's 260 (``./dev bench percall``; docs/benchmarks.md, "After the
-    cutover"). The mode is read from the connection's own options, so an
+    transaction's 260 single-threaded (docs/benchmarks.md, "Where the paced
+    p50 goes"). The mode is read from the connection's own options, so an
     engine derived from a writer with another mode gets that mode.
     """
 
@@ -355,7 +355,8 @@ class _SQLiteDialect(SQLiteDialect_pysqlite):
     )
     writers: _Writers | None = None
     watched: Path | None = None
-    """The file a ``must_exist`` engine opened, checked at every ``BEGIN``."""
+    """The file a ``must_exist`` engine opened, checked at every ``BEGIN`` and by
+    statements run without one (:func:`file_check`)."""
     _watched_path = ""
     opened: tuple[int, int] | None = None
 

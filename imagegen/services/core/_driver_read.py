@@ -17,7 +17,7 @@ autocommit mode, where SQLite runs a lone statement in a read transaction of
 its own, the same snapshot a ``BEGIN``/``ROLLBACK`` pair around it would
 give. Each of those two statements is one more driver call, and every driver
 call gives up the GIL and waits to get it back behind the other threads
-(docs/benchmarks.md, "After the cutover").
+(docs/benchmarks.md, "Where the paced p50 goes").
 
 Only SQLite takes this path (:class:`OneStatementReads`): on the servers a read
 costs a round trip, which this would not shorten. Statements whose SQL
