@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 
 from imagegen.db import seed
 from imagegen.db.backfill import copy_rows
@@ -62,6 +63,12 @@ _SHARED = f"{_PREFIX}{os.getpid()}"
 _counter = itertools.count(1)
 
 T = TypeVar("T")
+
+# Property tests check behaviour, never speed: on a loaded two-core machine an
+# example can take longer than Hypothesis's 200 ms deadline, or generating
+# them trip its too-slow health check, without anything being wrong.
+settings.register_profile("shadow", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shadow")
 
 
 @dataclass
