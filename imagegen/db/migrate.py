@@ -9,6 +9,7 @@ session settings of :func:`imagegen.db.engine.create_engine` apply.
 
 from __future__ import annotations
 
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -81,12 +82,44 @@ def _same_default(op: ops.AlterColumnOp, dialect: sa.Dialect) -> bool:
     return default_meaning(database, type_) == default_meaning(models, type_)
 
 
+def _index_columns(index: sa.Index) -> list[str]:
+    """The names of an index's columns, a ``DESC`` one by its column's name."""
+    names = []
+    for expression in index.expressions:
+        element = getattr(expression, "element", expression)  # desc(column) -> column
+        names.append(getattr(element, "name", str(element)))
+    return names
+
+
+def _without_sort_order_only(
+    table_ops: list[ops.MigrateOperation],
+) -> list[ops.MigrateOperation]:
+    """``table_ops`` without a drop and a create of one index over the same columns."""
+    dropped = {op.index_name: op for op in table_ops if isinstance(op, ops.DropIndexOp)}
+    same = {
+        op.index_name
+        for op in table_ops
+        if isinstance(op, ops.CreateIndexOp)
+        and op.index_name in dropped
+        and _index_columns(op.to_index()) == _index_columns(dropped[op.index_name].to_index())
+    }
+    return [
+        op
+        for op in table_ops
+        if not (isinstance(op, ops.CreateIndexOp | ops.DropIndexOp) and op.index_name in same)
+    ]
+
+
 def _drop_backend_gaps(context: MigrationContext, upgrade_ops: ops.UpgradeOps) -> None:
     """Remove differences that are spelling or the backend's limits, not drift.
 
     A server default spelled differently with the same meaning is no change.
     MariaDB cannot declare a generated column NOT NULL (the schema enforces it
     with a CHECK there), so its reflected generated columns are nullable.
+    SQLite's and MariaDB's reflection do not say which index columns are
+    descending, so an index with a ``DESC`` column reads back as another one over
+    the same columns (on SQLite the legacy parity check reads the SQL, and sees
+    the order).
     """
     from imagegen.db.tables import metadata  # noqa: PLC0415
 
@@ -94,6 +127,8 @@ def _drop_backend_gaps(context: MigrationContext, upgrade_ops: ops.UpgradeOps) -
     for table_ops in upgrade_ops.ops:
         if not isinstance(table_ops, ops.ModifyTableOps):
             continue
+        if mariadb or context.dialect.name == "sqlite":
+            table_ops.ops = _without_sort_order_only(table_ops.ops)
         kept: list[ops.MigrateOperation] = []
         for op in table_ops.ops:
             if (
@@ -212,7 +247,13 @@ def schema_differences(engine: sa.Engine, metadata: sa.MetaData | None = None) -
             connection, opts={**ENVIRONMENT_OPTIONS, "target_metadata": metadata}
         )
         try:
-            upgrade_ops = produce_migrations(context, metadata).upgrade_ops
+            with warnings.catch_warnings():
+                # Alembic cannot compare an index with a DESC column on SQLite (the
+                # gap _drop_backend_gaps documents): a known limit, not news each time.
+                warnings.filterwarnings(
+                    "ignore", "autogenerate skipping metadata-specified expression-based index"
+                )
+                upgrade_ops = produce_migrations(context, metadata).upgrade_ops
         except sa.exc.CompileError as error:
             raise ConfigError(
                 f"cannot compare the models with this {connection.dialect.name} database: "

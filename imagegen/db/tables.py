@@ -312,6 +312,8 @@ class BoardTable(_Table, table=True):
             KeyText,
             sa.ForeignKey("images.image_name", ondelete="SET NULL"),
             nullable=True,
+            # Deleting an image looks up the boards it covers (migration 0002).
+            index=True,
         )
     )
     created_at: datetime | None = _ts("created_at", index=True)
@@ -340,7 +342,11 @@ class BoardImageTable(_Table, table=True):
     """``board_images``: the board an image is on (at most one)."""
 
     __tablename__ = "board_images"
-    __table_args__ = (sa.Index(None, "board_id", "created_at"),)
+    # (board_id, image_name): a board's names from the index alone (migration 0002).
+    __table_args__ = (
+        sa.Index(None, "board_id", "created_at"),
+        sa.Index(None, "board_id", "image_name"),
+    )
 
     board_id: str = _fk("board_id", "boards.board_id", ondelete="CASCADE", index=True)
     image_name: str = _fk("image_name", "images.image_name", ondelete="CASCADE", primary_key=True)
@@ -433,7 +439,13 @@ class SessionQueueTable(_Table, table=True):
     """``session_queue``: the generation queue (phase 3, the hot path)."""
 
     __tablename__ = "session_queue"
-    __table_args__ = {"sqlite_autoincrement": True}
+    # (status, queue_id): a queue's counts by status from the index alone; (priority DESC,
+    # item_id): the list order, so a page reads its rows in order and stops (migration 0002).
+    __table_args__ = (
+        sa.Index(None, "status", "queue_id"),
+        sa.Index("ix_session_queue_priority_desc_item_id", sa.desc("priority"), "item_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     item_id: int | None = _col(
         sa.Column("item_id", sa.Integer(), primary_key=True, autoincrement=True)

@@ -54,7 +54,7 @@ def test_init_legacy_creates_then_reports_up_to_date(shadow: Run, tmp_path: Path
     path = tmp_path / "app.db"
     assert shadow("db", "init-legacy", str(path)) == (
         0,
-        f"{path}: applied legacy migrations 1, 2, 3\n",
+        f"{path}: applied legacy migrations 1, 2, 3, 4\n",
         "",
     )
     assert shadow("db", "init-legacy", str(path))[:2] == (
@@ -159,7 +159,7 @@ def test_adopt_refuses_an_old_legacy_version_and_writes_nothing(
     before = _digest(legacy)
     code, out, err = shadow("db", "adopt", str(legacy))
     assert (code, out) == (1, "")
-    assert "legacy version is 2, adopt needs version 3" in err
+    assert "legacy version is 2, adopt needs version 4" in err
     assert "nothing was written" in err
     assert _digest(legacy) == before
 

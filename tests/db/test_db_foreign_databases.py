@@ -178,12 +178,12 @@ def test_init_legacy_refuses_a_database_newer_than_the_chain_and_writes_nothing(
 ) -> None:
     """A database at a later version of our chain: refused, not downgraded, untouched."""
     path = _legacy(tmp_path / "later.db")
-    _execute(path, "INSERT INTO migrations (version) VALUES (4), (5)")
+    _execute(path, "INSERT INTO migrations (version) VALUES (5), (6)")
     before = _snapshot(tmp_path)
     code, _, err = shadow("db", "init-legacy", str(path))
     line = _one_line_error(err)
     assert code == 2
-    assert "is at version 5, newer than this chain's latest (3)" in line
+    assert "is at version 6, newer than this chain's latest (4)" in line
     assert _snapshot(tmp_path) == before
 
 
@@ -198,12 +198,12 @@ def test_open_legacy_refuses_a_foreign_database_before_touching_it(tmp_path: Pat
 
 
 def test_our_own_older_database_is_still_migrated(shadow: Run, tmp_path: Path) -> None:
-    """The provenance check does not refuse what is ours: version 2 goes on to 3."""
+    """The provenance check does not refuse what is ours: version 2 goes on to the latest."""
     path = tmp_path / "ours.db"
     _ours_at_version_2(path)
     assert shadow("db", "init-legacy", str(path))[:2] == (
         0,
-        f"{path}: applied legacy migrations 3\n",
+        f"{path}: applied legacy migrations 3, 4\n",
     )
 
 
@@ -224,10 +224,10 @@ def test_adopt_does_not_send_a_foreign_database_to_init_legacy(shadow: Run, tmp_
 def test_adopt_does_not_send_a_newer_database_to_init_legacy(shadow: Run, tmp_path: Path) -> None:
     """A database past our chain's end: adopt says init-legacy cannot downgrade it."""
     path = _legacy(tmp_path / "later.db")
-    _execute(path, "INSERT INTO migrations (version) VALUES (4)")
+    _execute(path, "INSERT INTO migrations (version) VALUES (5)")
     code, _, err = shadow("db", "adopt", str(path))
     assert code == 1
-    assert "legacy version is 4, newer than this chain's latest (3)" in err
+    assert "legacy version is 5, newer than this chain's latest (4)" in err
     assert "init-legacy cannot downgrade" in err
     assert "run `shadow db init-legacy" not in err
 

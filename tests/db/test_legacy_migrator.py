@@ -50,7 +50,7 @@ def test_chain_builds_exactly_the_fourteen_tables_plus_bookkeeping(
     assert _tables(legacy_db.connection) == TABLES | {"migrations"}
     versions = [row[0] for row in legacy_db.connection.execute("SELECT version FROM migrations")]
     assert versions == list(range(LATEST_VERSION + 1))
-    assert current_version(legacy_db.connection) == LATEST_VERSION == 3
+    assert current_version(legacy_db.connection) == LATEST_VERSION == 4
 
 
 def test_seed_rows_are_the_system_user_and_a_random_hex_jwt_secret(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_backup_is_taken_before_the_first_pending_migration(tmp_path: Path) -> N
     db.connection.execute(
         "INSERT INTO style_presets (id, name, preset_data) VALUES ('p', 'n', '{}')"
     )
-    assert migrate(db) == [2, 3]
+    assert migrate(db) == [2, 3, 4]
     db.close()
     backup = sqlite3.connect(tmp_path / "app.db.backup-v1")
     try:

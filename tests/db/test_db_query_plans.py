@@ -1,0 +1,142 @@
+"""The gallery's per-board reads start from the board, on both SQLite stores.
+
+At production scale (1,000,000 images, docs/benchmarks.md) a board's image
+count and name list took 0.5 s when SQLite's planner, which has no table
+statistics, drove them from ``ix_images_image_category`` whenever one category
+was asked for: every image of that category read to find a board's fifty. The
+index ``board_images (board_id, image_name)`` (legacy migration 4, Alembic
+0002) makes the board the way in. These tests capture the SQL each service
+runs and ask SQLite for its plan, so a query shape or an index change that
+brings the category scan back fails here, not in a benchmark.
+
+Deleting an image sets the covers naming it to NULL (``ON DELETE SET NULL``);
+without an index on ``boards.cover_image_name`` every deleted image scanned
+every board (``delete_intermediates`` was quadratic): both schemas have it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from imagegen.db.engine import create_engine
+from imagegen.db.legacy import LegacyDatabase
+from imagegen.db.populate import Scale, seed
+from imagegen.services.contracts.images import ImageCategory
+from imagegen.services.core.board_images import CoreBoardImagesService
+from imagegen.services.core.images import CoreImagesService
+from imagegen.services.legacy.board_images import LegacyBoardImagesService
+from imagegen.services.legacy.images import LegacyImagesService
+from shadow import SequentialIds, SystemClock
+
+SCALE = Scale(users=2, boards=4, images=200, queue_items=0)
+BOARD = "seed-board-000001"
+
+Reads = Callable[[Any, Any], None]
+
+
+def _board_reads(images: Any, links: Any) -> None:
+    """The calls a gallery makes per board: counts, the board's names, one category's names."""
+    links.get_image_count_for_board(BOARD)
+    links.get_asset_count_for_board(BOARD)
+    links.get_all_board_image_names_for_board(BOARD, categories=["general"])
+    images.get_image_names(
+        board_id=BOARD, categories=[ImageCategory.GENERAL], is_intermediate=False
+    )
+    images.get_most_recent_image_for_board(BOARD)
+
+
+def _plan(connection: sqlite3.Connection, sql: str, params: Any = ()) -> list[str]:
+    return [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+
+@contextmanager
+def _legacy_statements(path: Path) -> Iterator[tuple[Any, Any, list[list[str]]]]:
+    """Legacy services on ``path``, and the plan of every SELECT they run (filled as they run)."""
+    db = LegacyDatabase(path)
+    plans: list[list[str]] = []
+    explainer = sqlite3.connect(path)
+
+    def traced(sql: str) -> None:  # the statement with its parameters spelled in
+        if sql.lstrip().upper().startswith("SELECT"):
+            plans.append(_plan(explainer, sql))
+
+    ids, clock = SequentialIds(), SystemClock()
+    try:
+        db.connection.set_trace_callback(traced)
+        yield (
+            LegacyImagesService(db, ids=ids, clock=clock),
+            LegacyBoardImagesService(db, ids=ids, clock=clock),
+            plans,
+        )
+    finally:
+        explainer.close()
+        db.close()
+
+
+@contextmanager
+def _core_statements(url: str) -> Iterator[tuple[Any, Any, list[list[str]]]]:
+    """SQLModel services on ``url``, and the plan of every SELECT they run."""
+    engine = create_engine(url)
+    plans: list[list[str]] = []
+    explainer = sqlite3.connect(engine.url.database or "")
+
+    def before(_conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, many: bool) -> None:
+        if not many and sql.lstrip().upper().startswith("SELECT"):
+            plans.append(_plan(explainer, sql, params))
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    ids, clock = SequentialIds(), SystemClock()
+    try:
+        yield (
+            CoreImagesService(engine, ids=ids, clock=clock),
+            CoreBoardImagesService(engine, ids=ids, clock=clock),
+            plans,
+        )
+    finally:
+        explainer.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    directory = tmp_path_factory.mktemp("plans")
+    legacy, candidate = directory / "legacy.sqlite3", directory / "candidate.sqlite3"
+    seed(f"sqlite:///{legacy}", SCALE, legacy=True)
+    seed(f"sqlite:///{candidate}", SCALE)
+    return legacy, f"sqlite:///{candidate}"
+
+
+@pytest.mark.parametrize("side", ["legacy", "sqlmodel"])
+def test_per_board_reads_start_from_the_board_not_from_a_category(
+    stores: tuple[Path, str], side: str
+) -> None:
+    legacy, candidate = stores
+    opened = _legacy_statements(legacy) if side == "legacy" else _core_statements(candidate)
+    with opened as (images, links, plans):
+        _board_reads(images, links)
+    assert len(plans) >= 5
+    for plan in plans:
+        first = plan[0]
+        assert "board_images" in first and "(board_id=?)" in first, plan
+        assert not any("ix_images_image_category" in step for step in plan), plan
+
+
+@pytest.mark.parametrize("side", ["legacy", "sqlmodel"])
+def test_deleting_an_image_finds_the_boards_it_covers_by_index(
+    stores: tuple[Path, str], side: str
+) -> None:
+    legacy, candidate = stores
+    path = legacy if side == "legacy" else Path(candidate.removeprefix("sqlite:///"))
+    with closing(sqlite3.connect(path)) as connection:
+        # The look-up SQLite's ON DELETE SET NULL makes for every deleted image.
+        plan = _plan(connection, "SELECT 1 FROM boards WHERE cover_image_name = ?", ("x",))
+    assert plan == [
+        "SEARCH boards USING COVERING INDEX ix_boards_cover_image_name (cover_image_name=?)"
+    ]
