@@ -49,6 +49,12 @@ class DemoOptions:
     """A SQLModel SQLite file seeded with the same rows as ``legacy_template`` (``shadow db
     seed`` with the same sizes: its rows are deterministic) the SQLite candidate starts as a
     copy of, instead of the legacy rows copied into it (minutes at production scale)."""
+    tour: bool = True
+    """Call every declared method once before the traffic (:func:`imagegen.demo.traffic.tour`;
+    the gate needs each one seen). Benchmarks on a seeded store turn it off: its bulk calls
+    (``delete_intermediates``, ``prune``, the unboarded images' names) are maintenance, not
+    requests, take minutes at production scale and would empty the seeded intermediates
+    and queue before the traffic runs."""
     read_sample_rate: float = 1.0
     """Share of each service's reads mirrored (the demo compares every one by default)."""
     runtime_settings: Mapping[str, Any] = field(default_factory=dict)

@@ -70,6 +70,7 @@ from shadow.runtime import (
     DivergenceStore,
     DropCount,
     LiveSettings,
+    Mode,
     Runtime,
     Side,
     SideFactory,
@@ -285,9 +286,12 @@ def _run(options: DemoOptions, progress: DemoProgress | None, stop: threading.Ev
         readiness.close()
         runtime.close()
     exploration = None if stop.is_set() else _explore(options, store_url, progress)
-    # An interrupted run stopped before the mirror caught up: its stores differ anyway.
+    # An interrupted run stopped before the mirror caught up: its stores differ anyway. In
+    # the legacy and sqlmodel modes nothing is mirrored, so only one store was written:
+    # verifying would report that difference and nothing else (and take a minute on a
+    # store of a million images, the after-cutover benchmark's at scale).
     at_rest = None
-    if not stop.is_set():
+    if not stop.is_set() and options.mode in (Mode.SHADOW, Mode.REVERSE):
         if progress is not None:
             progress.step(Stage.AT_REST, 0, None)
         at_rest = verify_stores(f"sqlite:///{workdir / LEGACY_FILE}", candidate_url, store_url)
@@ -329,7 +333,12 @@ def _prepare_stores(workdir: Path, options: DemoOptions) -> str:
         return f"sqlite:///{candidate_path}"
     if options.candidate_template is not None:
         _sqlite_copy(options.candidate_template, candidate_path)
-        return f"sqlite:///{candidate_path}"
+        url = f"sqlite:///{candidate_path}"
+        # A template seeded before a later revision is brought to head, as the legacy
+        # copy is by open_legacy above.
+        with connectable(url) as engine:
+            create_schema(engine)
+        return url
     url = options.candidate_url or f"sqlite:///{candidate_path}"
     # connectable() proves the server answers, so a wrong URL is one clear ConfigError.
     with connectable(url, must_exist=False) as engine:
@@ -506,10 +515,53 @@ def _drive(
     world = World(clock=runtime.clock)
     if stop.is_set():
         return world, [], 0.0
-    tour(services, world, random.Random(options.seed))
+    if options.legacy_template is not None:
+        _known_rows(world, options.workdir.resolve() / LEGACY_FILE)
+    if options.tour:
+        tour(services, world, random.Random(options.seed))
     traffic = _Traffic(services, world, options, progress, stop)
     api_seconds = traffic.run()
     return world, traffic.latencies, api_seconds
+
+
+KNOWN_IMAGES = 1000
+"""How many of a template store's images the traffic knows (the most recent ones)."""
+KNOWN_BATCHES = 100
+
+
+def _known_rows(world: World, legacy_path: Path) -> None:
+    """Let the traffic use the rows a template store starts with, as its users would.
+
+    Every user and board, the most recent non-intermediate images and queue
+    batches: gallery requests then browse the seeded boards and star or move
+    seeded images, instead of only what the run itself creates. Read directly
+    from the file before the traffic starts (not through the services: it is
+    not traffic).
+    """
+    with closing(sqlite3.connect(legacy_path)) as connection:
+        world.users += [
+            (user_id, email, "")  # seeded users have no password anyone knows
+            for user_id, email in connection.execute(
+                "SELECT user_id, email FROM users WHERE user_id != 'system' ORDER BY user_id"
+            )
+        ]
+        world.boards += [row[0] for row in connection.execute("SELECT board_id FROM boards")]
+        world.images += [
+            row[0]
+            for row in connection.execute(
+                "SELECT image_name FROM images WHERE is_intermediate = 0"
+                " ORDER BY created_at DESC LIMIT ?",
+                (KNOWN_IMAGES,),
+            )
+        ]
+        world.batches += [
+            row[0]
+            for row in connection.execute(
+                "SELECT batch_id FROM session_queue GROUP BY batch_id"
+                " ORDER BY MAX(item_id) DESC LIMIT ?",
+                (KNOWN_BATCHES,),
+            )
+        ]
 
 
 def _drain_progress(progress: DemoProgress | None) -> Callable[[int], None] | None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from imagegen.db.engine import create_engine
+from imagegen.db.migrate import downgrade, head_revision
 from imagegen.db.populate import Scale, seed
 from imagegen.demo import DemoOptions, run_demo
 from shadow import ConfigError
@@ -73,3 +75,52 @@ def test_a_missing_or_lone_template_is_bad_input(
     options = DemoOptions(workdir=tmp_path / "work", **changes)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=message):
         options.validate()
+
+
+def test_without_the_tour_the_traffic_uses_the_seeded_rows_and_leaves_them_in_place(
+    tmp_path: Path,
+) -> None:
+    scale = Scale(users=3, boards=5, images=60, queue_items=20)
+    template = tmp_path / "seeded.sqlite3"
+    seed(f"sqlite:///{template}", scale, legacy=True)
+    workdir = tmp_path / "work"
+    result = run_demo(
+        DemoOptions(
+            ops=200, workdir=workdir, legacy_template=template, mode=Mode.LEGACY, tour=False
+        )
+    )
+    assert result.requests == 200
+    legacy = workdir / "legacy.sqlite3"
+    # No tour: its delete_intermediates and prune did not empty the seeded rows.
+    assert _count(legacy, "SELECT count(*) FROM images WHERE image_name LIKE 'seed-%'") == 60
+    assert _count(legacy, "SELECT count(*) FROM session_queue WHERE batch_id LIKE 'seed-%'") == 20
+    # The only boards the traffic knows are the seeded ones: new images went on them.
+    on_seeded_boards = (
+        "SELECT count(*) FROM board_images WHERE image_name LIKE 'img-%'"
+        " AND board_id LIKE 'seed-board-%'"
+    )
+    assert _count(legacy, on_seeded_boards) > 0
+    assert "users.create" in result.uncovered  # what the tour would have called
+
+
+def test_a_candidate_template_of_an_older_revision_is_brought_to_head(tmp_path: Path) -> None:
+    scale = Scale(users=1, boards=1, images=10, queue_items=0)
+    legacy, candidate = tmp_path / "legacy.sqlite3", tmp_path / "candidate.sqlite3"
+    seed(f"sqlite:///{legacy}", scale, legacy=True)
+    seed(f"sqlite:///{candidate}", scale)
+    engine = create_engine(f"sqlite:///{candidate}")
+    try:
+        downgrade(engine, "0001")
+    finally:
+        engine.dispose()
+    workdir = tmp_path / "work"
+    options = DemoOptions(
+        ops=5, workdir=workdir, legacy_template=legacy, candidate_template=candidate,
+        mode=Mode.LEGACY,
+    )  # fmt: skip
+    run_demo(options)
+    with closing(sqlite3.connect(workdir / "candidate.sqlite3")) as connection:
+        (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert revision == head_revision()
+    with closing(sqlite3.connect(candidate)) as connection:  # the template itself: untouched
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
