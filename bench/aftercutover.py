@@ -20,14 +20,17 @@ threads: caller p50 and p99 per request) and **saturated** (as fast as the
 threads go: requests/s). Every round prints its one-minute load average, and
 each figure's spread (min / median / max over the rounds).
 
-``--seeded IMAGES`` runs the same on stores seeded at scale (``shadow db
-seed``: IMAGES images, a hundredth as many boards, a tenth as many finished
-queue items, a thousandth as many users; ``--seeded 1000000`` is issue 14's
-production scale). A legacy file and a SQLModel SQLite file are seeded once
-(the rows are deterministic, so the two hold the same data), kept in
-``--seeded-dir DIR`` and reused by later runs when given; every run starts its
-stores as file copies of them (a PostgreSQL candidate gets the legacy rows
-copied in instead, minutes at production scale). Copies are not timed.
+``--seeded IMAGES`` runs the same on stores seeded at scale (:mod:`bench.seeding`:
+IMAGES images, a hundredth as many boards, a tenth as many finished queue
+items, a thousandth as many users; ``--seeded 1000000`` is issue 14's
+production scale), kept in ``--seeded-dir DIR`` and reused by later runs when
+given; every run starts its stores as file copies of them (a PostgreSQL
+candidate gets the legacy rows copied in instead, minutes at production
+scale). Copies are not timed. On a seeded store the demo's tour is not run
+(:attr:`imagegen.demo.DemoOptions.tour`): its bulk calls would empty the
+seeded intermediates and queue first, and take minutes; the traffic knows the
+seeded users, boards, recent images and batches instead. (The tour is never
+timed: the figures are the API requests' alone.)
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import seeding
 from bench.harness import Environment, fresh_database, logs_to_file, percentile
-from imagegen.db.populate import Scale, seed
+from bench.seeding import Seeded
 from imagegen.demo import DemoOptions, run_demo
 from shadow.runtime import Mode
 
@@ -129,6 +133,7 @@ def _measure(
                         legacy_template=None if seeded is None else seeded.legacy,
                         # A server candidate gets the legacy rows copied in, as always.
                         candidate_template=None if seeded is None or url else seeded.sqlmodel,
+                        tour=seeded is None,
                         coverage=False,
                     )
                     runs[kind][mode].append(_run(options))
@@ -206,44 +211,6 @@ def _spreads(backend: Backend, runs: dict[str, dict[Mode, list[Run]]]) -> list[s
     return lines
 
 
-@dataclass(frozen=True)
-class Seeded:
-    """The seeded stores every run starts from: a legacy file and a SQLModel SQLite file."""
-
-    scale: Scale
-    legacy: Path
-    sqlmodel: Path
-
-
-def _scale(images: int) -> Scale:
-    return Scale(
-        users=max(1, images // 1000), boards=images // 100, images=images, queue_items=images // 10
-    )
-
-
-def _seeded(images: int, directory: Path) -> Seeded:
-    """Seed both stores into ``directory`` once (files already there are reused)."""
-    scale = _scale(images)
-    seeded = Seeded(
-        scale, directory / f"legacy-{images}.sqlite3", directory / f"sqlmodel-{images}.sqlite3"
-    )
-    for path, legacy in ((seeded.legacy, True), (seeded.sqlmodel, False)):
-        if path.is_file():
-            print(f"reusing {path}", flush=True)
-            continue
-        partial = path.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
-        result = seed(f"sqlite:///{partial}", scale, legacy=legacy)
-        partial.rename(path)
-        print(
-            f"seeded {result.total:,} rows in {result.seconds:.1f} s "
-            f"({result.rows_per_second:,.0f} rows/s, load {os.getloadavg()[0]:.1f}): {path.name}",
-            flush=True,
-        )
-    print()
-    return seeded
-
-
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench aftercutover", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
@@ -252,23 +219,13 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
     )
-    parser.add_argument(
-        "--seeded", type=int, default=None, metavar="IMAGES", help="stores seeded at this scale"
-    )
-    parser.add_argument(
-        "--seeded-dir",
-        type=Path,
-        default=None,
-        help="where the seeded stores are kept and reused (default: a temporary directory)",
-    )
+    seeding.add_arguments(parser)
     args = parser.parse_args(list(argv))
+    seeding.check_arguments(parser, args)
     chosen = [name.strip() for name in args.backends.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(BACKENDS))
     if unknown or not chosen:
         print(f"bench aftercutover: error: unknown backends {unknown}", file=sys.stderr)
-        return 2
-    if args.seeded is not None and args.seeded < 1:
-        print("bench aftercutover: error: --seeded takes a positive image count", file=sys.stderr)
         return 2
     rounds = args.repeat or (1 if args.quick else 3)
     ops = (200, 300) if args.quick else (1500, 3000)
@@ -282,9 +239,7 @@ def main(argv: Sequence[str]) -> int:
         with logs_to_file(root / "shadow.log"):
             seeded = None
             if args.seeded is not None:
-                directory = args.seeded_dir or root
-                directory.mkdir(parents=True, exist_ok=True)
-                seeded = _seeded(args.seeded, directory)
+                seeded = seeding.seeded(args.seeded, args.seeded_dir or root)
             for name in chosen:
                 backend = BACKENDS[name]
                 runs = _measure(backend, rounds, ops, args.rate, root, seeded=seeded)
@@ -294,11 +249,7 @@ def main(argv: Sequence[str]) -> int:
                 per_round += _rounds(backend, runs)
                 spreads += _spreads(backend, runs)
 
-    scale = None if seeded is None else seeded.scale
-    size = "empty stores (the demo's own data only)" if scale is None else (
-        f"stores seeded with {scale.images:,} images, {scale.boards:,} boards, "
-        f"{scale.queue_items:,} queue items, {scale.users:,} users"
-    )  # fmt: skip
+    size = "empty stores (the demo's own data only)" if seeded is None else seeded.describe()
     print(
         f"{rounds} interleaved round(s) per arm on {size}; paced at {args.rate:g} requests/s, "
         f"{ops[0]} requests per paced run, {ops[1]} per saturated run; 1 queue worker.\n"

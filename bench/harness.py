@@ -14,7 +14,10 @@ naming the machine and the library versions, ready to paste into
 The candidate arm may run on a database server instead of SQLite: inside
 :func:`candidate_server`, :func:`open_pair` gives each case module a fresh
 database on that server (dropped when the block ends), so the same cases
-measure the candidate services on PostgreSQL or MariaDB.
+measure the candidate services on PostgreSQL or MariaDB. Inside
+:func:`seeded_stores`, each pair starts instead as copies of stores seeded at
+scale (:mod:`bench.seeding`), so the same cases measure the methods with, say,
+a million images around the case's own rows.
 
 Garbage collection stays enabled while measuring: the allocations an ORM makes
 and the collections they trigger are part of what it costs.
@@ -41,6 +44,7 @@ import structlog
 from shadow import FixedClock, SequentialIds
 
 if TYPE_CHECKING:
+    from bench.seeding import Seeded
     from imagegen.db.legacy import LegacyDatabase
 
 __all__ = [
@@ -60,6 +64,7 @@ __all__ = [
     "measure",
     "open_pair",
     "percentile",
+    "seeded_stores",
 ]
 
 TARGET_RATIO = 2.0
@@ -437,6 +442,28 @@ def fresh_database(server_url: str, name: str) -> Iterator[str]:
         _admin(server, f"DROP DATABASE IF EXISTS {database}{force}")
 
 
+_template: Seeded | None = None
+
+
+@contextmanager
+def seeded_stores(stores: Seeded | None) -> Iterator[None]:
+    """Every :func:`open_pair` in the block starts as copies of ``stores`` (None: empty stores).
+
+    SQLite only: a server candidate would need the seeded rows copied in for
+    every case module (minutes each at production scale).
+    """
+    global _template  # noqa: PLW0603 -- one benchmark run at a time, scoped by this block
+    if stores is not None and _server is not None:
+        from shadow._exceptions import ConfigError  # noqa: PLC0415
+
+        raise ConfigError("seeded stores are SQLite files: not with a server candidate")
+    _template = stores
+    try:
+        yield
+    finally:
+        _template = None
+
+
 def _candidate_url(workdir: Path, name: str) -> str | sqlalchemy.URL:
     if _server is None:
         return f"sqlite:///{workdir / f'orm-{name}.sqlite'}"
@@ -462,6 +489,13 @@ def open_pair(workdir: Path, name: str = "bench") -> BenchPair:
     from imagegen.db.tables import metadata  # noqa: PLC0415
 
     workdir.mkdir(parents=True, exist_ok=True)
+    if _template is not None:
+        from bench.seeding import copy_store  # noqa: PLC0415
+
+        # Copies: the seeded files are kept for later runs. Opening brings each copy
+        # to the current schema, should the files predate a migration.
+        copy_store(_template.legacy, workdir / f"legacy-{name}.sqlite")
+        copy_store(_template.sqlmodel, workdir / f"orm-{name}.sqlite")
     legacy_db = open_legacy(workdir / f"legacy-{name}.sqlite")
     engine = create_engine(_candidate_url(workdir, name))
     create_schema(engine)

@@ -2,6 +2,7 @@
 
     python -m bench services [SERVICE ...] [--quick] [--repeat N] [--warmup N]
                              [--candidate-url URL] [--autocommit-reads DIALECTS]
+                             [--seeded IMAGES [--seeded-dir DIR]]
                              [--output FILE] [--json FILE]
 
 Each case module builds its own pair of SQLite databases in a temporary
@@ -10,7 +11,12 @@ that PostgreSQL or MariaDB server instead), then every case it returns is
 measured by :func:`bench.harness.measure`. ``--autocommit-reads`` replaces the
 Core services' read policy (:data:`imagegen.services.core._base.AUTOCOMMIT_READS`)
 for the run: a comma-separated list of dialects, or ``none``; it is how the
-policy's alternatives are measured.
+policy's alternatives are measured. ``--seeded IMAGES`` starts every case
+module's pair of SQLite files as copies of stores seeded at that scale
+(:mod:`bench.seeding`; ``--seeded 1000000`` is issue 14's production scale,
+kept in ``--seeded-dir`` and reused), so each method is measured with the
+seeded rows around the case's own: the per-method medians at scale, beside
+the ones on small stores.
 The Markdown table goes to stdout (and to ``--output``); progress goes to stderr.
 The exit status is 0 when every case ran, 1 when a case failed to build or run;
 a median ratio above the target is reported in the table, not as a failure.
@@ -30,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import bench.cases
+from bench import seeding
 from bench.harness import (
     QUICK,
     STANDARD,
@@ -40,6 +47,7 @@ from bench.harness import (
     candidate_server,
     load_average,
     measure,
+    seeded_stores,
 )
 
 __all__ = ["case_modules", "main", "run"]
@@ -157,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIALECTS",
         help="read policy to measure: comma-separated dialects whose reads autocommit, or none",
     )
+    seeding.add_arguments(parser)
     parser.add_argument("--output", type=Path, help="also write the Markdown table here")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     return parser
@@ -177,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the service benchmark; see the module docstring for the options."""
     parser = _parser()
     arguments = parser.parse_args(argv)
+    seeding.check_arguments(parser, arguments)
+    if arguments.seeded is not None and arguments.candidate_url is not None:
+        parser.error("--seeded runs on SQLite stores: not with --candidate-url")
     factories = case_modules()
     unknown = [name for name in arguments.services if name not in factories]
     if unknown:
@@ -195,15 +207,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     from shadow._exceptions import ConfigError  # noqa: PLC0415
 
     try:
-        with candidate_server(arguments.candidate_url), _read_policy(arguments.autocommit_reads):
-            load_before = load_average()
-            report, failures = run(factories, _settings(arguments), progress)
-            policy = ", ".join(sorted(_base.AUTOCOMMIT_READS)) or "none"
+        with tempfile.TemporaryDirectory(prefix="bench-seeded-") as scratch:
+            stores = None
+            if arguments.seeded is not None:
+                stores = seeding.seeded(arguments.seeded, arguments.seeded_dir or Path(scratch))
+            with (
+                candidate_server(arguments.candidate_url),
+                seeded_stores(stores),
+                _read_policy(arguments.autocommit_reads),
+            ):
+                load_before = load_average()
+                report, failures = run(factories, _settings(arguments), progress)
+                policy = ", ".join(sorted(_base.AUTOCOMMIT_READS)) or "none"
     except ConfigError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return 2
     candidate = "SQLite" if arguments.candidate_url is None else safe_url(arguments.candidate_url)
+    size = "each case's own rows" if stores is None else f"{stores.describe()}, and each case's own"
     table = report.render_markdown() + (
+        f"Data: {size}.\n"
         f"Candidate database: {candidate}; autocommit reads on: {policy}.\n"
         f"Load average (1/5/15 min): {load_before} at the start, {load_average()} at the end.\n"
     )

@@ -103,7 +103,8 @@ def cases(workdir: Path) -> list[Case]:
     _add_boards(pair)
     legacy_page, orm_page = _page(legacy)(), _page(orm)()
     assert len(legacy_page.items) == len(orm_page.items) == 50  # type: ignore[attr-defined]
-    assert legacy.get_intermediates_count() == orm.get_intermediates_count() == IMAGES // 5
+    # At least: a seeded store (bench.seeding) holds intermediates of its own.
+    assert legacy.get_intermediates_count() == orm.get_intermediates_count() >= IMAGES // 5
     return [
         Case(
             "by name",

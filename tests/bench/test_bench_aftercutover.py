@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bench import aftercutover
-
-
-def test_seeded_stores_are_made_once_and_reused_from_their_directory(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    first = aftercutover._seeded(50, tmp_path)
-    assert first.legacy.is_file() and first.sqlmodel.is_file()
-    assert capsys.readouterr().out.count("seeded ") == 2
-    again = aftercutover._seeded(50, tmp_path)
-    assert again == first
-    assert capsys.readouterr().out.count("reusing ") == 2
 
 
 @pytest.mark.slow
