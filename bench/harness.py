@@ -492,8 +492,7 @@ def open_pair(workdir: Path, name: str = "bench") -> BenchPair:
     if _template is not None:
         from bench.seeding import copy_store  # noqa: PLC0415
 
-        # Copies: the seeded files are kept for later runs. Opening brings each copy
-        # to the current schema, should the files predate a migration.
+        # Copies: the seeded files are kept for later runs.
         copy_store(_template.legacy, workdir / f"legacy-{name}.sqlite")
         copy_store(_template.sqlmodel, workdir / f"orm-{name}.sqlite")
     legacy_db = open_legacy(workdir / f"legacy-{name}.sqlite")

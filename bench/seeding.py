@@ -53,7 +53,10 @@ def scale_for(images: int) -> Scale:
 
 
 def seeded(images: int, directory: Path) -> Seeded:
-    """Seed both stores into ``directory`` once (files already there are reused)."""
+    """Seed both stores into ``directory`` once (files already there are reused).
+
+    The stores returned are at the current schema (see :func:`_at_head`).
+    """
     scale = scale_for(images)
     stores = Seeded(
         scale, directory / f"legacy-{images}.sqlite3", directory / f"sqlmodel-{images}.sqlite3"

@@ -515,10 +515,10 @@ def _drive(
     world = World(clock=runtime.clock)
     if stop.is_set():
         return world, [], 0.0
-    if options.legacy_template is not None:
-        _known_rows(world, options.workdir.resolve() / LEGACY_FILE)
     if options.tour:
         tour(services, world, random.Random(options.seed))
+    if options.legacy_template is not None:  # after the tour: it indexes what it added
+        _known_rows(world, options.workdir.resolve() / LEGACY_FILE)
     traffic = _Traffic(services, world, options, progress, stop)
     api_seconds = traffic.run()
     return world, traffic.latencies, api_seconds
