@@ -30,6 +30,7 @@ from imagegen.services.core.app_settings import CoreAppSettingsService
 from imagegen.services.core.board_images import CoreBoardImagesService
 from imagegen.services.core.boards import CoreBoardsService
 from imagegen.services.core.client_state import CoreClientStateService
+from imagegen.services.core.group_commit import CoreServices
 from imagegen.services.core.images import CoreImagesService
 from imagegen.services.core.model_relationships import CoreModelRelationshipsService
 from imagegen.services.core.models import CoreModelsService
@@ -158,8 +159,9 @@ def build_candidate(
     url: str,
     password_cost: int = DEMO_PASSWORD_COST,
     max_queue_size: int = 10_000,
-) -> dict[str, Any]:
-    """Every SQLModel service over one engine for ``url`` (schema already built).
+) -> CoreServices:
+    """Every SQLModel service over one engine for ``url`` (schema already built),
+    with group commit over that engine (:class:`CoreServices`).
 
     A SQLite file is opened, never created, and checked before each
     transaction (see :func:`imagegen.db.engine.create_engine`'s ``must_exist``):
@@ -167,9 +169,10 @@ def build_candidate(
     the service dirty, instead of going unnoticed.
     """
     engine = create_engine(url, must_exist=True)
-    return {
+    services = {
         service.name: service.candidate(
             engine, ids=ids, clock=clock, **_options(service, password_cost, max_queue_size)
         )
         for service in SERVICES
     }
+    return CoreServices(services, engine)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         redact,
     )
     from shadow.runtime._factory import SideFactory
+    from shadow.runtime._groups import GroupCommit, Savepoints
     from shadow.runtime._logging import json_logger, stdlib_logger
     from shadow.runtime._metrics import ShadowMetrics
     from shadow.runtime._observation import Observation, Reason
@@ -57,6 +58,7 @@ __all__ = [
     "Difference",
     "DivergenceStore",
     "DropCount",
+    "GroupCommit",
     "LiveSettings",
     "MethodLatency",
     "Mode",
@@ -67,6 +69,7 @@ __all__ = [
     "Reason",
     "Reconciler",
     "Runtime",
+    "Savepoints",
     "ServiceSettings",
     "ServiceState",
     "ShadowMetrics",
@@ -103,6 +106,8 @@ __getattr__, __dir__ = lazy_exports(
         "normalize": "shadow.runtime._compare",
         "redact": "shadow.runtime._compare",
         "SideFactory": "shadow.runtime._factory",
+        "GroupCommit": "shadow.runtime._groups",
+        "Savepoints": "shadow.runtime._groups",
         "json_logger": "shadow.runtime._logging",
         "stdlib_logger": "shadow.runtime._logging",
         "ShadowMetrics": "shadow.runtime._metrics",

@@ -162,12 +162,13 @@ class ProcessWorker:
         warm: Side,
         *,
         coverage: bool = False,
+        group_commit: int = 1,
     ) -> None:
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
         self.process = context.Process(
             target=serve,
-            args=(child, dict(factories), warm, coverage),
+            args=(child, dict(factories), warm, coverage, group_commit),
             name="shadow-mirror",
             daemon=True,
         )
@@ -230,13 +231,14 @@ class ThreadWorker:
         warm: Side,
         *,
         coverage: bool = False,
+        group_commit: int = 1,
     ) -> None:
         self._inbox: queue.SimpleQueue[tuple[float, list[Task]] | None] = queue.SimpleQueue()
         self._outbox: queue.SimpleQueue[Observation | CoverageReport | str | None] = (
             queue.SimpleQueue()
         )
         self._abandoned = threading.Event()
-        self._engine = MirrorEngine(factories, coverage=coverage)
+        self._engine = MirrorEngine(factories, coverage=coverage, group_commit=group_commit)
         self.thread = threading.Thread(
             target=self._loop, args=(warm,), name="shadow-mirror", daemon=True
         )

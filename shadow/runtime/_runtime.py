@@ -159,9 +159,10 @@ class Runtime:
             return InlineExecutor(engine, self.recorder)
 
         def start(warm: Side) -> ProcessWorker | ThreadWorker:
-            if settings.worker is WorkerKind.PROCESS:
-                return ProcessWorker(factories, warm, coverage=settings.coverage)
-            return ThreadWorker(factories, warm, coverage=settings.coverage)
+            kind = ProcessWorker if settings.worker is WorkerKind.PROCESS else ThreadWorker
+            return kind(
+                factories, warm, coverage=settings.coverage, group_commit=settings.group_commit
+            )
 
         def queued() -> QueuedExecutor:
             return QueuedExecutor(

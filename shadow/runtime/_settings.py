@@ -100,6 +100,10 @@ class ShadowSettings(BaseSettings):
     """Mirror workers (processes, or threads), one per conflict domain the application declares
     (``Runtime(domains=...)``), at most this many; each applies its domains' calls in order.
     1: one worker applies every call. Read when the runtime starts."""
+    group_commit: int = Field(default=1, ge=1)
+    """Most consecutive mirrored writes applied in one transaction of the mirror store, a
+    savepoint each, when the mirror side offers it (``shadow.runtime.GroupCommit``); 1: each
+    call commits on its own. Read when the runtime starts."""
     batch_size: int = Field(default=64, ge=1)
     """Most calls handed to the worker in one message."""
     batch_linger_seconds: float = Field(default=0.002, ge=0.0, le=1.0)

@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -37,6 +37,7 @@ from shadow.runtime._compare import compare_values, fingerprint, redact
 from shadow.runtime._coverage import CoverageMeter, CoverageReport
 from shadow.runtime._errors import explain_error, named_arguments, secret_values
 from shadow.runtime._factory import SideFactory
+from shadow.runtime._groups import GroupCommit
 from shadow.runtime._logging import runtime_logger
 from shadow.runtime._observation import (
     UNPICKLABLE,
@@ -54,12 +55,44 @@ __all__ = ["MirrorEngine", "serve"]
 
 _log = runtime_logger
 
+GROUP_SECONDS = 0.25
+"""A group takes no more calls once it has run this long: the dispatcher's deadline
+waits for each answer, and a group's answers all wait for its commit."""
+
+
+@dataclass(slots=True)
+class _Applied:
+    """One call the mirror ran, not compared yet (a group compares after its commit)."""
+
+    task: Task
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    result: Any
+    error: Exception | None
+    started_at: float
+    """Wall-clock start and end of the mirror's call (``time.time()``)."""
+    finished_at: float
+    mirror_seconds: float
+
+    @property
+    def lag(self) -> float | None:
+        """How long after the authoritative start the mirror finished (writes only)."""
+        return self.finished_at - self.task.started_at if self.task.plan.kind.mutates else None
+
 
 class MirrorEngine:
     """Runs tasks on the mirror implementations and compares (one thread at a time)."""
 
-    def __init__(self, factories: Mapping[Side, SideFactory], *, coverage: bool = False) -> None:
+    def __init__(
+        self,
+        factories: Mapping[Side, SideFactory],
+        *,
+        coverage: bool = False,
+        group_commit: int = 1,
+    ) -> None:
         self._factories = dict(factories)
+        # Most consecutive writes in one transaction, for a side offering GroupCommit.
+        self._group_commit = group_commit
         # Coverage of the candidate's code under compared calls (runtime.coverage).
         self._coverage = CoverageMeter() if coverage else None
         self._sides: dict[Side, Mapping[str, Any]] = {}
@@ -174,21 +207,105 @@ class MirrorEngine:
         ``lag_bound`` is the largest recent write lag the caller's process knows
         (its one :class:`~shadow.runtime._lag.LagTracker`); the lags of this
         batch's own writes, which it does not know yet, raise it as they run.
+        Runs of consecutive writes go through group commit when the side
+        offers it (:mod:`shadow.runtime._groups`); their observations come
+        after their commit.
         """
-        for task in tasks:
-            observation = self.run(task, lag_bound)
-            if task.plan.kind.mutates and observation.lag_seconds is not None:
-                lag_bound = max(lag_bound, observation.lag_seconds)
-            yield observation
+        index = 0
+        while index < len(tasks):
+            grouped = self._grouped(tasks, index)
+            if grouped is None:
+                observations = [self.run(tasks[index], lag_bound)]
+            else:
+                observations = self._run_group(grouped[0], tasks[index : grouped[1]], lag_bound)
+            for task, observation in zip(tasks[index:], observations, strict=False):
+                if task.plan.kind.mutates and observation.lag_seconds is not None:
+                    lag_bound = max(lag_bound, observation.lag_seconds)
+                yield observation
+            index += len(observations)
+
+    def _grouped(self, tasks: list[Task], start: int) -> tuple[GroupCommit, int] | None:
+        """The side's group commit and where the run of writes from ``start`` ends, if any."""
+        first = tasks[start]
+        if self._group_commit < 2 or not first.plan.kind.mutates:
+            return None
+        end = start + 1
+        limit = min(len(tasks), start + self._group_commit)
+        while end < limit and tasks[end].plan.kind.mutates and tasks[end].mirror is first.mirror:
+            end += 1
+        if end - start < 2 or first.mirror in self._unavailable:
+            return None
+        try:
+            side = self._side(first.mirror)
+        except Exception:  # each call then says so itself
+            return None
+        return (side, end) if isinstance(side, GroupCommit) else None
+
+    def _run_group(
+        self, side: GroupCommit, tasks: list[Task], lag_bound: float
+    ) -> list[Observation]:
+        """Apply ``tasks`` (writes) in one transaction, a savepoint each, then compare.
+
+        Stops adding calls once the group has run :data:`GROUP_SECONDS`, so its
+        first answer waits little longer than alone; returns an observation per
+        task applied (the caller goes on from there). A group that cannot begin
+        applies only its first call, alone.
+        """
+        applied: list[_Applied | Observation] = []
+        failure: Exception | None = None
+        started = time.perf_counter()
+        try:
+            with side.group() as savepoints:
+                for task in tasks:
+                    if applied and time.perf_counter() - started > GROUP_SECONDS:
+                        break
+                    applied.append(self._apply(task, savepoints.savepoint))
+                committing = time.perf_counter()
+        except Exception as error:
+            if not applied:  # BEGIN failed: nothing of the group ran
+                return [self.run(tasks[0], lag_bound)]
+            failure = error
+        commit_seconds = 0.0 if failure is not None else time.perf_counter() - committing
+        succeeded = [a for a in applied if isinstance(a, _Applied) and a.error is None]
+        share = commit_seconds / len(succeeded) if succeeded else 0.0
+        observations = []
+        for item in applied:
+            if isinstance(item, Observation):
+                observations.append(item)
+                continue
+            if item.error is None:
+                item.mirror_seconds += share
+                if failure is not None:  # the write never committed: it failed with the commit
+                    item.result, item.error = None, failure
+            observations.append(self._settled(item, lag_bound))
+            if item.lag is not None:
+                lag_bound = max(lag_bound, item.lag)
+        return observations
 
     def run(self, task: Task, lag_bound: float) -> Observation:
         """Mirror one task and compare; never raises (a failure is an observation)."""
+        applied = self._apply(task, contextlib.nullcontext)
+        return applied if isinstance(applied, Observation) else self._settled(applied, lag_bound)
+
+    def _apply(
+        self, task: Task, scope: Callable[[], contextlib.AbstractContextManager[None]]
+    ) -> _Applied | Observation:
+        """Run ``task`` on the mirror inside ``scope()``: what it did, or why it could not run."""
         try:
-            return self._run(task, lag_bound)
-        except Exception as error:  # a bug in comparing must not kill the worker
+            return self._call_mirror(task, scope)
+        except Exception as error:  # a bug here must not kill the worker
             return _dropped(task, Reason.WORKER_ERROR, type(error).__name__)
 
-    def _run(self, task: Task, lag_bound: float) -> Observation:
+    def _settled(self, applied: _Applied, lag_bound: float) -> Observation:
+        """Compare what ``applied`` did; never raises."""
+        try:
+            return self._observe(applied, lag_bound)
+        except Exception as error:  # a bug in comparing must not kill the worker
+            return _dropped(applied.task, Reason.WORKER_ERROR, type(error).__name__)
+
+    def _call_mirror(
+        self, task: Task, scope: Callable[[], contextlib.AbstractContextManager[None]]
+    ) -> _Applied | Observation:
         plan = task.plan
         unavailable = self._unavailable.get(task.mirror)
         if unavailable is not None:
@@ -213,12 +330,19 @@ class MirrorEngine:
         with replaying(task.tape), self._measured(task, implementation):
             started = time.perf_counter()
             try:
-                mirror_result = self._call(task, getattr(implementation, plan.method), args, kwargs)
+                with scope():
+                    mirror_result = self._call(
+                        task, getattr(implementation, plan.method), args, kwargs
+                    )
             except Exception as error:
                 mirror_error = error
             mirror_seconds = time.perf_counter() - started
-        finished_at = time.time()
-        lag = finished_at - task.started_at
+        return _Applied(
+            task, args, kwargs, mirror_result, mirror_error, started_at, time.time(), mirror_seconds
+        )
+
+    def _observe(self, applied: _Applied, lag_bound: float) -> Observation:
+        task, plan = applied.task, applied.task.plan
         windows: tuple[Window, Window] | None = None
         if plan.kind.mutates:
             # A write's own timestamps must fall inside its own side's window.
@@ -228,22 +352,23 @@ class MirrorEngine:
                     task.finished_at or task.started_at + task.authoritative_seconds,
                     task.authoritative_seconds,
                 ),
-                Window.around(started_at, finished_at, mirror_seconds),
+                Window.around(applied.started_at, applied.finished_at, applied.mirror_seconds),
             )
+        lag = applied.finished_at - task.started_at
         tolerance = max(lag_bound, lag) + plan.compare.timestamp_precision
         compare_started = time.perf_counter()
         observation = self._compare(
             task,
-            result=result,
-            mirror_result=mirror_result,
-            mirror_error=mirror_error,
+            result=task.result,
+            mirror_result=applied.result,
+            mirror_error=applied.error,
             tolerance=tolerance,
             windows=windows,
-            args=args,
-            kwargs=kwargs,
+            args=applied.args,
+            kwargs=applied.kwargs,
         )
         compare_seconds = time.perf_counter() - compare_started
-        return _with_timing(observation, mirror_seconds, compare_seconds, lag)
+        return _with_timing(observation, applied.mirror_seconds, compare_seconds, lag)
 
     def _compare(
         self,
@@ -436,6 +561,7 @@ def serve(
     factories: Mapping[Side, SideFactory],
     warm: Side,
     coverage: bool = False,
+    group_commit: int = 1,
 ) -> None:
     """The worker process's loop: ``(lag_bound, plans, [task, ...])`` in, one answer per task out.
 
@@ -453,7 +579,7 @@ def serve(
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent
-    engine = MirrorEngine(factories, coverage=coverage)
+    engine = MirrorEngine(factories, coverage=coverage, group_commit=group_commit)
     connection.send(("ready", engine.prepare(warm)))
     try:
         _serve(connection, engine)

@@ -16,7 +16,8 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,6 +107,7 @@ class SqliteKeyValue(KeyValue):
         fault_method: str | None = None,
         list_reversed: bool = False,
         gate: Any = None,
+        fault_key: str | None = None,
     ) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -121,6 +123,9 @@ class SqliteKeyValue(KeyValue):
         self._fault_method = fault_method
         self._list_reversed = list_reversed
         self.gate = gate
+        self._fault_key = fault_key
+        self.grouped = False
+        """Inside a group commit (:class:`GroupedSide`): no transaction of its own."""
 
     def _misbehave(self, method: str) -> None:
         if self._fault_method != method or self._fault is None:
@@ -151,9 +156,11 @@ class SqliteKeyValue(KeyValue):
         )
 
     def put(self, key: str, value: str, secret: str = "") -> Entry:
-        self._misbehave("put")
+        if self._fault_key in (None, key):
+            self._misbehave("put")
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not self.grouped:
+                self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
                     "INSERT INTO entries (key, id, value, secret, touched_at)"
@@ -169,9 +176,13 @@ class SqliteKeyValue(KeyValue):
                     ),
                 )
                 row = self._db.execute("SELECT * FROM entries WHERE key = ?", (key,)).fetchone()
-                self._db.execute("COMMIT")
+                if self._fault == "raise_after_insert" and key == self._fault_key:
+                    raise RuntimeError("candidate refused after writing")
+                if not self.grouped:
+                    self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if not self.grouped:
+                    self._db.execute("ROLLBACK")
                 raise
         entry = self._entry(row)
         if self._fault == "wrong" and self._fault_method == "put":
@@ -232,6 +243,75 @@ class LockHandles(Handles):
 def build(*, ids: IdSource, clock: Clock, path: str, **options: Any) -> Mapping[str, Any]:
     """The factory the runtime calls: one side's implementations by service name."""
     return {"kv": SqliteKeyValue(path, ids=ids, clock=clock, **options), "handles": LockHandles()}
+
+
+class GroupedSide(dict[str, Any]):
+    """:func:`build`'s services with group commit (``shadow.runtime.GroupCommit``).
+
+    A group is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` on the key-value's one
+    connection, a ``SAVEPOINT`` per call. Each group appends its size (calls
+    entered) to ``<path>.groups``, so a test can count commits across processes.
+    ``fail_commit`` rolls every group back at its end and raises, as a COMMIT
+    that fails would.
+    """
+
+    def __init__(self, kv: SqliteKeyValue, path: str, *, fail_commit: bool) -> None:
+        super().__init__(kv=kv)
+        self._kv = kv
+        self._log = f"{path}.groups"
+        self._fail_commit = fail_commit
+        self._calls = 0
+
+    @contextmanager
+    def group(self) -> Iterator[GroupedSide]:
+        kv, self._calls = self._kv, 0
+        with kv._lock:
+            kv._db.execute("BEGIN IMMEDIATE")
+            kv.grouped = True
+            try:
+                yield self
+            except BaseException:
+                kv._db.execute("ROLLBACK")
+                raise
+            finally:
+                kv.grouped = False
+                with open(self._log, "a") as log:
+                    log.write(f"{self._calls}\n")
+            if self._fail_commit:
+                kv._db.execute("ROLLBACK")
+                raise sqlite3.OperationalError("planted: the group's COMMIT failed")
+            kv._db.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._calls += 1
+        db = self._kv._db
+        db.execute("SAVEPOINT call")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK TO call")
+            db.execute("RELEASE call")
+            raise
+        db.execute("RELEASE call")
+
+
+def build_grouped(
+    *, ids: IdSource, clock: Clock, path: str, fail_commit: bool = False, **options: Any
+) -> GroupedSide:
+    """:func:`build`'s key-value service, offering group commit (:class:`GroupedSide`)."""
+    return GroupedSide(
+        SqliteKeyValue(path, ids=ids, clock=clock, **options), path, fail_commit=fail_commit
+    )
+
+
+def group_sizes(path: str) -> list[int]:
+    """The size of every group :class:`GroupedSide` over ``path`` ran, in order."""
+    try:
+        with open(f"{path}.groups") as log:
+            return [int(line) for line in log]
+    except FileNotFoundError:
+        return []
 
 
 def build_pair(

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from imagegen.services.core._driver_read import OneStatementReads
+from imagegen.services.core.group_commit import Joinable
 from shadow._sources import Clock, IdSource
 
 __all__ = [
@@ -108,15 +109,17 @@ class CoreService:
     """
 
     def __init__(self, engine: sa.Engine, *, ids: IdSource, clock: Clock) -> None:
-        self._engine = engine
-        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._reader = reader_for(engine)
+        # Joinable: inside a group commit (the mirror worker's, see group_commit) every
+        # transaction joins the group's instead of committing on its own.
+        self._engine = Joinable(engine)
+        self._writer = Joinable(engine.execution_options(sqlite_begin="IMMEDIATE"))
+        self._reader = Joinable(reader_for(engine))
         self._dialect = engine.dialect.name
         self._ids = ids
         self._clock = clock
         self._statements = StatementCache()
         # Not methods of this class: see OneStatementReads (coverage evidence).
-        self._reads = OneStatementReads(engine, self._reader, self._statements)
+        self._reads = OneStatementReads(self._engine, self._reader, self._statements)
 
     def _statement(self, key: Hashable, build: Callable[[], S]) -> S:
         """The statement for ``key`` (a tuple naming its shape), built on first use."""

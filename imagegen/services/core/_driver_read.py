@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from imagegen.db.engine import file_check
+from imagegen.services.core.group_commit import Joinable
 
 __all__ = ["DriverRead", "OneStatementReads"]
 
@@ -135,8 +136,8 @@ class OneStatementReads:
     :class:`DriverRead` or the upsert helpers are.
     """
 
-    def __init__(self, engine: sa.Engine, reader: sa.Engine, cache: _Cache) -> None:
-        self._engine = engine
+    def __init__(self, engine: Joinable, reader: Joinable, cache: _Cache) -> None:
+        self._engine = engine.engine
         self._reader = reader
         self._cache = cache
         self._on_driver = engine.dialect.name == "sqlite"
@@ -158,8 +159,9 @@ class OneStatementReads:
             return conn.execute(statement, params).mappings().all()
 
     def driver_read(self, statement: sa.Select[Any]) -> DriverRead | None:
-        """The driver path for ``statement`` (None off SQLite or when its SQL varies)."""
-        if not self._on_driver:
+        """The driver path for ``statement`` (None off SQLite, when its SQL varies, or
+        inside a group commit: the read must see the group's writes, on its connection)."""
+        if not self._on_driver or self._reader.joined() is not None:
             return None
 
         def build() -> DriverRead | None:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 
 from imagegen.db.tables import SessionQueueTable
 from imagegen.services.batches import retry_session_json
+from imagegen.services.core.group_commit import Joinable
 from shadow._sources import IdSource
 
 __all__ = ["chunks", "insert_batch", "insert_retries", "locked_queue", "pending_stats"]
@@ -79,10 +80,13 @@ def chunks(values: Sequence[Any]) -> Iterator[list[Any]]:
 
 
 @contextmanager
-def locked_queue(writer: sa.Engine, queue_id: str) -> Iterator[sa.Connection]:
+def locked_queue(writer: Joinable, queue_id: str) -> Iterator[sa.Connection]:
     """A write transaction holding the queue's enqueue lock until it has committed.
 
-    ``writer`` is the service's engine with ``sqlite_begin="IMMEDIATE"``.
+    ``writer`` is the service's engine with ``sqlite_begin="IMMEDIATE"``. Inside
+    a group commit (the mirror worker applying its calls one at a time, see
+    ``group_commit``) MariaDB's named lock is held for the call only, not until the
+    group commits: the group's own transaction is the one open.
     """
     dialect = writer.dialect.name
     if dialect not in ("mysql", "mariadb"):
@@ -93,17 +97,20 @@ def locked_queue(writer: sa.Engine, queue_id: str) -> Iterator[sa.Connection]:
         return
     # Lock names stop at 64 characters; queue ids may be longer.
     key = "session_queue:" + hashlib.sha256(queue_id.encode()).hexdigest()[:40]
+    grouped = writer.joined() is not None
     with writer.connect() as conn:
         locked = conn.execute(_MARIADB_GET_LOCK, {"key_": key}).scalar()
-        conn.commit()
+        if not grouped:
+            conn.commit()
         if locked != 1:
             raise TimeoutError(f"another enqueue held the queue lock for {_QUEUE_LOCK_TIMEOUT} s")
         try:
-            with conn.begin():
+            with nullcontext() if grouped else conn.begin():
                 yield conn
         finally:
             conn.execute(_MARIADB_RELEASE_LOCK, {"key_": key})
-            conn.commit()
+            if not grouped:
+                conn.commit()
 
 
 def pending_stats(conn: sa.Connection, queue_id: str) -> tuple[int, int | None]:

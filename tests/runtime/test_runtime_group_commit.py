@@ -1,0 +1,165 @@
+"""Group commit: a run of mirrored writes in one transaction, a savepoint per call.
+
+The candidate is the key-value service of ``runtime_kv`` offering group commit
+(``build_grouped``: each group logs its size). The dispatcher lingers a second
+for a batch, so the few calls of each test reach the worker together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from shadow import FixedClock, SequentialIds
+from shadow.runtime import Outcome, Runtime, ShadowSettings, SideFactory
+from shadow.runtime._observation import Observation
+from shadow.testing import capture_comparisons
+from tests.runtime import runtime_kv
+from tests.runtime.runtime_kv import KeyValue
+
+
+class MakeGrouped(Protocol):
+    def __call__(
+        self, *, group_commit: int = 8, worker: str = "thread", **candidate: Any
+    ) -> Runtime: ...
+
+
+@pytest.fixture
+def make_grouped(tmp_path: Path) -> Iterator[MakeGrouped]:
+    created: list[Runtime] = []
+
+    def make(*, group_commit: int = 8, worker: str = "thread", **candidate: Any) -> Runtime:
+        runtime = Runtime(
+            ShadowSettings(
+                worker=worker,
+                default_mode="shadow",
+                store_url=f"sqlite:///{tmp_path / 'store.db'}",
+                group_commit=group_commit,
+                batch_size=16,
+                batch_linger_seconds=1.0,
+            ),
+            legacy=SideFactory("tests.runtime.runtime_kv:build", {"path": _legacy(tmp_path)}),
+            candidate=SideFactory(
+                "tests.runtime.runtime_kv:build_grouped",
+                {"path": _candidate(tmp_path), **candidate},
+            ),
+            registry=CollectorRegistry(),
+            ids=SequentialIds("kv"),
+            clock=FixedClock(),
+        )
+        created.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in created:
+        runtime.close()
+
+
+def _legacy(tmp_path: Path) -> str:
+    return str(tmp_path / "legacy.db")
+
+
+def _candidate(tmp_path: Path) -> str:
+    return str(tmp_path / "candidate.db")
+
+
+def _keys(path: str) -> list[str]:
+    return [row[0] for row in runtime_kv.rows(path)]
+
+
+def _verdicts(seen: list[Observation]) -> list[tuple[str, Outcome, bool, tuple[str, ...]]]:
+    return [(item.method, item.outcome, item.mirror_failed, item.error_types) for item in seen]
+
+
+def _puts(runtime: Runtime, keys: str) -> list[Observation]:
+    kv = runtime.proxy(KeyValue, "kv")
+    with capture_comparisons(runtime) as seen:
+        for key in keys:
+            kv.put(key, f"value of {key}")
+        assert runtime.flush(60)
+    assert [item.seq for item in seen] == sorted(item.seq for item in seen)
+    return seen
+
+
+@pytest.mark.parametrize(("group_commit", "groups"), [(8, [3]), (1, [])])
+def test_a_write_failing_mid_group_is_one_failure_as_alone_and_the_others_commit(
+    make_grouped: MakeGrouped, tmp_path: Path, group_commit: int, groups: list[int]
+) -> None:
+    # group_commit=1 is the reference: a commit per call, no group.
+    runtime = make_grouped(group_commit=group_commit, fault="raise_after_insert", fault_key="b")
+    seen = _puts(runtime, "abc")
+    assert runtime_kv.group_sizes(_candidate(tmp_path)) == groups
+    assert _keys(_candidate(tmp_path)) == ["a", "c"]  # b rolled back (to its savepoint)
+    assert _verdicts(seen) == [
+        ("put", Outcome.MATCH, False, ()),
+        ("put", Outcome.CANDIDATE_ERROR, True, ("none", "builtins.RuntimeError")),
+        ("put", Outcome.MATCH, False, ()),
+    ]
+
+
+def test_a_failed_commit_fails_every_write_of_the_group_and_the_service_goes_dirty(
+    make_grouped: MakeGrouped, tmp_path: Path
+) -> None:
+    runtime = make_grouped(fail_commit=True)
+    seen = _puts(runtime, "abc")
+    assert runtime_kv.group_sizes(_candidate(tmp_path)) == [3]
+    assert _keys(_candidate(tmp_path)) == []
+    assert (
+        _verdicts(seen)
+        == [("put", Outcome.CANDIDATE_ERROR, True, ("none", "sqlite3.OperationalError"))] * 3
+    )
+    assert seen[0].mirror_error is not None
+    assert "COMMIT failed" in seen[0].mirror_error["message"]
+    assert runtime.recorder.evidence.is_dirty("kv")
+
+
+def test_reads_are_never_grouped_they_end_the_group_before_them(
+    make_grouped: MakeGrouped, tmp_path: Path
+) -> None:
+    runtime = make_grouped()
+    kv = runtime.proxy(KeyValue, "kv")
+    with capture_comparisons(runtime) as seen:
+        kv.put("a", "1")
+        kv.put("b", "2")
+        kv.get("b")  # sees b: the group before it committed
+        kv.put("c", "3")
+        kv.put("d", "4")
+        kv.put("e", "5")
+        assert runtime.flush(60)
+    assert runtime_kv.group_sizes(_candidate(tmp_path)) == [2, 3]
+    assert [(item.method, item.outcome) for item in seen] == [
+        ("put", Outcome.MATCH),
+        ("put", Outcome.MATCH),
+        ("get", Outcome.MATCH),
+        ("put", Outcome.MATCH),
+        ("put", Outcome.MATCH),
+        ("put", Outcome.MATCH),
+    ]
+
+
+def test_a_group_holds_at_most_group_commit_calls(
+    make_grouped: MakeGrouped, tmp_path: Path
+) -> None:
+    seen = _puts(make_grouped(group_commit=2), "abcde")
+    assert runtime_kv.group_sizes(_candidate(tmp_path)) == [2, 2]  # e alone: no group
+    assert {item.outcome for item in seen} == {Outcome.MATCH}
+    assert _keys(_candidate(tmp_path)) == list("abcde")
+
+
+@pytest.mark.slow
+def test_a_worker_dying_mid_group_never_reports_a_call_it_had_not_committed(
+    make_grouped: MakeGrouped, tmp_path: Path
+) -> None:
+    # c's call kills the worker process inside the group a, b, c: nothing was
+    # committed, so nothing may be reported matched. The dispatcher drops the
+    # first unanswered call and sends the rest again, to a worker that dies on c
+    # again: every call ends dropped, the candidate holds nothing.
+    runtime = make_grouped(worker="process", fault="exit", fault_method="put", fault_key="c")
+    seen = _puts(runtime, "abc")
+    assert [(item.outcome, item.reason) for item in seen] == [(Outcome.DROPPED, "worker_crash")] * 3
+    assert _keys(_candidate(tmp_path)) == []
+    assert runtime.recorder.evidence.is_dirty("kv")

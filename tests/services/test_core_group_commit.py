@@ -1,0 +1,177 @@
+"""Group commit on the Core services, for real on SQLite, PostgreSQL and MariaDB.
+
+The mirror worker (a thread here) applies a batch of five writes of two
+services in one group; the candidate refuses the middle one (a constraint
+planted on its store only). On PostgreSQL a failed statement aborts the whole
+transaction unless rolled back to a savepoint, so this is where the savepoint
+per call is proven: the refused write is one candidate error, the writes
+around it commit, in order, in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry
+
+from imagegen.db.admin import init_legacy
+from imagegen.db.tables import AppSettingTable, ClientStateTable
+from imagegen.demo.wiring import build_candidate
+from imagegen.services.contracts.app_settings import AppSettingsService
+from imagegen.services.contracts.client_state import ClientStateService
+from imagegen.services.core.group_commit import CoreServices
+from shadow import Clock, FixedClock, IdSource, SequentialIds
+from shadow.runtime import (
+    Outcome,
+    Runtime,
+    Savepoints,
+    ServiceSettings,
+    ShadowSettings,
+    SideFactory,
+)
+from shadow.testing import capture_comparisons
+
+SERVICES = ("app_settings", "client_state")
+BACKENDS = [
+    pytest.param("sqlite_engine", id="sqlite"),
+    pytest.param("postgres_engine", id="postgresql", marks=pytest.mark.postgres),
+    pytest.param("mariadb_engine", id="mariadb", marks=pytest.mark.mariadb),
+]
+
+
+class CountedServices(CoreServices):
+    """The candidate's services, counting the groups the worker opens."""
+
+    opened: ClassVar[list[str]] = []
+    built: ClassVar[list[CountedServices]] = []
+
+    def group(self) -> AbstractContextManager[Savepoints]:
+        CountedServices.opened.append(self.engine.dialect.name)
+        return super().group()
+
+
+def build_counted(*, ids: IdSource, clock: Clock, url: str) -> CountedServices:
+    built = build_candidate(ids=ids, clock=clock, url=url)
+    counted = CountedServices(built, built.engine)
+    CountedServices.built.append(counted)
+    return counted
+
+
+@pytest.fixture(params=BACKENDS)
+def refusing_candidate(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    """A candidate store that refuses the app setting ``refused`` (the legacy one takes it)."""
+    engine: sa.Engine = request.getfixturevalue(request.param)
+    key = engine.dialect.identifier_preparer.quote("key")
+    if engine.dialect.name == "sqlite":
+        plant = (
+            "CREATE TRIGGER planted_refusal BEFORE INSERT ON app_settings"
+            " WHEN NEW.key = 'refused' BEGIN SELECT RAISE(ABORT, 'planted refusal'); END"
+        )
+        remove = "DROP TRIGGER planted_refusal"
+    else:
+        plant = (
+            f"ALTER TABLE app_settings ADD CONSTRAINT planted_refusal CHECK ({key} <> 'refused')"
+        )
+        remove = "ALTER TABLE app_settings DROP CONSTRAINT planted_refusal"
+    with engine.begin() as connection:
+        connection.exec_driver_sql(plant)
+    try:
+        yield engine
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(remove)
+
+
+def test_a_refused_write_mid_group_is_one_candidate_error_the_rest_commit_in_order(
+    refusing_candidate: sa.Engine, tmp_path: Path
+) -> None:
+    legacy = tmp_path / "legacy.db"
+    init_legacy(legacy)
+    url = refusing_candidate.url.render_as_string(hide_password=False)
+    CountedServices.opened.clear()
+    runtime = Runtime(
+        ShadowSettings(
+            worker="thread",
+            services={name: ServiceSettings(mode="shadow") for name in SERVICES},
+            store_url=f"sqlite:///{tmp_path / 'store.db'}",
+            group_commit=8,
+            batch_size=16,
+            batch_linger_seconds=1.0,
+        ),
+        legacy=SideFactory("imagegen.demo.wiring:build_legacy", {"path": str(legacy)}),
+        candidate=SideFactory(build_counted, {"url": url}),
+        registry=CollectorRegistry(),
+        ids=SequentialIds("group"),
+        clock=FixedClock(),
+    )
+    try:
+        settings = runtime.proxy(AppSettingsService, "app_settings")
+        state = runtime.proxy(ClientStateService, "client_state")
+        with capture_comparisons(runtime) as seen:
+            settings.set("group.k", "1")
+            state.set_by_key("system", "group.state", "s1")
+            settings.set("refused", "x")
+            settings.set("group.k", "2")
+            state.set_by_key("system", "group.state", "s2")
+            assert runtime.flush(60)
+    finally:
+        runtime.close()
+        for built in CountedServices.built:  # the mirror's engine, closed with nothing else
+            built.engine.dispose()
+        CountedServices.built.clear()
+    assert CountedServices.opened == [refusing_candidate.dialect.name]
+    assert [(item.service, item.outcome, item.mirror_failed) for item in seen] == [
+        ("app_settings", Outcome.MATCH, False),
+        ("client_state", Outcome.MATCH, False),
+        ("app_settings", Outcome.CANDIDATE_ERROR, True),
+        ("app_settings", Outcome.MATCH, False),
+        ("client_state", Outcome.MATCH, False),
+    ]
+    assert [item.seq for item in seen] == sorted(item.seq for item in seen)
+    settings_table, state_table = AppSettingTable.__table__, ClientStateTable.__table__  # type: ignore[attr-defined]
+    with refusing_candidate.connect() as connection:
+        stored = dict(
+            connection.execute(
+                sa.select(settings_table.c.key, settings_table.c.value).where(
+                    settings_table.c.key.in_(["group.k", "refused"])
+                )
+            ).all()
+        )
+        states = (
+            connection.execute(
+                sa.select(state_table.c.value).where(state_table.c.key == "group.state")
+            )
+            .scalars()
+            .all()
+        )
+    assert stored == {"group.k": "2"}
+    assert states == ["s2"]
+
+
+def test_outside_a_group_the_services_commit_as_before(sqlite_engine: sa.Engine) -> None:
+    url = sqlite_engine.url.render_as_string(hide_password=False)
+    built = build_candidate(ids=SequentialIds("x"), clock=FixedClock(), url=url)
+    built["app_settings"].set("alone", "1")
+    with built.group() as group, group.savepoint():
+        built["app_settings"].set("grouped", "2")
+        with sqlite_engine.connect() as other:  # not committed yet: others see none of it
+            grouped = sa.text("SELECT key FROM app_settings WHERE key = 'grouped'")
+            assert other.execute(grouped).all() == []
+        assert built["app_settings"].get("grouped") == "2"  # the group's reads see its writes
+    with sqlite_engine.connect() as other:
+        keys = (
+            other.execute(
+                sa.text(
+                    "SELECT key FROM app_settings WHERE key IN ('alone', 'grouped') ORDER BY key"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert keys == ["alone", "grouped"]
+    built.engine.dispose()
