@@ -75,8 +75,9 @@ def test_lines_of_called_methods_are_run_and_an_uncalled_method_is_listed_as_nev
     assert body_statements("by_value") <= missing
     # get: all but the three statements of paths not taken (gate, missing key, fault) ran.
     assert len(body_statements("get") & missing) == 3
-    # put: all but the ROLLBACK-and-raise path (2 statements) and the fault (1) ran.
-    assert len(body_statements("put") & missing) == 3
+    # put: all but the ROLLBACK-and-raise path (3 statements), the refusal after the
+    # insert (1) and the fault (1) ran.
+    assert len(body_statements("put") & missing) == 5
     assert not body_statements("__init__") & missing
     assert 0 < measured.share < 1  # type: ignore[attr-defined]
     assert measured.branches > 0 and 0 < measured.branches_hit < measured.branches  # type: ignore[attr-defined]

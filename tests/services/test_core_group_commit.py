@@ -135,7 +135,7 @@ def test_a_refused_write_mid_group_is_one_candidate_error_the_rest_commit_in_ord
     assert [item.seq for item in seen] == sorted(item.seq for item in seen)
     settings_table, state_table = AppSettingTable.__table__, ClientStateTable.__table__  # type: ignore[attr-defined]
     with refusing_candidate.connect() as connection:
-        stored = dict(
+        stored: dict[str, str] = dict(
             connection.execute(
                 sa.select(settings_table.c.key, settings_table.c.value).where(
                     settings_table.c.key.in_(["group.k", "refused"])

@@ -24,9 +24,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from shadow.runtime import Savepoints
 
 __all__ = ["CoreServices", "Joinable"]
 
@@ -84,9 +87,12 @@ class CoreServices(dict[str, Any]):
         self.engine = engine
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
 
-    @contextmanager
-    def group(self) -> Iterator[_Group]:
+    def group(self) -> AbstractContextManager[Savepoints]:
         """One write transaction the services' calls join (see the module doc)."""
+        return self._group()
+
+    @contextmanager
+    def _group(self) -> Iterator[_Group]:
         if _OPEN.get() is not None:
             raise RuntimeError("a group is already open in this context")
         with self._writer.connect() as connection, connection.begin():
