@@ -73,6 +73,9 @@ class _Applied:
     """Wall-clock start and end of the mirror's call (``time.time()``)."""
     finished_at: float
     mirror_seconds: float
+    """The call's own duration (its window's bound, see Window.around)."""
+    commit_share: float = 0.0
+    """Its share of its group's COMMIT: counted in its latency, never in its window."""
 
     @property
     def lag(self) -> float | None:
@@ -274,7 +277,7 @@ class MirrorEngine:
                 observations.append(item)
                 continue
             if item.error is None:
-                item.mirror_seconds += share
+                item.commit_share = share
                 if failure is not None:  # the write never committed: it failed with the commit
                     item.result, item.error = None, failure
             observations.append(self._settled(item, lag_bound))
@@ -368,7 +371,8 @@ class MirrorEngine:
             kwargs=applied.kwargs,
         )
         compare_seconds = time.perf_counter() - compare_started
-        return _with_timing(observation, applied.mirror_seconds, compare_seconds, lag)
+        mirror_seconds = applied.mirror_seconds + applied.commit_share
+        return _with_timing(observation, mirror_seconds, compare_seconds, lag)
 
     def _compare(
         self,

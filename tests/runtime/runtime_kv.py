@@ -252,14 +252,17 @@ class GroupedSide(dict[str, Any]):
     connection, a ``SAVEPOINT`` per call. Each group appends its size (calls
     entered) to ``<path>.groups``, so a test can count commits across processes.
     ``fail_commit`` rolls every group back at its end and raises, as a COMMIT
-    that fails would.
+    that fails would; ``slow_commit`` seconds pass before each COMMIT.
     """
 
-    def __init__(self, kv: SqliteKeyValue, path: str, *, fail_commit: bool) -> None:
+    def __init__(
+        self, kv: SqliteKeyValue, path: str, *, fail_commit: bool, slow_commit: float
+    ) -> None:
         super().__init__(kv=kv)
         self._kv = kv
         self._log = f"{path}.groups"
         self._fail_commit = fail_commit
+        self._slow_commit = slow_commit
         self._calls = 0
 
     @contextmanager
@@ -280,6 +283,7 @@ class GroupedSide(dict[str, Any]):
             if self._fail_commit:
                 kv._db.execute("ROLLBACK")
                 raise sqlite3.OperationalError("planted: the group's COMMIT failed")
+            time.sleep(self._slow_commit)
             kv._db.execute("COMMIT")
 
     @contextmanager
@@ -297,12 +301,17 @@ class GroupedSide(dict[str, Any]):
 
 
 def build_grouped(
-    *, ids: IdSource, clock: Clock, path: str, fail_commit: bool = False, **options: Any
+    *,
+    ids: IdSource,
+    clock: Clock,
+    path: str,
+    fail_commit: bool = False,
+    slow_commit: float = 0.0,
+    **options: Any,
 ) -> GroupedSide:
     """:func:`build`'s key-value service, offering group commit (:class:`GroupedSide`)."""
-    return GroupedSide(
-        SqliteKeyValue(path, ids=ids, clock=clock, **options), path, fail_commit=fail_commit
-    )
+    kv = SqliteKeyValue(path, ids=ids, clock=clock, **options)
+    return GroupedSide(kv, path, fail_commit=fail_commit, slow_commit=slow_commit)
 
 
 def group_sizes(path: str) -> list[int]:

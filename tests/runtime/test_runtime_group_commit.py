@@ -150,6 +150,17 @@ def test_a_group_holds_at_most_group_commit_calls(
     assert _keys(_candidate(tmp_path)) == list("abcde")
 
 
+def test_a_groups_commit_time_is_shared_out_in_its_writes_latencies(
+    make_grouped: MakeGrouped, tmp_path: Path
+) -> None:
+    # (That it never widens a call's timestamp window is tested on the session
+    # queue, whose stamps are in milliseconds: tests/services/test_core_group_commit.py.)
+    seen = _puts(make_grouped(slow_commit=0.5), "aa")
+    assert runtime_kv.group_sizes(_candidate(tmp_path)) == [2]
+    assert [item.outcome for item in seen] == [Outcome.MATCH, Outcome.MATCH]
+    assert all((item.mirror_seconds or 0) >= 0.25 for item in seen)  # half the commit each
+
+
 @pytest.mark.slow
 def test_a_worker_dying_mid_group_never_reports_a_call_it_had_not_committed(
     make_grouped: MakeGrouped, tmp_path: Path

@@ -10,8 +10,9 @@ around it commit, in order, in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,19 +25,18 @@ from imagegen.db.tables import AppSettingTable, ClientStateTable
 from imagegen.demo.wiring import build_candidate
 from imagegen.services.contracts.app_settings import AppSettingsService
 from imagegen.services.contracts.client_state import ClientStateService
+from imagegen.services.contracts.session_queue import Batch, SessionQueueService
 from imagegen.services.core.group_commit import CoreServices
 from shadow import Clock, FixedClock, IdSource, SequentialIds
 from shadow.runtime import (
     Outcome,
     Runtime,
     Savepoints,
-    ServiceSettings,
     ShadowSettings,
     SideFactory,
 )
 from shadow.testing import capture_comparisons
 
-SERVICES = ("app_settings", "client_state")
 BACKENDS = [
     pytest.param("sqlite_engine", id="sqlite"),
     pytest.param("postgres_engine", id="postgresql", marks=pytest.mark.postgres),
@@ -87,28 +87,33 @@ def refusing_candidate(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
             connection.exec_driver_sql(remove)
 
 
-def test_a_refused_write_mid_group_is_one_candidate_error_the_rest_commit_in_order(
-    refusing_candidate: sa.Engine, tmp_path: Path
-) -> None:
+def _runtime(tmp_path: Path, build: Callable[..., CoreServices], url: str) -> Runtime:
+    """Shadow mode on a thread worker, group commit on, a second's linger for each batch."""
     legacy = tmp_path / "legacy.db"
     init_legacy(legacy)
-    url = refusing_candidate.url.render_as_string(hide_password=False)
-    CountedServices.opened.clear()
-    runtime = Runtime(
+    return Runtime(
         ShadowSettings(
             worker="thread",
-            services={name: ServiceSettings(mode="shadow") for name in SERVICES},
+            default_mode="shadow",
             store_url=f"sqlite:///{tmp_path / 'store.db'}",
             group_commit=8,
             batch_size=16,
             batch_linger_seconds=1.0,
         ),
         legacy=SideFactory("imagegen.demo.wiring:build_legacy", {"path": str(legacy)}),
-        candidate=SideFactory(build_counted, {"url": url}),
+        candidate=SideFactory(build, {"url": url}),
         registry=CollectorRegistry(),
         ids=SequentialIds("group"),
         clock=FixedClock(),
     )
+
+
+def test_a_refused_write_mid_group_is_one_candidate_error_the_rest_commit_in_order(
+    refusing_candidate: sa.Engine, tmp_path: Path
+) -> None:
+    url = refusing_candidate.url.render_as_string(hide_password=False)
+    CountedServices.opened.clear()
+    runtime = _runtime(tmp_path, build_counted, url)
     try:
         settings = runtime.proxy(AppSettingsService, "app_settings")
         state = runtime.proxy(ClientStateService, "client_state")
@@ -151,6 +156,55 @@ def test_a_refused_write_mid_group_is_one_candidate_error_the_rest_commit_in_ord
         )
     assert stored == {"group.k": "2"}
     assert states == ["s2"]
+
+
+class SlowCommit(CoreServices):
+    """The candidate's services, each group taking 0.3 s more before its COMMIT."""
+
+    def group(self) -> AbstractContextManager[Savepoints]:
+        return self._slow()
+
+    @contextmanager
+    def _slow(self) -> Iterator[Savepoints]:
+        with super().group() as savepoints:
+            yield savepoints
+            time.sleep(0.3)
+
+
+def build_slow(*, ids: IdSource, clock: Clock, url: str) -> SlowCommit:
+    built = build_candidate(ids=ids, clock=clock, url=url)
+    return SlowCommit(built, built.engine)
+
+
+def test_a_groups_commit_time_never_widens_a_calls_timestamp_window(
+    sqlite_engine: sa.Engine, tmp_path: Path
+) -> None:
+    # set_queue_item_session returns the started_at its item's dequeue stamped a
+    # moment before, on each side (20 ms before on the authoritative one). Were
+    # the commit's share (0.1 s each) in the call's window, the mirror's window
+    # would reach back past that stamp: one side's value would look produced by
+    # the call itself, the other's older, a divergence (seen in the demo).
+    runtime = _runtime(tmp_path, build_slow, sqlite_engine.url.render_as_string())
+    try:
+        queue = runtime.proxy(SessionQueueService, "session_queue")
+        with capture_comparisons(runtime) as seen:
+            queue.enqueue_batch("default", Batch(graph={"nodes": {}}, runs=1))
+            assert runtime.flush(60)
+            item = queue.dequeue()
+            assert item is not None
+            time.sleep(0.02)
+            queue.set_queue_item_session(item.item_id, {"id": "session", "graph": {}})
+            queue.complete_queue_item(item.item_id)
+            assert runtime.flush(60)
+    finally:
+        runtime.close()
+    assert [(item.method, item.outcome) for item in seen] == [
+        ("enqueue_batch", Outcome.MATCH),
+        ("dequeue", Outcome.MATCH),
+        ("set_queue_item_session", Outcome.MATCH),
+        ("complete_queue_item", Outcome.MATCH),
+    ]
+    assert all((item.mirror_seconds or 0) >= 0.1 for item in seen[1:])
 
 
 def test_outside_a_group_the_services_commit_as_before(sqlite_engine: sa.Engine) -> None:
