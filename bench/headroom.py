@@ -88,8 +88,8 @@ UNBOUNDED: dict[str, Any] = {
     "deadline_seconds": 60.0,
 }
 """Runtime settings under which nothing is dropped: the backlog shows the mirror's pace."""
-PER_DOMAIN: dict[str, Any] = {**UNBOUNDED, "mirror_workers": len(conflict_domains())}
-"""The same, with a mirror worker per conflict domain of the demo."""
+GROUP_COMMIT = 64
+"""``group_commit`` of the group-commit arms: a whole batch (``batch_size``) at most."""
 FAILED = frozenset({"divergence", "candidate_error"})
 
 WRITES = frozenset(
@@ -98,6 +98,43 @@ WRITES = frozenset(
     for name, spec in contract_methods(wiring.contract).items()
     if spec.kind.mutates
 )
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One shadow arm: what differs from the runtime's defaults."""
+
+    name: str
+    label: str
+    settings: dict[str, Any]
+    writes_only: bool = True
+    """No read mirrored (``read_sample_rate`` 0): the mirror's write rate."""
+    synchronous: str = "FULL"
+    """The SQLite candidate file's ``synchronous`` (the servers ignore it)."""
+    sqlite_only: bool = False
+
+
+SPECS = (
+    Spec("writes", "writes/s, one worker", UNBOUNDED),
+    Spec("domains-writes", "writes/s, one worker per domain",
+         {**UNBOUNDED, "mirror_workers": len(conflict_domains())}),
+    Spec("two-writes", "writes/s, two workers", {**UNBOUNDED, "mirror_workers": 2},
+         sqlite_only=True),
+    Spec("group-writes", "writes/s, one worker, group commit",
+         {**UNBOUNDED, "group_commit": GROUP_COMMIT}),
+    Spec("normal-writes", "writes/s, one worker, synchronous=NORMAL", UNBOUNDED,
+         synchronous="NORMAL", sqlite_only=True),
+    Spec("group-normal-writes", "writes/s, one worker, group commit + NORMAL",
+         {**UNBOUNDED, "group_commit": GROUP_COMMIT}, synchronous="NORMAL", sqlite_only=True),
+    Spec("calls", "calls/s, whole mix, one worker", UNBOUNDED, writes_only=False),
+    Spec("domains-calls", "calls/s, whole mix, one worker per domain",
+         {**UNBOUNDED, "mirror_workers": len(conflict_domains())}, writes_only=False),
+    Spec("group-calls", "calls/s, whole mix, one worker, group commit",
+         {**UNBOUNDED, "group_commit": GROUP_COMMIT}, writes_only=False),
+    Spec("defaults", "defaults", {}, writes_only=False, synchronous="NORMAL"),
+)  # fmt: skip
+"""Every shadow arm. ``defaults`` is the runtime's own (10,000-call queue, reads sampled
+down above half full) on the demo's own candidate (SQLite at ``synchronous=NORMAL``)."""
 
 
 @dataclass(frozen=True)
@@ -130,16 +167,12 @@ class Arm:
 
 @dataclass
 class Rounds:
-    """Every round of every arm of one backend."""
+    """Every round of every arm of one backend (``legacy``: the authoritative side alone)."""
 
-    authoritative: list[Arm] = field(default_factory=list)
-    writes_only: list[Arm] = field(default_factory=list)
-    every_call: list[Arm] = field(default_factory=list)
-    defaults: list[Arm] = field(default_factory=list)
-    domains_writes: list[Arm] = field(default_factory=list)
-    domains_calls: list[Arm] = field(default_factory=list)
-    writes_normal: list[Arm] = field(default_factory=list)
-    """Writes only, the SQLite candidate at ``synchronous=NORMAL`` (SQLite only)."""
+    arms: dict[str, list[Arm]] = field(default_factory=dict)
+
+    def add(self, name: str, arm: Arm) -> None:
+        self.arms.setdefault(name, []).append(arm)
 
 
 def _counted(options: DemoOptions) -> Arm:
@@ -175,7 +208,7 @@ def _counted(options: DemoOptions) -> Arm:
 
 @contextmanager
 def _candidate(backend: str) -> Iterator[str | None]:
-    """None for the demo's own SQLite candidate file; a fresh server database otherwise."""
+    """None for a SQLite candidate file per run; a fresh server database otherwise."""
     if backend == "sqlite":
         yield None
         return
@@ -183,106 +216,76 @@ def _candidate(backend: str) -> Iterator[str | None]:
         yield url
 
 
-def _measure(backend: str, rounds: int, ops: int, root: Path) -> Rounds:
+def _measure(backend: str, specs: Sequence[Spec], rounds: int, ops: int, root: Path) -> Rounds:
     measured = Rounds()
-    with _candidate(backend) as url:
-
-        def run(name: str, round_: int, **changes: Any) -> Arm:
-            workdir = root / f"{backend}-{name}-{round_}"
-            changes = {"candidate_url": url, **changes}
-            return _counted(DemoOptions(ops=ops, workdir=workdir, coverage=False, **changes))
-
+    with _candidate(backend) as server:
         for round_ in range(rounds):
-            measured.authoritative.append(run("legacy", round_, mode=Mode.LEGACY))
-            measured.writes_only.append(
-                run("writes", round_, read_sample_rate=0.0, runtime_settings=UNBOUNDED)
-            )
-            measured.every_call.append(run("calls", round_, runtime_settings=UNBOUNDED))
-            measured.defaults.append(run("defaults", round_))
-            measured.domains_writes.append(
-                run("domains-writes", round_, read_sample_rate=0.0, runtime_settings=PER_DOMAIN)
-            )
-            measured.domains_calls.append(run("domains-calls", round_, runtime_settings=PER_DOMAIN))
-            if backend == "sqlite":
-                normal = root / f"sqlite-normal-{round_}.db"
-                measured.writes_normal.append(
-                    run(
-                        "writes-normal", round_, read_sample_rate=0.0, runtime_settings=UNBOUNDED,
-                        candidate_url=f"sqlite:///{normal}?synchronous=NORMAL",
-                    )
+            workdir = root / f"{backend}-legacy-{round_}"
+            legacy = DemoOptions(ops=ops, workdir=workdir, coverage=False, mode=Mode.LEGACY)
+            measured.add("legacy", _counted(legacy))
+            for spec in specs:
+                workdir = root / f"{backend}-{spec.name}-{round_}"
+                url = server or f"sqlite:///{workdir}.db?synchronous={spec.synchronous}"
+                options = DemoOptions(
+                    ops=ops, workdir=workdir, coverage=False, candidate_url=url,
+                    runtime_settings=spec.settings,
+                    read_sample_rate=0.0 if spec.writes_only else 1.0,
                 )  # fmt: skip
+                measured.add(spec.name, _counted(options))
     return measured
 
 
-def _rate(rate: float, arm: Arm, authoritative: Arm) -> str:
+def spec(name: str) -> Spec:
+    """The shadow arm called ``name``."""
+    return next(spec for spec in SPECS if spec.name == name)
+
+
+def _rate(arm: Arm, authoritative: Arm, *, writes: bool) -> str:
+    rate = arm.mirror_write_rate if writes else arm.mirror_call_rate
     return f"{'>= ' if arm.kept_up(authoritative) else ''}{rate:,.0f}"
-
-
-def _ratios(arms: list[Arm], authoritative: list[float], *, writes: bool) -> list[float]:
-    rates = [arm.mirror_write_rate if writes else arm.mirror_call_rate for arm in arms]
-    return [rate / base for rate, base in zip(rates, authoritative, strict=True)]
 
 
 def _bound(arms: list[Arm], authoritative: list[Arm]) -> str:
     return ">= " if all(a.kept_up(b) for a, b in zip(arms, authoritative, strict=True)) else ""
 
 
-def _cell(arms: list[Arm], index: int, authoritative: list[Arm], *, writes: bool) -> str:
-    """One arm's mirror rate in round ``index``, with its run's seconds ('-': no such arm)."""
-    if not arms:
-        return "-"
-    arm = arms[index]
-    rate = arm.mirror_write_rate if writes else arm.mirror_call_rate
-    return f"{_rate(rate, arm, authoritative[index])} ({arm.seconds:.1f} s)"
-
-
-def _report(backend: str, measured: Rounds) -> tuple[list[str], list[str], bool]:
+def _report(
+    backend: str, specs: Sequence[Spec], measured: Rounds
+) -> tuple[list[str], list[str], bool]:
     """Summary rows (medians over rounds), per-round rows, and whether a target was missed."""
-    mix = measured.every_call[0]
+    auth = measured.arms["legacy"]
+    mix = next(arms[0] for arms in measured.arms.values() if arms[0].calls)
     writes_per_call = mix.writes / mix.calls
-    authoritative_calls = [mix.calls / a.seconds for a in measured.authoritative]
+    authoritative_calls = [mix.calls / a.seconds for a in auth]
     authoritative_writes = [c * writes_per_call for c in authoritative_calls]
-    auth = measured.authoritative
     summary: list[str] = []
     best = 0.0
-    write_arms = [
-        ("writes/s, one worker", measured.writes_only),
-        ("writes/s, one worker per domain", measured.domains_writes),
-        ("writes/s, one worker, synchronous=NORMAL", measured.writes_normal),
-    ]
-    for label, arms in write_arms:
-        if not arms:
-            continue
-        ratio = statistics.median(_ratios(arms, authoritative_writes, writes=True))
-        best = max(best, ratio)
+    shadow = [spec for spec in specs if spec.name != "defaults"]
+    for spec in shadow:
+        arms = measured.arms[spec.name]
+        base = authoritative_writes if spec.writes_only else authoritative_calls
+        rates = [a.mirror_write_rate if spec.writes_only else a.mirror_call_rate for a in arms]
+        ratio = statistics.median(rate / b for rate, b in zip(rates, base, strict=True))
         bound = _bound(arms, auth)
+        target = f"| >= {TARGET:.1f}x | {'**no**' if ratio < TARGET else 'yes'} |"
+        if spec.writes_only:
+            best = max(best, ratio)
         summary.append(
-            f"| {backend} | {label} | {statistics.median(authoritative_writes):,.0f} "
-            f"| {bound}{statistics.median(a.mirror_write_rate for a in arms):,.0f} "
-            f"| {bound}{ratio:.2f}x | >= {TARGET:.1f}x | {'**no**' if ratio < TARGET else 'yes'} |"
+            f"| {backend} | {spec.label} | {statistics.median(base):,.0f} "
+            f"| {bound}{statistics.median(rates):,.0f} | {bound}{ratio:.2f}x "
+            + (target if spec.writes_only else "| | |")
         )
-    for label, arms in (
-        ("calls/s, whole mix, one worker", measured.every_call),
-        ("calls/s, whole mix, one worker per domain", measured.domains_calls),
-    ):
-        ratio = statistics.median(_ratios(arms, authoritative_calls, writes=False))
+    every = [arm for arms in measured.arms.values() for arm in arms]
+    drops = sum(arm.dropped_writes for arm in every)
+    failures = sum(arm.failures for arm in every)
+    defaults = measured.arms.get("defaults", [])
+    if defaults:
         summary.append(
-            f"| {backend} | {label} | {statistics.median(authoritative_calls):,.0f} "
-            f"| {_bound(arms, auth)}{statistics.median(a.mirror_call_rate for a in arms):,.0f} "
-            f"| {_bound(arms, auth)}{ratio:.2f}x | | |"
+            f"| {backend} | defaults: writes dropped, reads sampled out "
+            f"| | {sum(a.dropped_writes for a in defaults)}, "
+            f"{sum(a.sampled_reads for a in defaults):,} | | 0 writes | "
+            f"{'yes' if drops == 0 else '**no**'} |"
         )
-    unbounded = [
-        *measured.writes_only, *measured.every_call, *measured.domains_writes,
-        *measured.domains_calls, *measured.writes_normal,
-    ]  # fmt: skip
-    drops = sum(arm.dropped_writes for arm in (*unbounded, *measured.defaults))
-    failures = sum(arm.failures for arm in (*unbounded, *measured.defaults))
-    summary.append(
-        f"| {backend} | defaults: writes dropped, reads sampled out "
-        f"| | {sum(a.dropped_writes for a in measured.defaults)}, "
-        f"{sum(a.sampled_reads for a in measured.defaults):,} | | 0 writes | "
-        f"{'yes' if drops == 0 else '**no**'} |"
-    )
     summary.append(
         f"| {backend} | divergences and candidate errors, every shadow arm | | {failures} "
         f"| | 0 | {'yes' if failures == 0 else '**no**'} |"
@@ -290,26 +293,16 @@ def _report(backend: str, measured: Rounds) -> tuple[list[str], list[str], bool]
     missed = best < TARGET or drops > 0 or failures > 0
     per_round = []
     for index, auth_arm in enumerate(auth):
-
-        def cell(arms: list[Arm], *, writes: bool, index: int = index) -> str:
-            return _cell(arms, index, auth, writes=writes)
-
-        shadow = [arms[index] for arms in (
-            measured.writes_only, measured.every_call, measured.defaults,
-            measured.domains_writes, measured.domains_calls, measured.writes_normal,
-        ) if arms]  # fmt: skip
+        cells = [
+            _rate(measured.arms[spec.name][index], auth_arm, writes=spec.writes_only)
+            + f" ({measured.arms[spec.name][index].seconds:.1f} s)"
+            for spec in shadow
+        ]
         per_round.append(
             f"| {backend} | {index + 1} | {auth_arm.load:.2f} | {auth_arm.seconds:.1f} "
-            f"| {authoritative_writes[index]:,.0f} "
-            f"| {cell(measured.writes_only, writes=True)} "
-            f"| {cell(measured.domains_writes, writes=True)} "
-            f"| {cell(measured.writes_normal, writes=True)} "
-            f"| {authoritative_calls[index]:,.0f} "
-            f"| {cell(measured.every_call, writes=False)} "
-            f"| {cell(measured.domains_calls, writes=False)} "
-            f"| {measured.defaults[index].dropped_writes} "
-            f"| {measured.defaults[index].sampled_reads:,} "
-            f"| {sum(arm.failures for arm in shadow)} |"
+            f"| {authoritative_writes[index]:,.0f} | {authoritative_calls[index]:,.0f} | "
+            + " | ".join(cells)
+            + f" | {sum(arms[index].failures for arms in measured.arms.values())} |"
         )
     return summary, per_round, missed
 
@@ -321,12 +314,24 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--backends", default=",".join(BACKENDS), help=f"comma-separated: {', '.join(BACKENDS)}"
     )
+    parser.add_argument(
+        "--arms",
+        default=",".join(spec.name for spec in SPECS),
+        help=f"comma-separated shadow arms (legacy always runs): "
+        f"{', '.join(spec.name for spec in SPECS)}",
+    )
     parser.add_argument("--ops", type=int, default=None, help="requests per run")
     args = parser.parse_args(list(argv))
     chosen = [name.strip() for name in args.backends.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(BACKENDS))
     if unknown or not chosen:
         print(f"bench headroom: error: unknown backends {unknown}", file=sys.stderr)
+        return 2
+    wanted = {name.strip() for name in args.arms.split(",") if name.strip()}
+    specs = [spec for spec in SPECS if spec.name in wanted]
+    unknown = sorted(wanted - {spec.name for spec in SPECS})
+    if unknown or not specs:
+        print(f"bench headroom: error: unknown arms {unknown}", file=sys.stderr)
         return 2
     rounds = args.repeat or (1 if args.quick else 2)
     ops = args.ops or (300 if args.quick else 6000)
@@ -341,15 +346,18 @@ def main(argv: Sequence[str]) -> int:
         root = Path(scratch)
         with logs_to_file(root / "shadow.log"):
             for backend in chosen:
-                rows, rounds_rows, missed = _report(backend, _measure(backend, rounds, ops, root))
+                own = [spec for spec in specs if backend == "sqlite" or not spec.sqlite_only]
+                measured = _measure(backend, own, rounds, ops, root)
+                rows, rounds_rows, missed = _report(backend, own, measured)
                 summary += rows
-                per_round += rounds_rows
+                per_round += [f"\n{_round_header(own)}", *rounds_rows]
                 status |= missed
 
     print(
         f"{rounds} interleaved round(s) per arm, {ops:,} requests per run, saturated "
         "(4 API threads, 1 queue worker); medians over the rounds; one worker per domain: "
-        f"mirror_workers={PER_DOMAIN['mirror_workers']}; mirror rates over the "
+        f"mirror_workers={len(conflict_domains())}; group commit: group_commit={GROUP_COMMIT}; "
+        "SQLite candidates at synchronous=FULL unless NORMAL is named; mirror rates over the "
         "time from the first call to the drained queue ('>=': the mirror kept up, so the "
         "rate is what the callers offered).\n"
     )
@@ -358,14 +366,15 @@ def main(argv: Sequence[str]) -> int:
     print("\n".join(summary))
     print(
         "\nper round (load: one-minute load average when the round started; s: seconds "
-        "from the first call until the last was made and mirrored):\n"
+        "from the first call until the last was made and mirrored):"
     )
-    print(
-        "| candidate | round | load | legacy s | legacy writes/s | mirror writes/s (s) "
-        "| per domain | NORMAL | legacy calls/s | mirror calls/s (s) | per domain "
-        "| defaults: dropped | sampled out | failures |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(per_round))
     print(f"\n{Environment.current().describe()}")
     return status
+
+
+def _round_header(specs: Sequence[Spec]) -> str:
+    names = [spec.name for spec in specs if spec.name != "defaults"]
+    columns = ["candidate", "round", "load", "legacy s", "legacy writes/s", "legacy calls/s"]
+    columns += [f"{name} (s)" for name in names] + ["failures"]
+    return f"| {' | '.join(columns)} |\n|---|{'---:|' * (len(columns) - 1)}"

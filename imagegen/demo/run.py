@@ -258,7 +258,7 @@ def _run(options: DemoOptions, progress: DemoProgress | None, stop: threading.Ev
         legacy=SideFactory(
             "imagegen.demo.wiring:build_legacy", {"path": str(workdir / LEGACY_FILE)}
         ),
-        candidate=_candidate_factory(options, workdir, candidate_url),
+        candidate=_candidate_factory(options, workdir, _shadow_durability(candidate_url, options)),
         registry=registry,
         ids=UuidIds(),
         reconcile=_reconciler(workdir, candidate_url),
@@ -386,6 +386,21 @@ def _write_modes_file(workdir: Path, options: DemoOptions, store_url: str) -> Pa
     path = workdir / MODES_FILE
     path.write_text(tomlkit.dumps(document))
     return path
+
+
+def _shadow_durability(url: str, options: DemoOptions) -> str:
+    """The demo's own SQLite candidate file at ``synchronous=NORMAL`` when it starts in shadow mode.
+
+    A shadow store can be rebuilt from the authoritative one (``shadow data
+    repair``), so the last transactions a power cut may lose in WAL mode at
+    ``NORMAL`` cost a repair, never data; it is the largest single lever on the
+    mirror's write rate measured on SQLite (docs/benchmarks.md, "Mirror
+    headroom"). Never for the legacy store, nor for a candidate that starts
+    authoritative; a URL the operator gave (``--candidate-url``) is theirs.
+    """
+    if options.mode is not Mode.SHADOW or options.candidate_url is not None or options.aa:
+        return url
+    return f"{url}?synchronous=NORMAL"
 
 
 def _candidate_factory(options: DemoOptions, workdir: Path, url: str) -> SideFactory:

@@ -84,14 +84,37 @@ def test_the_per_domain_arm_runs_a_worker_process_per_domain_and_mirrors_every_c
     """Every call mirrored by six worker processes (one per conflict domain of the demo):
     nothing dropped, no divergence, no candidate error (a lock timeout between the
     workers on the shared SQLite candidate file would show as one)."""
-    assert headroom.PER_DOMAIN["mirror_workers"] == 6
+    per_domain = headroom.spec("domains-calls").settings
+    assert per_domain["mirror_workers"] == 6
     arm = headroom._counted(
         DemoOptions(
             ops=80, workdir=tmp_path / "demo", coverage=False, worker=WorkerKind.PROCESS,
-            runtime_settings=headroom.PER_DOMAIN,
+            runtime_settings=per_domain,
         )
     )  # fmt: skip
     assert arm.writes > 0 and arm.mirrored_writes == arm.writes and arm.dropped_writes == 0
     assert arm.mirrored_calls == arm.calls and arm.failures == 0
     config = tomllib.loads((tmp_path / "demo" / "shadow.toml").read_text())
     assert config["mirror_workers"] == 6
+
+
+@pytest.mark.slow
+def test_the_group_commit_arm_mirrors_every_call_without_a_failure(tmp_path: Path) -> None:
+    """Every call mirrored by a worker process applying runs of writes in groups of up to
+    64: nothing dropped, no divergence, no candidate error (a write's timestamps judged
+    against a window its group's commit widened diverged here once)."""
+    group = headroom.spec("group-calls")
+    assert group.settings["group_commit"] == headroom.GROUP_COMMIT and not group.writes_only
+    arm = headroom._counted(
+        DemoOptions(
+            ops=120, workdir=tmp_path / "demo", coverage=False, worker=WorkerKind.PROCESS,
+            runtime_settings=group.settings,
+        )
+    )  # fmt: skip
+    assert arm.writes > 0 and arm.mirrored_writes == arm.writes and arm.dropped_writes == 0
+    assert arm.mirrored_calls == arm.calls and arm.failures == 0
+
+
+def test_an_unknown_arm_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert headroom.main(["--arms", "writes,fastest"]) == 2
+    assert "unknown arms ['fastest']" in capsys.readouterr().err

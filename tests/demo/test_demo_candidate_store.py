@@ -10,9 +10,11 @@ import sqlalchemy as sa
 
 from imagegen.db.admin import init_legacy
 from imagegen.db.engine import create_engine, create_schema
-from imagegen.demo.run import DemoResult, ServiceSummary
+from imagegen.demo import DemoOptions
+from imagegen.demo.run import DemoResult, ServiceSummary, _shadow_durability
 from imagegen.demo.wiring import build_candidate, build_legacy
 from shadow import ConfigError, FixedClock, SequentialIds
+from shadow.runtime import Mode
 
 
 def test_build_candidate_refuses_a_missing_sqlite_file_and_creates_none(tmp_path: Path) -> None:
@@ -84,3 +86,21 @@ def test_the_demo_counts_only_divergences_that_are_evidence(tmp_path: Path) -> N
     assert result.divergences == 0
     result.services.append(clean)
     assert result.divergences == 2
+
+
+@pytest.mark.parametrize(
+    ("changes", "durability"),
+    [
+        ({}, "?synchronous=NORMAL"),  # the demo's own shadow candidate: rebuildable
+        ({"mode": Mode.REVERSE}, ""),  # starts authoritative: the file's default (FULL)
+        ({"mode": Mode.SQLMODEL}, ""),
+        ({"candidate_url": "sqlite:////somewhere/given.db"}, ""),  # the operator's URL is theirs
+        ({"aa": True}, ""),
+    ],
+)
+def test_the_demo_opens_its_own_shadow_candidate_at_synchronous_normal_and_nothing_else(
+    tmp_path: Path, changes: dict[str, object], durability: str
+) -> None:
+    url = "sqlite:////work/candidate.sqlite3"
+    options = DemoOptions(workdir=tmp_path, **changes)  # type: ignore[arg-type]
+    assert _shadow_durability(url, options) == url + durability
