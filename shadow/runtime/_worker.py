@@ -77,11 +77,6 @@ class _Applied:
     commit_share: float = 0.0
     """Its share of its group's COMMIT: counted in its latency, never in its window."""
 
-    @property
-    def lag(self) -> float | None:
-        """How long after the authoritative start the mirror finished (writes only)."""
-        return self.finished_at - self.task.started_at if self.task.plan.kind.mutates else None
-
 
 class MirrorEngine:
     """Runs tasks on the mirror implementations and compares (one thread at a time)."""
@@ -280,9 +275,10 @@ class MirrorEngine:
                 item.commit_share = share
                 if failure is not None:  # the write never committed: it failed with the commit
                     item.result, item.error = None, failure
-            observations.append(self._settled(item, lag_bound))
-            if item.lag is not None:
-                lag_bound = max(lag_bound, item.lag)
+            observation = self._settled(item, lag_bound)
+            if item.task.plan.kind.mutates and observation.lag_seconds is not None:
+                lag_bound = max(lag_bound, observation.lag_seconds)  # compared after the group
+            observations.append(observation)
         return observations
 
     def run(self, task: Task, lag_bound: float) -> Observation:
