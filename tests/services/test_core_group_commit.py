@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -45,20 +44,20 @@ BACKENDS = [
 
 
 class CountedServices(CoreServices):
-    """The candidate's services, counting the groups the worker opens."""
+    """The candidate's services, logging each group the worker opens to ``log``."""
 
-    opened: ClassVar[list[str]] = []
-    built: ClassVar[list[CountedServices]] = []
+    log = ""
 
     def group(self) -> AbstractContextManager[Savepoints]:
-        CountedServices.opened.append(self.engine.dialect.name)
+        with open(self.log, "a") as log:
+            log.write(f"{self.engine.dialect.name}\n")
         return super().group()
 
 
-def build_counted(*, ids: IdSource, clock: Clock, url: str) -> CountedServices:
+def build_counted(*, ids: IdSource, clock: Clock, url: str, log: str) -> CountedServices:
     built = build_candidate(ids=ids, clock=clock, url=url)
     counted = CountedServices(built, built.engine)
-    CountedServices.built.append(counted)
+    counted.log = log
     return counted
 
 
@@ -87,13 +86,16 @@ def refusing_candidate(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
             connection.exec_driver_sql(remove)
 
 
-def _runtime(tmp_path: Path, build: Callable[..., CoreServices], url: str) -> Runtime:
-    """Shadow mode on a thread worker, group commit on, a second's linger for each batch."""
+def _runtime(
+    tmp_path: Path, build: str | Callable[..., CoreServices], url: str, **candidate: str
+) -> Runtime:
+    """Shadow mode, group commit on, a second's linger for each batch; a thread worker
+    for a callable ``build``, a process worker for a ``module:callable`` one."""
     legacy = tmp_path / "legacy.db"
     init_legacy(legacy)
     return Runtime(
         ShadowSettings(
-            worker="thread",
+            worker="thread" if callable(build) else "process",
             default_mode="shadow",
             store_url=f"sqlite:///{tmp_path / 'store.db'}",
             group_commit=8,
@@ -101,7 +103,7 @@ def _runtime(tmp_path: Path, build: Callable[..., CoreServices], url: str) -> Ru
             batch_linger_seconds=1.0,
         ),
         legacy=SideFactory("imagegen.demo.wiring:build_legacy", {"path": str(legacy)}),
-        candidate=SideFactory(build, {"url": url}),
+        candidate=SideFactory(build, {"url": url, **candidate}),
         registry=CollectorRegistry(),
         ids=SequentialIds("group"),
         clock=FixedClock(),
@@ -111,9 +113,10 @@ def _runtime(tmp_path: Path, build: Callable[..., CoreServices], url: str) -> Ru
 def test_a_refused_write_mid_group_is_one_candidate_error_the_rest_commit_in_order(
     refusing_candidate: sa.Engine, tmp_path: Path
 ) -> None:
+    # A process worker: the mirror's engine (its pooled server connections) ends with it.
     url = refusing_candidate.url.render_as_string(hide_password=False)
-    CountedServices.opened.clear()
-    runtime = _runtime(tmp_path, build_counted, url)
+    log = tmp_path / "groups.log"
+    runtime = _runtime(tmp_path, f"{__name__}:build_counted", url, log=str(log))
     try:
         settings = runtime.proxy(AppSettingsService, "app_settings")
         state = runtime.proxy(ClientStateService, "client_state")
@@ -126,10 +129,7 @@ def test_a_refused_write_mid_group_is_one_candidate_error_the_rest_commit_in_ord
             assert runtime.flush(60)
     finally:
         runtime.close()
-        for built in CountedServices.built:  # the mirror's engine, closed with nothing else
-            built.engine.dispose()
-        CountedServices.built.clear()
-    assert CountedServices.opened == [refusing_candidate.dialect.name]
+    assert log.read_text().split() == [refusing_candidate.dialect.name]
     assert [(item.service, item.outcome, item.mirror_failed) for item in seen] == [
         ("app_settings", Outcome.MATCH, False),
         ("client_state", Outcome.MATCH, False),
