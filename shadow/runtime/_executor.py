@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import multiprocessing
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from multiprocessing import resource_tracker
 from typing import Protocol
 
 from shadow._vocabulary import Side
@@ -37,6 +34,7 @@ from shadow.runtime._factory import SideFactory
 from shadow.runtime._logging import runtime_logger
 from shadow.runtime._observation import Compact, Observation, Reason, Task, Wire
 from shadow.runtime._recorder import Recorder
+from shadow.runtime._spawn import spawn
 from shadow.runtime._worker import MirrorEngine, serve
 
 __all__ = [
@@ -164,25 +162,9 @@ class ProcessWorker:
         coverage: bool = False,
         group_commit: int = 1,
     ) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._connection, child = context.Pipe()
-        self.process = context.Process(
-            target=serve,
-            args=(child, dict(factories), warm, coverage, group_commit),
-            name="shadow-mirror",
-            daemon=True,
+        self.process, self._connection = spawn(
+            serve, dict(factories), warm, coverage, group_commit, name="shadow-mirror"
         )
-        # The child starts with SIGINT blocked (a signal mask survives fork and exec) and
-        # ignores it before unblocking (see serve): a Ctrl-C while it is still importing
-        # would otherwise kill it with a traceback. Only this thread's mask changes. The
-        # resource tracker is started first: starting it unblocks SIGINT on its way out.
-        resource_tracker.ensure_running()
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            self.process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        child.close()
         try:
             if not self._connection.poll(_STARTUP_SECONDS):
                 raise OSError("the mirror worker process did not start in time")

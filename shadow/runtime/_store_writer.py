@@ -24,14 +24,12 @@ the price of never losing one.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import signal
 import threading
-from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from typing import Any
 
 from shadow._exceptions import StoreError
+from shadow.runtime._spawn import ignore_interrupts, spawn
 
 __all__ = ["StoreWriterProcess"]
 
@@ -54,23 +52,9 @@ class StoreWriterProcess:
             self._start()
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._connection, child = context.Pipe()
-        self._process = context.Process(
-            target=serve,
-            args=(child, self._url, self._busy_timeout),
-            name="shadow-store",
-            daemon=True,
+        self._process, self._connection = spawn(
+            serve, self._url, self._busy_timeout, name="shadow-store"
         )
-        # As for the mirror worker: SIGINT blocked until the child ignores it, so a
-        # Ctrl-C in the terminal leaves the last flush to the parent.
-        resource_tracker.ensure_running()
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            self._process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        child.close()
         self._ready = False
 
     def wait_ready(self, timeout: float) -> bool:
@@ -138,8 +122,7 @@ def serve(connection: Connection, url: str, busy_timeout: float) -> None:
     :func:`shadow.runtime._worker.serve`). Ends when the pipe closes or
     ``None`` arrives.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    ignore_interrupts()
     from shadow.runtime._store import DivergenceStore  # noqa: PLC0415 -- in the child only
 
     store: DivergenceStore | None = None

@@ -20,7 +20,6 @@ import contextlib
 import contextvars
 import inspect
 import pickle
-import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -47,6 +46,7 @@ from shadow.runtime._observation import (
     Wire,
     error_name,
 )
+from shadow.runtime._spawn import ignore_interrupts
 from shadow.runtime._stamps import Window
 from shadow.runtime._tape import TapeClock, TapeIds, replaying
 
@@ -162,14 +162,19 @@ class MirrorEngine:
         Each distinct implementation with an ``aclose()`` (awaited on this
         engine's loop, where its pooled connections were opened) or a
         ``close()`` is closed once: an async candidate's pool otherwise dies
-        with its loop, unclosed. A declared contract method of that name is
-        never called (it is the service's own operation, not a shutdown hook).
+        with its loop, unclosed. So is the side's mapping itself, after its
+        implementations, when it has such a hook (a mapping that owns the engine
+        they share disposes of its pool). A declared contract method of that
+        name is never called (it is the service's own operation, not a shutdown hook).
         A failing close is logged and the rest still close; it never fails the
         shutdown.
         """
         closed: set[int] = set()
         for side, built in self._sides.items():
-            for service, implementation in built.items():
+            # The built mapping last: it may own what its implementations share
+            # (an engine and its pooled connections).
+            parts = [*built.items(), ("", built)]
+            for service, implementation in parts:
                 if id(implementation) in closed:
                     continue
                 closed.add(id(implementation))
@@ -179,7 +184,7 @@ class MirrorEngine:
                     _log.warning(
                         "shadow_mirror_close_failed",
                         side=side.value,
-                        service=service,
+                        service=service or None,
                         error=type(error).__name__,
                     )
         self._sides = {}
@@ -577,8 +582,7 @@ def serve(
     Interrupted here, in-flight mirror calls would die as candidate errors
     that are not the candidate's, and print a traceback.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent
+    ignore_interrupts()
     engine = MirrorEngine(factories, coverage=coverage, group_commit=group_commit)
     connection.send(("ready", engine.prepare(warm)))
     try:

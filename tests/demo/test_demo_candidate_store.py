@@ -13,8 +13,10 @@ from imagegen.db.engine import create_engine, create_schema
 from imagegen.demo import DemoOptions
 from imagegen.demo.run import DemoResult, ServiceSummary, _shadow_durability
 from imagegen.demo.wiring import build_candidate, build_legacy
+from imagegen.services.core.group_commit import CoreServices
 from shadow import ConfigError, FixedClock, SequentialIds
-from shadow.runtime import Mode
+from shadow.runtime import Mode, Side, SideFactory
+from shadow.runtime._worker import MirrorEngine
 
 
 def test_build_candidate_refuses_a_missing_sqlite_file_and_creates_none(tmp_path: Path) -> None:
@@ -104,3 +106,25 @@ def test_the_demo_opens_its_own_shadow_candidate_at_synchronous_normal_and_nothi
     url = "sqlite:////work/candidate.sqlite3"
     options = DemoOptions(workdir=tmp_path, **changes)  # type: ignore[arg-type]
     assert _shadow_durability(url, options) == url + durability
+
+
+def test_the_candidate_side_disposes_of_its_engines_pool_when_the_mirror_closes(
+    tmp_path: Path,
+) -> None:
+    """Its pooled connections end with the mirror (a thread worker's too), not at collection."""
+    url = f"sqlite:///{tmp_path / 'candidate.sqlite3'}"
+    create_schema(create_engine(url))
+    mirror = MirrorEngine({Side.CANDIDATE: SideFactory(build_candidate, {"url": url})})
+    assert mirror.prepare(Side.CANDIDATE) is None
+    built = mirror._sides[Side.CANDIDATE]
+    assert isinstance(built, CoreServices)
+    with built.engine.connect():
+        pass
+    pool = built.engine.pool
+    assert isinstance(pool, sa.QueuePool)
+    assert pool.checkedin() == 1
+    mirror.close()
+    disposed = built.engine.pool  # dispose() swaps in a fresh, empty pool
+    assert disposed is not pool
+    assert isinstance(disposed, sa.QueuePool)
+    assert disposed.checkedin() == 0

@@ -55,3 +55,26 @@ def test_each_built_implementation_is_closed_once_and_a_failing_close_spares_the
         ("shadow_mirror_close_failed", "broken", "OSError")
     ]
     assert "disk gone" not in str(logs)  # the type only: a message may hold a secret
+
+
+class _OwningMapping(dict[str, Any]):
+    """A built side that owns what its services share (as an engine's pool)."""
+
+    def __init__(self, services: Mapping[str, Any], closed: list[str]) -> None:
+        super().__init__(services)
+        self._closed = closed
+
+    def close(self) -> None:
+        self._closed.append("the side")
+
+
+def test_the_built_mapping_is_closed_after_its_implementations() -> None:
+    closed: list[str] = []
+
+    def build(*, ids: IdSource, clock: Clock) -> Mapping[str, Any]:
+        return _OwningMapping({"boards": _Closing(closed, "boards")}, closed)
+
+    engine = MirrorEngine({Side.CANDIDATE: SideFactory(build)})
+    assert engine.prepare(Side.CANDIDATE) is None
+    engine.close()
+    assert closed == ["boards", "the side"]

@@ -87,6 +87,10 @@ class CoreServices(dict[str, Any]):
         self.engine = engine
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
 
+    def close(self) -> None:
+        """Dispose of the engine's pooled connections (the mirror worker's shutdown)."""
+        self.engine.dispose()
+
     def group(self) -> AbstractContextManager[Savepoints]:
         """One write transaction the services' calls join (see the module doc)."""
         return self._group()
