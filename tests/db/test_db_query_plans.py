@@ -82,16 +82,23 @@ def _legacy_statements(path: Path) -> Iterator[tuple[Any, Any, list[list[str]]]]
 
 @contextmanager
 def _core_statements(url: str) -> Iterator[tuple[Any, Any, list[list[str]]]]:
-    """SQLModel services on ``url``, and the plan of every SELECT they run."""
+    """SQLModel services on ``url``, and the plan of every SELECT they run.
+
+    Traced on the driver's connections, as on the legacy side: some reads run on
+    the driver directly (``DriverRead``) and never reach SQLAlchemy's events.
+    """
     engine = create_engine(url)
     plans: list[list[str]] = []
     explainer = sqlite3.connect(engine.url.database or "")
 
-    def before(_conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, many: bool) -> None:
-        if not many and sql.lstrip().upper().startswith("SELECT"):
-            plans.append(_plan(explainer, sql, params))
+    def traced(sql: str) -> None:  # the statement with its parameters spelled in
+        if sql.lstrip().upper().startswith("SELECT"):
+            plans.append(_plan(explainer, sql))
 
-    sa.event.listen(engine, "before_cursor_execute", before)
+    def connected(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(traced)
+
+    sa.event.listen(engine.pool, "connect", connected)
     ids, clock = SequentialIds(), SystemClock()
     try:
         yield (
