@@ -56,20 +56,25 @@ def _plan(connection: sqlite3.Connection, sql: str, params: Any = ()) -> list[st
     return [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
 
+def _tracer(explainer: sqlite3.Connection, plans: list[list[str]]) -> Callable[[str], None]:
+    """A driver trace callback adding the plan of every SELECT to ``plans``."""
+
+    def traced(sql: str) -> None:  # the statement with its parameters spelled in
+        if sql.lstrip().upper().startswith("SELECT"):
+            plans.append(_plan(explainer, sql))
+
+    return traced
+
+
 @contextmanager
 def _legacy_statements(path: Path) -> Iterator[tuple[Any, Any, list[list[str]]]]:
     """Legacy services on ``path``, and the plan of every SELECT they run (filled as they run)."""
     db = LegacyDatabase(path)
     plans: list[list[str]] = []
     explainer = sqlite3.connect(path)
-
-    def traced(sql: str) -> None:  # the statement with its parameters spelled in
-        if sql.lstrip().upper().startswith("SELECT"):
-            plans.append(_plan(explainer, sql))
-
     ids, clock = SequentialIds(), SystemClock()
     try:
-        db.connection.set_trace_callback(traced)
+        db.connection.set_trace_callback(_tracer(explainer, plans))
         yield (
             LegacyImagesService(db, ids=ids, clock=clock),
             LegacyBoardImagesService(db, ids=ids, clock=clock),
@@ -90,10 +95,7 @@ def _core_statements(url: str) -> Iterator[tuple[Any, Any, list[list[str]]]]:
     engine = create_engine(url)
     plans: list[list[str]] = []
     explainer = sqlite3.connect(engine.url.database or "")
-
-    def traced(sql: str) -> None:  # the statement with its parameters spelled in
-        if sql.lstrip().upper().startswith("SELECT"):
-            plans.append(_plan(explainer, sql))
+    traced = _tracer(explainer, plans)
 
     def connected(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.set_trace_callback(traced)
