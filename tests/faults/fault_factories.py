@@ -33,6 +33,7 @@ import sqlalchemy as sa
 
 from imagegen.db.engine import create_engine
 from imagegen.demo.wiring import DEMO_PASSWORD_COST, SERVICES, build_legacy
+from imagegen.services.core.group_commit import CoreServices
 from imagegen.services.passwords import PasswordHasher
 from shadow import Clock, IdSource
 from shadow._contract import contract_methods
@@ -123,8 +124,13 @@ def _wrap(services: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_candidate(*, ids: IdSource, clock: Clock, url: str, **options: Any) -> dict[str, Any]:
-    """The reference SQLModel services over ``url``, with the fault ``options`` describe."""
+def build_candidate(*, ids: IdSource, clock: Clock, url: str, **options: Any) -> CoreServices:
+    """The reference SQLModel services over ``url``, with the fault ``options`` describe.
+
+    Returned as :class:`CoreServices`, as the demo's own candidate is: the mirror's
+    shutdown then disposes of the engine's pool (a thread worker's PostgreSQL
+    connections otherwise wait for garbage collection and warn in a later test).
+    """
     engine = create_engine(url, must_exist=True)
     _pragma_faults(engine, options)
     built: dict[str, Any] = {}
@@ -135,7 +141,7 @@ def build_candidate(*, ids: IdSource, clock: Clock, url: str, **options: Any) ->
         if "max_queue_size" in wiring.options:
             extra["max_queue_size"] = 10_000
         built[wiring.name] = wiring.candidate(engine, ids=ids, clock=clock, **extra)
-    return _wrap(built, options)
+    return CoreServices(_wrap(built, options), engine)
 
 
 def build_faulty_legacy(
