@@ -204,7 +204,9 @@ def test_a_groups_commit_time_never_widens_a_calls_timestamp_window(
         ("set_queue_item_session", Outcome.MATCH),
         ("complete_queue_item", Outcome.MATCH),
     ]
-    assert all((item.mirror_seconds or 0) >= 0.1 for item in seen[1:])
+    # The group's slow COMMIT is counted in its writes' latencies, shared out among
+    # them (however the three writes were batched: one group, or two).
+    assert sum(item.mirror_seconds or 0 for item in seen[1:]) >= 0.3
 
 
 def test_outside_a_group_the_services_commit_as_before(sqlite_engine: sa.Engine) -> None:
