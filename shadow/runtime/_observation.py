@@ -265,12 +265,14 @@ class Wire:
 
 
 def _encode(task: Task, plan_id: int) -> bytes:
-    for result in (task.result, _normalized(task.result)):
-        try:
-            return _pickle(task, plan_id, result)
-        except Exception:
-            continue
-    return _pickle(task, plan_id, UNPICKLABLE)
+    try:
+        return _pickle(task, plan_id, task.result)
+    except Exception:  # normalized only then: a walk of the whole result, under the GIL
+        pass
+    try:
+        return _pickle(task, plan_id, _normalized(task.result))
+    except Exception:
+        return _pickle(task, plan_id, UNPICKLABLE)
 
 
 def _normalized(value: object) -> object:
