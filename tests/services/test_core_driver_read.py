@@ -152,3 +152,79 @@ def test_a_service_read_whose_sql_depends_on_its_parameters_takes_the_execution_
     assert service._reads.driver_read(expanding) is None
     assert service._reads.driver_read(plain) is not None
     assert service._reads.one(plain, {"id": "u2"}) == {"user_id": "u2"}
+
+
+def test_reads_together_see_one_state_in_one_read_transaction(sqlite_engine: sa.Engine) -> None:
+    """On the driver path the statements share one BEGIN ... ROLLBACK on one connection:
+    a commit by another connection between them is not seen by the second."""
+    _seed(sqlite_engine)
+    engine = create_engine(sqlite_engine.url, poolclass=sa.StaticPool)
+    try:
+        service = CoreService(engine, ids=SequentialIds("t"), clock=FixedClock())
+        names = sa.select(_users.c.user_id).order_by(_users.c.user_id)
+        count = sa.select(sa.func.count().label("count")).select_from(_users)
+        raw = engine.raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        raw.close()
+        issued: list[str] = []
+        driver.set_trace_callback(issued.append)
+        with service._reads.together(names, count, reader=service._reader) as reads:
+            rows = reads.all(names, {})
+            with closing(sqlite3.connect(str(sqlite_engine.url.database))) as other:
+                other.execute(
+                    "INSERT INTO users (user_id, email, password_hash) VALUES ('u3', 'c@x', 'x')"
+                )
+                other.commit()
+            counted = reads.one(count, {})
+        assert [row["user_id"] for row in rows] == ["system", "u1", "u2"]
+        assert counted == {"count": 3}  # the state the first statement saw, not u3's
+        assert issued[0] == "BEGIN DEFERRED" and issued[-1] == "ROLLBACK", issued
+        assert sum(sql.startswith("SELECT") for sql in issued) == 2, issued
+        assert service._reads.one(count, {}) == {"count": 4}
+    finally:
+        engine.dispose()
+
+
+def test_reads_together_fall_back_to_the_reader_when_one_is_refused(
+    sqlite_engine: sa.Engine,
+) -> None:
+    """One statement off the driver path sends them all through one SQLAlchemy
+    connection of ``reader``, with the same rows as mappings."""
+    _seed(sqlite_engine)
+    service = CoreService(sqlite_engine, ids=SequentialIds("t"), clock=FixedClock())
+    expanding = sa.select(_users.c.user_id).where(
+        _users.c.user_id.in_(sa.bindparam("ids", expanding=True))
+    )
+    plain = sa.select(_users.c.email).where(_users.c.user_id == sa.bindparam("id"))
+    with service._reads.together(expanding, plain, reader=service._reader) as reads:
+        rows = reads.all(expanding, {"ids": ["u2", "u1"]})
+        one = reads.one(plain, {"id": "u2"})
+        missing = reads.one(plain, {"id": "nobody"})
+    assert sorted(row["user_id"] for row in rows) == ["u1", "u2"]
+    assert one is not None and dict(one) == {"email": "b@example.com"}
+    assert missing is None
+
+
+def test_reads_together_check_the_file_and_wrap_driver_errors(tmp_path: Path) -> None:
+    """A deleted file fails the BEGIN as the execution layer's would; the connection goes back."""
+    path = tmp_path / "gone.db"
+    built = create_engine(f"sqlite:///{path}")
+    create_schema(built)
+    built.dispose()
+    engine = create_engine(f"sqlite:///{path}", must_exist=True)
+    try:
+        service = CoreService(engine, ids=SequentialIds("t"), clock=FixedClock())
+        value = sa.select(_settings.c.value).where(_settings.c.key == sa.bindparam("key"))
+        with service._reads.together(value, reader=service._reader) as reads:
+            assert reads.one(value, {"key": "missing"}) is None
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        with (
+            pytest.raises(sa.exc.OperationalError, match="deleted or replaced"),
+            service._reads.together(value, reader=service._reader) as reads,
+        ):
+            reads.one(value, {"key": "missing"})
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()

@@ -29,7 +29,8 @@ SQLAlchemy wraps them, so callers see the same ``sqlalchemy.exc`` types.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -37,7 +38,7 @@ import sqlalchemy as sa
 from imagegen.db.engine import file_check
 from imagegen.services.core.group_commit import Joinable
 
-__all__ = ["DriverRead", "OneStatementReads"]
+__all__ = ["DriverRead", "OneStatementReads", "Snapshot"]
 
 _Processor = Callable[[Any], Any] | None
 
@@ -91,30 +92,96 @@ class DriverRead:
 
     def _run(self, params: Mapping[str, Any], fetch: Callable[[sqlite3.Cursor], Any]) -> Any:
         """``fetch(cursor)`` after the statement, run alone in its own read transaction."""
-        arguments = self._arguments(params)
         raw = self._engine.raw_connection()
         try:
-            self._check_file()
-            driver: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
+            return self._execute(raw.driver_connection, params, fetch, check_file=True)  # type: ignore[arg-type]
+        finally:
+            raw.close()
+
+    def _execute(
+        self,
+        driver: sqlite3.Connection,
+        params: Mapping[str, Any],
+        fetch: Callable[[sqlite3.Cursor], Any],
+        *,
+        check_file: bool,
+    ) -> Any:
+        arguments = self._arguments(params)
+        try:
+            if check_file:
+                self._check_file()
             cursor = driver.execute(self._sql, arguments)
             try:
                 return fetch(cursor)
             finally:
-                cursor.close()  # resets the statement: its read transaction ends here
+                cursor.close()  # resets the statement: alone, its read transaction ends here
         except sqlite3.Error as error:
             raise sa.exc.DBAPIError.instance(self._sql, arguments, error, sqlite3.Error) from error
-        finally:
-            raw.close()
 
-    def all(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Every row, as column name to value."""
-        rows: list[tuple[Any, ...]] = self._run(params, sqlite3.Cursor.fetchall)
+    def all(
+        self, params: Mapping[str, Any], on: sqlite3.Connection | None = None
+    ) -> list[dict[str, Any]]:
+        """Every row, as column name to value (``on``: inside that connection's transaction)."""
+        rows: list[tuple[Any, ...]] = (
+            self._run(params, sqlite3.Cursor.fetchall)
+            if on is None
+            else self._execute(on, params, sqlite3.Cursor.fetchall, check_file=False)
+        )
         return [self._row(row) for row in rows]
 
-    def first(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The first row, or ``None`` when there is none."""
-        row: tuple[Any, ...] | None = self._run(params, sqlite3.Cursor.fetchone)
+    def first(
+        self, params: Mapping[str, Any], on: sqlite3.Connection | None = None
+    ) -> dict[str, Any] | None:
+        """The first row, or ``None`` when there is none (``on``: as for :meth:`all`)."""
+        row: tuple[Any, ...] | None = (
+            self._run(params, sqlite3.Cursor.fetchone)
+            if on is None
+            else self._execute(on, params, sqlite3.Cursor.fetchone, check_file=False)
+        )
         return None if row is None else self._row(row)
+
+
+class Snapshot(Protocol):
+    """Reads that see one state of the database: one read transaction."""
+
+    def one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Mapping[Any, Any] | None:
+        """The first row of ``statement``, or ``None``."""
+
+    def all(
+        self, statement: sa.Select[Any], params: Mapping[str, Any]
+    ) -> Sequence[Mapping[Any, Any]]:
+        """Every row of ``statement``."""
+
+
+class _DriverSnapshot:
+    """Driver reads in the read transaction open on ``driver``."""
+
+    def __init__(self, driver: sqlite3.Connection, reads: Mapping[sa.Select[Any], DriverRead]):
+        self._driver = driver
+        self._reads = reads
+
+    def one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Mapping[Any, Any] | None:
+        return self._reads[statement].first(params, on=self._driver)
+
+    def all(
+        self, statement: sa.Select[Any], params: Mapping[str, Any]
+    ) -> Sequence[Mapping[Any, Any]]:
+        return self._reads[statement].all(params, on=self._driver)
+
+
+class _ConnectionSnapshot:
+    """Reads on a SQLAlchemy connection, in its transaction."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Mapping[Any, Any] | None:
+        return self._conn.execute(statement, params).mappings().first()
+
+    def all(
+        self, statement: sa.Select[Any], params: Mapping[str, Any]
+    ) -> Sequence[Mapping[Any, Any]]:
+        return self._conn.execute(statement, params).mappings().all()
 
 
 T = TypeVar("T")
@@ -141,6 +208,7 @@ class OneStatementReads:
         self._reader = reader
         self._cache = cache
         self._on_driver = engine.dialect.name == "sqlite"
+        self._check_file = file_check(self._engine)
 
     def one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Mapping[Any, Any] | None:
         """The first row of ``statement``, or ``None``."""
@@ -157,6 +225,37 @@ class OneStatementReads:
             return read.all(params)
         with self._reader.connect() as conn:
             return conn.execute(statement, params).mappings().all()
+
+    @contextmanager
+    def together(self, *statements: sa.Select[Any], reader: Joinable) -> Iterator[Snapshot]:
+        """Reads of ``statements`` that must see one state, in one read transaction.
+
+        On SQLite, when every one of them takes the driver path, they run on one
+        driver connection between ``BEGIN`` and ``ROLLBACK``, the transaction a
+        SQLAlchemy connection would open for them (after the same file check),
+        without the execution layer; otherwise on a connection of ``reader``.
+        """
+        reads = {statement: self.driver_read(statement) for statement in statements}
+        if not all(read is not None for read in reads.values()):
+            with reader.connect() as conn:
+                yield _ConnectionSnapshot(conn)
+            return
+        raw = self._engine.raw_connection()
+        try:
+            driver: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
+            try:
+                self._check_file()
+                driver.execute("BEGIN DEFERRED")
+            except sqlite3.Error as error:
+                raise sa.exc.DBAPIError.instance(
+                    "BEGIN DEFERRED", (), error, sqlite3.Error
+                ) from error
+            try:
+                yield _DriverSnapshot(driver, reads)  # type: ignore[arg-type]
+            finally:
+                driver.rollback()  # a read transaction: nothing to keep
+        finally:
+            raw.close()
 
     def driver_read(self, statement: sa.Select[Any]) -> DriverRead | None:
         """The driver path for ``statement`` (None off SQLite, when its SQL varies, or

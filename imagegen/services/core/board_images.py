@@ -116,9 +116,9 @@ class CoreBoardImagesService(CoreService, BoardImagesService):
             conn.execute(_REMOVE, {"name": image_name})
 
     def get_board_for_image(self, image_name: str) -> str | None:
-        with self._reader.connect() as conn:
-            board_id = conn.execute(_BOARD_FOR_IMAGE, {"name": image_name}).scalar_one_or_none()
-        return None if board_id is None else str(board_id)
+        # One row at most: an image is on one board (image_name is the key).
+        row = self._reads.one(_BOARD_FOR_IMAGE, {"name": image_name})
+        return None if row is None or row["board_id"] is None else str(row["board_id"])
 
     def get_all_board_image_names_for_board(
         self,

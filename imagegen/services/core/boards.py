@@ -129,7 +129,10 @@ class CoreBoardsService(CoreService, BoardsService):
                 ordering = (sort.desc(), _boards.c.board_id.desc())
             rows = sa.select(*_board_columns).where(*conditions).order_by(*ordering)
             page = rows.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
-            count = sa.select(sa.func.count()).select_from(_boards).where(*conditions)
+            # Labelled: the driver path (DriverRead) takes only named columns.
+            count = (
+                sa.select(sa.func.count().label("count")).select_from(_boards).where(*conditions)
+            )
             return rows, page, count
 
         return self._statement(("listing", *key), build)
@@ -238,10 +241,12 @@ class CoreBoardsService(CoreService, BoardsService):
         check_page(offset, limit)
         _, page, count = self._listing(is_admin, include_archived, order_by, direction)
         params: dict[str, Any] = {} if is_admin else {"user_id": user_id}
-        with self._reader.connect() as conn:
-            rows = conn.execute(page, {**params, "limit": limit, "offset": offset}).mappings()
-            items = [record(Board, row) for row in rows]
-            total = conn.execute(count, params).scalar_one()
+        with self._reads.together(page, count, reader=self._reader) as reads:
+            rows = reads.all(page, {**params, "limit": limit, "offset": offset})
+            counted = reads.one(count, params)
+        items = [record(Board, row) for row in rows]
+        assert counted is not None  # a count has one row
+        total = counted["count"]
         return OffsetPage[Board](items=items, offset=offset, limit=limit, total=total)
 
     def get_all(

@@ -51,9 +51,9 @@ class CoreClientStateService(CoreService, ClientStateService):
         return value
 
     def get_by_key(self, user_id: str, key: str) -> str | None:
-        with self._reader.connect() as conn:
-            value = conn.execute(_GET, {"user_id": user_id, "key": key}).scalar_one_or_none()
-        return None if value is None else str(value)
+        # One row at most: (user_id, key) is the table's primary key.
+        row = self._reads.one(_GET, {"user_id": user_id, "key": key})
+        return None if row is None or row["value"] is None else str(row["value"])
 
     def get_keys_by_prefix(self, user_id: str, prefix: str) -> list[str]:
         params = {"user_id": user_id, "pattern": prefix_pattern(prefix)}

@@ -80,7 +80,8 @@ _ORDERS: dict[tuple[bool, OrderDirection], tuple[sa.ColumnElement[Any], ...]] = 
 
 
 # Which filters a list query uses: one prebuilt statement set per distinct shape.
-_Shape = tuple[str, bool, bool, bool, bool, bool]
+_Shape = tuple[str, bool, int | None, bool, bool, bool]
+"""(board: any/none/board, origin, distinct categories or None, intermediate, owner, search)."""
 
 
 class _ListStatements:
@@ -100,8 +101,15 @@ class _ListStatements:
                 clauses.append(_board_images.c.board_id == sa.bindparam("board_id"))
         if origin:
             clauses.append(_images.c.image_origin == sa.bindparam("image_origin"))
-        if categories:
-            clauses.append(_images.c.image_category.in_(sa.bindparam("categories", expanding=True)))
+        if categories == 0:  # an empty list: no category matches (SQLAlchemy's empty IN)
+            clauses.append(_images.c.image_category.in_([]))
+        elif categories is not None:
+            # One bind parameter per distinct category, not an expanding IN: the SQL
+            # is then fixed per shape and can take the driver path (DriverRead).
+            wanted: list[sa.BindParameter[str]] = [
+                sa.bindparam(f"in_category_{i}") for i in range(categories)
+            ]
+            clauses.append(_images.c.image_category.in_(wanted))
         if intermediate:
             clauses.append(_images.c.is_intermediate == sa.bindparam("is_intermediate"))
         if owner:
@@ -132,7 +140,8 @@ class _ListStatements:
             .order_by(*order)
             for key, order in _ORDERS.items()
         }
-        self.count = sa.select(sa.func.count()).select_from(source).where(*clauses)
+        # Labelled: the driver path (DriverRead) takes only named columns.
+        self.count = sa.select(sa.func.count().label("count")).select_from(source).where(*clauses)
 
 
 class CoreImagesService(CoreService, ImagesService):
@@ -301,11 +310,12 @@ class CoreImagesService(CoreService, ImagesService):
         )
         statements = self._list(shape)
         order = (bool(starred_first), OrderDirection(order_dir))
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                statements.page[order], {**params, "limit": limit, "offset": offset}
-            ).all()
-            total: int = conn.execute(statements.count, params).scalar_one()
+        page = statements.page[order]
+        with self._reads.together(page, statements.count, reader=self._engine) as reads:
+            rows = reads.all(page, {**params, "limit": limit, "offset": offset})
+            counted = reads.one(statements.count, params)
+        assert counted is not None  # a count has one row
+        total: int = counted["count"]
         return OffsetPage[ImageRecord](
             items=[record(ImageRecord, row) for row in rows],
             offset=offset,
@@ -336,11 +346,10 @@ class CoreImagesService(CoreService, ImagesService):
             is_admin=is_admin,
         )
         order = (bool(starred_first), OrderDirection(order_dir))
-        with self._reader.connect() as conn:
-            rows = conn.execute(self._list(shape).names[order], params).all()
+        rows = self._reads.all(self._list(shape).names[order], params)
         return ImageNames(
-            image_names=[row.image_name for row in rows],
-            starred_count=sum(1 for row in rows if row.starred),
+            image_names=[row["image_name"] for row in rows],
+            starred_count=sum(1 for row in rows if row["starred"]),
             total_count=len(rows),
         )
 
@@ -355,8 +364,7 @@ class CoreImagesService(CoreService, ImagesService):
             is_admin=False,
         )
         statement = self._list(shape).page[(True, OrderDirection.DESC)]
-        with self._reader.connect() as conn:
-            row = conn.execute(statement, {**params, "limit": 1, "offset": 0}).first()
+        row = self._reads.one(statement, {**params, "limit": 1, "offset": 0})
         return None if row is None else record(ImageRecord, row)
 
 
@@ -377,8 +385,11 @@ def _filter_params(
         params["board_id"] = board_id
     if image_origin is not None:
         params["image_origin"] = str(image_origin)
+    distinct = None
     if categories is not None:
-        params["categories"] = [str(category) for category in categories]
+        distinct = dict.fromkeys(str(category) for category in categories)
+        for index, category in enumerate(distinct):
+            params[f"in_category_{index}"] = category
     if is_intermediate is not None:
         params["is_intermediate"] = bool(is_intermediate)
     owner = user_id is not None and not is_admin
@@ -389,7 +400,7 @@ def _filter_params(
     shape = (
         board,
         image_origin is not None,
-        categories is not None,
+        None if distinct is None else len(distinct),
         is_intermediate is not None,
         owner,
         bool(search_term),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,8 +41,8 @@ def _dump(config: ModelConfig) -> str:
     return json.dumps(config.model_dump(mode="json"), ensure_ascii=False)
 
 
-def _load(rows: Sequence[sa.Row[Any]]) -> list[ModelConfig]:
-    return [ModelConfig.model_validate_json(row.config) for row in rows]
+def _load(rows: Sequence[Mapping[Any, Any]]) -> list[ModelConfig]:
+    return [ModelConfig.model_validate_json(row["config"]) for row in rows]
 
 
 class CoreModelsService(CoreService, ModelsService):
@@ -152,11 +152,10 @@ class CoreModelsService(CoreService, ModelsService):
         return ModelConfig.model_validate_json(stored)
 
     def get_model(self, key: str) -> ModelConfig:
-        with self._reader.connect() as conn:
-            text = conn.execute(self._get, {"key": key}).scalar_one_or_none()
-        if text is None:
+        row = self._reads.one(self._get, {"key": key})  # one row at most: key is the key
+        if row is None or row["config"] is None:
             raise NotFoundError("model", key)
-        return ModelConfig.model_validate_json(text)
+        return ModelConfig.model_validate_json(row["config"])
 
     def get_model_by_hash(self, hash: str) -> ModelConfig:
         with self._reader.connect() as conn:
@@ -191,20 +190,19 @@ class CoreModelsService(CoreService, ModelsService):
                 .order_by(*self._orders[order])
             ),
         )
-        with self._reader.connect() as conn:
-            return _load(conn.execute(statement, params).all())
+        return _load(self._reads.all(statement, params))
 
     def search_by_path(self, path: str) -> list[ModelConfig]:
         with self._reader.connect() as conn:
-            return _load(conn.execute(self._by_path, {"path": path}).all())
+            return _load(conn.execute(self._by_path, {"path": path}).mappings().all())
 
     def search_by_hash(self, hash: str) -> list[ModelConfig]:
         with self._reader.connect() as conn:
-            return _load(conn.execute(self._by_hash, {"hash": hash}).all())
+            return _load(conn.execute(self._by_hash, {"hash": hash}).mappings().all())
 
     def all_models(self) -> list[ModelConfig]:
         with self._reader.connect() as conn:
-            return _load(conn.execute(self._all).all())
+            return _load(conn.execute(self._all).mappings().all())
 
     def list_models(
         self,
@@ -228,7 +226,7 @@ class CoreModelsService(CoreService, ModelsService):
         params = {} if per_page is None else {"limit": per_page, "offset": page * per_page}
         with self._engine.connect() as conn:
             total: int = conn.execute(self._count).scalar_one()
-            rows = conn.execute(statement, params).all()
+            rows = conn.execute(statement, params).mappings().all()
         pages = 1 if per_page is None else math.ceil(total / per_page)
         return Page[ModelConfig](
             page=page, pages=pages, per_page=per_page, total=total, items=_load(rows)

@@ -24,7 +24,7 @@ Concurrency:
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import sqlalchemy as sa
@@ -168,7 +168,8 @@ _CURRENT_REF = (
     .order_by(*_DEQUEUE_ORDER)
     .limit(1)
 )
-_COUNTS_BY_STATUS = sa.select(_c.status, sa.func.count()).group_by(_c.status)
+# The count labelled: the driver path (DriverRead) takes only named columns.
+_COUNTS_BY_STATUS = sa.select(_c.status, sa.func.count().label("count")).group_by(_c.status)
 _QUEUE_COUNTS = _COUNTS_BY_STATUS.where(_c.queue_id == sa.bindparam("queue_id_"))
 _BATCH_COUNTS = _COUNTS_BY_STATUS.where(
     _c.queue_id == sa.bindparam("queue_id_"), _c.batch_id == sa.bindparam("batch_id_")
@@ -217,10 +218,10 @@ def _item(row: _Row) -> QueueItem:
     )
 
 
-def _counts(rows: Sequence[_Row]) -> dict[str, int]:
+def _counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     counts = dict.fromkeys(("pending", "in_progress", "completed", "failed", "canceled"), 0)
-    for status, count in rows:
-        counts[status] = count
+    for row in rows:
+        counts[row["status"]] = row["count"]
     return {**counts, "total": sum(counts.values())}
 
 
@@ -444,34 +445,33 @@ class CoreSessionQueueService(CoreService, SessionQueueService):
 
     def get_queue_status(self, queue_id: str) -> QueueStatus:
         params = {"queue_id_": queue_id}
-        with self._reader.connect() as conn:
-            counts = _counts(conn.execute(_QUEUE_COUNTS, params).all())
-            current = conn.execute(_CURRENT_REF, params).one_or_none()
+        with self._reads.together(_QUEUE_COUNTS, _CURRENT_REF, reader=self._reader) as reads:
+            counts = _counts(reads.all(_QUEUE_COUNTS, params))
+            current = reads.one(_CURRENT_REF, params)
         return QueueStatus(
             **counts,
             queue_id=queue_id,
-            item_id=None if current is None else current.item_id,
-            batch_id=None if current is None else current.batch_id,
-            session_id=None if current is None else current.session_id,
+            item_id=None if current is None else current["item_id"],
+            batch_id=None if current is None else current["batch_id"],
+            session_id=None if current is None else current["session_id"],
         )
 
     def get_batch_status(self, queue_id: str, batch_id: str) -> BatchStatus:
         params = {"queue_id_": queue_id, "batch_id_": batch_id}
-        with self._reader.connect() as conn:
-            counts = _counts(conn.execute(_BATCH_COUNTS, params).all())
-            route = conn.execute(_BATCH_ROUTE, params).one_or_none()
+        with self._reads.together(_BATCH_COUNTS, _BATCH_ROUTE, reader=self._reader) as reads:
+            counts = _counts(reads.all(_BATCH_COUNTS, params))
+            route = reads.one(_BATCH_ROUTE, params)
         return BatchStatus(
             **counts,
             queue_id=queue_id,
             batch_id=batch_id,
-            origin=None if route is None else route.origin,
-            destination=None if route is None else route.destination,
+            origin=None if route is None else route["origin"],
+            destination=None if route is None else route["destination"],
         )
 
     def get_counts_by_destination(self, queue_id: str, destination: str) -> DestinationCounts:
         params = {"queue_id_": queue_id, "destination_": destination}
-        with self._reader.connect() as conn:
-            counts = _counts(conn.execute(_DESTINATION_COUNTS, params).all())
+        counts = _counts(self._reads.all(_DESTINATION_COUNTS, params))
         return DestinationCounts(**counts, queue_id=queue_id, destination=destination)
 
     def _pending(self, queue_id: str) -> int:

@@ -9,7 +9,7 @@ as SQLite's ``ORDER BY LOWER(name)`` does (``imagegen.services.core._portable``)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from imagegen.services.contracts.style_presets import (
     StylePresetsService,
     StylePresetWithoutId,
 )
-from imagegen.services.core._base import CoreService, Row, record
+from imagegen.services.core._base import CoreService, record
 from imagegen.services.core._portable import ascii_lower, code_point_order
 from imagegen.services.errors import NotFoundError
 from shadow._sources import Clock, IdSource
@@ -48,9 +48,9 @@ _DELETE = sa.delete(_presets).where(_by_id)
 _visible_to_all = sa.or_(_presets.c.type == "default", _presets.c.is_public == sa.true())
 
 
-def _record(row: Row) -> StylePresetRecord:
+def _record(row: Mapping[Any, Any]) -> StylePresetRecord:
     return record(
-        StylePresetRecord, row, preset_data=PresetData.model_validate_json(row.preset_data)
+        StylePresetRecord, row, preset_data=PresetData.model_validate_json(row["preset_data"])
     )
 
 
@@ -71,7 +71,7 @@ class CoreStylePresetsService(CoreService, StylePresetsService):
 
     @staticmethod
     def _get(conn: sa.Connection, style_preset_id: str) -> StylePresetRecord:
-        row = conn.execute(_GET, {"preset_id": style_preset_id}).one_or_none()
+        row = conn.execute(_GET, {"preset_id": style_preset_id}).mappings().one_or_none()
         if row is None:
             raise NotFoundError("style_preset", style_preset_id)
         return _record(row)
@@ -165,5 +165,4 @@ class CoreStylePresetsService(CoreService, StylePresetsService):
             params["type"] = PresetType(type).value
         if own:
             params["user_id"] = user_id
-        with self._reader.connect() as conn:
-            return [_record(row) for row in conn.execute(statement, params)]
+        return [_record(row) for row in self._reads.all(statement, params)]

@@ -120,8 +120,13 @@ class _Filters:
         is_public: bool | None = None,
     ) -> None:
         self.params: dict[str, Any] = {}
-        if categories:
-            self.params["categories"] = [WorkflowCategory(c).value for c in categories]
+        # One bind parameter per distinct category, not an expanding IN: the
+        # statement's SQL is then fixed per shape and can take the driver path
+        # (DriverRead); the category enum bounds the shapes.
+        distinct = dict.fromkeys(WorkflowCategory(c).value for c in categories or ())
+        for index, category in enumerate(distinct):
+            self.params[f"in_category_{index}"] = category
+        self.category_count = len(distinct)
         for index, tag in enumerate(tags or ()):
             self.params[f"tag_{index}"] = contains_pattern(tag.strip())
         stripped = query.strip() if query else ""
@@ -151,8 +156,11 @@ class CoreWorkflowsService(CoreService, WorkflowsService):
     def _conditions(self, filters: _Filters) -> list[sa.ColumnElement[bool]]:
         params = filters.params
         conditions: list[sa.ColumnElement[bool]] = []
-        if "categories" in params:
-            conditions.append(_wf.c.category.in_(sa.bindparam("categories", expanding=True)))
+        if filters.category_count:
+            wanted: list[sa.BindParameter[str]] = [
+                sa.bindparam(f"in_category_{i}") for i in range(filters.category_count)
+            ]
+            conditions.append(_wf.c.category.in_(wanted))
         if filters.tag_count:
             conditions.append(
                 sa.or_(*(self._like(_wf.c.tags, f"tag_{i}") for i in range(filters.tag_count)))
@@ -179,7 +187,12 @@ class CoreWorkflowsService(CoreService, WorkflowsService):
     def _count_statement(self, filters: _Filters) -> Any:
         return self._statement(
             ("count", filters.shape),
-            lambda: sa.select(sa.func.count()).select_from(_wf).where(*self._conditions(filters)),
+            # Labelled: the driver path (DriverRead) takes only named columns.
+            lambda: (
+                sa.select(sa.func.count().label("count"))
+                .select_from(_wf)
+                .where(*self._conditions(filters))
+            ),
         )
 
     def _order(self, order_by: WorkflowOrderBy, direction: Direction) -> list[Any]:
@@ -336,11 +349,13 @@ class CoreWorkflowsService(CoreService, WorkflowsService):
         row_params = dict(filters.params)
         if per_page is not None:
             row_params.update(limit=per_page, offset=page * per_page)
-        with self._reader.connect() as conn:
-            total = int(conn.execute(self._count_statement(filters), filters.params).scalar_one())
-            items = [
-                record(WorkflowListItem, row) for row in conn.execute(rows_statement, row_params)
-            ]
+        count_statement = self._count_statement(filters)
+        with self._reads.together(count_statement, rows_statement, reader=self._reader) as reads:
+            counted = reads.one(count_statement, filters.params)
+            rows = reads.all(rows_statement, row_params)
+        assert counted is not None  # a count has one row
+        total = int(counted["count"])
+        items = [record(WorkflowListItem, row) for row in rows]
         return Page[WorkflowListItem](
             page=page,
             pages=page_count(total, per_page),
