@@ -136,6 +136,8 @@ class DemoResult:
     """What the exploration after the traffic found (None when it did not run)."""
     at_rest: AtRest | None = None
     """The verification of every table of the two stores after the traffic."""
+    mirror_busy_seconds: tuple[float, ...] = ()
+    """Each mirror worker's busy seconds (``shadow_mirror_busy_seconds_total``), by index."""
 
     @property
     def divergences(self) -> int:
@@ -687,7 +689,18 @@ def _summarize(
         interrupted=interrupted,
         exploration=exploration,
         at_rest=at_rest,
+        mirror_busy_seconds=_mirror_busy(registry),
     )
+
+
+def _mirror_busy(registry: CollectorRegistry) -> tuple[float, ...]:
+    busy: dict[int, float] = {}
+    for family in registry.collect():
+        if family.name == "shadow_mirror_busy_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    busy[int(sample.labels["worker"])] = sample.value
+    return tuple(busy[index] for index in sorted(busy))
 
 
 def _why_dirty(service: str, drops: list[DropCount]) -> str:

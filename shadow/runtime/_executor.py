@@ -32,7 +32,7 @@ from shadow._vocabulary import Side
 from shadow.runtime._coverage import CoverageReport
 from shadow.runtime._factory import SideFactory
 from shadow.runtime._logging import runtime_logger
-from shadow.runtime._observation import Compact, Observation, Reason, Task, Wire
+from shadow.runtime._observation import BatchBusy, Compact, Observation, Reason, Task, Wire
 from shadow.runtime._recorder import Recorder
 from shadow.runtime._spawn import spawn
 from shadow.runtime._worker import MirrorEngine, serve
@@ -61,6 +61,9 @@ class _Gone:
 
 TIMEOUT = _Silence()
 GONE = _Gone()
+
+Answer = Observation | Compact | CoverageReport | BatchBusy
+"""What a worker sends back: an observation (a plain match compact), or news between them."""
 
 
 class Executor(Protocol):
@@ -137,9 +140,9 @@ class Worker(Protocol):
         """Hand over a batch (raises OSError when the worker is gone)."""
         ...
 
-    def receive(self, timeout: float) -> Observation | Compact | CoverageReport | _Silence | _Gone:
+    def receive(self, timeout: float) -> Answer | _Silence | _Gone:
         """The next observation (a plain match may come compact), a coverage report,
-        TIMEOUT, or GONE."""
+        a batch's busy time, TIMEOUT, or GONE."""
         ...
 
     def kill(self) -> None:
@@ -180,11 +183,11 @@ class ProcessWorker:
         new_plans, blobs = self._wire.encode(tasks)
         self._connection.send((lag_bound, new_plans, blobs))
 
-    def receive(self, timeout: float) -> Observation | Compact | CoverageReport | _Silence | _Gone:
+    def receive(self, timeout: float) -> Answer | _Silence | _Gone:
         try:
             if not self._connection.poll(timeout):
                 return TIMEOUT
-            answer: Observation | Compact | CoverageReport = self._connection.recv()
+            answer: Answer = self._connection.recv()
         except (EOFError, OSError):
             return GONE
         return answer
@@ -216,9 +219,7 @@ class ThreadWorker:
         group_commit: int = 1,
     ) -> None:
         self._inbox: queue.SimpleQueue[tuple[float, list[Task]] | None] = queue.SimpleQueue()
-        self._outbox: queue.SimpleQueue[Observation | CoverageReport | str | None] = (
-            queue.SimpleQueue()
-        )
+        self._outbox: queue.SimpleQueue[Answer | str | None] = queue.SimpleQueue()
         self._abandoned = threading.Event()
         self._engine = MirrorEngine(factories, coverage=coverage, group_commit=group_commit)
         self.thread = threading.Thread(
@@ -239,23 +240,26 @@ class ThreadWorker:
             message = self._inbox.get()
             if message is None or self._abandoned.is_set():
                 return
+            taken = time.perf_counter()
             lag_bound, tasks = message
             for index, observation in enumerate(self._engine.run_batch(tasks, lag_bound)):
                 if self._abandoned.is_set():
                     return
-                if index == len(tasks) - 1 and (report := self._engine.coverage_report()):
-                    self._outbox.put(report)
+                if index == len(tasks) - 1:
+                    if report := self._engine.coverage_report():
+                        self._outbox.put(report)
+                    self._outbox.put(BatchBusy(time.perf_counter() - taken))
                 self._outbox.put(observation)
 
     def send(self, tasks: list[Task], lag_bound: float) -> None:
         self._inbox.put((lag_bound, tasks))
 
-    def receive(self, timeout: float) -> Observation | CoverageReport | _Silence | _Gone:
+    def receive(self, timeout: float) -> Answer | _Silence | _Gone:
         try:
             answer = self._outbox.get(timeout=timeout)
         except queue.Empty:
             return TIMEOUT
-        if not isinstance(answer, Observation | CoverageReport):
+        if not isinstance(answer, Observation | CoverageReport | BatchBusy):
             return GONE
         return answer
 
@@ -287,8 +291,11 @@ class QueuedExecutor:
         linger: float = 0.0,
         max_bytes: int = 64 * 1024 * 1024,
         warm: Side | None = None,
+        name: str = "0",
     ) -> None:
         self._start_worker = start_worker
+        # Which worker this is (its index among the runtime's), for the busy-time metric.
+        self._name = name
         self._warm = warm
         self._recorder = recorder
         self._capacity = capacity
@@ -450,8 +457,11 @@ class QueuedExecutor:
             return
         for index, task in enumerate(batch):
             answer = worker.receive(self._deadline)
-            while isinstance(answer, CoverageReport):
-                self._recorder.coverage(answer)
+            while isinstance(answer, CoverageReport | BatchBusy):
+                if isinstance(answer, BatchBusy):
+                    self._recorder.mirror_busy(self._name, answer.seconds)
+                else:
+                    self._recorder.coverage(answer)
                 answer = worker.receive(self._deadline)
             if isinstance(answer, Observation | tuple):
                 self._publish(task, Wire.expand(task, answer))

@@ -30,6 +30,7 @@ from shadow.runtime._tape import Tape
 
 __all__ = [
     "UNPICKLABLE",
+    "BatchBusy",
     "Compact",
     "MethodPlan",
     "Observation",
@@ -191,6 +192,19 @@ class Observation:
         """``reason``, with its detail when there is one (``worker_error:KeyError``)."""
         reason = str(self.reason or "")
         return f"{reason}:{self.detail}" if self.detail else reason
+
+
+@dataclass(frozen=True, slots=True)
+class BatchBusy:
+    """How long a worker was busy with one batch: from taking it until its last answer.
+
+    Sent just before that answer. The seconds a worker is busy, against the calls
+    it answered, are its capacity beside the application (calls over busy
+    seconds), whether or not it was fed enough to reach it: a worker that keeps
+    up waits between batches, and a rate over the run shows only what it was fed.
+    """
+
+    seconds: float
 
 
 Compact = tuple[float | None, float | None, float | None]

@@ -364,6 +364,10 @@ class Recorder:
                 example=example,
             )
 
+    def mirror_busy(self, worker: str, seconds: float) -> None:
+        """Count a batch's busy seconds against mirror worker ``worker`` (its index)."""
+        self._metrics.mirror_busy.labels(worker).inc(seconds)
+
     def coverage(self, report: CoverageReport) -> None:
         """Fold a worker's coverage news into the next store write."""
         with self._lock:

@@ -164,7 +164,7 @@ class Runtime:
                 factories, warm, coverage=settings.coverage, group_commit=settings.group_commit
             )
 
-        def queued() -> QueuedExecutor:
+        def queued(index: int = 0) -> QueuedExecutor:
             return QueuedExecutor(
                 start,
                 self.recorder,
@@ -175,12 +175,13 @@ class Runtime:
                 linger=settings.batch_linger_seconds,
                 max_bytes=settings.queue_max_bytes,
                 warm=_mirror_at_start(settings),
+                name=str(index),
             )
 
         if workers == 1:
             return queued()
         return RoutedExecutor(
-            [queued() for _ in range(workers)],
+            [queued(index) for index in range(workers)],
             routes,
             capacity=settings.queue_size,
             max_bytes=settings.queue_max_bytes,

@@ -40,6 +40,7 @@ from shadow.runtime._groups import GroupCommit
 from shadow.runtime._logging import runtime_logger
 from shadow.runtime._observation import (
     UNPICKLABLE,
+    BatchBusy,
     Observation,
     Reason,
     Task,
@@ -575,7 +576,8 @@ def serve(
     when the pipe closes or ``None`` arrives. Tasks and answers are coded by
     :class:`~shadow.runtime._observation.Wire`. With ``coverage``, a
     :class:`CoverageReport` of what is new goes out just before the last
-    answer of a batch, so the parent has read it by the time the batch is done.
+    answer of a batch, so the parent has read it by the time the batch is done;
+    so does the batch's :class:`BatchBusy` (the worker's busy time, always).
 
     Ignores SIGINT: a Ctrl-C in the terminal reaches the whole process group,
     and the parent decides (it stops its traffic and drains this worker).
@@ -600,6 +602,7 @@ def _serve(connection: Connection, engine: MirrorEngine) -> None:
             return
         if message is None:
             return
+        taken = time.perf_counter()
         lag_bound, new_plans, blobs = message
         decoded = list(wire.decode(new_plans, blobs))
         tasks = [item for item in decoded if isinstance(item, Task)]
@@ -607,8 +610,10 @@ def _serve(connection: Connection, engine: MirrorEngine) -> None:
         last = len(decoded) - 1
         for index, item in enumerate(decoded):
             answer = _undecodable(item) if isinstance(item, Exception) else next(observations)
-            if index == last and (report := engine.coverage_report()) is not None:
-                connection.send(report)
+            if index == last:
+                if (report := engine.coverage_report()) is not None:
+                    connection.send(report)
+                connection.send(BatchBusy(time.perf_counter() - taken))
             connection.send(Wire.compact(answer))
 
 

@@ -27,6 +27,7 @@ def test_a_writes_only_run_mirrors_every_write_and_samples_out_every_read(tmp_pa
     assert arm.mirrored_calls == arm.writes  # no read reached the mirror...
     assert arm.sampled_reads == arm.calls - arm.writes  # ...each was counted as sampled out
     assert arm.seconds > 0
+    assert len(arm.busy) == 1 and arm.busy[0] > 0  # the one worker's busy time, from /metrics
     config = tomllib.loads((tmp_path / "demo" / "shadow.toml").read_text())
     assert config["queue_size"] == headroom.UNBOUNDED["queue_size"]  # the runtime got the lever
     assert {entry["read_sample_rate"] for entry in config["services"].values()} == {0.0}
@@ -96,6 +97,16 @@ def test_the_per_domain_arm_runs_a_worker_process_per_domain_and_mirrors_every_c
     assert arm.mirrored_calls == arm.calls and arm.failures == 0
     config = tomllib.loads((tmp_path / "demo" / "shadow.toml").read_text())
     assert config["mirror_workers"] == 6
+    assert len(arm.busy) == 6 and all(seconds > 0 for seconds in arm.busy)  # each worker's own
+
+
+def test_the_capacity_is_the_calls_over_the_busiest_workers_busy_time() -> None:
+    """Two workers, busy 2 s and 5 s, with 1,000 writes between them: the busier one
+    bounds them both (the mix keeps its shares), so 1,000 / 5 s, whatever the run's length."""
+    arm = headroom.Arm(load=0.0, seconds=30.0, mirrored_writes=1000, busy=(2.0, 5.0))
+    assert arm.capacity(writes=True) == pytest.approx(200.0)
+    assert arm.mirror_write_rate == pytest.approx(1000 / 30)
+    assert headroom.Arm(load=0.0, seconds=1.0, mirrored_writes=10).capacity(writes=True) == 0.0
 
 
 @pytest.mark.slow

@@ -107,6 +107,12 @@ def test_each_domain_keeps_its_commit_order_on_a_worker_of_its_own(
         assert candidate == legacy and len(legacy) == 9
     writes = [item for item in seen if item.method == "put"]
     assert len(writes) == 90 and {item.outcome for item in writes} == {Outcome.MATCH}
+    # Each worker's busy time is its own series (the busiest bounds the mirror's capacity).
+    registry = runtime.metrics.registry
+    for index in ("0", "1"):
+        busy = registry.get_sample_value("shadow_mirror_busy_seconds_total", {"worker": index})
+        assert busy is not None and busy > 0
+    assert registry.get_sample_value("shadow_mirror_busy_seconds_total", {"worker": "2"}) is None
     if worker == "process":
         # worker_pid answers differently on the two sides; the mirror's answer is its pid.
         pids = {item.service: item.differences[0].mirror for item in seen if item.differences}

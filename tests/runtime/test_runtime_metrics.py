@@ -28,6 +28,7 @@ FAMILIES = {
     "shadow_service_dirty": "gauge",
     "shadow_mirror_unavailable": "gauge",
     "shadow_store_write_failures": "counter",
+    "shadow_mirror_busy_seconds": "counter",
 }
 
 
