@@ -27,6 +27,8 @@ interleaved round by round:
   ``mirror_workers`` set to the demo's number of conflict domains
   (:func:`imagegen.cutover.conflict_domains`, six): a mirror worker process per
   group of services that share no tables, each group still in commit order.
+* **writes only, two workers** (``mirror_workers`` 2: the session queue, the busiest
+  domain, on one; every other domain on the other), alone and with group commit.
 * **writes only, synchronous=NORMAL** (SQLite candidate only): the writes-only
   arm with the candidate file's durability lowered (``?synchronous=NORMAL`` in
   its URL, :func:`imagegen.db.engine.create_engine`): one lever of issue 14,
@@ -127,8 +129,9 @@ SPECS = (
     Spec("writes", "writes/s, one worker", UNBOUNDED),
     Spec("domains-writes", "writes/s, one worker per domain",
          {**UNBOUNDED, "mirror_workers": len(conflict_domains())}),
-    Spec("two-writes", "writes/s, two workers", {**UNBOUNDED, "mirror_workers": 2},
-         sqlite_only=True),
+    Spec("two-writes", "writes/s, two workers", {**UNBOUNDED, "mirror_workers": 2}),
+    Spec("two-group-writes", "writes/s, two workers, group commit",
+         {**UNBOUNDED, "mirror_workers": 2, "group_commit": GROUP_COMMIT}),
     Spec("group-writes", "writes/s, one worker, group commit",
          {**UNBOUNDED, "group_commit": GROUP_COMMIT}),
     Spec("normal-writes", "writes/s, one worker, synchronous=NORMAL", UNBOUNDED,
