@@ -35,7 +35,11 @@ def paths(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def make_runtime(paths: dict[str, str]) -> Iterator[MakeRuntime]:
-    """Build a runtime for the ``kv`` service; closed at the end of the test."""
+    """Build a runtime for the ``kv`` service; closed at the end of the test.
+
+    ``candidate_builder`` names the :mod:`tests.runtime.runtime_kv` function that
+    builds the candidate side (``build_grouped``: one offering group commit).
+    """
     created: list[Runtime] = []
 
     def make(
@@ -45,6 +49,7 @@ def make_runtime(paths: dict[str, str]) -> Iterator[MakeRuntime]:
         read_sample_rate: float = 1.0,
         legacy_options: dict[str, Any] | None = None,
         candidate_options: dict[str, Any] | None = None,
+        candidate_builder: str = "build",
         **settings: Any,
     ) -> Runtime:
         runtime = Runtime(
@@ -59,7 +64,7 @@ def make_runtime(paths: dict[str, str]) -> Iterator[MakeRuntime]:
                 {"path": paths["legacy"], **(legacy_options or {})},
             ),
             candidate=SideFactory(
-                "tests.runtime.runtime_kv:build",
+                f"tests.runtime.runtime_kv:{candidate_builder}",
                 {"path": paths["candidate"], **(candidate_options or {})},
             ),
             registry=CollectorRegistry(),

@@ -7,19 +7,15 @@ for a batch, so the few calls of each test reach the worker together.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from shadow import FixedClock, SequentialIds
-from shadow.runtime import Outcome, Runtime, ShadowSettings, SideFactory
+from shadow.runtime import Outcome, Runtime
 from shadow.runtime._observation import Observation
 from shadow.testing import capture_comparisons
 from tests.runtime import runtime_kv
-from tests.runtime.runtime_kv import KeyValue
+from tests.runtime.runtime_kv import KeyValue, MakeRuntime
 
 
 class MakeGrouped(Protocol):
@@ -29,42 +25,18 @@ class MakeGrouped(Protocol):
 
 
 @pytest.fixture
-def make_grouped(tmp_path: Path) -> Iterator[MakeGrouped]:
-    created: list[Runtime] = []
-
+def make_grouped(make_runtime: MakeRuntime) -> MakeGrouped:
     def make(*, group_commit: int = 8, worker: str = "thread", **candidate: Any) -> Runtime:
-        runtime = Runtime(
-            ShadowSettings(
-                worker=worker,
-                default_mode="shadow",
-                store_url=f"sqlite:///{tmp_path / 'store.db'}",
-                group_commit=group_commit,
-                batch_size=16,
-                batch_linger_seconds=1.0,
-            ),
-            legacy=SideFactory("tests.runtime.runtime_kv:build", {"path": _legacy(tmp_path)}),
-            candidate=SideFactory(
-                "tests.runtime.runtime_kv:build_grouped",
-                {"path": _candidate(tmp_path), **candidate},
-            ),
-            registry=CollectorRegistry(),
-            ids=SequentialIds("kv"),
-            clock=FixedClock(),
+        return make_runtime(
+            worker=worker,
+            group_commit=group_commit,
+            batch_size=16,
+            batch_linger_seconds=1.0,
+            candidate_builder="build_grouped",
+            candidate_options=candidate,
         )
-        created.append(runtime)
-        return runtime
 
-    yield make
-    for runtime in created:
-        runtime.close()
-
-
-def _legacy(tmp_path: Path) -> str:
-    return str(tmp_path / "legacy.db")
-
-
-def _candidate(tmp_path: Path) -> str:
-    return str(tmp_path / "candidate.db")
+    return make
 
 
 def _keys(path: str) -> list[str]:
@@ -87,13 +59,13 @@ def _puts(runtime: Runtime, keys: str) -> list[Observation]:
 
 @pytest.mark.parametrize(("group_commit", "groups"), [(8, [3]), (1, [])])
 def test_a_write_failing_mid_group_is_one_failure_as_alone_and_the_others_commit(
-    make_grouped: MakeGrouped, tmp_path: Path, group_commit: int, groups: list[int]
+    make_grouped: MakeGrouped, paths: dict[str, str], group_commit: int, groups: list[int]
 ) -> None:
     # group_commit=1 is the reference: a commit per call, no group.
     runtime = make_grouped(group_commit=group_commit, fault="raise_after_insert", fault_key="b")
     seen = _puts(runtime, "abc")
-    assert runtime_kv.group_sizes(_candidate(tmp_path)) == groups
-    assert _keys(_candidate(tmp_path)) == ["a", "c"]  # b rolled back (to its savepoint)
+    assert runtime_kv.group_sizes(paths["candidate"]) == groups
+    assert _keys(paths["candidate"]) == ["a", "c"]  # b rolled back (to its savepoint)
     assert _verdicts(seen) == [
         ("put", Outcome.MATCH, False, ()),
         ("put", Outcome.CANDIDATE_ERROR, True, ("none", "builtins.RuntimeError")),
@@ -102,12 +74,12 @@ def test_a_write_failing_mid_group_is_one_failure_as_alone_and_the_others_commit
 
 
 def test_a_failed_commit_fails_every_write_of_the_group_and_the_service_goes_dirty(
-    make_grouped: MakeGrouped, tmp_path: Path
+    make_grouped: MakeGrouped, paths: dict[str, str]
 ) -> None:
     runtime = make_grouped(fail_commit=True)
     seen = _puts(runtime, "abc")
-    assert runtime_kv.group_sizes(_candidate(tmp_path)) == [3]
-    assert _keys(_candidate(tmp_path)) == []
+    assert runtime_kv.group_sizes(paths["candidate"]) == [3]
+    assert _keys(paths["candidate"]) == []
     assert (
         _verdicts(seen)
         == [("put", Outcome.CANDIDATE_ERROR, True, ("none", "sqlite3.OperationalError"))] * 3
@@ -118,7 +90,7 @@ def test_a_failed_commit_fails_every_write_of_the_group_and_the_service_goes_dir
 
 
 def test_reads_are_never_grouped_they_end_the_group_before_them(
-    make_grouped: MakeGrouped, tmp_path: Path
+    make_grouped: MakeGrouped, paths: dict[str, str]
 ) -> None:
     runtime = make_grouped()
     kv = runtime.proxy(KeyValue, "kv")
@@ -130,7 +102,7 @@ def test_reads_are_never_grouped_they_end_the_group_before_them(
         kv.put("d", "4")
         kv.put("e", "5")
         assert runtime.flush(60)
-    assert runtime_kv.group_sizes(_candidate(tmp_path)) == [2, 3]
+    assert runtime_kv.group_sizes(paths["candidate"]) == [2, 3]
     assert [(item.method, item.outcome) for item in seen] == [
         ("put", Outcome.MATCH),
         ("put", Outcome.MATCH),
@@ -142,28 +114,28 @@ def test_reads_are_never_grouped_they_end_the_group_before_them(
 
 
 def test_a_group_holds_at_most_group_commit_calls(
-    make_grouped: MakeGrouped, tmp_path: Path
+    make_grouped: MakeGrouped, paths: dict[str, str]
 ) -> None:
     seen = _puts(make_grouped(group_commit=2), "abcde")
-    assert runtime_kv.group_sizes(_candidate(tmp_path)) == [2, 2]  # e alone: no group
+    assert runtime_kv.group_sizes(paths["candidate"]) == [2, 2]  # e alone: no group
     assert {item.outcome for item in seen} == {Outcome.MATCH}
-    assert _keys(_candidate(tmp_path)) == list("abcde")
+    assert _keys(paths["candidate"]) == list("abcde")
 
 
 def test_a_groups_commit_time_is_shared_out_in_its_writes_latencies(
-    make_grouped: MakeGrouped, tmp_path: Path
+    make_grouped: MakeGrouped, paths: dict[str, str]
 ) -> None:
     # (That it never widens a call's timestamp window is tested on the session
     # queue, whose stamps are in milliseconds: tests/services/test_core_group_commit.py.)
     seen = _puts(make_grouped(slow_commit=0.5), "aa")
-    assert runtime_kv.group_sizes(_candidate(tmp_path)) == [2]
+    assert runtime_kv.group_sizes(paths["candidate"]) == [2]
     assert [item.outcome for item in seen] == [Outcome.MATCH, Outcome.MATCH]
     assert all((item.mirror_seconds or 0) >= 0.25 for item in seen)  # half the commit each
 
 
 @pytest.mark.slow
 def test_a_worker_dying_mid_group_never_reports_a_call_it_had_not_committed(
-    make_grouped: MakeGrouped, tmp_path: Path
+    make_grouped: MakeGrouped, paths: dict[str, str]
 ) -> None:
     # c's call kills the worker process inside the group a, b, c: nothing was
     # committed, so nothing may be reported matched. The dispatcher drops the
@@ -172,5 +144,5 @@ def test_a_worker_dying_mid_group_never_reports_a_call_it_had_not_committed(
     runtime = make_grouped(worker="process", fault="exit", fault_method="put", fault_key="c")
     seen = _puts(runtime, "abc")
     assert [(item.outcome, item.reason) for item in seen] == [(Outcome.DROPPED, "worker_crash")] * 3
-    assert _keys(_candidate(tmp_path)) == []
+    assert _keys(paths["candidate"]) == []
     assert runtime.recorder.evidence.is_dirty("kv")
