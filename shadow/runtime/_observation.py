@@ -11,7 +11,9 @@ and the timings. Both are plain picklable data, so they cross a process pipe.
 
 :class:`Wire` is the one codec for that pipe: tasks go as compact tuples (each
 method's plan once, then by number), a plain match comes back as a tuple of
-its timings. :class:`Reason` names why a call was not compared, or why a
+its timings, and each answer travels in a frame of its own (:meth:`Wire.frame`,
+:class:`AnswerFrames`) so the dispatcher reads every answer that has arrived in
+one go. :class:`Reason` names why a call was not compared, or why a
 service turned dirty.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import pickle
+import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -26,10 +29,13 @@ from typing import Any, Final
 from shadow._contract import Compare, Kind
 from shadow._vocabulary import Outcome, Side
 from shadow.runtime._compare import Difference, normalize
+from shadow.runtime._coverage import CoverageReport
 from shadow.runtime._tape import Tape
 
 __all__ = [
     "UNPICKLABLE",
+    "Answer",
+    "AnswerFrames",
     "BatchBusy",
     "Compact",
     "MethodPlan",
@@ -210,6 +216,11 @@ class BatchBusy:
 Compact = tuple[float | None, float | None, float | None]
 """A plain match as sent back over the pipe: mirror, compare and lag seconds."""
 
+Answer = Observation | Compact | CoverageReport | BatchBusy
+"""What the worker sends back: an observation (a plain match compact), or news between them."""
+
+_FRAME_LENGTH = struct.Struct("!I")
+
 
 class Wire:
     """The codec between the dispatcher and a worker process (one instance per end).
@@ -264,6 +275,12 @@ class Wire:
         return observation
 
     @staticmethod
+    def frame(answer: Answer) -> bytes:
+        """``answer`` pickled behind its length, for :class:`AnswerFrames` at the other end."""
+        body = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        return _FRAME_LENGTH.pack(len(body)) + body
+
+    @staticmethod
     def expand(task: Task, answer: Observation | Compact) -> Observation:
         """The observation of ``task`` from what came back over the pipe."""
         if isinstance(answer, Observation):
@@ -276,6 +293,35 @@ class Wire:
             compare_seconds=compare_seconds,
             lag_seconds=lag_seconds,
         )
+
+
+class AnswerFrames:
+    """Splits the bytes read from a worker's pipe into the answers :meth:`Wire.frame` framed.
+
+    The worker writes each answer as soon as it has it (so an answer written
+    before the worker crashed or hung is never lost), and the dispatcher reads
+    whatever has arrived with one ``read``: at the paced rate several answers
+    often come in one chunk, a frame may also be cut between two.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[Answer]:
+        """The answers completed by ``chunk`` (none if it ends inside a frame)."""
+        self._buffer += chunk
+        answers: list[Answer] = []
+        start = 0
+        with memoryview(self._buffer) as view:
+            while len(view) - start >= _FRAME_LENGTH.size:
+                (length,) = _FRAME_LENGTH.unpack_from(view, start)
+                end = start + _FRAME_LENGTH.size + length
+                if end > len(view):
+                    break
+                answers.append(pickle.loads(view[start + _FRAME_LENGTH.size : end]))
+                start = end
+        del self._buffer[:start]
+        return answers
 
 
 def _encode(task: Task, plan_id: int) -> bytes:

@@ -9,7 +9,7 @@ keeps the caller's process nearly idle (docs/architecture.md: a busy thread in t
 caller's process inflates its p99 through the GIL).
 
 :func:`serve` is the worker process's main loop: batches of tasks in over a
-pipe, one observation out per task, in order.
+pipe, one framed observation out per task, in order.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import inspect
+import os
 import pickle
 import threading
 import time
@@ -574,7 +575,10 @@ def serve(
     First builds the ``warm`` side and answers ``("ready", error_or_None)``, so
     building (opening databases) never counts against a call's deadline. Ends
     when the pipe closes or ``None`` arrives. Tasks and answers are coded by
-    :class:`~shadow.runtime._observation.Wire`. With ``coverage``, a
+    :class:`~shadow.runtime._observation.Wire`; each answer is written as a
+    frame (:meth:`Wire.frame`) the moment it is known, so what a crash or a
+    hang interrupts is the next call, never an answer already made, while the
+    dispatcher reads every frame that has arrived at once. With ``coverage``, a
     :class:`CoverageReport` of what is new goes out just before the last
     answer of a batch, so the parent has read it by the time the batch is done;
     so does the batch's :class:`BatchBusy` (the worker's busy time, always).
@@ -595,6 +599,7 @@ def serve(
 
 def _serve(connection: Connection, engine: MirrorEngine) -> None:
     wire = Wire()
+    answers = connection.fileno()
     while True:
         try:
             message = connection.recv()
@@ -610,11 +615,21 @@ def _serve(connection: Connection, engine: MirrorEngine) -> None:
         last = len(decoded) - 1
         for index, item in enumerate(decoded):
             answer = _undecodable(item) if isinstance(item, Exception) else next(observations)
+            frames = Wire.frame(Wire.compact(answer))
             if index == last:
+                frames = Wire.frame(BatchBusy(time.perf_counter() - taken)) + frames
                 if (report := engine.coverage_report()) is not None:
-                    connection.send(report)
-                connection.send(BatchBusy(time.perf_counter() - taken))
-            connection.send(Wire.compact(answer))
+                    frames = Wire.frame(report) + frames
+            try:
+                _write_all(answers, frames)
+            except OSError:  # the parent is gone
+                return
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 def _undecodable(error: Exception) -> Observation:
