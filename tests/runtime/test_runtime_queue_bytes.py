@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
+import uuid
 
 from shadow._contract import Compare, Kind
 from shadow._vocabulary import Side
@@ -76,6 +78,25 @@ def test_the_size_of_a_task_counts_its_arguments_and_the_text_in_its_result() ->
     with_result = task_size(_task(b"x", {"rows": [{"session": "y" * 5000}, ("z" * 3000,)]}))
     assert with_result - small == 8000
     assert task_size(_task(b"a" * 1000)) - small == 999
+
+
+def test_the_size_of_a_result_counts_the_text_in_its_objects_and_nothing_for_scalars() -> None:
+    """Attributes of objects and str subclasses count; numbers, dates and ids add nothing."""
+
+    class Label(str):
+        pass
+
+    class Record:
+        def __init__(self) -> None:
+            self.name = "n" * 700
+            self.label = Label("l" * 300)
+            self.when = datetime.datetime(2026, 12, 4, tzinfo=datetime.UTC)
+            self.id = uuid.uuid4()
+            self.count, self.ratio, self.flag, self.none = 3, 0.5, True, None
+
+    small = task_size(_task(b"x"))
+    assert task_size(_task(b"x", [Record(), {"k": Record()}])) - small == 2000
+    assert task_size(_task(b"x", (1, 2.0, datetime.date(2026, 1, 1), None))) == small
 
 
 def test_the_runtime_passes_queue_max_bytes_to_its_queue(make_runtime: MakeRuntime) -> None:
