@@ -228,3 +228,27 @@ def test_reads_together_check_the_file_and_wrap_driver_errors(tmp_path: Path) ->
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
         engine.dispose()
+
+
+def test_parameters_resolve_as_construct_params_resolves_them(sqlite_engine: sa.Engine) -> None:
+    """A bind's own value (a literal, a callable) fills what the caller does not give; a
+    bind used twice is bound twice; a missing required one raises SQLAlchemy's error."""
+    _seed(sqlite_engine)
+    statement = (
+        sa.select(_users.c.user_id)
+        .where(
+            sa.or_(_users.c.user_id == sa.bindparam("id"), _users.c.email == sa.bindparam("id")),
+            _users.c.user_id != sa.bindparam("excluded", callable_=lambda: "u1"),
+        )
+        .order_by(_users.c.user_id)
+        .limit(5)
+    )
+    read = DriverRead(statement, sqlite_engine)
+    for params in ({"id": "u2"}, {"id": "u1"}, {"id": "a@example.com", "excluded": "none"}):
+        with sqlite_engine.connect() as connection:
+            expected = [dict(row) for row in connection.execute(statement, params).mappings()]
+        assert read.all(params) == expected, params
+    assert read.all({"id": "u2"}) == [{"user_id": "u2"}]
+    assert read.all({"id": "a@example.com", "excluded": "none"}) == [{"user_id": "u1"}]
+    with pytest.raises(sa.exc.InvalidRequestError, match="A value is required"):
+        read.all({})
