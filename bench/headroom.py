@@ -166,6 +166,13 @@ class Arm:
     """Divergences and candidate errors (none expected: no bug is planted)."""
     busy: tuple[float, ...] = ()
     """Each mirror worker's busy seconds (from taking a batch to its last answer)."""
+    call_seconds: float = 0.0
+    """The candidate's own call time, summed over every mirrored call."""
+
+    @property
+    def call_share(self) -> float:
+        """The candidate's own calls' share of the workers' busy time (the rest: the mirror's)."""
+        return self.call_seconds / sum(self.busy) if sum(self.busy) > 0 else 0.0
 
     def kept_up(self, authoritative: Arm) -> bool:
         return self.seconds <= authoritative.seconds * KEPT_UP
@@ -226,6 +233,7 @@ def _counted(options: DemoOptions) -> Arm:
         load, result.elapsed_seconds, writes=writes, calls=calls, mirrored_writes=mirrored_writes,
         mirrored_calls=mirrored_calls, dropped_writes=dropped_writes, sampled_reads=sampled,
         failures=failures, busy=result.mirror_busy_seconds,
+        call_seconds=result.mirrored_call_seconds,
     )  # fmt: skip
 
 
@@ -329,7 +337,8 @@ def _report(
         cells = [
             _rate(arm := measured.arms[spec.name][index], auth_arm, writes=spec.writes_only)
             + f" ({arm.seconds:.1f} s; busy {'/'.join(f'{b:.1f}' for b in arm.busy)} s; "
-            f"capacity {arm.capacity(writes=spec.writes_only):,.0f})"
+            f"capacity {arm.capacity(writes=spec.writes_only):,.0f}; "
+            f"candidate {arm.call_share:.0%} of busy)"
             for spec in shadow
         ]
         per_round.append(
@@ -395,7 +404,9 @@ def main(argv: Sequence[str]) -> int:
         "time from the first call to the drained queue ('>=': the mirror kept up, so the "
         "rate is what the callers offered); capacity: mirrored calls over the busiest "
         "worker's busy seconds (shadow_mirror_busy_seconds_total), what the mirror would "
-        "sustain fed without pause beside the same callers.\n"
+        "sustain fed without pause beside the same callers; candidate N% of busy: the "
+        "candidate's own calls' share of the workers' busy seconds, the rest being the "
+        "mirror's own work (decoding, comparing, answering).\n"
     )
     print("| candidate | measure | authoritative (legacy alone) | mirror | ratio | target | met |")
     print("|---|---|---:|---:|---:|---:|:---:|")

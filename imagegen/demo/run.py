@@ -138,6 +138,9 @@ class DemoResult:
     """The verification of every table of the two stores after the traffic."""
     mirror_busy_seconds: tuple[float, ...] = ()
     """Each mirror worker's busy seconds (``shadow_mirror_busy_seconds_total``), by index."""
+    mirrored_call_seconds: float = 0.0
+    """The mirror side's own call time, summed (``shadow_call_duration_seconds``): the
+    part of the busy seconds the mirrored implementation itself took."""
 
     @property
     def divergences(self) -> int:
@@ -690,7 +693,21 @@ def _summarize(
         exploration=exploration,
         at_rest=at_rest,
         mirror_busy_seconds=_mirror_busy(registry),
+        mirrored_call_seconds=_mirrored_call_seconds(registry, options.mode),
     )
+
+
+def _mirrored_call_seconds(registry: CollectorRegistry, mode: Mode) -> float:
+    mirror = {Mode.SHADOW: Side.CANDIDATE, Mode.REVERSE: Side.LEGACY}.get(mode)
+    total = 0.0
+    for family in registry.collect():
+        if family.name == "shadow_call_duration_seconds" and mirror is not None:
+            total += sum(
+                sample.value
+                for sample in family.samples
+                if sample.name.endswith("_sum") and sample.labels.get("side") == mirror.value
+            )
+    return total
 
 
 def _mirror_busy(registry: CollectorRegistry) -> tuple[float, ...]:

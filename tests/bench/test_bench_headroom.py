@@ -28,6 +28,7 @@ def test_a_writes_only_run_mirrors_every_write_and_samples_out_every_read(tmp_pa
     assert arm.sampled_reads == arm.calls - arm.writes  # ...each was counted as sampled out
     assert arm.seconds > 0
     assert len(arm.busy) == 1 and arm.busy[0] > 0  # the one worker's busy time, from /metrics
+    assert 0 < arm.call_seconds < arm.busy[0]  # the candidate's calls are part of that time
     config = tomllib.loads((tmp_path / "demo" / "shadow.toml").read_text())
     assert config["queue_size"] == headroom.UNBOUNDED["queue_size"]  # the runtime got the lever
     assert {entry["read_sample_rate"] for entry in config["services"].values()} == {0.0}
