@@ -9,6 +9,12 @@ index ``board_images (board_id, image_name)`` (legacy migration 4, Alembic
 runs and ask SQLite for its plan, so a query shape or an index change that
 brings the category scan back fails here, not in a benchmark.
 
+The session queue's status counts read its ``(status, queue_id)`` index alone
+(they read every item's row, each holding its session JSON: 755 ms a poll at
+100,000 items) and its pages come in the order of the ``(priority DESC,
+item_id)`` index (every item of the top priority was sorted first: 1,966 ms
+a page).
+
 Deleting an image sets the covers naming it to NULL (``ON DELETE SET NULL``);
 without an index on ``boards.cover_image_name`` every deleted image scanned
 every board (``delete_intermediates`` was quadratic): both schemas have it.
@@ -31,11 +37,13 @@ from imagegen.db.populate import Scale, seed
 from imagegen.services.contracts.images import ImageCategory
 from imagegen.services.core.board_images import CoreBoardImagesService
 from imagegen.services.core.images import CoreImagesService
+from imagegen.services.core.session_queue import CoreSessionQueueService
 from imagegen.services.legacy.board_images import LegacyBoardImagesService
 from imagegen.services.legacy.images import LegacyImagesService
+from imagegen.services.legacy.session_queue import LegacySessionQueueService
 from shadow import SequentialIds, SystemClock
 
-SCALE = Scale(users=2, boards=4, images=200, queue_items=0)
+SCALE = Scale(users=2, boards=4, images=200, queue_items=40)
 BOARD = "seed-board-000001"
 
 Reads = Callable[[Any, Any], None]
@@ -66,28 +74,27 @@ def _tracer(explainer: sqlite3.Connection, plans: list[list[str]]) -> Callable[[
     return traced
 
 
+Statements = Iterator[tuple[list[Any], list[list[str]]]]
+
+
 @contextmanager
-def _legacy_statements(path: Path) -> Iterator[tuple[Any, Any, list[list[str]]]]:
-    """Legacy services on ``path``, and the plan of every SELECT they run (filled as they run)."""
+def _legacy_statements(path: Path, *services: type) -> Statements:
+    """Legacy ``services`` on ``path``, and the plan of each SELECT they run, as they run."""
     db = LegacyDatabase(path)
     plans: list[list[str]] = []
     explainer = sqlite3.connect(path)
     ids, clock = SequentialIds(), SystemClock()
     try:
         db.connection.set_trace_callback(_tracer(explainer, plans))
-        yield (
-            LegacyImagesService(db, ids=ids, clock=clock),
-            LegacyBoardImagesService(db, ids=ids, clock=clock),
-            plans,
-        )
+        yield [service(db, ids=ids, clock=clock) for service in services], plans
     finally:
         explainer.close()
         db.close()
 
 
 @contextmanager
-def _core_statements(url: str) -> Iterator[tuple[Any, Any, list[list[str]]]]:
-    """SQLModel services on ``url``, and the plan of every SELECT they run.
+def _core_statements(url: str, *services: type) -> Statements:
+    """SQLModel ``services`` on ``url``, and the plan of every SELECT they run.
 
     Traced on the driver's connections, as on the legacy side: some reads run on
     the driver directly (``DriverRead``) and never reach SQLAlchemy's events.
@@ -103,11 +110,7 @@ def _core_statements(url: str) -> Iterator[tuple[Any, Any, list[list[str]]]]:
     sa.event.listen(engine.pool, "connect", connected)
     ids, clock = SequentialIds(), SystemClock()
     try:
-        yield (
-            CoreImagesService(engine, ids=ids, clock=clock),
-            CoreBoardImagesService(engine, ids=ids, clock=clock),
-            plans,
-        )
+        yield [service(engine, ids=ids, clock=clock) for service in services], plans
     finally:
         explainer.close()
         engine.dispose()
@@ -127,14 +130,42 @@ def test_per_board_reads_start_from_the_board_not_from_a_category(
     stores: tuple[Path, str], side: str
 ) -> None:
     legacy, candidate = stores
-    opened = _legacy_statements(legacy) if side == "legacy" else _core_statements(candidate)
-    with opened as (images, links, plans):
+    opened = (
+        _legacy_statements(legacy, LegacyImagesService, LegacyBoardImagesService)
+        if side == "legacy"
+        else _core_statements(candidate, CoreImagesService, CoreBoardImagesService)
+    )
+    with opened as ((images, links), plans):
         _board_reads(images, links)
     assert len(plans) >= 5
     for plan in plans:
         first = plan[0]
         assert "board_images" in first and "(board_id=?)" in first, plan
         assert not any("ix_images_image_category" in step for step in plan), plan
+
+
+@pytest.mark.parametrize("side", ["legacy", "sqlmodel"])
+def test_queue_counts_read_the_index_alone_and_pages_come_in_index_order(
+    stores: tuple[Path, str], side: str
+) -> None:
+    legacy, candidate = stores
+    opened = (
+        _legacy_statements(legacy, LegacySessionQueueService)
+        if side == "legacy"
+        else _core_statements(candidate, CoreSessionQueueService)
+    )
+    with opened as ((queue,), plans):
+        queue.get_queue_status("default")
+        status = list(plans)
+        plans.clear()
+        queue.list_queue_items("default", limit=20, priority=0)
+        pages = list(plans)
+    counts, _current_item = status
+    assert counts == ["SCAN session_queue USING COVERING INDEX ix_session_queue_status_queue_id"]
+    assert pages, "list_queue_items ran no SELECT"
+    for plan in pages:
+        assert any("ix_session_queue_priority_desc_item_id" in step for step in plan), plan
+        assert not any("TEMP B-TREE" in step for step in plan), plan
 
 
 @pytest.mark.parametrize("side", ["legacy", "sqlmodel"])
