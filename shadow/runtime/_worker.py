@@ -80,6 +80,19 @@ class _Applied:
     """Its share of its group's COMMIT: counted in its latency, never in its window."""
 
 
+class _CallFailed(Exception):
+    """Raised inside a group when one of its calls raised: the group rolls back."""
+
+
+def _groupable(task: Task) -> bool:
+    """A write whose authoritative call succeeded (see :meth:`MirrorEngine._grouped`)."""
+    return task.plan.kind.mutates and task.error_type is None
+
+
+def _failed_call(applied: list[_Applied | Observation]) -> bool:
+    return any(isinstance(item, _Applied) and item.error is not None for item in applied)
+
+
 class MirrorEngine:
     """Runs tasks on the mirror implementations and compares (one thread at a time)."""
 
@@ -230,13 +243,19 @@ class MirrorEngine:
             index += len(observations)
 
     def _grouped(self, tasks: list[Task], start: int) -> tuple[GroupCommit, int] | None:
-        """The side's group commit and where the run of writes from ``start`` ends, if any."""
+        """The side's group commit and where the run of writes from ``start`` ends, if any.
+
+        A write the authoritative call failed ends the run before it, as a read
+        does: its mirror most likely raises too, which would send an optimistic
+        group back to run alone (:meth:`_run_group`); alone it costs one
+        transaction.
+        """
         first = tasks[start]
-        if self._group_commit < 2 or not first.plan.kind.mutates:
+        if self._group_commit < 2 or not _groupable(first):
             return None
         end = start + 1
         limit = min(len(tasks), start + self._group_commit)
-        while end < limit and tasks[end].plan.kind.mutates and tasks[end].mirror is first.mirror:
+        while end < limit and _groupable(tasks[end]) and tasks[end].mirror is first.mirror:
             end += 1
         if end - start < 2 or first.mirror in self._unavailable:
             return None
@@ -249,7 +268,14 @@ class MirrorEngine:
     def _run_group(
         self, side: GroupCommit, tasks: list[Task], lag_bound: float
     ) -> list[Observation]:
-        """Apply ``tasks`` (writes) in one transaction, a savepoint each, then compare.
+        """Apply ``tasks`` (writes) in one transaction, then compare.
+
+        With the side's savepoints, a call that raises is rolled back to its
+        own and the group goes on. Without (the group yields None), it is
+        optimistic: a call that raises ends the group there and rolls it back
+        whole, discarding what its calls did; each of them, up to and
+        including the failing one, then runs again alone, in order, exactly
+        as without group commit (each replays its own tape from the start).
 
         Stops adding calls once the group has run :data:`GROUP_SECONDS`, so its
         first answer waits little longer than alone; returns an observation per
@@ -258,17 +284,26 @@ class MirrorEngine:
         """
         applied: list[_Applied | Observation] = []
         failure: Exception | None = None
+        optimistic = False
         started = time.perf_counter()
         try:
             with side.group() as savepoints:
+                optimistic = savepoints is None
+                scope = contextlib.nullcontext if savepoints is None else savepoints.savepoint
                 for task in tasks:
                     if applied and time.perf_counter() - started > GROUP_SECONDS:
                         break
-                    applied.append(self._apply(task, savepoints.savepoint))
+                    applied.append(self._apply(task, scope))
+                    if optimistic and _failed_call(applied[-1:]):
+                        raise _CallFailed  # rolls the group back
                 committing = time.perf_counter()
+        except _CallFailed:
+            return self._run_alone(tasks[: len(applied)], lag_bound)
         except Exception as error:
             if not applied:  # BEGIN failed: nothing of the group ran
                 return [self.run(tasks[0], lag_bound)]
+            if optimistic and _failed_call(applied):  # the rollback failed: nothing committed
+                return self._run_alone(tasks[: len(applied)], lag_bound)
             failure = error
         commit_seconds = 0.0 if failure is not None else time.perf_counter() - committing
         succeeded = [a for a in applied if isinstance(a, _Applied) and a.error is None]
@@ -285,6 +320,16 @@ class MirrorEngine:
             observation = self._settled(item, lag_bound)
             if item.task.plan.kind.mutates and observation.lag_seconds is not None:
                 lag_bound = max(lag_bound, observation.lag_seconds)  # compared after the group
+            observations.append(observation)
+        return observations
+
+    def _run_alone(self, tasks: list[Task], lag_bound: float) -> list[Observation]:
+        """Run ``tasks`` one by one, each in the transactions it makes, as without groups."""
+        observations = []
+        for task in tasks:
+            observation = self.run(task, lag_bound)
+            if observation.lag_seconds is not None:
+                lag_bound = max(lag_bound, observation.lag_seconds)
             observations.append(observation)
         return observations
 

@@ -126,6 +126,8 @@ class SqliteKeyValue(KeyValue):
         self._fault_key = fault_key
         self.grouped = False
         """Inside a group commit (:class:`GroupedSide`): no transaction of its own."""
+        self.grouped_calls = 0
+        """Calls of ``put`` made inside a group (an optimistic one has no savepoint to count)."""
 
     def _misbehave(self, method: str) -> None:
         if self._fault_method != method or self._fault is None:
@@ -159,6 +161,7 @@ class SqliteKeyValue(KeyValue):
         if self._fault_key in (None, key):
             self._misbehave("put")
         with self._lock:
+            self.grouped_calls += self.grouped
             if not self.grouped:
                 self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -253,33 +256,44 @@ class GroupedSide(dict[str, Any]):
     entered) to ``<path>.groups``, so a test can count commits across processes.
     ``fail_commit`` rolls every group back at its end and raises, as a COMMIT
     that fails would; ``slow_commit`` seconds pass before each COMMIT.
+    ``savepoints=False`` makes the groups optimistic (they yield None, their
+    puts are counted): a call that raises after writing leaves its write in
+    the group's transaction, which the runtime must then roll back.
     """
 
     def __init__(
-        self, kv: SqliteKeyValue, path: str, *, fail_commit: bool, slow_commit: float
+        self,
+        kv: SqliteKeyValue,
+        path: str,
+        *,
+        fail_commit: bool,
+        slow_commit: float,
+        savepoints: bool = True,
     ) -> None:
         super().__init__(kv=kv)
         self._kv = kv
         self._log = f"{path}.groups"
         self._fail_commit = fail_commit
         self._slow_commit = slow_commit
+        self._savepoints = savepoints
         self._calls = 0
 
     @contextmanager
-    def group(self) -> Iterator[GroupedSide]:
-        kv, self._calls = self._kv, 0
+    def group(self) -> Iterator[GroupedSide | None]:
+        kv, self._calls, self._kv.grouped_calls = self._kv, 0, 0
         with kv._lock:
             kv._db.execute("BEGIN IMMEDIATE")
             kv.grouped = True
             try:
-                yield self
+                yield self if self._savepoints else None
             except BaseException:
                 kv._db.execute("ROLLBACK")
                 raise
             finally:
                 kv.grouped = False
+                calls = self._calls if self._savepoints else kv.grouped_calls
                 with open(self._log, "a") as log:
-                    log.write(f"{self._calls}\n")
+                    log.write(f"{calls}\n")
             if self._fail_commit:
                 kv._db.execute("ROLLBACK")
                 raise sqlite3.OperationalError("planted: the group's COMMIT failed")
@@ -307,11 +321,14 @@ def build_grouped(
     path: str,
     fail_commit: bool = False,
     slow_commit: float = 0.0,
+    savepoints: bool = True,
     **options: Any,
 ) -> GroupedSide:
     """:func:`build`'s key-value service, offering group commit (:class:`GroupedSide`)."""
     kv = SqliteKeyValue(path, ids=ids, clock=clock, **options)
-    return GroupedSide(kv, path, fail_commit=fail_commit, slow_commit=slow_commit)
+    return GroupedSide(
+        kv, path, fail_commit=fail_commit, slow_commit=slow_commit, savepoints=savepoints
+    )
 
 
 def group_sizes(path: str) -> list[int]:

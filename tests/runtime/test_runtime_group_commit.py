@@ -1,4 +1,5 @@
-"""Group commit: a run of mirrored writes in one transaction, a savepoint per call.
+"""Group commit: a run of mirrored writes in one transaction, a savepoint per call, or
+optimistic (none; a failing call sends the group back to run alone, call by call).
 
 The candidate is the key-value service of ``runtime_kv`` offering group commit
 (``build_grouped``: each group logs its size). The dispatcher lingers a second
@@ -70,6 +71,52 @@ def test_a_write_failing_mid_group_is_one_failure_as_alone_and_the_others_commit
         ("put", Outcome.MATCH, False, ()),
         ("put", Outcome.CANDIDATE_ERROR, True, ("none", "builtins.RuntimeError")),
         ("put", Outcome.MATCH, False, ()),
+    ]
+
+
+def test_an_optimistic_group_rolls_back_at_a_failing_call_and_each_of_its_calls_runs_alone(
+    make_grouped: MakeGrouped, paths: dict[str, str]
+) -> None:
+    # b writes, then raises, in an optimistic group: its write is in the
+    # group's transaction. The group a, b rolls back whole; a and b run again
+    # alone (a matches: its replay drew the same id and time from its tape as
+    # the rolled-back attempt did); c, d and e, after the failure, group again.
+    runtime = make_grouped(savepoints=False, fault="raise_after_insert", fault_key="b")
+    seen = _puts(runtime, "abcde")
+    assert runtime_kv.group_sizes(paths["candidate"]) == [2, 3]
+    assert _keys(paths["candidate"]) == ["a", "c", "d", "e"]  # b's write never committed
+    assert _verdicts(seen) == [
+        ("put", Outcome.MATCH, False, ()),
+        ("put", Outcome.CANDIDATE_ERROR, True, ("none", "builtins.RuntimeError")),
+        *[("put", Outcome.MATCH, False, ())] * 3,
+    ]
+    stored = {row[0]: row for row in runtime_kv.rows(paths["candidate"])}
+    legacy = {row[0]: row for row in runtime_kv.rows(paths["legacy"])}
+    assert stored == {key: legacy[key] for key in "acde"}  # the same ids, each written once
+
+
+def test_a_write_the_authoritative_side_failed_is_not_grouped(
+    make_grouped: MakeGrouped, paths: dict[str, str]
+) -> None:
+    # Deleting a missing key fails on both sides (a match); it runs alone
+    # between two groups rather than sending its group back to run alone.
+    runtime = make_grouped(savepoints=False)
+    kv = runtime.proxy(KeyValue, "kv")
+    with capture_comparisons(runtime) as seen:
+        kv.put("a", "1")
+        kv.put("b", "2")
+        with pytest.raises(runtime_kv.KeyMissingError):
+            kv.delete("missing")
+        kv.put("c", "3")
+        kv.put("d", "4")
+        assert runtime.flush(60)
+    assert runtime_kv.group_sizes(paths["candidate"]) == [2, 2]
+    assert [(item.method, item.outcome) for item in seen] == [
+        ("put", Outcome.MATCH),
+        ("put", Outcome.MATCH),
+        ("delete", Outcome.MATCH),
+        ("put", Outcome.MATCH),
+        ("put", Outcome.MATCH),
     ]
 
 

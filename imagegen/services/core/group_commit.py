@@ -1,4 +1,4 @@
-"""Group commit for the Core services: several calls in one transaction, a savepoint each.
+"""Group commit for the Core services: several calls in one transaction.
 
 The mirror worker applies mirrored writes one after the other, each in a
 transaction of its own, and on SQLite a third of its time went to those
@@ -6,14 +6,20 @@ transaction of its own, and on SQLite a third of its time went to those
 the mapping :func:`imagegen.demo.wiring.build_candidate` returns, offers the
 runtime's :class:`~shadow.runtime.GroupCommit`: :meth:`CoreServices.group`
 opens one write transaction (``BEGIN IMMEDIATE`` on SQLite, as a write call
-takes) and each call runs in a ``SAVEPOINT`` of it.
+takes) and its calls run in it. On SQLite the group is optimistic (it yields
+None): no ``SAVEPOINT`` per call, and a call that raises makes the runtime
+roll the whole group back and run its calls again alone
+(:mod:`shadow.runtime._groups`); a SQLite rollback undoes everything, rowids
+included. On PostgreSQL and MariaDB each call runs in a ``SAVEPOINT``: a
+rollback there does not give back the ids a sequence or ``AUTO_INCREMENT``
+handed out (the session queue's ``item_id``), so the calls run again would
+get other ids than alone (seen in tests/services/test_core_group_commit.py).
 
 Inside a group the services' engines (:class:`Joinable`) hand out the group's
-connection instead of one of their own: ``begin()`` joins the call's
-savepoint rather than committing, ``connect()`` reads what the group wrote.
-Each Core method is one transaction, so a call that raises rolled back to its
-savepoint leaves what it would leave alone: nothing. Outside a group (the
-caller's process, reverse and sqlmodel modes, every read) nothing changes.
+connection instead of one of their own: ``begin()`` joins the group's
+transaction rather than committing, ``connect()`` reads what the group wrote.
+Outside a group (the caller's process, reverse and sqlmodel modes, every
+read) nothing changes.
 
 The open group is kept in a context variable, so only the thread (or task)
 that opened it joins it, and only engines over the same pool.
@@ -86,23 +92,25 @@ class CoreServices(dict[str, Any]):
         super().__init__(services)
         self.engine = engine
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        # Where a rollback undoes everything, rowids included (see the module doc).
+        self._optimistic = engine.dialect.name == "sqlite"
 
     def close(self) -> None:
         """Dispose of the engine's pooled connections (the mirror worker's shutdown)."""
         self.engine.dispose()
 
-    def group(self) -> AbstractContextManager[Savepoints]:
+    def group(self) -> AbstractContextManager[Savepoints | None]:
         """One write transaction the services' calls join (see the module doc)."""
         return self._group()
 
     @contextmanager
-    def _group(self) -> Iterator[_Group]:
+    def _group(self) -> Iterator[_Group | None]:
         if _OPEN.get() is not None:
             raise RuntimeError("a group is already open in this context")
         with self._writer.connect() as connection, connection.begin():
             group = _Group(self._writer.pool, connection)
             token = _OPEN.set(group)
             try:
-                yield group
+                yield None if self._optimistic else group
             finally:
                 _OPEN.reset(token)
