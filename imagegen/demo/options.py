@@ -34,7 +34,11 @@ class DemoOptions:
     metrics_port: int | None = None
     worker: WorkerKind = WorkerKind.PROCESS
     rate: float | None = None
-    """API requests per second over all threads (None: as fast as they go)."""
+    """API requests per second over all threads (None: as fast as they go).
+
+    Evenly spaced: thread ``i`` of ``n`` takes every ``n``-th slot of one shared
+    schedule, offset by ``i / rate``, so requests arrive one at a time rather
+    than in bursts of ``n`` (see :func:`imagegen.demo.run.paced_slots`)."""
     explore_seconds: float = 0.0
     """Budget of the differential exploration run after the traffic (0: none; not with --aa).
 
