@@ -21,6 +21,10 @@ behave the way the schema needs:
   may lose the last transactions on a power cut, never corrupt the file; it
   is meant for a store that can be rebuilt, such as a shadow candidate (a
   ``shadow data repair`` restores what a crash lost), never the legacy one.
+  A file's engine (unless the caller chooses the pool) has a
+  :class:`~imagegen.db.thread_reads.ThreadReadPool`: SQLite's default pool
+  plus a read connection per thread, outside the pool, for reads in
+  autocommit; closed with the engine.
 * MariaDB: utf8mb4 and a UTC session time zone.
 * PostgreSQL and MariaDB: a pool that keeps :data:`SERVER_POOL_SIZE`
   connections (unless the caller chooses the pool), enough for the demo's
@@ -47,6 +51,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.characteristics import ConnectionCharacteristic
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from imagegen.db.thread_reads import ThreadReadPool
 from shadow._exceptions import ConfigError
 
 __all__ = [
@@ -192,12 +197,16 @@ def create_engine(url: str | URL, *, must_exist: bool = False, **kwargs: Any) ->
         # saturated demo 1.2-1.35x the requests/s (docs/benchmarks.md, After
         # the cutover).
         kwargs.setdefault("pool_size", SERVER_POOL_SIZE)
+    in_memory = backend == "sqlite" and parsed.database in (None, "", ":memory:")
+    if backend == "sqlite" and not in_memory and "poolclass" not in kwargs and "pool" not in kwargs:
+        # SQLite's default for a file (QueuePool) plus a read connection per
+        # thread for the Core services' driver reads (imagegen.db.thread_reads).
+        kwargs["poolclass"] = ThreadReadPool
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         raise ConfigError(f"cannot create an engine for {parsed!r}: {error}") from None
     if backend == "sqlite":
-        in_memory = parsed.database in (None, "", ":memory:")
         watched = None
         if must_exist and not in_memory:
             watched = _existing_file(str(parsed.database))

@@ -10,9 +10,12 @@ import sqlalchemy as sa
 
 from imagegen.db.admin import init_legacy
 from imagegen.db.engine import create_engine, create_schema
+from imagegen.db.tables import metadata
+from imagegen.db.thread_reads import ThreadReadPool
 from imagegen.demo import DemoOptions
 from imagegen.demo.run import DemoResult, ServiceSummary, _shadow_durability
 from imagegen.demo.wiring import build_candidate, build_legacy
+from imagegen.services.core._driver_read import DriverRead
 from imagegen.services.core.group_commit import CoreServices
 from shadow import ConfigError, FixedClock, SequentialIds
 from shadow.runtime import Mode, Side, SideFactory
@@ -111,7 +114,8 @@ def test_the_demo_opens_its_own_shadow_candidate_at_synchronous_normal_and_nothi
 def test_the_candidate_side_disposes_of_its_engines_pool_when_the_mirror_closes(
     tmp_path: Path,
 ) -> None:
-    """Its pooled connections end with the mirror (a thread worker's too), not at collection."""
+    """Its pooled connections and its threads' read connections end with the mirror (a thread
+    worker's too), not at collection."""
     url = f"sqlite:///{tmp_path / 'candidate.sqlite3'}"
     create_schema(create_engine(url))
     mirror = MirrorEngine({Side.CANDIDATE: SideFactory(build_candidate, {"url": url})})
@@ -120,10 +124,14 @@ def test_the_candidate_side_disposes_of_its_engines_pool_when_the_mirror_closes(
     assert isinstance(built, CoreServices)
     with built.engine.connect():
         pass
+    users = metadata.tables["users"]
+    assert DriverRead(sa.select(users.c.user_id), built.engine).first({}) is not None
     pool = built.engine.pool
-    assert isinstance(pool, sa.QueuePool)
+    assert isinstance(pool, ThreadReadPool)
     assert pool.checkedin() == 1
+    assert pool.open_readers() == 1  # this thread's read connection, outside the pool
     mirror.close()
+    assert pool.open_readers() == 0
     disposed = built.engine.pool  # dispose() swaps in a fresh, empty pool
     assert disposed is not pool
     assert isinstance(disposed, sa.QueuePool)

@@ -19,6 +19,11 @@ give. Each of those two statements is one more driver call, and every driver
 call gives up the GIL and waits to get it back behind the other threads
 (docs/benchmarks.md, "Where the paced p50 goes").
 
+The statement runs on the calling thread's own read connection when the
+engine's pool keeps one (:class:`~imagegen.db.thread_reads.ThreadReadPool`,
+a file's default), so a read checks nothing out of the pool; otherwise, or
+when that connection is in use already, on one from the pool.
+
 Only SQLite takes this path (:class:`OneStatementReads`): on the servers a read
 costs a round trip, which this would not shorten. Statements whose SQL
 depends on the parameters (expanding ``IN``, ``literal_execute``) are not
@@ -36,6 +41,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from imagegen.db.engine import file_check
+from imagegen.db.thread_reads import ThreadReader, ThreadReadPool
 from imagegen.services.core.group_commit import Joinable
 
 __all__ = ["DriverRead", "OneStatementReads", "Snapshot"]
@@ -92,6 +98,11 @@ class DriverRead:
 
     def _run(self, params: Mapping[str, Any], fetch: Callable[[sqlite3.Cursor], Any]) -> Any:
         """``fetch(cursor)`` after the statement, run alone in its own read transaction."""
+        if (reader := _thread_reader(self._engine)) is not None:
+            try:
+                return self._execute(reader.driver, params, fetch, check_file=True)
+            finally:
+                reader.release()
         raw = self._engine.raw_connection()
         try:
             return self._execute(raw.driver_connection, params, fetch, check_file=True)  # type: ignore[arg-type]
@@ -139,6 +150,30 @@ class DriverRead:
             else self._execute(on, params, sqlite3.Cursor.fetchone, check_file=False)
         )
         return None if row is None else self._row(row)
+
+
+def _thread_reader(engine: sa.Engine) -> ThreadReader | None:
+    """The calling thread's own read connection to ``engine``'s file, taken, when its
+    pool keeps one (a file's default pool); None: take one from the pool instead."""
+    pool = engine.pool  # read each time: engine.dispose() replaces it
+    return pool.reader() if isinstance(pool, ThreadReadPool) else None
+
+
+@contextmanager
+def _driver_connection(engine: sa.Engine) -> Iterator[sqlite3.Connection]:
+    """The thread's own read connection, or one from the pool (as :meth:`DriverRead._run`,
+    which does the same inline: a context manager per read costs a little more)."""
+    if (own := _thread_reader(engine)) is not None:
+        try:
+            yield own.driver
+        finally:
+            own.release()  # closed there if the transaction was left open
+        return
+    raw = engine.raw_connection()
+    try:
+        yield raw.driver_connection  # type: ignore[misc]
+    finally:
+        raw.close()
 
 
 class Snapshot(Protocol):
@@ -240,9 +275,7 @@ class OneStatementReads:
             with reader.connect() as conn:
                 yield _ConnectionSnapshot(conn)
             return
-        raw = self._engine.raw_connection()
-        try:
-            driver: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
+        with _driver_connection(self._engine) as driver:
             try:
                 self._check_file()
                 driver.execute("BEGIN DEFERRED")
@@ -254,8 +287,6 @@ class OneStatementReads:
                 yield _DriverSnapshot(driver, reads)  # type: ignore[arg-type]
             finally:
                 driver.rollback()  # a read transaction: nothing to keep
-        finally:
-            raw.close()
 
     def driver_read(self, statement: sa.Select[Any]) -> DriverRead | None:
         """The driver path for ``statement`` (None off SQLite, when its SQL varies, or
