@@ -34,7 +34,7 @@ SQLAlchemy wraps them, so callers see the same ``sqlalchemy.exc`` types.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -44,7 +44,7 @@ from imagegen.db.engine import file_check
 from imagegen.db.thread_reads import ThreadReader, ThreadReadPool
 from imagegen.services.core.group_commit import Joinable
 
-__all__ = ["DriverRead", "OneStatementReads", "Snapshot"]
+__all__ = ["DriverRead", "OneStatementReads", "Snapshot", "fixed_in", "fixed_in_params"]
 
 _Processor = Callable[[Any], Any] | None
 
@@ -150,6 +150,23 @@ class DriverRead:
             else self._execute(on, params, sqlite3.Cursor.fetchone, check_file=False)
         )
         return None if row is None else self._row(row)
+
+
+def fixed_in(column: sa.ColumnElement[Any], name: str, count: int) -> sa.ColumnElement[bool]:
+    """``column IN (:name_0, ..., :name_<count-1>)``: one bind parameter per value.
+
+    An expanding ``IN`` renders its SQL per call, so it cannot take the driver
+    path; this SQL is fixed per ``count`` (callers keep the counts few: an
+    enum's values, say). With ``count`` 0 it is SQLAlchemy's empty ``IN``,
+    which matches nothing. Its values: :func:`fixed_in_params`.
+    """
+    return column.in_([sa.bindparam(f"{name}_{index}") for index in range(count)])
+
+
+def fixed_in_params(name: str, values: Iterable[Any]) -> dict[str, Any]:
+    """The parameters of :func:`fixed_in` for ``values``, each once, in order
+    (so ``count`` is the length of the result)."""
+    return {f"{name}_{index}": value for index, value in enumerate(dict.fromkeys(values))}
 
 
 def _thread_reader(engine: sa.Engine) -> ThreadReader | None:

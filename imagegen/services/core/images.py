@@ -34,6 +34,7 @@ from imagegen.services.contracts.images import (
 )
 from imagegen.services.contracts.pages import OffsetPage
 from imagegen.services.core._base import CoreService, flag, record
+from imagegen.services.core._driver_read import fixed_in, fixed_in_params
 from imagegen.services.core._portable import ascii_lower, like, timestamp_text
 from imagegen.services.core._upsert import execute_insert_new, insert_new
 from imagegen.services.errors import NotFoundError
@@ -101,15 +102,8 @@ class _ListStatements:
                 clauses.append(_board_images.c.board_id == sa.bindparam("board_id"))
         if origin:
             clauses.append(_images.c.image_origin == sa.bindparam("image_origin"))
-        if categories == 0:  # an empty list: no category matches (SQLAlchemy's empty IN)
-            clauses.append(_images.c.image_category.in_([]))
-        elif categories is not None:
-            # One bind parameter per distinct category, not an expanding IN: the SQL
-            # is then fixed per shape and can take the driver path (DriverRead).
-            wanted: list[sa.BindParameter[str]] = [
-                sa.bindparam(f"in_category_{i}") for i in range(categories)
-            ]
-            clauses.append(_images.c.image_category.in_(wanted))
+        if categories is not None:  # an empty list matches no category
+            clauses.append(fixed_in(_images.c.image_category, "in_category", categories))
         if intermediate:
             clauses.append(_images.c.is_intermediate == sa.bindparam("is_intermediate"))
         if owner:
@@ -387,9 +381,8 @@ def _filter_params(
         params["image_origin"] = str(image_origin)
     distinct = None
     if categories is not None:
-        distinct = dict.fromkeys(str(category) for category in categories)
-        for index, category in enumerate(distinct):
-            params[f"in_category_{index}"] = category
+        distinct = fixed_in_params("in_category", (str(category) for category in categories))
+        params.update(distinct)
     if is_intermediate is not None:
         params["is_intermediate"] = bool(is_intermediate)
     owner = user_id is not None and not is_admin

@@ -37,6 +37,7 @@ from imagegen.services.contracts.workflows import (
     with_shared_tag,
 )
 from imagegen.services.core._base import CoreService, Row, record
+from imagegen.services.core._driver_read import fixed_in, fixed_in_params
 from imagegen.services.core._portable import ascii_lower, code_point_order, like
 from imagegen.services.errors import NotFoundError
 from shadow._sources import Clock, IdSource
@@ -120,12 +121,12 @@ class _Filters:
         is_public: bool | None = None,
     ) -> None:
         self.params: dict[str, Any] = {}
-        # One bind parameter per distinct category, not an expanding IN: the
-        # statement's SQL is then fixed per shape and can take the driver path
-        # (DriverRead); the category enum bounds the shapes.
-        distinct = dict.fromkeys(WorkflowCategory(c).value for c in categories or ())
-        for index, category in enumerate(distinct):
-            self.params[f"in_category_{index}"] = category
+        # A fixed IN, not an expanding one, so the SQL can take the driver path;
+        # the category enum bounds the shapes.
+        distinct = fixed_in_params(
+            "in_category", (WorkflowCategory(c).value for c in categories or ())
+        )
+        self.params.update(distinct)
         self.category_count = len(distinct)
         for index, tag in enumerate(tags or ()):
             self.params[f"tag_{index}"] = contains_pattern(tag.strip())
@@ -157,10 +158,7 @@ class CoreWorkflowsService(CoreService, WorkflowsService):
         params = filters.params
         conditions: list[sa.ColumnElement[bool]] = []
         if filters.category_count:
-            wanted: list[sa.BindParameter[str]] = [
-                sa.bindparam(f"in_category_{i}") for i in range(filters.category_count)
-            ]
-            conditions.append(_wf.c.category.in_(wanted))
+            conditions.append(fixed_in(_wf.c.category, "in_category", filters.category_count))
         if filters.tag_count:
             conditions.append(
                 sa.or_(*(self._like(_wf.c.tags, f"tag_{i}") for i in range(filters.tag_count)))
