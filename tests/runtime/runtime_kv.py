@@ -94,6 +94,18 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 
 
+def _switch_to_wal(db: sqlite3.Connection, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteKeyValue(KeyValue):
     """Raw sqlite3, one connection behind one lock (the legacy style)."""
 
@@ -111,10 +123,12 @@ class SqliteKeyValue(KeyValue):
     ) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        # The busy timeout first: several worker processes may open the file at once
-        # (one per conflict domain), and switching to WAL takes a lock.
+        # Several worker processes may open the file at once (one per conflict
+        # domain), and switching to WAL takes a lock. The busy timeout covers most
+        # of it, but SQLite can refuse the switch at once while another process
+        # makes it ("database is locked" in a CI run): try again for a while.
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(self._db)
         self._db.execute(_SCHEMA)
         self._lock = threading.RLock()
         self._ids = ids
