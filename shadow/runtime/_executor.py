@@ -181,9 +181,16 @@ class ProcessWorker:
         *,
         coverage: bool = False,
         group_commit: int = 1,
+        nice: int = 0,
     ) -> None:
         self.process, self._connection = spawn(
-            serve, dict(factories), warm, coverage, group_commit, name="shadow-mirror"
+            serve,
+            dict(factories),
+            warm,
+            name="shadow-mirror",
+            coverage=coverage,
+            group_commit=group_commit,
+            nice=nice,
         )
         try:
             if not self._connection.poll(_STARTUP_SECONDS):

@@ -159,8 +159,15 @@ class Runtime:
             return InlineExecutor(engine, self.recorder)
 
         def start(warm: Side) -> ProcessWorker | ThreadWorker:
-            kind = ProcessWorker if settings.worker is WorkerKind.PROCESS else ThreadWorker
-            return kind(
+            if settings.worker is WorkerKind.PROCESS:
+                return ProcessWorker(
+                    factories,
+                    warm,
+                    coverage=settings.coverage,
+                    group_commit=settings.group_commit,
+                    nice=settings.mirror_nice,
+                )
+            return ThreadWorker(
                 factories, warm, coverage=settings.coverage, group_commit=settings.group_commit
             )
 

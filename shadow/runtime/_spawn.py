@@ -21,11 +21,16 @@ from typing import Any
 __all__ = ["ignore_interrupts", "spawn"]
 
 
-def spawn(target: Callable[..., None], *args: Any, name: str) -> tuple[BaseProcess, Connection]:
-    """Start ``target(connection, *args)`` in a daemon process; return it and our pipe end."""
+def spawn(
+    target: Callable[..., None], *args: Any, name: str, **options: Any
+) -> tuple[BaseProcess, Connection]:
+    """Start ``target(connection, *args, **options)`` in a daemon process; return it and our
+    pipe end."""
     context = multiprocessing.get_context("spawn")
     ours, child = context.Pipe()
-    process = context.Process(target=target, args=(child, *args), name=name, daemon=True)
+    process = context.Process(
+        target=target, args=(child, *args), kwargs=options, name=name, daemon=True
+    )
     # Only this thread's mask changes. The resource tracker is started first:
     # starting it unblocks SIGINT on its way out.
     resource_tracker.ensure_running()

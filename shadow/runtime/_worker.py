@@ -612,8 +612,10 @@ def serve(
     connection: Connection,
     factories: Mapping[Side, SideFactory],
     warm: Side,
+    *,
     coverage: bool = False,
     group_commit: int = 1,
+    nice: int = 0,
 ) -> None:
     """The worker process's loop: ``(lag_bound, plans, [task, ...])`` in, one answer per task out.
 
@@ -628,18 +630,34 @@ def serve(
     answer of a batch, so the parent has read it by the time the batch is done;
     so does the batch's :class:`BatchBusy` (the worker's busy time, always).
 
+    With ``nice`` (the ``mirror_nice`` setting), the process first lowers its
+    own scheduling priority by that much, so the application's threads win the
+    CPU when both want it.
+
     Ignores SIGINT: a Ctrl-C in the terminal reaches the whole process group,
     and the parent decides (it stops its traffic and drains this worker).
     Interrupted here, in-flight mirror calls would die as candidate errors
     that are not the candidate's, and print a traceback.
     """
     ignore_interrupts()
+    if nice:
+        _lower_priority(nice)
     engine = MirrorEngine(factories, coverage=coverage, group_commit=group_commit)
     connection.send(("ready", engine.prepare(warm)))
     try:
         _serve(connection, engine)
     finally:
         engine.close()
+
+
+def _lower_priority(nice: int) -> None:
+    # Before any thread starts: on Linux niceness is per thread, and threads
+    # inherit it. Refused (a platform without nice, a sandbox) is not a reason
+    # to mirror nothing: the worker runs at the parent's priority and says so.
+    try:
+        os.nice(nice)
+    except (AttributeError, OSError) as error:
+        _log.warning("shadow_mirror_nice_refused", nice=nice, error=type(error).__name__)
 
 
 def _serve(connection: Connection, engine: MirrorEngine) -> None:

@@ -58,6 +58,23 @@ def test_the_process_worker_really_runs_the_mirror_in_another_process(
         assert isinstance(mirror_pid, int) and mirror_pid != os.getpid()
 
 
+def test_mirror_nice_lowers_the_worker_process_priority_and_not_the_callers(
+    make_runtime: MakeRuntime,
+) -> None:
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    runtime = make_runtime(worker="process", mirror_nice=7)
+    with capture_comparisons(runtime) as seen:
+        kv = runtime.proxy(KeyValue, "kv")
+        kv.worker_pid()
+        assert runtime.flush(30)
+        (observation,) = seen
+        mirror_pid = observation.differences[0].mirror
+        assert isinstance(mirror_pid, int) and mirror_pid != os.getpid()
+        # Read while the worker is alive (it stops with the runtime).
+        assert os.getpriority(os.PRIO_PROCESS, mirror_pid) == min(19, ours + 7)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == ours
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("worker", ["process", "thread"])
 def test_a_hanging_candidate_read_is_dropped_at_the_deadline_and_mirroring_goes_on(
