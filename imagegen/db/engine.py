@@ -57,6 +57,7 @@ from shadow._exceptions import ConfigError
 __all__ = [
     "SERVER_POOL_SIZE",
     "DatabaseFileGoneError",
+    "SQLiteDialect",
     "connectable",
     "create_engine",
     "create_schema",
@@ -300,6 +301,13 @@ class _DriverConnection(sqlite3.Connection):
         self.holds_writer_lock = False
 
 
+def _as_ours(driver: sqlite3.Connection) -> _DriverConnection:
+    """``driver`` as the connection class the dialect opens (its ``connect``)."""
+    if not isinstance(driver, _DriverConnection):
+        raise TypeError(f"not a connection of this dialect: {driver!r}")
+    return driver
+
+
 def _checked_mode(value: Any) -> str:
     if value not in _BEGIN_MODES:
         raise ValueError(f"sqlite_begin must be DEFERRED, IMMEDIATE or EXCLUSIVE, not {value!r}")
@@ -399,33 +407,45 @@ class _SQLiteDialect(SQLiteDialect_pysqlite):
 
     def do_begin(self, dbapi_connection: Any) -> None:
         driver: _DriverConnection = dbapi_connection.driver_connection
-        statement = f"BEGIN {driver.begin_mode}"
-        self.check_file()
-        # Raised errors are the driver's: SQLAlchemy wraps them as it wraps any.
-        writers = self.writers if driver.begin_mode != "DEFERRED" else None
-        if writers is not None:
-            writers.acquire(driver)
-        try:
-            driver.execute(statement)
-        except BaseException:
-            if writers is not None:
-                writers.release(driver)
-            raise
+        self.begin_on(driver, driver.begin_mode)
 
     def do_commit(self, dbapi_connection: Any) -> None:
-        self._end(dbapi_connection, "COMMIT")
+        self.end_on(dbapi_connection.driver_connection, "COMMIT")
 
     def do_rollback(self, dbapi_connection: Any) -> None:
-        self._end(dbapi_connection, "ROLLBACK")
+        self.end_on(dbapi_connection.driver_connection, "ROLLBACK")
 
-    def _end(self, dbapi_connection: Any, statement: str) -> None:
-        driver: _DriverConnection = dbapi_connection.driver_connection
-        if self.writers is not None and driver.holds_writer_lock:
-            self.writers.end(driver, statement)
+    def begin_on(self, driver: sqlite3.Connection, mode: str) -> None:
+        """``BEGIN`` in ``mode`` on ``driver``: the file check, then (unless ``DEFERRED``)
+        the writer lock. SQLAlchemy's ``do_begin`` and the Core services' driver
+        writes (``imagegen.services.core._driver_write``) both begin here."""
+        statement = f"BEGIN {_checked_mode(mode)}"
+        conn = _as_ours(driver)
+        self.check_file()
+        # Raised errors are the driver's: SQLAlchemy wraps them as it wraps any.
+        writers = self.writers if mode != "DEFERRED" else None
+        if writers is not None:
+            writers.acquire(conn)
+        try:
+            conn.execute(statement)
+        except BaseException:
+            if writers is not None:
+                writers.release(conn)
+            raise
+
+    def end_on(self, driver: sqlite3.Connection, statement: str) -> None:
+        """``COMMIT`` or ``ROLLBACK`` on ``driver``, then the writer lock freed if held."""
+        conn = _as_ours(driver)
+        if self.writers is not None and conn.holds_writer_lock:
+            self.writers.end(conn, statement)
         elif statement == "COMMIT":
             driver.commit()  # what SQLAlchemy's own do_commit does
         else:
             driver.rollback()
+
+
+SQLiteDialect = _SQLiteDialect
+"""The dialect of every SQLite engine :func:`create_engine` builds (its transaction recipe)."""
 
 
 def _configure_sqlite(

@@ -6,7 +6,10 @@ checkout and return (its proxy object, weakref, the queue's lock and
 condition, the reset's ``ROLLBACK``) were about 16 % of a SQLModel request's
 CPU after the cutover (docs/benchmarks.md, "Where a paced request's CPU
 goes"). A read in autocommit needs no pooled state, so each thread keeps a
-driver connection of its own for them instead.
+driver connection of its own for them instead. The Core services' write
+transactions on the driver (``imagegen.services.core._driver_write``) use it
+too, between their own ``BEGIN`` and ``COMMIT``; a group commit's writes stay
+on the pool's connection.
 
 Those connections are opened as the pool opens its own (the engine's creator
 and its ``connect`` events: the same file, ``mode=rw`` for a ``must_exist``

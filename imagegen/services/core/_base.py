@@ -8,7 +8,11 @@ session). What they all need is set up here once:
   ``BEGIN IMMEDIATE`` does, so a read-then-write call never fails upgrading
   its lock (the option means nothing to the servers, which lock rows).
   ``_reader`` runs reads; ``_engine`` (plain) runs reads of several
-  statements that must see one state, in one transaction.
+  statements that must see one state, in one transaction. On SQLite the
+  one-statement reads (``_reads``) and the hot write transactions
+  (``_writes``) run on the driver with SQLAlchemy's compiled SQL and types
+  (:mod:`~imagegen.services.core._driver_read`,
+  :mod:`~imagegen.services.core._driver_write`).
 * **One read policy.** :data:`AUTOCOMMIT_READS` names the dialects whose reads
   run in autocommit mode. It is PostgreSQL alone: there a read is one round
   trip instead of three (``BEGIN``, ``SELECT``, ``ROLLBACK``), measured faster
@@ -40,6 +44,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from imagegen.services.core._driver_read import OneStatementReads
+from imagegen.services.core._driver_write import DriverWrites
 from imagegen.services.core.group_commit import Joinable
 from shadow._sources import Clock, IdSource
 
@@ -120,6 +125,8 @@ class CoreService:
         self._statements = StatementCache()
         # Not methods of this class: see OneStatementReads (coverage evidence).
         self._reads = OneStatementReads(self._engine, self._reader, self._statements)
+        # Write transactions on SQLite's driver (the hot ones; see DriverWrites).
+        self._writes = DriverWrites(self._writer, self._statements)
 
     def _statement(self, key: Hashable, build: Callable[[], S]) -> S:
         """The statement for ``key`` (a tuple naming its shape), built on first use."""

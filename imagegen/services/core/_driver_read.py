@@ -44,7 +44,14 @@ from imagegen.db.engine import file_check
 from imagegen.db.thread_reads import ThreadReader, ThreadReadPool
 from imagegen.services.core.group_commit import Joinable
 
-__all__ = ["DriverRead", "OneStatementReads", "Snapshot", "fixed_in", "fixed_in_params"]
+__all__ = [
+    "DriverRead",
+    "OneStatementReads",
+    "Snapshot",
+    "driver_connection",
+    "fixed_in",
+    "fixed_in_params",
+]
 
 _Processor = Callable[[Any], Any] | None
 
@@ -177,9 +184,10 @@ def _thread_reader(engine: sa.Engine) -> ThreadReader | None:
 
 
 @contextmanager
-def _driver_connection(engine: sa.Engine) -> Iterator[sqlite3.Connection]:
-    """The thread's own read connection, or one from the pool (as :meth:`DriverRead._run`,
-    which does the same inline: a context manager per read costs a little more)."""
+def driver_connection(engine: sa.Engine) -> Iterator[sqlite3.Connection]:
+    """The thread's own connection, or one from the pool (as :meth:`DriverRead._run`,
+    which does the same inline: a context manager per read costs a little more);
+    also where the driver writes run (``imagegen.services.core._driver_write``)."""
     if (own := _thread_reader(engine)) is not None:
         try:
             yield own.driver
@@ -292,7 +300,7 @@ class OneStatementReads:
             with reader.connect() as conn:
                 yield _ConnectionSnapshot(conn)
             return
-        with _driver_connection(self._engine) as driver:
+        with driver_connection(self._engine) as driver:
             try:
                 self._check_file()
                 driver.execute("BEGIN DEFERRED")

@@ -15,13 +15,16 @@ UPDATE`` would fire the ``updated_at`` trigger.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from shadow._upsert import replace
 from shadow._upsert import upsert as shared_upsert
+
+if TYPE_CHECKING:
+    from imagegen.services.core._driver_write import WriteConnection
 
 __all__ = ["execute_insert_new", "insert_new", "is_duplicate_key", "upsert"]
 
@@ -57,7 +60,7 @@ def is_duplicate_key(error: sa.exc.IntegrityError) -> bool:
 
 
 def execute_insert_new(
-    conn: sa.Connection, statement: sa.Insert, params: Mapping[str, Any]
+    conn: WriteConnection, statement: sa.Insert, params: Mapping[str, Any]
 ) -> None:
     """Run an :func:`insert_new` statement; an existing row is not an error."""
     try:

@@ -33,7 +33,7 @@ class CoreAppSettingsService(CoreService, AppSettingsService):
         return None if row is None or row["value"] is None else str(row["value"])
 
     def set(self, key: str, value: str) -> None:
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             conn.execute(self._set, {"key": key, "value": value})
 
     def get_jwt_secret(self) -> str:

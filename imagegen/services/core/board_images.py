@@ -104,7 +104,7 @@ class CoreBoardImagesService(CoreService, BoardImagesService):
         return self._statement(("names", *key), build)
 
     def add_image_to_board(self, board_id: str, image_name: str) -> None:
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             if conn.execute(_BOARD_EXISTS, {"bid": board_id}).first() is None:
                 raise NotFoundError("board", board_id)
             if conn.execute(_IMAGE_EXISTS, {"name": image_name}).first() is None:

@@ -28,6 +28,7 @@ from imagegen.services.contracts.boards import (
 )
 from imagegen.services.contracts.pages import OffsetPage
 from imagegen.services.core._base import CoreService, flag, record
+from imagegen.services.core._driver_write import WriteConnection
 from imagegen.services.core._portable import ascii_lower, code_point_order
 from imagegen.services.core._upsert import upsert
 from imagegen.services.errors import NotFoundError
@@ -150,7 +151,7 @@ class CoreBoardsService(CoreService, BoardsService):
     # -- helpers -------------------------------------------------------------------
 
     @staticmethod
-    def _fetch(conn: sa.Connection, board_id: str, *, lock: bool = False) -> Board:
+    def _fetch(conn: WriteConnection, board_id: str, *, lock: bool = False) -> Board:
         statement = _LOCK_BOARD if lock else _GET_BOARD
         row = conn.execute(statement, {"board_id": board_id}).mappings().first()
         if row is None:
@@ -161,7 +162,7 @@ class CoreBoardsService(CoreService, BoardsService):
 
     def save(self, board_name: str, user_id: str) -> Board:
         check_board_name(board_name)
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             board_id = self._ids.new_id()
             conn.execute(
                 _INSERT_BOARD, {"board_id": board_id, "board_name": board_name, "user_id": user_id}
@@ -178,7 +179,7 @@ class CoreBoardsService(CoreService, BoardsService):
         applied = changes.model_fields_set
         if "board_name" in applied and changes.board_name is not None:
             check_board_name(changes.board_name)
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             board = self._fetch(conn, board_id, lock=True)
             values: dict[str, Any] = {}
             if "board_name" in applied:

@@ -43,7 +43,7 @@ class CoreClientStateService(CoreService, ClientStateService):
 
     def set_by_key(self, user_id: str, key: str, value: str) -> str:
         try:
-            with self._writer.begin() as conn:
+            with self._writes.begin() as conn:
                 conn.execute(self._set, {"user_id": user_id, "key": key, "value": value})
         except sa.exc.IntegrityError:
             # The only constraint an upsert can break here is the users foreign key.

@@ -200,7 +200,7 @@ class CoreImagesService(CoreService, ImagesService):
         }
         if user_id is not None:
             values["user_id"] = user_id
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             execute_insert_new(conn, self._insert, values)
             created_at = conn.execute(self._created_at, {"image_name": image_name}).scalar_one()
         return SavedImage(image_name=image_name, created_at=created_at)
@@ -244,7 +244,7 @@ class CoreImagesService(CoreService, ImagesService):
                 .values({column: sa.bindparam(column) for column in columns})
             ),
         )
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             conn.execute(statement, {**values, "key": image_name})
 
     def delete(self, image_name: str) -> None:

@@ -46,6 +46,7 @@ from imagegen.services.contracts.session_queue import (
     SessionQueueService,
 )
 from imagegen.services.core._base import CoreService
+from imagegen.services.core._driver_write import WriteConnection
 from imagegen.services.core.session_queue_batches import (
     chunks,
     insert_batch,
@@ -274,7 +275,7 @@ class CoreSessionQueueService(CoreService, SessionQueueService):
         )
 
     def dequeue(self) -> QueueItem | None:
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             if self._claim_in_one_statement:
                 item_id = conn.execute(_CLAIM_NEXT).scalar()
             else:
@@ -305,7 +306,7 @@ class CoreSessionQueueService(CoreService, SessionQueueService):
         error_message: str | None = None,
         error_traceback: str | None = None,
     ) -> QueueItem:
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             conn.execute(
                 _SET_STATUS,
                 {
@@ -322,7 +323,7 @@ class CoreSessionQueueService(CoreService, SessionQueueService):
 
     def set_queue_item_session(self, item_id: int, session: dict[str, Any]) -> QueueItem:
         text = dump_json(session)
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             conn.execute(_SET_SESSION, {"id_": item_id, "session_": text})
             return self._fetch(conn, item_id)
 
@@ -374,7 +375,7 @@ class CoreSessionQueueService(CoreService, SessionQueueService):
     # --- reads ----------------------------------------------------------------------
 
     @staticmethod
-    def _fetch(conn: sa.Connection, item_id: int) -> QueueItem:
+    def _fetch(conn: WriteConnection, item_id: int) -> QueueItem:
         row = conn.execute(_SELECT_ITEM, {"id_": item_id}).one_or_none()
         if row is None:
             raise NotFoundError("session queue item", str(item_id))

@@ -24,6 +24,7 @@ from imagegen.services.contracts.style_presets import (
     StylePresetWithoutId,
 )
 from imagegen.services.core._base import CoreService, record
+from imagegen.services.core._driver_write import WriteConnection
 from imagegen.services.core._portable import ascii_lower, code_point_order
 from imagegen.services.errors import NotFoundError
 from shadow._sources import Clock, IdSource
@@ -70,14 +71,14 @@ class CoreStylePresetsService(CoreService, StylePresetsService):
             return self._get(conn, style_preset_id)
 
     @staticmethod
-    def _get(conn: sa.Connection, style_preset_id: str) -> StylePresetRecord:
+    def _get(conn: WriteConnection, style_preset_id: str) -> StylePresetRecord:
         row = conn.execute(_GET, {"preset_id": style_preset_id}).mappings().one_or_none()
         if row is None:
             raise NotFoundError("style_preset", style_preset_id)
         return _record(row)
 
     def _insert(
-        self, conn: sa.Connection, preset: StylePresetWithoutId, user_id: str
+        self, conn: WriteConnection, preset: StylePresetWithoutId, user_id: str
     ) -> StylePresetRecord:
         preset_id = self._ids.new_id()
         conn.execute(
@@ -94,7 +95,7 @@ class CoreStylePresetsService(CoreService, StylePresetsService):
         return self._get(conn, preset_id)
 
     def create(self, preset: StylePresetWithoutId, user_id: str) -> StylePresetRecord:
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             return self._insert(conn, preset, user_id)
 
     def create_many(
@@ -127,7 +128,7 @@ class CoreStylePresetsService(CoreService, StylePresetsService):
             ),
         )
         params = {"preset_id": style_preset_id, **{f"new_{k}": v for k, v in values.items()}}
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             if conn.execute(statement, params).rowcount == 0:
                 raise NotFoundError("style_preset", style_preset_id)
             return self._get(conn, style_preset_id)

@@ -31,6 +31,7 @@ from imagegen.services.contracts.users import (
     secret_digest,
 )
 from imagegen.services.core._base import CoreService, record
+from imagegen.services.core._driver_write import WriteConnection
 from imagegen.services.core._portable import storable_text
 from imagegen.services.errors import DuplicateError, NotFoundError, RuleViolationError
 from imagegen.services.passwords import PasswordHasher
@@ -179,7 +180,7 @@ class CoreUsersService(CoreService, UsersService):
 
     @staticmethod
     def _fetch_user(
-        conn: sa.Connection, user_id: str, statement: sa.Select[Any] = _GET_USER
+        conn: WriteConnection, user_id: str, statement: sa.Select[Any] = _GET_USER
     ) -> User | None:
         if not storable_text(user_id, conn.dialect.name):
             return None  # no row can hold it, as no SQLite row has it: an unknown user
@@ -188,7 +189,7 @@ class CoreUsersService(CoreService, UsersService):
 
     def _insert_user(
         self,
-        conn: sa.Connection,
+        conn: WriteConnection,
         email: str,
         display_name: str | None,
         password_hash: str,
@@ -218,7 +219,7 @@ class CoreUsersService(CoreService, UsersService):
         return user
 
     @staticmethod
-    def _guard_last_admin(conn: sa.Connection, user: User, *, removing: bool) -> None:
+    def _guard_last_admin(conn: WriteConnection, user: User, *, removing: bool) -> None:
         if (
             removing
             and user.is_admin
@@ -237,7 +238,7 @@ class CoreUsersService(CoreService, UsersService):
         email = normalize_email(email)
         require_password(password)
         password_hash = self._passwords.hash(password)
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             return self._insert_user(conn, email, display_name, password_hash, is_admin)
 
     def get(self, user_id: str) -> User | None:
@@ -278,7 +279,7 @@ class CoreUsersService(CoreService, UsersService):
         if password is not None and user_id != SYSTEM_USER_ID:
             require_password(password)
             password_hash = self._passwords.hash(password)
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             user = self._fetch_user(conn, user_id)
             if user is None:
                 raise NotFoundError("user", user_id)

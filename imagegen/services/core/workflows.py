@@ -38,6 +38,7 @@ from imagegen.services.contracts.workflows import (
 )
 from imagegen.services.core._base import CoreService, Row, record
 from imagegen.services.core._driver_read import fixed_in, fixed_in_params
+from imagegen.services.core._driver_write import WriteConnection
 from imagegen.services.core._portable import ascii_lower, code_point_order, like
 from imagegen.services.errors import NotFoundError
 from shadow._sources import Clock, IdSource
@@ -237,7 +238,7 @@ class CoreWorkflowsService(CoreService, WorkflowsService):
         return _record(row)
 
     @staticmethod
-    def _get(conn: sa.Connection, workflow_id: str) -> WorkflowRecord:
+    def _get(conn: WriteConnection, workflow_id: str) -> WorkflowRecord:
         row = conn.execute(_GET, {"wf_id": workflow_id}).one_or_none()
         if row is None:
             raise NotFoundError("workflow", workflow_id)
@@ -263,7 +264,7 @@ class CoreWorkflowsService(CoreService, WorkflowsService):
         if is_public:
             document["tags"] = with_shared_tag(workflow.tags, True)
         text = Workflow.model_validate(document).model_dump_json()
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             conn.execute(
                 _INSERT,
                 {
@@ -282,7 +283,7 @@ class CoreWorkflowsService(CoreService, WorkflowsService):
         if user_id is not None:
             statement = _UPDATE_OWNED
             params["owner"] = user_id
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             if conn.execute(statement, params).rowcount == 0:
                 raise NotFoundError("workflow", workflow.id)
             return self._get(conn, workflow.id)
@@ -313,7 +314,7 @@ class CoreWorkflowsService(CoreService, WorkflowsService):
         if user_id is not None:
             statement = _OPENED_VISIBLE
             params["owner"] = user_id
-        with self._writer.begin() as conn:
+        with self._writes.begin() as conn:
             if conn.execute(statement, params).rowcount == 0:
                 raise NotFoundError("workflow", workflow_id)
 
