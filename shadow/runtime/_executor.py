@@ -151,8 +151,10 @@ class InlineExecutor:
 class Worker(Protocol):
     """One mirror worker, as the dispatcher sees it."""
 
-    def send(self, tasks: list[Task], lag_bound: float) -> None:
-        """Hand over a batch (raises OSError when the worker is gone)."""
+    def send(self, tasks: list[Task], lag_bound: float, report_now: bool) -> None:
+        """Hand over a batch (raises OSError when the worker is gone); ``report_now``: its
+        coverage news come with its last answer, however recent the last report. No
+        tasks: the news alone, answered with a ``BatchBusy`` of 0 seconds."""
         ...
 
     def receive(self, timeout: float) -> list[Answer] | _Silence | _Gone:
@@ -210,9 +212,9 @@ class ProcessWorker:
         self._readable = select.poll()
         self._readable.register(self._answers, select.POLLIN)
 
-    def send(self, tasks: list[Task], lag_bound: float) -> None:
+    def send(self, tasks: list[Task], lag_bound: float, report_now: bool) -> None:
         new_plans, blobs = self._wire.encode(tasks)
-        self._connection.send((lag_bound, new_plans, blobs))
+        self._connection.send((lag_bound, new_plans, blobs, report_now))
 
     def receive(self, timeout: float) -> list[Answer] | _Silence | _Gone:
         # A frame may arrive in pieces: wait for its rest within the same timeout.
@@ -260,7 +262,8 @@ class ThreadWorker:
         coverage: bool = False,
         group_commit: int = 1,
     ) -> None:
-        self._inbox: queue.SimpleQueue[tuple[float, list[Task]] | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[float, list[Task], bool] | None]
+        self._inbox = queue.SimpleQueue()
         self._outbox: queue.SimpleQueue[Answer | str | None] = queue.SimpleQueue()
         self._abandoned = threading.Event()
         self._gone = False
@@ -284,18 +287,23 @@ class ThreadWorker:
             if message is None or self._abandoned.is_set():
                 return
             taken = time.perf_counter()
-            lag_bound, tasks = message
+            lag_bound, tasks, report_now = message
+            if not tasks:  # the coverage news alone (see Worker.send)
+                if report := self._engine.coverage_report():
+                    self._outbox.put(report)
+                self._outbox.put(BatchBusy(0.0))
+                continue
             for index, observation in enumerate(self._engine.run_batch(tasks, lag_bound)):
                 if self._abandoned.is_set():
                     return
                 if index == len(tasks) - 1:
-                    if report := self._engine.coverage_report():
+                    if report := self._engine.coverage_report(now=report_now):
                         self._outbox.put(report)
                     self._outbox.put(BatchBusy(time.perf_counter() - taken))
                 self._outbox.put(observation)
 
-    def send(self, tasks: list[Task], lag_bound: float) -> None:
-        self._inbox.put((lag_bound, tasks))
+    def send(self, tasks: list[Task], lag_bound: float, report_now: bool) -> None:
+        self._inbox.put((lag_bound, tasks, report_now))
 
     def receive(self, timeout: float) -> list[Answer] | _Silence | _Gone:
         if self._gone:
@@ -358,6 +366,10 @@ class QueuedExecutor:
         self._condition = threading.Condition()
         self._closing = False
         self._worker: Worker | None = None
+        # The worker may hold coverage news it was not asked for (it works them out
+        # at most once a second): a flush or close asks for them before it is done.
+        self._unreported = False
+        self._flushing = 0
         self._ready = threading.Event()
         self.restarts = 0
         self._thread = threading.Thread(target=self._dispatch, name="shadow-dispatch", daemon=True)
@@ -416,9 +428,15 @@ class QueuedExecutor:
 
     def flush(self, timeout: float) -> bool:
         with self._condition:
-            return self._condition.wait_for(
-                lambda: not self._queue and not self._in_flight, timeout=timeout
-            )
+            self._flushing += 1
+            self._condition.notify_all()
+            try:
+                return self._condition.wait_for(
+                    lambda: not self._queue and not self._in_flight and not self._unreported,
+                    timeout=timeout,
+                )
+            finally:
+                self._flushing -= 1
 
     def close(self) -> None:
         with self._condition:
@@ -435,21 +453,27 @@ class QueuedExecutor:
         self._start_early()
         while True:
             with self._condition:
-                if not self._queue and not self._closing:
+                asked = self._unreported and (self._flushing > 0 or self._closing)
+                if not self._queue and not self._closing and not asked:
                     self._condition.wait(timeout=self._idle_seconds)
                 if self._queue and len(self._queue) < self._batch_size and not self._closing:
                     # Linger briefly so one message carries several calls: fewer
                     # wake-ups of this thread and of the worker per call.
                     self._condition.wait(timeout=self._linger)
-                if not self._queue and self._closing:
+                if not self._queue and self._closing and not self._unreported:
                     return
                 batch = [
                     self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))
                 ]
                 self._in_flight = batch
+                # A batch that empties the queue while someone waits for it asks for
+                # the coverage news; so does an empty round once the queue is empty.
+                report_now = not self._queue and (self._flushing > 0 or self._closing)
             try:
                 if batch:
-                    self._run(batch)
+                    self._run(batch, report_now)
+                elif report_now and self._unreported:
+                    self._collect_coverage()
                 self._recorder.maybe_flush()
             except Exception as error:  # the dispatcher must outlive any failure
                 _log.exception("shadow_dispatcher_error", error=type(error).__name__)
@@ -490,14 +514,15 @@ class QueuedExecutor:
 
     def _retire_worker(self, *, kill: bool) -> None:
         worker, self._worker = self._worker, None
+        self._unreported = False  # whatever news it held went with it
         self.restarts += 1
         if worker is not None:
             worker.kill() if kill else worker.stop()
 
-    def _run(self, batch: list[Task]) -> None:
+    def _run(self, batch: list[Task], report_now: bool) -> None:
         try:
             worker = self._ensure_worker(batch[0].mirror)
-            worker.send(batch, self._recorder.evidence.lags.maximum())
+            worker.send(batch, self._recorder.evidence.lags.maximum(), report_now)
         except OSError:
             self._retire_worker(kill=True)
             for task in batch:
@@ -522,6 +547,8 @@ class QueuedExecutor:
                         index += 1
                 with self._condition:
                     self._in_flight = batch[index:]
+                    if index == len(batch):
+                        self._unreported = not report_now
                 continue
             task = batch[index]
             reason = Reason.DEADLINE if answers is TIMEOUT else Reason.WORKER_CRASH
@@ -541,6 +568,29 @@ class QueuedExecutor:
                 self._queue.extendleft(reversed(rest))
                 self._bytes += sum(item.size for item in rest)
             return
+
+    def _collect_coverage(self) -> None:
+        """Ask the worker for the coverage news alone, and publish them."""
+        worker = self._worker
+        try:
+            if worker is None:
+                raise OSError("no worker")
+            worker.send([], self._recorder.evidence.lags.maximum(), True)
+        except OSError:
+            self._unreported = False
+            return
+        while True:
+            answers = worker.receive(self._deadline)
+            if not isinstance(answers, list):
+                self._retire_worker(kill=True)  # the news are lost with it; no call is
+                return
+            for answer in answers:
+                if isinstance(answer, CoverageReport):
+                    self._recorder.coverage(answer)
+                elif isinstance(answer, BatchBusy):  # the round's end
+                    with self._condition:
+                        self._unreported = False
+                    return
 
     def _publish(self, task: Task, observation: Observation) -> None:
         try:

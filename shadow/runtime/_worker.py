@@ -93,6 +93,10 @@ def _failed_call(applied: list[_Applied | Observation]) -> bool:
     return any(isinstance(item, _Applied) and item.error is not None for item in applied)
 
 
+COVERAGE_REPORT_SECONDS = 1.0
+"""How often a worker works out its coverage news unless asked (``coverage_report``)."""
+
+
 class MirrorEngine:
     """Runs tasks on the mirror implementations and compares (one thread at a time)."""
 
@@ -108,6 +112,7 @@ class MirrorEngine:
         self._group_commit = group_commit
         # Coverage of the candidate's code under compared calls (runtime.coverage).
         self._coverage = CoverageMeter() if coverage else None
+        self._coverage_reported = -COVERAGE_REPORT_SECONDS
         self._sides: dict[Side, Mapping[str, Any]] = {}
         # Sides whose factory raised, with the error explained: not built again.
         self._unavailable: dict[Side, Mapping[str, Any]] = {}
@@ -205,10 +210,21 @@ class MirrorEngine:
         self._sides = {}
         self._loops.close()
 
-    def coverage_report(self) -> CoverageReport | None:
-        """Coverage news since the last call (None when off or nothing is new)."""
+    def coverage_report(self, *, now: bool = True) -> CoverageReport | None:
+        """Coverage news since the last report (None when off or nothing is new).
+
+        Unless ``now``, also None while the last report is under
+        :data:`COVERAGE_REPORT_SECONDS` old: working the news out reads coverage.py's
+        data for every measured file (a quarter of a worker's time when every batch
+        is one call), while news that waits a second loses nothing; the
+        dispatcher asks ``now`` when it flushes or closes.
+        """
         if self._coverage is None:
             return None
+        moment = time.monotonic()
+        if not now and moment - self._coverage_reported < COVERAGE_REPORT_SECONDS:
+            return None
+        self._coverage_reported = moment
         try:
             return self._coverage.report()
         except Exception:  # coverage is evidence about the candidate, never a reason to fail
@@ -617,7 +633,8 @@ def serve(
     group_commit: int = 1,
     nice: int = 0,
 ) -> None:
-    """The worker process's loop: ``(lag_bound, plans, [task, ...])`` in, one answer per task out.
+    """The worker process's loop: ``(lag_bound, plans, [task, ...], report_now)`` in, one answer
+    per task out.
 
     First builds the ``warm`` side and answers ``("ready", error_or_None)``, so
     building (opening databases) never counts against a call's deadline. Ends
@@ -627,8 +644,11 @@ def serve(
     hang interrupts is the next call, never an answer already made, while the
     dispatcher reads every frame that has arrived at once. With ``coverage``, a
     :class:`CoverageReport` of what is new goes out just before the last
-    answer of a batch, so the parent has read it by the time the batch is done;
-    so does the batch's :class:`BatchBusy` (the worker's busy time, always).
+    answer of a batch when the batch says ``report_now`` or the last report is
+    a second old (:meth:`MirrorEngine.coverage_report`), so the parent has read
+    it by the time the batch is done; so does the batch's :class:`BatchBusy`
+    (the worker's busy time, always). A batch of no tasks asks for the news
+    alone: the answer is the report (if any) and a ``BatchBusy`` of 0 seconds.
 
     With ``nice`` (the ``mirror_nice`` setting), the process first lowers its
     own scheduling priority by that much, so the application's threads win the
@@ -671,8 +691,17 @@ def _serve(connection: Connection, engine: MirrorEngine) -> None:
         if message is None:
             return
         taken = time.perf_counter()
-        lag_bound, new_plans, blobs = message
+        lag_bound, new_plans, blobs, report_now = message
         decoded = list(wire.decode(new_plans, blobs))
+        if not decoded:  # asked for the coverage news alone (a flush or close)
+            frames = Wire.frame(BatchBusy(0.0))
+            if (report := engine.coverage_report()) is not None:
+                frames = Wire.frame(report) + frames
+            try:
+                _write_all(answers, frames)
+            except OSError:
+                return
+            continue
         tasks = [item for item in decoded if isinstance(item, Task)]
         observations = engine.run_batch(tasks, lag_bound)  # lazily, in step with the answers
         last = len(decoded) - 1
@@ -681,7 +710,7 @@ def _serve(connection: Connection, engine: MirrorEngine) -> None:
             frames = Wire.frame(Wire.compact(answer))
             if index == last:
                 frames = Wire.frame(BatchBusy(time.perf_counter() - taken)) + frames
-                if (report := engine.coverage_report()) is not None:
+                if (report := engine.coverage_report(now=report_now)) is not None:
                     frames = Wire.frame(report) + frames
             try:
                 _write_all(answers, frames)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import ast
 import inspect
+import time
 from pathlib import Path
 
 import pytest
 
-from shadow.runtime import DivergenceStore
-from shadow.runtime._coverage import FileCoverage
+from shadow.runtime import DivergenceStore, _worker
+from shadow.runtime._coverage import CoverageMeter, CoverageReport, FileCoverage
 from shadow.runtime._store import StoreBatch
 from tests.runtime.runtime_kv import KeyValue, MakeRuntime, SqliteKeyValue
 
@@ -153,3 +154,33 @@ def test_merging_is_idempotent_and_hits_only_grow(paths: dict[str, str]) -> None
         assert item.missing == {"pkg/svc.py": (6,)}
     finally:
         store.close()
+
+
+def test_a_worker_works_its_coverage_out_at_most_once_a_second_and_a_flush_gets_the_rest(
+    make_runtime: MakeRuntime, paths: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Working the news out reads coverage.py's data for every file, so the worker does it
+    for the first batch, then only when a second has passed (here: never) or when asked:
+    a flush asks, and what the last batches ran is in the store after it."""
+    reports: list[int] = []
+    original = CoverageMeter.report
+
+    def counted(meter: CoverageMeter) -> CoverageReport | None:
+        reports.append(1)
+        return original(meter)
+
+    monkeypatch.setattr(CoverageMeter, "report", counted)
+    monkeypatch.setattr(_worker, "COVERAGE_REPORT_SECONDS", 3600.0)
+    runtime = make_runtime(worker="thread", coverage=True, batch_linger_seconds=0.0)
+    kv = runtime.proxy(KeyValue, "kv")
+    for call in range(8):
+        kv.put(f"k{call}", "v") if call % 2 == 0 else kv.get(f"k{call - 1}")
+        deadline = time.monotonic() + 30
+        while runtime.executor.depth() and time.monotonic() < deadline:
+            time.sleep(0.005)  # each call its own batch, none of them asking
+    kv.by_value()
+    assert len(reports) == 1  # the first batch's; seven more batches worked none out
+    assert runtime.flush()
+    assert len(reports) >= 2
+    measured = coverage_of(paths["store"])["kv"]
+    assert not body_statements("by_value") & set(measured.missing[SHOWN])  # type: ignore[attr-defined]
