@@ -14,10 +14,12 @@ import sqlalchemy as sa
 
 from imagegen.db.engine import create_engine, create_schema
 from imagegen.db.tables import metadata
+from imagegen.services.contracts.session_queue import Batch
 from imagegen.services.core._base import CoreService, flag
 from imagegen.services.core._driver_write import DriverResult, DriverTransaction
 from imagegen.services.core.client_state import CoreClientStateService
 from imagegen.services.core.group_commit import CoreServices
+from imagegen.services.core.session_queue import CoreSessionQueueService
 from imagegen.services.errors import NotFoundError
 from shadow import FixedClock, SequentialIds
 
@@ -290,3 +292,31 @@ def test_a_services_write_behaves_alike_on_every_backend(
     with pytest.raises(NotFoundError):
         service.set_by_key("nobody", "k", "v")
     assert service.get_by_key("nobody", "k") is None
+
+
+def _traced(engine: sa.Engine) -> list[str]:
+    """Statements the calling thread's own connection runs from now on."""
+    traced: list[str] = []
+    reader = engine.pool.reader()  # type: ignore[attr-defined]
+    reader.driver.set_trace_callback(traced.append)
+    reader.release()
+    return traced
+
+
+def test_an_empty_queues_dequeue_takes_no_write_transaction(sqlite_engine: sa.Engine) -> None:
+    """The worker's empty polls read, and take neither the writer lock nor BEGIN IMMEDIATE;
+    with an item pending the claim runs as before, and in a group it is the group's."""
+    queue = CoreSessionQueueService(sqlite_engine, ids=SequentialIds("q"), clock=FixedClock())
+    traced = _traced(sqlite_engine)
+    assert queue.dequeue() is None
+    assert traced and not any(statement.startswith("BEGIN") for statement in traced)
+    queue.enqueue_batch("default", Batch(graph={"nodes": {}, "edges": []}, runs=2))
+    traced.clear()
+    first = queue.dequeue()
+    assert first is not None and first.status == "in_progress"
+    assert "BEGIN IMMEDIATE" in traced and traced[-1] == "COMMIT"
+    with CoreServices({}, sqlite_engine).group():
+        second = queue.dequeue()
+    assert second is not None and second.item_id != first.item_id
+    assert queue.dequeue() is None
+    assert queue.get_queue_item(second.item_id).status == "in_progress"

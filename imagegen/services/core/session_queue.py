@@ -113,6 +113,8 @@ _NEXT_PENDING_ID = (
     .limit(1)
     .with_for_update(skip_locked=True)
 )
+# Whether there is anything to dequeue, read alone (see dequeue).
+_ANY_PENDING = sa.select(_c.item_id).where(_c.status == "pending").limit(1)
 _START = (
     sa.update(_table)
     .where(_c.item_id == sa.bindparam("id_"))
@@ -275,6 +277,15 @@ class CoreSessionQueueService(CoreService, SessionQueueService):
         )
 
     def dequeue(self) -> QueueItem | None:
+        # A worker polls an empty queue over and over (the demo's every 5 ms). On SQLite's
+        # driver path a read in autocommit sees that the queue is empty without a write
+        # transaction (the writer lock, BEGIN IMMEDIATE, COMMIT) that every other writer
+        # would wait for; an item enqueued after that read is the next poll's. Anything
+        # pending, inside a group commit and on the servers: the claim alone, as before.
+        if (pending := self._reads.driver_read(_ANY_PENDING)) is not None and (
+            pending.first({}) is None
+        ):
+            return None
         with self._writes.begin() as conn:
             if self._claim_in_one_statement:
                 item_id = conn.execute(_CLAIM_NEXT).scalar()
