@@ -582,7 +582,7 @@ class QueuedExecutor:
         while True:
             answers = worker.receive(self._deadline)
             if not isinstance(answers, list):
-                self._retire_worker(kill=True)  # the news are lost with it; no call is
+                self._retire_worker(kill=True)  # its news go with it; every call was answered
                 return
             for answer in answers:
                 if isinstance(answer, CoverageReport):
