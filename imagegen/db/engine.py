@@ -7,7 +7,7 @@ behave the way the schema needs:
 * SQLite: ``PRAGMA foreign_keys=ON`` on every connection (without it the
   cascades silently do nothing and the two layers diverge), WAL and a 5 s busy
   timeout as on the legacy connection. The driver's own transaction handling is
-  turned off and the engine's dialect (:class:`_SQLiteDialect`, not engine
+  turned off and the engine's dialect (:class:`SQLiteDialect`, not engine
   events, which would slow every execute) emits ``BEGIN`` itself, so a
   transaction starts at its first statement, reads included;
   ``execution_options(sqlite_begin="IMMEDIATE")`` takes the write lock up
@@ -352,7 +352,7 @@ class _SQLiteConnection(sa.Connection):
             self.dialect.set_connection_execution_options(self, {"sqlite_begin": mode})
 
 
-class _SQLiteDialect(SQLiteDialect_pysqlite):
+class SQLiteDialect(SQLiteDialect_pysqlite):
     """pysqlite with the transaction recipe in the dialect instead of engine events.
 
     SQLAlchemy's documented recipe for SQLite transactions puts ``BEGIN`` in a
@@ -444,10 +444,6 @@ class _SQLiteDialect(SQLiteDialect_pysqlite):
             driver.rollback()
 
 
-SQLiteDialect = _SQLiteDialect
-"""The dialect of every SQLite engine :func:`create_engine` builds (its transaction recipe)."""
-
-
 def _configure_sqlite(
     engine: sa.Engine, *, in_memory: bool, watched: Path | None, synchronous: str | None
 ) -> None:
@@ -457,9 +453,9 @@ def _configure_sqlite(
         )
     # The engine is not connected yet: its dialect becomes the subclass above
     # before any use (SQLAlchemy picks the class from the URL alone).
-    engine.dialect.__class__ = _SQLiteDialect
+    engine.dialect.__class__ = SQLiteDialect
     dialect = engine.dialect
-    assert isinstance(dialect, _SQLiteDialect)
+    assert isinstance(dialect, SQLiteDialect)
     if watched is not None:
         dialect.watch(watched)
     if not in_memory:
@@ -499,7 +495,7 @@ def file_check(engine: sa.Engine) -> Callable[[], None]:
     any other engine it does nothing.
     """
     dialect = engine.dialect
-    if isinstance(dialect, _SQLiteDialect) and dialect.watched is not None:
+    if isinstance(dialect, SQLiteDialect) and dialect.watched is not None:
         return dialect.check_file
     return _no_check
 

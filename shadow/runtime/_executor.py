@@ -289,9 +289,8 @@ class ThreadWorker:
             taken = time.perf_counter()
             lag_bound, tasks, report_now = message
             if not tasks:  # the coverage news alone (see Worker.send)
-                if report := self._engine.coverage_report():
-                    self._outbox.put(report)
-                self._outbox.put(BatchBusy(0.0))
+                for answer in self._engine.coverage_alone():
+                    self._outbox.put(answer)
                 continue
             for index, observation in enumerate(self._engine.run_batch(tasks, lag_bound)):
                 if self._abandoned.is_set():

@@ -230,6 +230,12 @@ class MirrorEngine:
         except Exception:  # coverage is evidence about the candidate, never a reason to fail
             return None
 
+    def coverage_alone(self) -> list[CoverageReport | BatchBusy]:
+        """The answer to a batch of no tasks: the coverage news (if any), then a
+        ``BatchBusy`` of 0 seconds that ends it (see :func:`serve`)."""
+        report = self.coverage_report()
+        return [BatchBusy(0.0)] if report is None else [report, BatchBusy(0.0)]
+
     def _measured(self, task: Task, implementation: Any) -> contextlib.AbstractContextManager[None]:
         if self._coverage is None or task.mirror is not Side.CANDIDATE:
             return contextlib.nullcontext()
@@ -694,9 +700,7 @@ def _serve(connection: Connection, engine: MirrorEngine) -> None:
         lag_bound, new_plans, blobs, report_now = message
         decoded = list(wire.decode(new_plans, blobs))
         if not decoded:  # asked for the coverage news alone (a flush or close)
-            frames = Wire.frame(BatchBusy(0.0))
-            if (report := engine.coverage_report()) is not None:
-                frames = Wire.frame(report) + frames
+            frames = b"".join(Wire.frame(answer) for answer in engine.coverage_alone())
             try:
                 _write_all(answers, frames)
             except OSError:

@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from imagegen.db.engine import file_check
 from imagegen.db.thread_reads import ThreadReader, ThreadReadPool
@@ -46,6 +47,7 @@ from imagegen.services.core.group_commit import Joinable
 
 __all__ = [
     "DriverRead",
+    "DriverSQL",
     "OneStatementReads",
     "Snapshot",
     "driver_connection",
@@ -56,12 +58,18 @@ __all__ = [
 _Processor = Callable[[Any], Any] | None
 
 
-class DriverRead:
-    """``statement`` compiled once for ``engine``'s SQLite dialect, run on its driver."""
+class DriverSQL:
+    """A compiled statement as the driver takes it: its fixed SQL text, and its
+    parameters in the placeholders' order, each converted by its type's bind processor.
 
-    def __init__(self, statement: sa.Select[Any], engine: sa.Engine) -> None:
-        dialect = engine.dialect
-        compiled = statement.compile(dialect=dialect)
+    Shared by the driver reads (:class:`DriverRead`) and writes
+    (``imagegen.services.core._driver_write``). Raises ``ValueError`` when the SQL
+    depends on the parameters' values (an expanding ``IN``, ``literal_execute``).
+    """
+
+    __slots__ = ("_binds", "_compiled", "sql")
+
+    def __init__(self, compiled: SQLCompiler, dialect: sa.Dialect) -> None:
         binds = compiled.binds
         if (
             compiled.positiontup is None
@@ -69,33 +77,42 @@ class DriverRead:
             or compiled.post_compile_params
             or any(bind.expanding for bind in binds.values())
         ):
-            raise ValueError("the statement's SQL depends on its parameters")
+            raise ValueError(f"the statement's SQL depends on its parameters: {compiled.string!r}")
+        self._compiled = compiled
+        self.sql = compiled.string
+        self._binds: list[tuple[str, _Processor]] = [
+            (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in compiled.positiontup
+        ]
+
+    def arguments(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        """``params`` (name to value) as the driver's positional arguments."""
+        values = self._compiled.construct_params(dict(params))
+        assert values is not None  # None only with _no_postcompile, never asked for here
+        return tuple(
+            values[name] if process is None else process(values[name])
+            for name, process in self._binds
+        )
+
+
+class DriverRead:
+    """``statement`` compiled once for ``engine``'s SQLite dialect, run on its driver."""
+
+    def __init__(self, statement: sa.Select[Any], engine: sa.Engine) -> None:
+        dialect = engine.dialect
+        driver_sql = DriverSQL(statement.compile(dialect=dialect), dialect)
         keys = [column.key for column in statement.selected_columns]
         if None in keys or len(set(keys)) != len(keys):
             raise ValueError(f"every selected column needs a name of its own: {keys}")
         self._engine = engine
         self._check_file = file_check(engine)
-        self._compiled = compiled
-        self._sql = compiled.string
-        self._order = list(compiled.positiontup)
-        self._binds: dict[str, _Processor] = {
-            name: binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in self._order
-        }
+        self._sql = driver_sql.sql
+        self._arguments = driver_sql.arguments
         self._keys = tuple(str(key) for key in keys)
         self._results: list[_Processor] = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.selected_columns
         ]
-
-    def _arguments(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = self._compiled.construct_params(dict(params))
-        arguments = []
-        for name in self._order:
-            value = values[name]
-            process = self._binds[name]
-            arguments.append(value if process is None else process(value))
-        return tuple(arguments)
 
     def _row(self, row: tuple[Any, ...]) -> dict[str, Any]:
         return {

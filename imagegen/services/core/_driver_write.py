@@ -55,7 +55,7 @@ from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from imagegen.db.engine import SQLiteDialect
-from imagegen.services.core._driver_read import driver_connection
+from imagegen.services.core._driver_read import DriverSQL, driver_connection
 from imagegen.services.core.group_commit import Joinable
 
 __all__ = ["DriverResult", "DriverTransaction", "DriverWrites", "WriteConnection"]
@@ -84,23 +84,14 @@ class _Compiled:
         compiled = statement.compile(dialect=dialect, column_keys=keys)
         if not isinstance(compiled, SQLCompiler):
             raise TypeError(f"not compiled by a SQL compiler: {statement!r}")
-        if (
-            compiled.positiontup is None
-            or compiled.literal_execute_params
-            or compiled.post_compile_params
-            or any(bind.expanding for bind in compiled.binds.values())
-        ):
-            raise TypeError(f"its SQL depends on its parameters: {compiled.string!r}")
+        try:
+            driver_sql = DriverSQL(compiled, dialect)
+        except ValueError as error:  # a statement this connection cannot run: TypeError
+            raise TypeError(str(error)) from None
         if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
             raise TypeError(f"it needs Python-side column defaults: {compiled.string!r}")
-        self._compiled = compiled
-        self.sql = compiled.string
-        binds = compiled.binds
-        # In the order of the SQL's placeholders, each with its type's bind processor.
-        self._binds: list[tuple[str, _Processor]] = [
-            (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in compiled.positiontup
-        ]
+        self.sql = driver_sql.sql
+        self.arguments = driver_sql.arguments
         # What CursorResult matches the cursor's columns to (none: no rows returned).
         columns = compiled._result_columns or []
         self.returns_rows = bool(columns)
@@ -109,14 +100,6 @@ class _Compiled:
             entry.type.dialect_impl(dialect).result_processor(dialect, None) for entry in columns
         ]
         self._processed = any(process is not None for process in self._results)
-
-    def arguments(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = self._compiled.construct_params(dict(params))
-        assert values is not None  # None only with _no_postcompile, never asked for here
-        return tuple(
-            values[name] if process is None else process(values[name])
-            for name, process in self._binds
-        )
 
     def rows(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if not self._processed:
